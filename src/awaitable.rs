@@ -1,0 +1,175 @@
+//! [`AwaitableConcurrentFuture`]: a [`ConcurrentFuture`] made awaitable.
+
+use std::fmt;
+use std::future::IntoFuture;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use event_listener::EventListener;
+
+use crate::api_future::ApiFuture;
+use crate::concurrent::ConcurrentFuture;
+use crate::error::{BoxError, Error};
+use crate::promise::promise;
+use crate::timeout::Await;
+
+/// The seed's `AwaitableConcurrentFuture`: a [`ConcurrentFuture`] that implements
+/// [`ApiFuture`], so it can be blocked on with [`result`](ApiFuture::result) or awaited with
+/// `.await` / [`result_async`](ApiFuture::result_async) on any executor.
+///
+/// Created by [`promise`], [`spawn`](crate::spawn), [`ready`] and [`failed`]; the wrapped
+/// future is reachable with [`future`](Self::future) for Python-style `done()` and `cancel()`.
+///
+/// Dropping it tells the producer that nobody waits any more
+/// ([`Promise::is_cancelled`](crate::Promise::is_cancelled)).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use apifuture::{promise, ApiFuture};
+///
+/// let (promise, mut future) = promise::<u32, std::io::Error>();
+/// let producer = std::thread::spawn(move || promise.set_result(42));
+///
+/// // Blocking, with a timeout that loses nothing:
+/// let value = future.result(Duration::from_secs(30)).unwrap();
+/// assert_eq!(value, 42);
+/// producer.join().unwrap();
+///
+/// // Async: the same type is awaited directly.
+/// # futures_lite::future::block_on(async {
+/// let (promise, future) = apifuture::promise::<u32, std::io::Error>();
+/// promise.set_result(7);
+/// assert_eq!(future.await.unwrap(), 7);
+/// # });
+/// ```
+pub struct AwaitableConcurrentFuture<T, E = BoxError> {
+    inner: ConcurrentFuture<T, E>,
+    /// The async waiter's registration. It outlives a timed-out `result_async` so that the next
+    /// wait reuses it, and goes once the future is ready or dropped.
+    listener: Option<EventListener>,
+}
+
+impl<T, E> AwaitableConcurrentFuture<T, E> {
+    /// Wraps a [`ConcurrentFuture`].
+    ///
+    /// ```
+    /// use apifuture::AwaitableConcurrentFuture;
+    /// let (promise, future) = apifuture::promise::<u8, std::io::Error>();
+    /// let concurrent = future.into_inner();
+    /// let mut future = AwaitableConcurrentFuture::new(concurrent);
+    /// promise.set_result(1);
+    /// assert!(future.done());
+    /// ```
+    pub fn new(future: ConcurrentFuture<T, E>) -> Self {
+        AwaitableConcurrentFuture {
+            inner: future,
+            listener: None,
+        }
+    }
+
+    /// The wrapped [`ConcurrentFuture`], for `done()`, `cancel()` and the other methods of
+    /// Python's `concurrent.futures.Future`.
+    ///
+    /// ```
+    /// let (promise, mut future) = apifuture::promise::<u8, std::io::Error>();
+    /// assert!(future.future().cancel());
+    /// assert!(promise.is_cancelled());
+    /// ```
+    pub fn future(&mut self) -> &mut ConcurrentFuture<T, E> {
+        &mut self.inner
+    }
+
+    /// Unwraps the [`ConcurrentFuture`].
+    ///
+    /// ```
+    /// let future = apifuture::ready::<u8, std::io::Error>(1);
+    /// let mut concurrent = future.into_inner();
+    /// assert_eq!(concurrent.result(None).unwrap(), 1);
+    /// ```
+    pub fn into_inner(self) -> ConcurrentFuture<T, E> {
+        self.inner
+    }
+
+    /// Whether the future has completed (value, error, cancelled, abandoned or taken). Never
+    /// blocks.
+    ///
+    /// ```
+    /// let future = apifuture::ready::<u8, std::io::Error>(1);
+    /// assert!(future.done());
+    /// ```
+    pub fn done(&self) -> bool {
+        self.inner.done()
+    }
+}
+
+/// A future that already holds `value` (for tests, mocks and fast paths of an SDK).
+///
+/// ```
+/// use apifuture::ApiFuture;
+/// let mut future = apifuture::ready::<&str, std::io::Error>("cached");
+/// assert_eq!(future.result(None).unwrap(), "cached");
+/// ```
+pub fn ready<T, E>(value: T) -> AwaitableConcurrentFuture<T, E> {
+    let (promise, future) = promise();
+    promise.set_result(value);
+    future
+}
+
+/// A future that already failed with `error`: waits return [`Error::Failed`]`(error)`.
+///
+/// ```
+/// use apifuture::{ApiFuture, Error};
+/// let mut future = apifuture::failed::<u8, &str>("bad request");
+/// assert_eq!(future.result(None), Err(Error::Failed("bad request")));
+/// ```
+pub fn failed<T, E>(error: E) -> AwaitableConcurrentFuture<T, E> {
+    let (promise, future) = promise();
+    promise.set_error(error);
+    future
+}
+
+impl<T, E> From<ConcurrentFuture<T, E>> for AwaitableConcurrentFuture<T, E> {
+    fn from(future: ConcurrentFuture<T, E>) -> Self {
+        AwaitableConcurrentFuture::new(future)
+    }
+}
+
+impl<T: Send, E: Send> ApiFuture<T, E> for AwaitableConcurrentFuture<T, E> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.inner.poll_ready(&mut self.listener, cx)
+    }
+
+    fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
+        self.inner.try_result()
+    }
+
+    /// Blocks in oneshot's own `recv_timeout`, which parks the thread without the waker
+    /// machinery of the provided method.
+    fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Result<T, Error<E>> {
+        self.inner.result(timeout)
+    }
+
+    fn result_deadline(&mut self, deadline: Instant) -> Result<T, Error<E>> {
+        self.inner.result_deadline(deadline)
+    }
+}
+
+impl<T: Send, E: Send> IntoFuture for AwaitableConcurrentFuture<T, E> {
+    type Output = Result<T, Error<E>>;
+    type IntoFuture = Await<Self, T, E>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Await::new(self)
+    }
+}
+
+impl<T, E> fmt::Debug for AwaitableConcurrentFuture<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwaitableConcurrentFuture")
+            .field("future", &self.inner)
+            .field("async_waiter", &self.listener.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,277 @@
+//! [`ConcurrentFuture`]: the receiving end of a oneshot channel, waited on by blocking.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use event_listener::EventListener;
+use oneshot::{RecvTimeoutError, TryRecvError};
+
+use crate::error::{BoxError, Error};
+use crate::state::{Outcome, Shared};
+
+/// The receiving end of a future, with blocking waits: the seed's `concurrent.futures.Future`.
+///
+/// You usually hold it inside an [`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture)
+/// and reach it through [`future()`](crate::AwaitableConcurrentFuture::future). On its own it
+/// offers what Python's future does: [`done`](Self::done), [`result`](Self::result) with a
+/// timeout, [`cancel`](Self::cancel) and [`cancelled`](Self::cancelled), plus the non-blocking
+/// [`try_result`](Self::try_result).
+///
+/// It is `Send` but not `Sync`: waits take `&mut self`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use apifuture::promise;
+///
+/// let (promise, mut api_future) = promise::<u32, std::io::Error>();
+/// let concurrent = api_future.future();
+/// assert!(!concurrent.done());
+/// promise.set_result(5);
+/// assert!(concurrent.done());
+/// assert_eq!(concurrent.result(Duration::from_secs(30)).unwrap(), 5);
+/// ```
+pub struct ConcurrentFuture<T, E = BoxError> {
+    slot: Slot<T, E>,
+    shared: Arc<Shared>,
+}
+
+/// Where the consumer stands. Only `Waiting` holds the channel; the other states are final.
+enum Slot<T, E> {
+    Waiting(oneshot::Receiver<Outcome<T, E>>),
+    /// The outcome was handed out.
+    Taken,
+    Cancelled,
+    Abandoned,
+}
+
+impl<T, E> ConcurrentFuture<T, E> {
+    pub(crate) fn new(receiver: oneshot::Receiver<Outcome<T, E>>, shared: Arc<Shared>) -> Self {
+        ConcurrentFuture {
+            slot: Slot::Waiting(receiver),
+            shared,
+        }
+    }
+
+    /// Whether the future has completed: an outcome is there (value or error), or it was
+    /// cancelled or abandoned, or its outcome was already taken. Never blocks; one or two atomic
+    /// loads.
+    ///
+    /// ```
+    /// let (promise, mut future) = apifuture::promise::<u8, std::io::Error>();
+    /// assert!(!future.done());
+    /// drop(promise);
+    /// assert!(future.done()); // abandoned counts as done
+    /// ```
+    pub fn done(&self) -> bool {
+        match &self.slot {
+            Slot::Waiting(receiver) => receiver.has_message() || receiver.is_closed(),
+            Slot::Taken | Slot::Cancelled | Slot::Abandoned => true,
+        }
+    }
+
+    /// Takes the outcome if there is one; `None` while pending. Never blocks.
+    ///
+    /// Returns:
+    /// - `None` if the producer has not completed the future yet;
+    /// - `Some(Ok(value))` or `Some(Err(Error::Failed(e)))` (or `Panicked`) the first time after
+    ///   completion, and `Some(Err(Error::Consumed))` after that;
+    /// - `Some(Err(Error::Cancelled))` or `Some(Err(Error::Abandoned))`, every time, once the
+    ///   future is in that state.
+    ///
+    /// Cost: one atomic load while pending; when ready, what `oneshot`'s `try_recv` costs (a
+    /// load, a store and a fence) and freeing the channel.
+    ///
+    /// ```
+    /// use apifuture::Error;
+    /// let (promise, mut future) = apifuture::promise::<u8, std::io::Error>();
+    /// let concurrent = future.future();
+    /// assert!(concurrent.try_result().is_none());
+    /// promise.set_result(1);
+    /// assert_eq!(concurrent.try_result().unwrap().unwrap(), 1);
+    /// assert!(matches!(concurrent.try_result(), Some(Err(Error::Consumed))));
+    /// ```
+    pub fn try_result(&mut self) -> Option<Outcome<T, E>> {
+        let outcome = match &self.slot {
+            Slot::Waiting(receiver) => match receiver.try_recv() {
+                Ok(outcome) => outcome,
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Disconnected) => Err(Error::Abandoned),
+            },
+            Slot::Taken => Err(Error::Consumed),
+            Slot::Cancelled => Err(Error::Cancelled),
+            Slot::Abandoned => Err(Error::Abandoned),
+        };
+        self.settle(&outcome);
+        Some(outcome)
+    }
+
+    /// Blocks the calling thread until the outcome is there or `timeout` has passed.
+    ///
+    /// `timeout` is a `Duration` or an `Option<Duration>`; `None` waits indefinitely.
+    ///
+    /// Returns:
+    /// - `Ok(value)` once the producer set a value;
+    /// - `Err(Error::Failed(e))` (or `Panicked`) once the producer failed;
+    /// - `Err(Error::Timeout)` if `timeout` passed first: the future stays pending and nothing is
+    ///   lost, wait again to get the outcome. `Duration::ZERO` only takes an outcome that is
+    ///   already there;
+    /// - `Err(Error::Abandoned)` if the producer went away without completing it;
+    /// - `Err(Error::Cancelled)` if it was cancelled, `Err(Error::Consumed)` if the outcome was
+    ///   already taken.
+    ///
+    /// A future that is already complete is answered without reading the clock or making a
+    /// syscall. A timeout too large for [`Instant`] (like `Duration::MAX`) waits indefinitely.
+    /// Waking is never early; it may be late by the operating system's scheduling delay.
+    ///
+    /// Calling this inside an async task blocks the executor's thread until it returns: other
+    /// tasks on that thread stall, and a task that would complete this future may deadlock.
+    /// Prefer `.await` there.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (promise, mut future) = apifuture::promise::<u8, std::io::Error>();
+    /// let concurrent = future.future();
+    /// assert!(concurrent.result(Duration::from_millis(1)).unwrap_err().is_timeout());
+    /// promise.set_result(9);
+    /// assert_eq!(concurrent.result(None).unwrap(), 9);
+    /// ```
+    pub fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Outcome<T, E> {
+        if let Some(outcome) = self.try_result() {
+            return outcome;
+        }
+        let Slot::Waiting(receiver) = &self.slot else {
+            unreachable!("try_result answers every state but a pending channel")
+        };
+        let received = match timeout.into() {
+            None => receiver
+                .recv_ref()
+                .map_err(|_| RecvTimeoutError::Disconnected),
+            Some(timeout) if timeout.is_zero() => return Err(Error::Timeout),
+            Some(timeout) => receiver.recv_timeout(timeout),
+        };
+        self.received(received)
+    }
+
+    /// Like [`result`](Self::result), with a point in time instead of a duration. A deadline in
+    /// the past only takes an outcome that is already there.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (promise, mut future) = apifuture::promise::<u8, std::io::Error>();
+    /// promise.set_result(2);
+    /// let deadline = Instant::now() + Duration::from_secs(1);
+    /// assert_eq!(future.future().result_deadline(deadline).unwrap(), 2);
+    /// ```
+    pub fn result_deadline(&mut self, deadline: Instant) -> Outcome<T, E> {
+        if let Some(outcome) = self.try_result() {
+            return outcome;
+        }
+        let Slot::Waiting(receiver) = &self.slot else {
+            unreachable!("try_result answers every state but a pending channel")
+        };
+        let received = receiver.recv_deadline(deadline);
+        self.received(received)
+    }
+
+    /// Cancels the future if it has not completed, telling the producer that nobody waits any
+    /// more ([`Promise::is_cancelled`](crate::Promise::is_cancelled) turns true).
+    ///
+    /// Returns:
+    /// - `true` if the future is now cancelled (also when it already was): every later wait
+    ///   returns `Err(Error::Cancelled)`, and a value the producer sets is dropped;
+    /// - `false` if it had already completed (a value, an error, or its producer went away) or
+    ///   its outcome was taken: nothing changes, the outcome stays for the next wait.
+    ///
+    /// ```
+    /// use apifuture::Error;
+    /// let (promise, mut future) = apifuture::promise::<u8, std::io::Error>();
+    /// let concurrent = future.future();
+    /// assert!(concurrent.cancel());
+    /// assert!(concurrent.cancel()); // still cancelled
+    /// assert!(promise.is_cancelled());
+    /// promise.set_result(1); // dropped, no panic
+    /// assert!(matches!(concurrent.result(None), Err(Error::Cancelled)));
+    /// ```
+    pub fn cancel(&mut self) -> bool {
+        match &self.slot {
+            Slot::Waiting(receiver) => {
+                if receiver.has_message() || receiver.is_closed() {
+                    return false;
+                }
+                // Dropping the receiver closes the channel: the producer sees it in
+                // `is_cancelled`, and a value it sends from now on is dropped on its side.
+                self.slot = Slot::Cancelled;
+                true
+            }
+            Slot::Cancelled => true,
+            Slot::Taken | Slot::Abandoned => false,
+        }
+    }
+
+    /// Whether [`cancel`](Self::cancel) succeeded on this future.
+    ///
+    /// ```
+    /// let (_promise, mut future) = apifuture::promise::<u8, std::io::Error>();
+    /// assert!(!future.future().cancelled());
+    /// future.future().cancel();
+    /// assert!(future.future().cancelled());
+    /// ```
+    pub fn cancelled(&self) -> bool {
+        matches!(self.slot, Slot::Cancelled)
+    }
+
+    /// Registers `cx` to be woken when the producer finishes; ready once
+    /// [`try_result`](Self::try_result) would return `Some`.
+    pub(crate) fn poll_ready(
+        &self,
+        listener: &mut Option<EventListener>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        if self.done() {
+            *listener = None;
+            return Poll::Ready(());
+        }
+        self.shared.poll_finished(listener, cx, || self.done())
+    }
+
+    /// Maps what a blocking receive gave to an outcome, and records it.
+    fn received(&mut self, received: Result<Outcome<T, E>, RecvTimeoutError>) -> Outcome<T, E> {
+        let outcome = match received {
+            Ok(outcome) => outcome,
+            Err(RecvTimeoutError::Timeout) => return Err(Error::Timeout),
+            Err(RecvTimeoutError::Disconnected) => Err(Error::Abandoned),
+        };
+        self.settle(&outcome);
+        outcome
+    }
+
+    /// Moves to the final state that follows handing out `outcome`.
+    fn settle(&mut self, outcome: &Outcome<T, E>) {
+        if matches!(self.slot, Slot::Waiting(_)) {
+            self.slot = match outcome {
+                Err(Error::Abandoned) => Slot::Abandoned,
+                _ => Slot::Taken,
+            };
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for ConcurrentFuture<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.slot {
+            Slot::Waiting(receiver) if receiver.has_message() => "ready",
+            Slot::Waiting(receiver) if receiver.is_closed() => "abandoned",
+            Slot::Waiting(_) => "pending",
+            Slot::Taken => "consumed",
+            Slot::Cancelled => "cancelled",
+            Slot::Abandoned => "abandoned",
+        };
+        f.debug_struct("ConcurrentFuture")
+            .field("state", &state)
+            .finish_non_exhaustive()
+    }
+}

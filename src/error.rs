@@ -1,0 +1,172 @@
+//! Why a wait ended without a value.
+
+use std::fmt;
+
+/// The error type an operation fails with when the caller does not pick one: any error that can
+/// cross threads.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a wait ended without a value.
+///
+/// `E` is the operation's own error type, carried by [`Error::Failed`]. Every other variant
+/// comes from the future itself: a timeout, a cancellation, a producer that went away.
+///
+/// Two groups behave differently on the next wait:
+///
+/// - **Transient:** [`Timeout`](Error::Timeout) leaves the future pending; wait again to get
+///   the outcome.
+/// - **Final:** [`Failed`](Error::Failed) and [`Panicked`](Error::Panicked) are outcomes, handed
+///   out once (the next wait returns [`Consumed`](Error::Consumed)); [`Cancelled`](Error::Cancelled),
+///   [`Abandoned`](Error::Abandoned) and [`DeadlineExceeded`](Error::DeadlineExceeded) are states,
+///   returned again by every later wait.
+///
+/// `Debug` needs only `E: Debug` (never the value type), and `Error<E>` is a
+/// [`std::error::Error`] whenever `E` is `Debug + Display`, so `Error<BoxError>` works with `?`
+/// into `Box<dyn std::error::Error>`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use apifuture::{promise, ApiFuture, Error};
+///
+/// let (promise, mut future) = promise::<u32, std::io::Error>();
+/// let err = future.result(Duration::ZERO).unwrap_err();
+/// assert!(err.is_timeout());
+/// assert_eq!(err.to_string(), "timed out waiting for the result");
+///
+/// promise.set_result(7);
+/// assert_eq!(future.result(None).unwrap(), 7); // the timeout lost nothing
+/// assert!(matches!(future.result(None), Err(Error::Consumed)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Error<E = BoxError> {
+    /// The wait ran out of time. The future is still pending and may be waited on again.
+    Timeout,
+    /// The operation itself failed with its own error.
+    Failed(E),
+    /// The future was cancelled before it completed.
+    Cancelled,
+    /// The producer went away (its [`Promise`](crate::Promise) was dropped) without completing
+    /// the future.
+    Abandoned,
+    /// The producing closure panicked; this is the panic's message (or a placeholder when the
+    /// payload was not a string).
+    Panicked(String),
+    /// The outcome was already taken by an earlier wait.
+    Consumed,
+    /// The operation's own budget (a retry deadline, a polling limit) ran out. Unlike
+    /// [`Timeout`](Error::Timeout), the future is finished.
+    DeadlineExceeded,
+}
+
+impl<E> Error<E> {
+    /// `true` for [`Error::Timeout`]: the future is still pending.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout)
+    }
+
+    /// `true` for [`Error::Failed`]: the operation reported its own error.
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Error::Failed(_))
+    }
+
+    /// `true` for [`Error::Cancelled`].
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Error::Cancelled)
+    }
+
+    /// `true` for [`Error::Abandoned`].
+    pub fn is_abandoned(&self) -> bool {
+        matches!(self, Error::Abandoned)
+    }
+
+    /// `true` for [`Error::Panicked`].
+    pub fn is_panicked(&self) -> bool {
+        matches!(self, Error::Panicked(_))
+    }
+
+    /// `true` for [`Error::Consumed`].
+    pub fn is_consumed(&self) -> bool {
+        matches!(self, Error::Consumed)
+    }
+
+    /// `true` for [`Error::DeadlineExceeded`].
+    pub fn is_deadline_exceeded(&self) -> bool {
+        matches!(self, Error::DeadlineExceeded)
+    }
+
+    /// The operation's own error, if this is [`Error::Failed`].
+    ///
+    /// ```
+    /// let err = apifuture::Error::Failed("boom");
+    /// assert_eq!(err.as_failed(), Some(&"boom"));
+    /// ```
+    pub fn as_failed(&self) -> Option<&E> {
+        match self {
+            Error::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Gives back the operation's own error, if this is [`Error::Failed`].
+    ///
+    /// ```
+    /// let err: apifuture::Error<&str> = apifuture::Error::Failed("boom");
+    /// assert_eq!(err.into_failed(), Some("boom"));
+    /// ```
+    pub fn into_failed(self) -> Option<E> {
+        match self {
+            Error::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Converts the operation's error with `f`; every other variant is kept as it is.
+    ///
+    /// ```
+    /// use apifuture::Error;
+    /// let err: Error<u16> = Error::Failed(503);
+    /// assert_eq!(err.map_failed(|code| format!("HTTP {code}")), Error::Failed("HTTP 503".to_string()));
+    /// assert_eq!(Error::<u16>::Timeout.map_failed(|c| c + 1), Error::Timeout);
+    /// ```
+    pub fn map_failed<E2>(self, f: impl FnOnce(E) -> E2) -> Error<E2> {
+        match self {
+            Error::Timeout => Error::Timeout,
+            Error::Failed(e) => Error::Failed(f(e)),
+            Error::Cancelled => Error::Cancelled,
+            Error::Abandoned => Error::Abandoned,
+            Error::Panicked(message) => Error::Panicked(message),
+            Error::Consumed => Error::Consumed,
+            Error::DeadlineExceeded => Error::DeadlineExceeded,
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Timeout => f.write_str("timed out waiting for the result"),
+            Error::Failed(e) => write!(f, "operation failed: {e}"),
+            Error::Cancelled => f.write_str("the future was cancelled"),
+            Error::Abandoned => f.write_str("the producer went away without completing the future"),
+            Error::Panicked(message) => write!(f, "the operation panicked: {message}"),
+            Error::Consumed => f.write_str("the outcome was already taken by an earlier wait"),
+            Error::DeadlineExceeded => f.write_str("the operation's deadline was exceeded"),
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for Error<E> {}
+
+/// Turns a panic payload into the message carried by [`Error::Panicked`].
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}

@@ -1,0 +1,225 @@
+//! [`spawn`] and the thread pool behind it: the seed's `executor.submit`.
+//!
+//! The pool starts with no thread. A job goes to an idle worker if there is one and otherwise
+//! gets a new thread, up to [`max_threads`] (512 unless [`set_max_threads`] says otherwise);
+//! past that, jobs queue. Because a busy thread is never counted as available, a job that blocks
+//! on another spawned future cannot starve it: the other job gets its own thread. A worker idle
+//! for [`keep_alive`] (10 s by default) exits. Workers are named `apifuture-pool` and survive a
+//! panicking job.
+//!
+//! The pool is hand-written on `std` (a mutex, a condition variable and a queue): `blocking`
+//! keeps idle threads forever in its current release, `threadpool` is unmaintained and does not
+//! grow, and `rayon` aborts on a panicking job and is built for CPU work, not for threads that
+//! block on I/O.
+
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use crate::awaitable::AwaitableConcurrentFuture;
+use crate::error::{Error, panic_message};
+use crate::promise::promise;
+
+/// How many threads the pool may run at once unless [`set_max_threads`] changes it.
+pub const DEFAULT_MAX_THREADS: usize = 512;
+
+/// How long an idle worker waits for a job before it exits, unless [`set_keep_alive`] changes
+/// it.
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+type Job = Box<dyn FnOnce() + Send>;
+
+struct Pool {
+    state: Mutex<State>,
+    work: Condvar,
+}
+
+struct State {
+    queue: VecDeque<Job>,
+    /// Workers alive.
+    threads: usize,
+    /// Workers waiting for a job (they still count as waiting until they hold the lock again).
+    idle: usize,
+    max_threads: usize,
+    keep_alive: Duration,
+}
+
+static POOL: Pool = Pool {
+    state: Mutex::new(State {
+        queue: VecDeque::new(),
+        threads: 0,
+        idle: 0,
+        max_threads: DEFAULT_MAX_THREADS,
+        keep_alive: DEFAULT_KEEP_ALIVE,
+    }),
+    work: Condvar::new(),
+};
+
+/// Runs `f` on the crate's thread pool and returns its future.
+///
+/// Outcomes of the future:
+/// - `Ok(value)` or `Err(Error::Failed(e))`: what `f` returned;
+/// - `Err(Error::Panicked(message))`: `f` panicked (the worker thread survives);
+/// - `Err(Error::Cancelled)`: the future was cancelled; if that happened before a worker picked
+///   the job up, `f` never runs. Dropping the future before the job starts skips it as well.
+///
+/// `f` may block, also on other spawned futures: the pool grows (up to [`max_threads`]) rather
+/// than queue a job behind a blocked one.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use apifuture::{spawn, ApiFuture, Error};
+///
+/// let mut sum = spawn(|| Ok::<_, std::io::Error>((1..=10).sum::<u32>()));
+/// assert_eq!(sum.result(Duration::from_secs(30)).unwrap(), 55);
+///
+/// let mut boom = spawn(|| -> Result<u32, std::io::Error> { panic!("boom") });
+/// assert_eq!(boom.result(None), Err(Error::Panicked("boom".to_string())));
+/// ```
+pub fn spawn<T, E, F>(f: F) -> AwaitableConcurrentFuture<T, E>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    let (promise, future) = promise();
+    POOL.execute(Box::new(move || {
+        if promise.is_cancelled() {
+            return;
+        }
+        match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(outcome) => promise.complete(outcome),
+            Err(payload) => promise.deliver(Err(Error::Panicked(panic_message(&*payload)))),
+        }
+    }));
+    future
+}
+
+/// Sets how many threads the pool may run at once (at least 1; 0 is taken as 1). Threads
+/// already running above a lowered bound finish their job and exit when idle.
+///
+/// ```
+/// apifuture::pool::set_max_threads(64);
+/// assert_eq!(apifuture::pool::max_threads(), 64);
+/// # apifuture::pool::set_max_threads(apifuture::pool::DEFAULT_MAX_THREADS);
+/// ```
+pub fn set_max_threads(max: usize) {
+    POOL.lock().max_threads = max.max(1);
+}
+
+/// How many threads the pool may run at once.
+///
+/// ```
+/// assert!(apifuture::pool::max_threads() >= 1);
+/// ```
+pub fn max_threads() -> usize {
+    POOL.lock().max_threads
+}
+
+/// Sets how long an idle worker waits for a job before it exits. Workers already waiting keep
+/// the value they started waiting with.
+///
+/// ```
+/// use std::time::Duration;
+/// apifuture::pool::set_keep_alive(Duration::from_secs(30));
+/// assert_eq!(apifuture::pool::keep_alive(), Duration::from_secs(30));
+/// # apifuture::pool::set_keep_alive(apifuture::pool::DEFAULT_KEEP_ALIVE);
+/// ```
+pub fn set_keep_alive(keep_alive: Duration) {
+    POOL.lock().keep_alive = keep_alive;
+}
+
+/// How long an idle worker waits for a job before it exits.
+///
+/// ```
+/// assert_eq!(apifuture::pool::keep_alive(), apifuture::pool::DEFAULT_KEEP_ALIVE);
+/// ```
+pub fn keep_alive() -> Duration {
+    POOL.lock().keep_alive
+}
+
+/// How many worker threads are alive now (busy or idle).
+///
+/// ```
+/// use apifuture::{spawn, ApiFuture};
+/// spawn(|| Ok::<_, std::io::Error>(())).result(None).unwrap();
+/// assert!(apifuture::pool::thread_count() >= 1);
+/// ```
+pub fn thread_count() -> usize {
+    POOL.lock().threads
+}
+
+impl Pool {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Jobs run outside the lock and nothing inside it panics, so a poisoned lock still
+        // holds consistent counts.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn execute(&'static self, job: Job) {
+        let mut state = self.lock();
+        state.queue.push_back(job);
+        if state.queue.len() <= state.idle {
+            self.work.notify_one();
+            return;
+        }
+        if state.threads >= state.max_threads {
+            // Queued: a worker picks it up when it finishes its job. Wake one in case it is
+            // between jobs.
+            self.work.notify_one();
+            return;
+        }
+        state.threads += 1;
+        drop(state);
+        let spawned = thread::Builder::new()
+            .name("apifuture-pool".to_owned())
+            .spawn(move || self.work_loop());
+        if spawned.is_err() {
+            let mut state = self.lock();
+            state.threads -= 1;
+            if state.threads == 0 {
+                // No thread will ever take the queue: run it here rather than hang its futures.
+                let jobs: Vec<Job> = state.queue.drain(..).collect();
+                drop(state);
+                jobs.into_iter().for_each(run);
+            }
+        }
+    }
+
+    fn work_loop(&'static self) {
+        let mut state = self.lock();
+        loop {
+            if state.threads > state.max_threads {
+                break;
+            }
+            if let Some(job) = state.queue.pop_front() {
+                drop(state);
+                run(job);
+                state = self.lock();
+                continue;
+            }
+            state.idle += 1;
+            let keep_alive = state.keep_alive;
+            let (guard, waited) = self
+                .work
+                .wait_timeout(state, keep_alive)
+                .unwrap_or_else(PoisonError::into_inner);
+            state = guard;
+            state.idle -= 1;
+            if waited.timed_out() && state.queue.is_empty() {
+                break;
+            }
+        }
+        state.threads -= 1;
+    }
+}
+
+/// Runs one job; a panic that escapes it (a value whose `Drop` panics, say) must not take the
+/// worker down with it.
+fn run(job: Job) {
+    drop(panic::catch_unwind(AssertUnwindSafe(job)));
+}

@@ -1,0 +1,135 @@
+//! The producing end of a future: [`Promise`] and the [`promise`] constructor.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::awaitable::AwaitableConcurrentFuture;
+use crate::concurrent::ConcurrentFuture;
+use crate::error::{BoxError, Error};
+use crate::state::{self, Outcome, Shared};
+
+/// The producing end of an [`AwaitableConcurrentFuture`]: completes it once, with a value or
+/// an error.
+///
+/// Completing consumes the promise. Dropping it without completing gives the waiter
+/// [`Error::Abandoned`], never a hang. A promise is `Send`, so the work can move to any thread.
+///
+/// # Examples
+///
+/// ```
+/// use apifuture::{promise, ApiFuture};
+///
+/// let (promise, mut future) = promise::<String, std::io::Error>();
+/// std::thread::spawn(move || promise.set_result("done".to_string()));
+/// assert_eq!(future.result(None).unwrap(), "done");
+/// ```
+#[must_use = "dropping a promise without completing it abandons its future"]
+pub struct Promise<T, E = BoxError> {
+    sender: Option<oneshot::Sender<Outcome<T, E>>>,
+    shared: Arc<Shared>,
+}
+
+/// Creates a pending future and the promise that completes it.
+///
+/// # Examples
+///
+/// ```
+/// use apifuture::promise;
+///
+/// let (promise, future) = promise::<u32, std::io::Error>();
+/// promise.set_result(1);
+/// # futures_lite::future::block_on(async {
+/// assert_eq!(future.await.unwrap(), 1);
+/// # });
+/// ```
+pub fn promise<T, E>() -> (Promise<T, E>, AwaitableConcurrentFuture<T, E>) {
+    let (sender, receiver, shared) = state::pair();
+    let promise = Promise {
+        sender: Some(sender),
+        shared: Arc::clone(&shared),
+    };
+    let future = ConcurrentFuture::new(receiver, shared);
+    (promise, AwaitableConcurrentFuture::new(future))
+}
+
+impl<T, E> Promise<T, E> {
+    /// Completes the future with a value.
+    ///
+    /// If the future was cancelled or dropped, the value is dropped here. Never blocks, never
+    /// panics.
+    ///
+    /// ```
+    /// let (promise, mut future) = apifuture::promise::<u8, std::io::Error>();
+    /// promise.set_result(3);
+    /// assert_eq!(future.try_result().unwrap().unwrap(), 3);
+    /// ```
+    pub fn set_result(self, value: T) {
+        self.deliver(Ok(value));
+    }
+
+    /// Completes the future with the operation's error: the waiter gets
+    /// [`Error::Failed`]`(error)`.
+    ///
+    /// ```
+    /// use apifuture::Error;
+    /// let (promise, mut future) = apifuture::promise::<u8, &str>();
+    /// promise.set_error("nope");
+    /// assert_eq!(future.try_result(), Some(Err(Error::Failed("nope"))));
+    /// ```
+    pub fn set_error(self, error: E) {
+        self.deliver(Err(Error::Failed(error)));
+    }
+
+    /// Completes the future with `Ok(value)` or `Err(error)`, as
+    /// [`set_result`](Promise::set_result) or [`set_error`](Promise::set_error) would.
+    ///
+    /// ```
+    /// let (promise, mut future) = apifuture::promise::<u16, std::num::ParseIntError>();
+    /// promise.complete("42".parse::<u16>());
+    /// assert_eq!(future.try_result().unwrap().unwrap(), 42);
+    /// ```
+    pub fn complete(self, outcome: Result<T, E>) {
+        self.deliver(outcome.map_err(Error::Failed));
+    }
+
+    /// Whether nobody waits any more: the future was cancelled or dropped. Long-running work
+    /// should check it and stop early. One atomic load.
+    ///
+    /// ```
+    /// let (promise, future) = apifuture::promise::<u8, std::io::Error>();
+    /// assert!(!promise.is_cancelled());
+    /// drop(future);
+    /// assert!(promise.is_cancelled());
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        // The consumer drops its receiver when it is cancelled or dropped, and only then (taking
+        // the outcome needs a sent one, which needs this promise to be consumed).
+        self.sender.as_ref().is_none_or(oneshot::Sender::is_closed)
+    }
+
+    /// Delivers any outcome, including the ones only the crate makes (`Panicked`).
+    pub(crate) fn deliver(mut self, outcome: Outcome<T, E>) {
+        if let Some(sender) = self.sender.take() {
+            // An error here means the future is gone; dropping the outcome is all there is to do.
+            drop(sender.send(outcome));
+            self.shared.finish();
+        }
+    }
+}
+
+impl<T, E> Drop for Promise<T, E> {
+    fn drop(&mut self) {
+        if let Some(sender) = self.sender.take() {
+            drop(sender);
+            self.shared.finish();
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for Promise<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Promise")
+            .field("cancelled", &self.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}

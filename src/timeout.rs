@@ -1,0 +1,197 @@
+//! Waiting with a time limit, in both modes: a `Duration` becomes a deadline (or "forever" when
+//! it does not fit in an [`Instant`]), a blocking wait parks the thread until then, and an async
+//! wait races the future against an [`async_io::Timer`] created only once it must sleep.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use async_io::Timer;
+
+use crate::api_future::ApiFuture;
+use crate::error::Error;
+
+/// The instant `timeout` from now, or `None` (wait forever) when that is past what `Instant`
+/// can represent.
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// Blocks the calling thread on `future` until it is ready or `deadline` passes, by polling it
+/// with a waker that unparks this thread. It parks between polls, and polls again only when
+/// woken (or spuriously unparked): no sleeping poll loop.
+pub(crate) fn block_until<F, T, E>(future: &mut F, deadline: Option<Instant>) -> Result<T, Error<E>>
+where
+    F: ApiFuture<T, E> + ?Sized,
+{
+    if let Some(outcome) = future.try_result() {
+        return outcome;
+    }
+    let waker = Waker::from(Arc::new(Unparker(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if future.poll_ready(&mut cx).is_ready() {
+            if let Some(outcome) = future.try_result() {
+                return outcome;
+            }
+            continue;
+        }
+        match deadline {
+            None => thread::park(),
+            Some(deadline) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    return future.try_result().unwrap_or(Err(Error::Timeout));
+                }
+                thread::park_timeout(deadline - now);
+            }
+        }
+    }
+}
+
+/// Wakes a thread parked in [`block_until`].
+struct Unparker(Thread);
+
+impl Wake for Unparker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// The time limit of one async wait. The clock is read and the timer created on the first poll
+/// that finds the future pending, so a wait on a ready future costs no timer work.
+#[derive(Debug)]
+enum Limit {
+    Forever,
+    After(Duration),
+    Until(Timer),
+}
+
+impl Limit {
+    fn new(timeout: Option<Duration>) -> Self {
+        timeout.map_or(Limit::Forever, Limit::After)
+    }
+
+    /// One poll of an async wait on `future` under this limit.
+    fn poll<F, T, E>(&mut self, future: &mut F, cx: &mut Context<'_>) -> Poll<Result<T, Error<E>>>
+    where
+        F: ApiFuture<T, E> + ?Sized,
+    {
+        if let Some(outcome) = future.try_result() {
+            return Poll::Ready(outcome);
+        }
+        loop {
+            if future.poll_ready(cx).is_ready() {
+                if let Some(outcome) = future.try_result() {
+                    return Poll::Ready(outcome);
+                }
+                continue;
+            }
+            match self {
+                Limit::Forever => return Poll::Pending,
+                Limit::After(timeout) if timeout.is_zero() => return Poll::Ready(Err(Error::Timeout)),
+                Limit::After(timeout) => {
+                    *self = match deadline_after(*timeout) {
+                        Some(deadline) => Limit::Until(Timer::at(deadline)),
+                        None => Limit::Forever,
+                    };
+                }
+                Limit::Until(timer) => {
+                    if Pin::new(timer).poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    // An outcome that arrived with the deadline still wins.
+                    return Poll::Ready(future.try_result().unwrap_or(Err(Error::Timeout)));
+                }
+            }
+        }
+    }
+}
+
+/// The future of `fut.await` for every [`ApiFuture`] of this crate: owns the future and waits
+/// for its outcome with no time limit. Never allocates; `Send + 'static` when the future is.
+///
+/// ```
+/// # futures_lite::future::block_on(async {
+/// let (promise, future) = apifuture::promise::<u8, std::io::Error>();
+/// promise.set_result(4);
+/// let waiting: apifuture::Await<_, u8, std::io::Error> = std::future::IntoFuture::into_future(future);
+/// assert_eq!(waiting.await.unwrap(), 4);
+/// # });
+/// ```
+#[must_use = "futures do nothing unless you .await or poll them"]
+#[derive(Debug)]
+pub struct Await<F, T, E> {
+    future: F,
+    _outcome: PhantomData<fn() -> (T, E)>,
+}
+
+impl<F, T, E> Await<F, T, E> {
+    pub(crate) fn new(future: F) -> Self {
+        Await {
+            future,
+            _outcome: PhantomData,
+        }
+    }
+
+    /// Gives back the future being awaited; nothing is lost by stopping the wait.
+    ///
+    /// ```
+    /// let (promise, future) = apifuture::promise::<u8, std::io::Error>();
+    /// let waiting = std::future::IntoFuture::into_future(future);
+    /// let mut future = waiting.into_inner();
+    /// promise.set_result(8);
+    /// assert_eq!(future.try_result().unwrap().unwrap(), 8);
+    /// ```
+    pub fn into_inner(self) -> F {
+        self.future
+    }
+}
+
+impl<F: ApiFuture<T, E>, T, E> Future for Await<F, T, E> {
+    type Output = Result<T, Error<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Limit::Forever.poll(&mut self.get_mut().future, cx)
+    }
+}
+
+/// The future of [`ApiFuture::result_async`]: waits for the outcome of a borrowed future, with
+/// an optional time limit.
+///
+/// Dropping it (after a timeout, in a `select`, with its task) stops the wait only: the future
+/// it borrowed stays pending and its producer keeps working.
+#[must_use = "futures do nothing unless you .await or poll them"]
+#[derive(Debug)]
+pub struct ResultAsync<'a, F: ?Sized, T, E> {
+    future: &'a mut F,
+    limit: Limit,
+    _outcome: PhantomData<fn() -> (T, E)>,
+}
+
+impl<'a, F: ?Sized, T, E> ResultAsync<'a, F, T, E> {
+    pub(crate) fn new(future: &'a mut F, timeout: Option<Duration>) -> Self {
+        ResultAsync {
+            future,
+            limit: Limit::new(timeout),
+            _outcome: PhantomData,
+        }
+    }
+}
+
+impl<F: ApiFuture<T, E> + ?Sized, T, E> Future for ResultAsync<'_, F, T, E> {
+    type Output = Result<T, Error<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.limit.poll(this.future, cx)
+    }
+}

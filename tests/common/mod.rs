@@ -1,0 +1,88 @@
+//! Helpers shared by the test files: a value that counts its drops, and the executors every
+//! async test runs under.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Counts live values: every `Tracked` created must be dropped exactly once.
+#[derive(Debug, Default)]
+pub struct DropCounter {
+    created: AtomicUsize,
+    dropped: AtomicUsize,
+}
+
+impl DropCounter {
+    pub fn new() -> Arc<Self> {
+        Arc::new(DropCounter::default())
+    }
+
+    pub fn track(self: &Arc<Self>, value: u64) -> Tracked {
+        self.created.fetch_add(1, Ordering::SeqCst);
+        Tracked {
+            value,
+            counter: Arc::clone(self),
+        }
+    }
+
+    pub fn created(&self) -> usize {
+        self.created.load(Ordering::SeqCst)
+    }
+
+    pub fn dropped(&self) -> usize {
+        self.dropped.load(Ordering::SeqCst)
+    }
+
+    /// Panics unless every value created so far was dropped exactly once.
+    pub fn assert_all_dropped(&self) {
+        assert_eq!(
+            self.created(),
+            self.dropped(),
+            "created {} values, dropped {}",
+            self.created(),
+            self.dropped()
+        );
+    }
+}
+
+/// A value whose drop is counted by its [`DropCounter`].
+#[derive(Debug)]
+pub struct Tracked {
+    pub value: u64,
+    counter: Arc<DropCounter>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let before = self.counter.dropped.fetch_add(1, Ordering::SeqCst);
+        assert!(
+            before < self.counter.created.load(Ordering::SeqCst),
+            "a value was dropped twice"
+        );
+    }
+}
+
+/// The error type most tests use.
+pub type TestError = &'static str;
+
+/// Runs `make()` to completion under smol's executor and then under futures-lite's `block_on`:
+/// the two executors every async behaviour is tested with. Under Miri, futures-lite's
+/// `block_on` only (smol's executor needs epoll).
+pub fn on_two_executors<F, Fut>(mut make: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    #[cfg(not(miri))]
+    {
+        let executor = smol::LocalExecutor::new();
+        smol::block_on(executor.run(make()));
+    }
+    futures_lite::future::block_on(make());
+}
+
+/// How many times stress loops run: fewer under Miri, which is ~1000x slower.
+pub const fn iterations(native: usize, miri: usize) -> usize {
+    if cfg!(miri) { miri } else { native }
+}
