@@ -1,3 +1,170 @@
+//! API futures usable both ways: `.await` them on any executor, or block on them from a plain
+//! thread, with timeouts that lose nothing, cancellation that reaches the producer, and no
+//! runtime required.
+//!
+//! An SDK method returns an [`AwaitableConcurrentFuture`]; its caller picks the mode:
+//!
+//! ```
+//! use std::time::Duration;
+//! use apifuture::{spawn, ApiFuture, AwaitableConcurrentFuture, BoxError};
+//!
+//! /// An SDK call: returns at once, the work goes on elsewhere.
+//! fn forward_backward(batch: Vec<f32>) -> AwaitableConcurrentFuture<f32, BoxError> {
+//!     spawn(move || Ok(batch.iter().sum()))
+//! }
+//!
+//! // In a plain thread: block, with a timeout.
+//! let loss = forward_backward(vec![0.5, 0.25]).result(Duration::from_secs(30)).unwrap();
+//! assert_eq!(loss, 0.75);
+//!
+//! // In async code, on any executor: await.
+//! # futures_lite::future::block_on(async {
+//! let loss = forward_backward(vec![1.0, 2.0]).await.unwrap();
+//! assert_eq!(loss, 3.0);
+//! # });
+//! ```
+//!
+//! # Overview
+//!
+//! This crate is the Rust shape of the futures of a training-API client SDK, whose Python
+//! original wraps `concurrent.futures.Future` so that it can also be awaited:
+//!
+//! | Python                                  | here                                         |
+//! |-----------------------------------------|----------------------------------------------|
+//! | `APIFuture` (abstract)                  | the [`ApiFuture`] trait                      |
+//! | `AwaitableConcurrentFuture(future)`     | [`AwaitableConcurrentFuture`]                |
+//! | `concurrent.futures.Future`             | [`ConcurrentFuture`], via [`future()`](AwaitableConcurrentFuture::future) |
+//! | `future.result(timeout=30)`             | [`result(Duration::from_secs(30))`](ApiFuture::result) |
+//! | `await future.result_async(timeout=30)` | [`result_async(..).await`](ApiFuture::result_async) |
+//! | `await future`                          | `future.await`                               |
+//! | `future.done()`, `cancel()`, `cancelled()` | [`done`](ConcurrentFuture::done), [`cancel`](ConcurrentFuture::cancel), [`cancelled`](ConcurrentFuture::cancelled) |
+//! | `executor.submit(fn)`                   | [`spawn(fn)`](spawn)                         |
+//! | `Future()` + `set_result` / `set_exception` | [`promise()`] + [`Promise::set_result`] / [`Promise::set_error`] |
+//! | `TimeoutError`                          | [`Error::Timeout`]                           |
+//!
+//! The pieces:
+//!
+//! - [`promise()`] makes a pending future and the [`Promise`] that completes it, from any
+//!   thread; [`ready`] and [`failed`] make complete ones.
+//! - [`spawn`] runs a closure on a growing thread pool (see [`pool`]) and returns its future.
+//! - Waits return `Result<T, Error<E>>`: `E` is the operation's own error (a boxed error,
+//!   [`BoxError`], unless you choose one), [`Error`] adds why a wait ended without a value.
+//!
+//! Under the hood each future is the receiving end of a [`oneshot`] channel. Blocking waits
+//! park in oneshot's own `recv_timeout`; async waits are woken through `event-listener` and
+//! timed with `async-io` timers, so no executor is needed and any will do.
+//!
+//! # Guarantees
+//!
+//! - **Happens-before.** Everything the producer did before completing the future
+//!   happens-before the waiter sees the outcome, in both modes.
+//! - **Same outcome in both modes.** `result(t)`, `result_async(t)` and `.await` return the same
+//!   outcome for the same completion.
+//! - **Timeouts lose nothing.** [`Error::Timeout`] leaves the future pending; the next wait can
+//!   still get the outcome. Dropping a timed-out (or unfinished) `result_async` future only stops
+//!   that wait; the producer is not told anything.
+//! - **Timers are never early**, and may be late by the scheduler's delay. `Duration::ZERO`
+//!   means "only if already complete"; a timeout too large for [`Instant`](std::time::Instant)
+//!   (`Duration::MAX`) waits indefinitely.
+//! - **Nothing hangs, nothing panics in the waiter.** A dropped [`Promise`] gives
+//!   [`Error::Abandoned`]; a panicking [`spawn`] closure gives [`Error::Panicked`].
+//! - **Each value is dropped exactly once**, whether it was taken, never taken, or sent to a
+//!   future that was gone.
+//! - **Cheap when ready.** A wait on a future that is already complete reads no clock, creates no
+//!   timer, makes no syscall and takes no lock. A producer whose future has no async waiter
+//!   completes it with one atomic read-modify-write besides the channel's own, and notifies
+//!   nobody.
+//!
+//! # Timeouts
+//!
+//! Every wait takes `impl Into<Option<Duration>>`: pass a `Duration`, or `None` to wait
+//! indefinitely. Blocking waits also come with a deadline form,
+//! [`result_deadline`](ApiFuture::result_deadline). An async wait reads the clock and arms an
+//! [`async_io::Timer`] only when it finds the future pending; the first timer used in a process
+//! starts async-io's reactor thread.
+//!
+//! ```
+//! use std::time::Duration;
+//! use apifuture::{promise, ApiFuture, Error};
+//!
+//! let (promise, mut future) = promise::<u32, std::io::Error>();
+//! assert!(matches!(future.result(Duration::from_millis(1)), Err(Error::Timeout)));
+//! promise.set_result(1);
+//! assert_eq!(future.result(Duration::ZERO).unwrap(), 1); // nothing was lost
+//! ```
+//!
+//! # Cancellation
+//!
+//! [`ConcurrentFuture::cancel`] (reach it with [`future()`](AwaitableConcurrentFuture::future))
+//! and dropping the future both tell the producer: [`Promise::is_cancelled`] turns true, so work
+//! nobody waits for can stop, and a job of [`spawn`] that has not started yet is skipped. A value
+//! completed into a cancelled future is dropped at once. `cancel` on a future that has already
+//! completed returns `false` and changes nothing. A timeout is not a cancellation.
+//!
+//! ```
+//! use apifuture::{promise, ApiFuture, Error};
+//!
+//! let (promise, mut future) = promise::<u32, std::io::Error>();
+//! assert!(future.future().cancel());
+//! assert!(promise.is_cancelled());
+//! assert!(matches!(future.result(None), Err(Error::Cancelled)));
+//! ```
+//!
+//! # Outcomes that are handed out once, and states
+//!
+//! A value, [`Error::Failed`] and [`Error::Panicked`] are handed out by the first wait that sees
+//! them; later waits get [`Error::Consumed`]. [`Error::Cancelled`] and [`Error::Abandoned`] are
+//! states: every later wait returns them again.
+//!
+//! # Executors
+//!
+//! Async waits work under smol, async-std, `futures_lite::future::block_on`,
+//! `async_io::block_on`, pollster, the `futures` executors and tokio (current-thread and
+//! multi-thread), none of which this crate depends on. `fut.await` goes through
+//! [`IntoFuture`](std::future::IntoFuture) with the named future [`Await`], which does not
+//! allocate and is `Send + 'static` when the value and error are, so it can be spawned.
+//!
+//! A blocking wait called inside an async task works, but it blocks that executor thread until
+//! it returns: other tasks on the thread stall, and if the producer is one of them, it
+//! deadlocks. Use `.await` in async code.
+//!
+//! # Futures are `Send`, not `Sync`
+//!
+//! Waits take `&mut self`, so one future has one waiter at a time. Move it where it is waited
+//! on; it cannot be shared by reference between threads:
+//!
+//! ```compile_fail
+//! fn sync<T: Sync>() {}
+//! sync::<apifuture::AwaitableConcurrentFuture<u32>>();
+//! ```
+//!
+//! # FAQ
+//!
+//! **Why not just `tokio::sync::oneshot`?** Its blocking receive refuses to run inside a tokio
+//! runtime and has no timeout, its async timeout needs a tokio runtime, and a library that
+//! returns it pulls tokio into every user's build. Here the same future blocks with a timeout
+//! anywhere and awaits with a timeout on any executor.
+//!
+//! **Why not `oneshot`'s own async receiver?** faern/oneshot#87: dropping an async receiver that
+//! was polled while the sender sends is an open use-after-free. We use oneshot for the value and
+//! its blocking waits only, and `event-listener` to wake async waiters.
+//!
+//! **Does a timeout cancel the work?** No. Cancel with
+//! [`cancel`](ConcurrentFuture::cancel) or by dropping the future.
+//!
+//! **What does a wait on a ready future cost?** The same atomic operations as `oneshot`'s
+//! `try_recv`; see the benchmarks in the README.
+//!
+//! # Minimum supported Rust version
+//!
+//! Rust 1.85 (edition 2024). Raising it is a minor-version change.
+//!
+//! # Related crates
+//!
+//! [`oneshot`] (the channel underneath), `event-listener` and `async-io` (the async wake-up and
+//! timers), `flume` and `futures::channel::oneshot` (channels with blocking or async receive),
+//! `tokio::sync::oneshot` (async-first, tokio-bound).
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 

@@ -74,10 +74,10 @@ static POOL: Pool = Pool {
 /// use std::time::Duration;
 /// use apifuture::{spawn, ApiFuture, Error};
 ///
-/// let mut sum = spawn(|| Ok::<_, std::io::Error>((1..=10).sum::<u32>()));
+/// let mut sum = spawn(|| Ok::<_, &str>((1..=10).sum::<u32>()));
 /// assert_eq!(sum.result(Duration::from_secs(30)).unwrap(), 55);
 ///
-/// let mut boom = spawn(|| -> Result<u32, std::io::Error> { panic!("boom") });
+/// let mut boom = spawn(|| -> Result<u32, &str> { panic!("boom") });
 /// assert_eq!(boom.result(None), Err(Error::Panicked("boom".to_string())));
 /// ```
 pub fn spawn<T, E, F>(f: F) -> AwaitableConcurrentFuture<T, E>
@@ -100,7 +100,7 @@ where
 }
 
 /// Sets how many threads the pool may run at once (at least 1; 0 is taken as 1). Threads
-/// already running above a lowered bound finish their job and exit when idle.
+/// above a lowered bound finish the job they run, then exit.
 ///
 /// ```
 /// apifuture::pool::set_max_threads(64);
@@ -109,6 +109,8 @@ where
 /// ```
 pub fn set_max_threads(max: usize) {
     POOL.lock().max_threads = max.max(1);
+    // Idle workers re-check the bound.
+    POOL.work.notify_all();
 }
 
 /// How many threads the pool may run at once.
@@ -120,8 +122,8 @@ pub fn max_threads() -> usize {
     POOL.lock().max_threads
 }
 
-/// Sets how long an idle worker waits for a job before it exits. Workers already waiting keep
-/// the value they started waiting with.
+/// Sets how long an idle worker waits for a job before it exits. Idle workers start their
+/// wait over with the new value.
 ///
 /// ```
 /// use std::time::Duration;
@@ -131,12 +133,13 @@ pub fn max_threads() -> usize {
 /// ```
 pub fn set_keep_alive(keep_alive: Duration) {
     POOL.lock().keep_alive = keep_alive;
+    POOL.work.notify_all();
 }
 
 /// How long an idle worker waits for a job before it exits.
 ///
 /// ```
-/// assert_eq!(apifuture::pool::keep_alive(), apifuture::pool::DEFAULT_KEEP_ALIVE);
+/// assert!(apifuture::pool::keep_alive() > std::time::Duration::ZERO);
 /// ```
 pub fn keep_alive() -> Duration {
     POOL.lock().keep_alive

@@ -59,6 +59,7 @@ impl<T, E> Promise<T, E> {
     /// panics.
     ///
     /// ```
+    /// use apifuture::ApiFuture;
     /// let (promise, mut future) = apifuture::promise::<u8, std::io::Error>();
     /// promise.set_result(3);
     /// assert_eq!(future.try_result().unwrap().unwrap(), 3);
@@ -71,7 +72,7 @@ impl<T, E> Promise<T, E> {
     /// [`Error::Failed`]`(error)`.
     ///
     /// ```
-    /// use apifuture::Error;
+    /// use apifuture::{ApiFuture, Error};
     /// let (promise, mut future) = apifuture::promise::<u8, &str>();
     /// promise.set_error("nope");
     /// assert_eq!(future.try_result(), Some(Err(Error::Failed("nope"))));
@@ -84,6 +85,7 @@ impl<T, E> Promise<T, E> {
     /// [`set_result`](Promise::set_result) or [`set_error`](Promise::set_error) would.
     ///
     /// ```
+    /// use apifuture::ApiFuture;
     /// let (promise, mut future) = apifuture::promise::<u16, std::num::ParseIntError>();
     /// promise.complete("42".parse::<u16>());
     /// assert_eq!(future.try_result().unwrap().unwrap(), 42);

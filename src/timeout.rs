@@ -97,7 +97,9 @@ impl Limit {
             }
             match self {
                 Limit::Forever => return Poll::Pending,
-                Limit::After(timeout) if timeout.is_zero() => return Poll::Ready(Err(Error::Timeout)),
+                Limit::After(timeout) if timeout.is_zero() => {
+                    return Poll::Ready(Err(Error::Timeout));
+                }
                 Limit::After(timeout) => {
                     *self = match deadline_after(*timeout) {
                         Some(deadline) => Limit::Until(Timer::at(deadline)),
@@ -135,7 +137,38 @@ pub struct Await<F, T, E> {
 }
 
 impl<F, T, E> Await<F, T, E> {
-    pub(crate) fn new(future: F) -> Self {
+    /// Wraps `future` for `.await`. Implementations of [`ApiFuture`] outside this crate use it as
+    /// their `IntoFuture::IntoFuture`:
+    ///
+    /// ```
+    /// use std::task::{Context, Poll};
+    /// use apifuture::{ApiFuture, Await, AwaitableConcurrentFuture, BoxError, Error};
+    ///
+    /// /// A future that doubles what another one gives.
+    /// struct Doubled(AwaitableConcurrentFuture<u32>);
+    ///
+    /// impl ApiFuture<u32> for Doubled {
+    ///     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    ///         self.0.poll_ready(cx)
+    ///     }
+    ///     fn try_result(&mut self) -> Option<Result<u32, Error<BoxError>>> {
+    ///         self.0.try_result().map(|outcome| outcome.map(|v| v * 2))
+    ///     }
+    /// }
+    ///
+    /// impl std::future::IntoFuture for Doubled {
+    ///     type Output = Result<u32, Error<BoxError>>;
+    ///     type IntoFuture = Await<Self, u32, BoxError>;
+    ///     fn into_future(self) -> Self::IntoFuture {
+    ///         Await::new(self)
+    ///     }
+    /// }
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// assert_eq!(Doubled(apifuture::ready(21)).await.unwrap(), 42);
+    /// # });
+    /// ```
+    pub fn new(future: F) -> Self {
         Await {
             future,
             _outcome: PhantomData,
@@ -145,6 +178,7 @@ impl<F, T, E> Await<F, T, E> {
     /// Gives back the future being awaited; nothing is lost by stopping the wait.
     ///
     /// ```
+    /// use apifuture::ApiFuture;
     /// let (promise, future) = apifuture::promise::<u8, std::io::Error>();
     /// let waiting = std::future::IntoFuture::into_future(future);
     /// let mut future = waiting.into_inner();

@@ -86,3 +86,27 @@ where
 pub const fn iterations(native: usize, miri: usize) -> usize {
     if cfg!(miri) { miri } else { native }
 }
+
+/// An `ApiFuture` that keeps every provided method of the trait (no fast path), wrapping an
+/// awaitable future: tests the trait's own blocking and async waits.
+#[derive(Debug)]
+pub struct ViaTrait<T, E>(pub apifuture::AwaitableConcurrentFuture<T, E>);
+
+impl<T: Send, E: Send> apifuture::ApiFuture<T, E> for ViaTrait<T, E> {
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        self.0.poll_ready(cx)
+    }
+
+    fn try_result(&mut self) -> Option<Result<T, apifuture::Error<E>>> {
+        self.0.try_result()
+    }
+}
+
+impl<T: Send, E: Send> std::future::IntoFuture for ViaTrait<T, E> {
+    type Output = Result<T, apifuture::Error<E>>;
+    type IntoFuture = apifuture::Await<Self, T, E>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        apifuture::Await::new(self)
+    }
+}
