@@ -11,19 +11,25 @@ use std::time::{Duration, Instant};
 use apifuture::{ApiFuture, Error, promise, ready, spawn};
 use common::{DropCounter, TestError, ViaTrait, on_two_executors};
 
-fn complete_later<T: Send + 'static>(promise: apifuture::Promise<T, TestError>, value: T) {
+/// Completes the future from another thread a little later. Join the handle once the value
+/// arrived (Miri wants every thread finished when the test ends).
+fn complete_later<T: Send + 'static>(
+    promise: apifuture::Promise<T, TestError>,
+    value: T,
+) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         thread::sleep(Duration::from_millis(10));
         promise.set_result(value);
-    });
+    })
 }
 
 #[test]
 fn await_gets_a_value_set_from_another_thread() {
     on_two_executors(|| async {
         let (promise, future) = promise::<u32, TestError>();
-        complete_later(promise, 1);
+        let producer = complete_later(promise, 1);
         assert_eq!(future.await, Ok(1));
+        producer.join().unwrap();
     });
 }
 
@@ -39,16 +45,19 @@ fn await_on_a_ready_future() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "needs async-io's timers (epoll)")]
 fn result_async_gets_a_value_that_arrives_in_time() {
     on_two_executors(|| async {
         let (promise, mut future) = promise::<u32, TestError>();
-        complete_later(promise, 3);
+        let producer = complete_later(promise, 3);
         assert_eq!(future.result_async(Duration::from_secs(30)).await, Ok(3));
+        producer.join().unwrap();
         assert_eq!(future.result_async(None).await, Err(Error::Consumed));
     });
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "needs async-io's timers (epoll)")]
 fn an_async_timeout_loses_nothing_and_does_not_cancel() {
     on_two_executors(|| async {
         let (promise, mut future) = promise::<u32, TestError>();
@@ -65,8 +74,9 @@ fn an_async_timeout_loses_nothing_and_does_not_cancel() {
             !promise.is_cancelled(),
             "a timed-out wait must not cancel the work"
         );
-        complete_later(promise, 4);
+        let producer = complete_later(promise, 4);
         assert_eq!(future.result_async(Duration::from_secs(30)).await, Ok(4));
+        producer.join().unwrap();
     });
 }
 
@@ -83,8 +93,9 @@ fn dropping_a_pending_async_wait_leaves_the_future_waitable() {
             );
         }
         assert!(!promise.is_cancelled());
-        complete_later(promise, 5);
+        let producer = complete_later(promise, 5);
         assert_eq!(future.await, Ok(5));
+        producer.join().unwrap();
     });
 }
 
@@ -96,18 +107,20 @@ fn zero_and_max_timeouts() {
             future.result_async(Duration::ZERO).await,
             Err(Error::Timeout)
         );
-        complete_later(promise, 6);
+        let producer = complete_later(promise, 6);
         assert_eq!(future.result_async(Duration::MAX).await, Ok(6));
+        producer.join().unwrap();
         let mut done = ready::<u32, TestError>(7);
         assert_eq!(done.result_async(Duration::ZERO).await, Ok(7));
     });
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "needs async-io's timers (epoll)")]
 fn a_dropped_producer_wakes_the_async_waiter_with_abandoned() {
     on_two_executors(|| async {
         let (promise, mut future) = promise::<u32, TestError>();
-        thread::spawn(move || {
+        let producer = thread::spawn(move || {
             thread::sleep(Duration::from_millis(10));
             drop(promise);
         });
@@ -115,7 +128,18 @@ fn a_dropped_producer_wakes_the_async_waiter_with_abandoned() {
             future.result_async(Duration::from_secs(30)).await,
             Err(Error::Abandoned)
         );
+        producer.join().unwrap();
         assert_eq!(future.await, Err(Error::Abandoned));
+    });
+}
+
+#[test]
+fn a_dropped_producer_wakes_an_untimed_await() {
+    on_two_executors(|| async {
+        let (promise, future) = promise::<u32, TestError>();
+        let producer = thread::spawn(move || drop(promise));
+        assert_eq!(future.await, Err(Error::Abandoned));
+        producer.join().unwrap();
     });
 }
 
@@ -125,6 +149,7 @@ fn a_panicking_spawn_closure_gives_panicked_to_the_async_waiter() {
         let future = spawn(|| -> Result<u32, TestError> { panic!("kaboom") });
         assert_eq!(future.await, Err(Error::Panicked("kaboom".to_owned())));
     });
+    common::retire_pool_threads();
 }
 
 #[test]
@@ -152,22 +177,26 @@ fn the_await_future_is_send_and_static() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "needs async-io's timers (epoll)")]
 fn an_awaited_future_can_be_spawned_as_a_task() {
     let (promise, future) = promise::<u32, TestError>();
     let task = smol::spawn(future.into_future());
-    complete_later(promise, 8);
+    let producer = complete_later(promise, 8);
     assert_eq!(smol::block_on(task), Ok(8));
+    producer.join().unwrap();
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "needs async-io's timers (epoll)")]
 fn a_value_awaited_or_not_is_dropped_once() {
     let counter = DropCounter::new();
     on_two_executors(|| {
         let counter = counter.clone();
         async move {
             let (promise, future) = promise::<common::Tracked, TestError>();
-            complete_later(promise, counter.track(1));
+            let producer = complete_later(promise, counter.track(1));
             assert_eq!(future.await.unwrap().value, 1);
+            producer.join().unwrap();
             let (promise, mut future) = apifuture::promise::<common::Tracked, TestError>();
             let _ = future.result_async(Duration::from_millis(1)).await;
             promise.set_result(counter.track(2));
@@ -179,6 +208,7 @@ fn a_value_awaited_or_not_is_dropped_once() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "needs async-io's timers (epoll)")]
 fn the_provided_async_waits_of_the_trait() {
     on_two_executors(|| async {
         let (promise, future) = promise::<u32, TestError>();
@@ -187,8 +217,9 @@ fn the_provided_async_waits_of_the_trait() {
             wrapped.result_async(Duration::from_millis(2)).await,
             Err(Error::Timeout)
         );
-        complete_later(promise, 9);
+        let producer = complete_later(promise, 9);
         assert_eq!(wrapped.await, Ok(9));
+        producer.join().unwrap();
     });
 }
 

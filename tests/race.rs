@@ -216,7 +216,7 @@ fn run_cell(producer: Producer, consumer: Consumer, rounds: usize) {
 
 fn run_producer(producer: Producer) {
     for consumer in CONSUMERS {
-        run_cell(producer, consumer, iterations(200, 4));
+        run_cell(producer, consumer, iterations(200, 12));
     }
 }
 
@@ -238,6 +238,7 @@ fn drop_against_every_consumer() {
 #[test]
 fn panic_in_spawn_against_every_consumer() {
     run_producer(Producer::PanicInSpawn);
+    common::retire_pool_threads();
 }
 
 /// The exact shape of faern/oneshot#87, spun hard: an async wait registers its listener, is
@@ -245,7 +246,7 @@ fn panic_in_spawn_against_every_consumer() {
 #[test]
 fn dropping_a_polled_wait_while_the_producer_completes() {
     let counter = DropCounter::new();
-    for round in 0..iterations(5_000, 40) {
+    for round in 0..iterations(5_000, 150) {
         let (promise, mut future) = promise::<Tracked, Tracked>();
         let start = StartLine::new();
         std::thread::scope(|scope| {

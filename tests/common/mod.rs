@@ -82,6 +82,17 @@ where
     futures_lite::future::block_on(make());
 }
 
+/// Waits until the pool's threads have exited. Miri reports threads still running when `main`
+/// returns, so tests that `spawn` call this at their end when run under Miri.
+pub fn retire_pool_threads() {
+    if cfg!(miri) {
+        apifuture::pool::set_keep_alive(std::time::Duration::from_millis(1));
+        while apifuture::pool::thread_count() > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
 /// How many times stress loops run: fewer under Miri, which is ~1000x slower.
 pub const fn iterations(native: usize, miri: usize) -> usize {
     if cfg!(miri) { miri } else { native }
