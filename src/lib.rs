@@ -121,7 +121,7 @@
 //! Async waits work under smol, async-std, `futures_lite::future::block_on`,
 //! `async_io::block_on`, pollster, the `futures` executors and tokio (current-thread and
 //! multi-thread), none of which this crate depends on. `fut.await` goes through
-//! [`IntoFuture`](std::future::IntoFuture) with the named future [`Await`], which does not
+//! [`IntoFuture`] with the named future [`Await`], which does not
 //! allocate and is `Send + 'static` when the value and error are, so it can be spawned.
 //!
 //! A blocking wait called inside an async task works, but it blocks that executor thread until

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::awaitable::AwaitableConcurrentFuture;
 use crate::concurrent::ConcurrentFuture;
 use crate::error::{BoxError, Error};
-use crate::state::{self, Outcome, Shared};
+use crate::state::{Outcome, Shared};
 
 /// The producing end of an [`AwaitableConcurrentFuture`]: completes it once, with a value or
 /// an error.
@@ -43,7 +43,8 @@ pub struct Promise<T, E = BoxError> {
 /// # });
 /// ```
 pub fn promise<T, E>() -> (Promise<T, E>, AwaitableConcurrentFuture<T, E>) {
-    let (sender, receiver, shared) = state::pair();
+    let (sender, receiver) = oneshot::channel();
+    let shared = Arc::new(Shared::default());
     let promise = Promise {
         sender: Some(sender),
         shared: Arc::clone(&shared),

@@ -23,7 +23,6 @@
 //! also sees the channel's new state. Either way no wake-up is lost, and a future nobody awaits
 //! costs the producer one read-modify-write and no notification.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
@@ -45,16 +44,6 @@ pub(crate) const ASYNC_WAITER: usize = 1 << 1;
 pub(crate) struct Shared {
     word: AtomicUsize,
     event: Event,
-}
-
-/// Creates the two ends of one future: the oneshot pair and the state they share.
-pub(crate) fn pair<T, E>() -> (
-    oneshot::Sender<Outcome<T, E>>,
-    oneshot::Receiver<Outcome<T, E>>,
-    Arc<Shared>,
-) {
-    let (sender, receiver) = oneshot::channel();
-    (sender, receiver, Arc::new(Shared::default()))
 }
 
 impl Shared {

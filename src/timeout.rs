@@ -2,6 +2,7 @@
 //! it does not fit in an [`Instant`]), a blocking wait parks the thread until then, and an async
 //! wait races the future against an [`async_io::Timer`] created only once it must sleep.
 
+use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -130,7 +131,6 @@ impl Limit {
 /// # });
 /// ```
 #[must_use = "futures do nothing unless you .await or poll them"]
-#[derive(Debug)]
 pub struct Await<F, T, E> {
     future: F,
     _outcome: PhantomData<fn() -> (T, E)>,
@@ -190,6 +190,12 @@ impl<F, T, E> Await<F, T, E> {
     }
 }
 
+impl<F: fmt::Debug, T, E> fmt::Debug for Await<F, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Await").field("future", &self.future).finish()
+    }
+}
+
 impl<F: ApiFuture<T, E>, T, E> Future for Await<F, T, E> {
     type Output = Result<T, Error<E>>;
 
@@ -204,7 +210,6 @@ impl<F: ApiFuture<T, E>, T, E> Future for Await<F, T, E> {
 /// Dropping it (after a timeout, in a `select`, with its task) stops the wait only: the future
 /// it borrowed stays pending and its producer keeps working.
 #[must_use = "futures do nothing unless you .await or poll them"]
-#[derive(Debug)]
 pub struct ResultAsync<'a, F: ?Sized, T, E> {
     future: &'a mut F,
     limit: Limit,
@@ -218,6 +223,15 @@ impl<'a, F: ?Sized, T, E> ResultAsync<'a, F, T, E> {
             limit: Limit::new(timeout),
             _outcome: PhantomData,
         }
+    }
+}
+
+impl<F: fmt::Debug + ?Sized, T, E> fmt::Debug for ResultAsync<'_, F, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResultAsync")
+            .field("future", &self.future)
+            .field("limit", &self.limit)
+            .finish()
     }
 }
 
