@@ -5,8 +5,6 @@ use std::future::IntoFuture;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use event_listener::EventListener;
-
 use crate::api_future::ApiFuture;
 use crate::concurrent::ConcurrentFuture;
 use crate::error::{BoxError, Error};
@@ -46,9 +44,6 @@ use crate::timeout::Await;
 /// ```
 pub struct AwaitableConcurrentFuture<T, E = BoxError> {
     inner: ConcurrentFuture<T, E>,
-    /// The async waiter's registration. It outlives a timed-out `result_async` so that the next
-    /// wait reuses it, and goes once the future is ready or dropped.
-    listener: Option<EventListener>,
 }
 
 impl<T, E> AwaitableConcurrentFuture<T, E> {
@@ -63,10 +58,7 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
     /// assert!(future.done());
     /// ```
     pub fn new(future: ConcurrentFuture<T, E>) -> Self {
-        AwaitableConcurrentFuture {
-            inner: future,
-            listener: None,
-        }
+        AwaitableConcurrentFuture { inner: future }
     }
 
     /// The wrapped [`ConcurrentFuture`], for `done()`, `cancel()` and the other methods of
@@ -138,7 +130,7 @@ impl<T, E> From<ConcurrentFuture<T, E>> for AwaitableConcurrentFuture<T, E> {
 
 impl<T: Send, E: Send> ApiFuture<T, E> for AwaitableConcurrentFuture<T, E> {
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.inner.poll_ready(&mut self.listener, cx)
+        self.inner.poll_ready(cx)
     }
 
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
@@ -169,7 +161,6 @@ impl<T, E> fmt::Debug for AwaitableConcurrentFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AwaitableConcurrentFuture")
             .field("future", &self.inner)
-            .field("async_waiter", &self.listener.is_some())
             .finish()
     }
 }

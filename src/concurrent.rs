@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use event_listener::EventListener;
 use oneshot::{RecvTimeoutError, TryRecvError};
 
 use crate::error::{BoxError, Error};
@@ -226,16 +225,11 @@ impl<T, E> ConcurrentFuture<T, E> {
 
     /// Registers `cx` to be woken when the producer finishes; ready once
     /// [`try_result`](Self::try_result) would return `Some`.
-    pub(crate) fn poll_ready(
-        &self,
-        listener: &mut Option<EventListener>,
-        cx: &mut Context<'_>,
-    ) -> Poll<()> {
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
         if self.done() {
-            *listener = None;
             return Poll::Ready(());
         }
-        self.shared.poll_finished(listener, cx, || self.done())
+        self.shared.poll_finished(cx, || self.done())
     }
 
     /// Maps what a blocking receive gave to an outcome, and records it.

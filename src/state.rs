@@ -6,28 +6,35 @@
 //! (`AsyncReceiver`, behind its `async` feature): faern/oneshot#87 is an open use-after-free in
 //! it when a receiver that was polled is dropped while the sender sends, and dropping a pending
 //! awaited future is what every timeout, `select!` and cancelled task does. Instead an async
-//! waiter registers an [`event_listener::EventListener`] on the [`Shared::event`] of its future
-//! and the producer notifies that event after sending. Listeners may be dropped at any moment,
-//! also in the middle of a notification, without unsafe code of ours.
+//! waiter leaves a clone of its [`Waker`](std::task::Waker) in an [`AtomicWaker`] that the
+//! producer wakes after sending. The producer only ever touches that owned waker, never the
+//! waiting future, so the future can be dropped at any moment, also in the middle of a wake-up,
+//! and none of this needs unsafe code of ours.
 //!
-//! `event-listener` takes a lock on every `notify`, even with no listener, so the producer only
-//! notifies when a waiter said it listens. Both sides announce themselves in one atomic word with
-//! a read-modify-write operation, which puts the two announcements in one total order:
+//! Why `atomic-waker` and not `event-listener`: a future has at most one waiter (waits take
+//! `&mut self`), and `event-listener`'s list of many waiters costs more than that needs. Its
+//! `notify` wakes the task while holding its list's lock, and the woken waiter, dropping its
+//! listener, blocks on that same lock: measured here, an async cross-thread handoff took
+//! 13.1 µs with it and 7.8 µs with tokio's oneshot. Its event and listener are also two heap
+//! allocations (72 B and 56 B) per awaited future, which a million pending futures feel.
 //!
-//! - the waiter creates its listener, sets [`ASYNC_WAITER`], then looks at the channel;
-//! - the producer sends (or drops its sender), sets [`COMPLETE`], then notifies if the previous
+//! The producer only wakes when a waiter said it listens. Both sides announce themselves in one
+//! atomic word with a read-modify-write operation, which puts the two announcements in one
+//! total order:
+//!
+//! - the waiter registers its waker, sets [`ASYNC_WAITER`], then looks at the channel;
+//! - the producer sends (or drops its sender), sets [`COMPLETE`], then wakes if the previous
 //!   word had [`ASYNC_WAITER`].
 //!
-//! If the waiter's update comes first, the producer sees the bit and notifies a listener that
-//! already exists. If the producer's comes first, the waiter's update reads it (acquire) and so
-//! also sees the channel's new state. Either way no wake-up is lost, and a future nobody awaits
-//! costs the producer one read-modify-write and no notification.
+//! If the waiter's update comes first, the producer sees the bit and wakes a waker that is
+//! already registered. If the producer's comes first, the waiter's update reads it (acquire) and
+//! so also sees the channel's new state. Either way no wake-up is lost, and a future nobody
+//! awaits costs the producer one read-modify-write and nothing else.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use event_listener::{Event, EventListener};
-use futures_lite::FutureExt;
+use atomic_waker::AtomicWaker;
 
 use crate::error::Error;
 
@@ -36,56 +43,40 @@ pub(crate) type Outcome<T, E> = Result<T, Error<E>>;
 
 /// The producer has finished: it sent its outcome or dropped its sender.
 pub(crate) const COMPLETE: usize = 1;
-/// An async waiter has (at some point) registered a listener on [`Shared::event`].
+/// An async waiter has (at some point) registered its waker in [`Shared::waker`].
 pub(crate) const ASYNC_WAITER: usize = 1 << 1;
 
 /// The part of a future's state that is not the value: who listens, and how to wake them.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     word: AtomicUsize,
-    event: Event,
+    waker: AtomicWaker,
 }
 
 impl Shared {
     /// Called by the producer after it sent its outcome or dropped its sender: one
-    /// read-modify-write, plus a notification only if an async waiter registered.
+    /// read-modify-write, plus a wake-up only if an async waiter registered.
     pub(crate) fn finish(&self) {
         if self.word.fetch_or(COMPLETE, Ordering::AcqRel) & ASYNC_WAITER != 0 {
-            self.event.notify(usize::MAX);
+            self.waker.wake();
         }
     }
 
-    /// Registers `cx`'s waker until the producer finishes.
+    /// Registers `cx`'s waker until the producer finishes; ready if it already has.
     ///
     /// `finished` looks at the channel; it is called after registering, so that a producer
-    /// finishing in between is never missed. `listener` is kept by the caller between polls: it
-    /// survives a timed-out wait and is dropped once the future is ready.
+    /// finishing in between is never missed.
     pub(crate) fn poll_finished(
         &self,
-        listener: &mut Option<EventListener>,
         cx: &mut Context<'_>,
         finished: impl Fn() -> bool,
     ) -> Poll<()> {
-        loop {
-            match listener {
-                Some(registered) => {
-                    if registered.poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    *listener = None;
-                    if finished() {
-                        return Poll::Ready(());
-                    }
-                }
-                None => {
-                    *listener = Some(self.event.listen());
-                    let previous = self.word.fetch_or(ASYNC_WAITER, Ordering::AcqRel);
-                    if previous & COMPLETE != 0 || finished() {
-                        *listener = None;
-                        return Poll::Ready(());
-                    }
-                }
-            }
+        self.waker.register(cx.waker());
+        let previous = self.word.fetch_or(ASYNC_WAITER, Ordering::AcqRel);
+        if previous & COMPLETE != 0 || finished() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
     }
 }

@@ -192,7 +192,9 @@ impl<F, T, E> Await<F, T, E> {
 
 impl<F: fmt::Debug, T, E> fmt::Debug for Await<F, T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Await").field("future", &self.future).finish()
+        f.debug_struct("Await")
+            .field("future", &self.future)
+            .finish()
     }
 }
 

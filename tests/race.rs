@@ -33,7 +33,7 @@ enum Consumer {
     BlockingWait,
     BlockingWaitTimeout,
     Await,
-    /// Poll `result_async` once (registering a listener), drop that wait, then drop the future.
+    /// Poll `result_async` once (registering its waker), drop that wait, then drop the future.
     AwaitTimeoutThenDrop,
     /// Poll `.await`'s future once, then drop it with the future inside.
     AwaitOnceThenDrop,
