@@ -51,8 +51,8 @@
 //!   [`BoxError`], unless you choose one), [`Error`] adds why a wait ended without a value.
 //!
 //! Under the hood each future is the receiving end of a [`oneshot`] channel. Blocking waits
-//! park in oneshot's own `recv_timeout`; async waits are woken through `event-listener` and
-//! timed with `async-io` timers, so no executor is needed and any will do.
+//! park in oneshot's own `recv_timeout`; async waits are woken through an `atomic-waker` slot
+//! and timed with `async-io` timers, so no executor is needed and any will do.
 //!
 //! # Guarantees
 //!
@@ -147,7 +147,9 @@
 //!
 //! **Why not `oneshot`'s own async receiver?** faern/oneshot#87: dropping an async receiver that
 //! was polled while the sender sends is an open use-after-free. We use oneshot for the value and
-//! its blocking waits only, and `event-listener` to wake async waiters.
+//! its blocking waits only, and a waker slot (`atomic-waker`) to wake async waiters: the
+//! producer only ever touches a clone of the waiter's `Waker`, so dropping a waiting future at
+//! any moment is safe.
 //!
 //! **Does a timeout cancel the work?** No. Cancel with
 //! [`cancel`](ConcurrentFuture::cancel) or by dropping the future.
@@ -161,7 +163,7 @@
 //!
 //! # Related crates
 //!
-//! [`oneshot`] (the channel underneath), `event-listener` and `async-io` (the async wake-up and
+//! [`oneshot`] (the channel underneath), `atomic-waker` and `async-io` (the async wake-up and
 //! timers), `flume` and `futures::channel::oneshot` (channels with blocking or async receive),
 //! `tokio::sync::oneshot` (async-first, tokio-bound).
 

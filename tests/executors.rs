@@ -1,5 +1,5 @@
 //! The same futures awaited under every executor DESIGN.md names. None of them is a dependency
-//! of the crate: async waits are woken through `event-listener` and timed by `async-io`.
+//! of the crate: async waits are woken through `atomic-waker` and timed by `async-io`.
 #![cfg(not(miri))] // real executors need epoll and real threads
 
 mod common;

@@ -120,7 +120,7 @@ fn consume(consumer: Consumer, producer: Producer, expected: u64, mut future: Te
         ),
         Consumer::AwaitTimeoutThenDrop => {
             {
-                // A timer needs async-io's reactor (epoll), which Miri cannot run; the listener
+                // A timer needs async-io's reactor (epoll), which Miri cannot run; the waker
                 // is what the #87 shape is about, and it is the same without a time limit.
                 let limit = if cfg!(miri) { None } else { Some(short) };
                 let mut wait = pin!(future.result_async(limit));
@@ -241,7 +241,7 @@ fn panic_in_spawn_against_every_consumer() {
     common::retire_pool_threads();
 }
 
-/// The exact shape of faern/oneshot#87, spun hard: an async wait registers its listener, is
+/// The exact shape of faern/oneshot#87, spun hard: an async wait registers its waker, is
 /// dropped, and the future is dropped while the producer completes on the other thread.
 #[test]
 fn dropping_a_polled_wait_while_the_producer_completes() {
