@@ -57,6 +57,7 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
     /// promise.set_result(1);
     /// assert!(future.done());
     /// ```
+    #[inline]
     pub fn new(future: ConcurrentFuture<T, E>) -> Self {
         AwaitableConcurrentFuture { inner: future }
     }
@@ -91,6 +92,7 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
     /// let future = apifuture::ready::<u8, std::io::Error>(1);
     /// assert!(future.done());
     /// ```
+    #[inline]
     pub fn done(&self) -> bool {
         self.inner.done()
     }
@@ -103,6 +105,7 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
 /// let mut future = apifuture::ready::<&str, std::io::Error>("cached");
 /// assert_eq!(future.result(None).unwrap(), "cached");
 /// ```
+#[inline]
 pub fn ready<T, E>(value: T) -> AwaitableConcurrentFuture<T, E> {
     let (promise, future) = promise();
     promise.set_result(value);
@@ -116,6 +119,7 @@ pub fn ready<T, E>(value: T) -> AwaitableConcurrentFuture<T, E> {
 /// let mut future = apifuture::failed::<u8, &str>("bad request");
 /// assert_eq!(future.result(None), Err(Error::Failed("bad request")));
 /// ```
+#[inline]
 pub fn failed<T, E>(error: E) -> AwaitableConcurrentFuture<T, E> {
     let (promise, future) = promise();
     promise.set_error(error);
@@ -129,20 +133,24 @@ impl<T, E> From<ConcurrentFuture<T, E>> for AwaitableConcurrentFuture<T, E> {
 }
 
 impl<T: Send, E: Send> ApiFuture<T, E> for AwaitableConcurrentFuture<T, E> {
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
         self.inner.try_result()
     }
 
     /// Blocks in oneshot's own `recv_timeout`, which parks the thread without the waker
     /// machinery of the provided method.
+    #[inline]
     fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Result<T, Error<E>> {
         self.inner.result(timeout)
     }
 
+    #[inline]
     fn result_deadline(&mut self, deadline: Instant) -> Result<T, Error<E>> {
         self.inner.result_deadline(deadline)
     }
@@ -152,6 +160,7 @@ impl<T: Send, E: Send> IntoFuture for AwaitableConcurrentFuture<T, E> {
     type Output = Result<T, Error<E>>;
     type IntoFuture = Await<Self, T, E>;
 
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
         Await::new(self)
     }

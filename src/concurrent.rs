@@ -48,6 +48,7 @@ enum Slot<T, E> {
 }
 
 impl<T, E> ConcurrentFuture<T, E> {
+    #[inline]
     pub(crate) fn new(receiver: oneshot::Receiver<Outcome<T, E>>, shared: Arc<Shared>) -> Self {
         ConcurrentFuture {
             slot: Slot::Waiting(receiver),
@@ -65,6 +66,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// drop(promise);
     /// assert!(future.done()); // abandoned counts as done
     /// ```
+    #[inline]
     pub fn done(&self) -> bool {
         match &self.slot {
             Slot::Waiting(receiver) => receiver.has_message() || receiver.is_closed(),
@@ -93,6 +95,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// assert_eq!(concurrent.try_result().unwrap().unwrap(), 1);
     /// assert!(matches!(concurrent.try_result(), Some(Err(Error::Consumed))));
     /// ```
+    #[inline]
     pub fn try_result(&mut self) -> Option<Outcome<T, E>> {
         let outcome = match &self.slot {
             Slot::Waiting(receiver) => match receiver.try_recv() {
@@ -138,6 +141,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// promise.set_result(9);
     /// assert_eq!(concurrent.result(None).unwrap(), 9);
     /// ```
+    #[inline]
     pub fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Outcome<T, E> {
         if let Some(outcome) = self.try_result() {
             return outcome;
@@ -165,6 +169,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// let deadline = Instant::now() + Duration::from_secs(1);
     /// assert_eq!(future.future().result_deadline(deadline).unwrap(), 2);
     /// ```
+    #[inline]
     pub fn result_deadline(&mut self, deadline: Instant) -> Outcome<T, E> {
         if let Some(outcome) = self.try_result() {
             return outcome;
@@ -225,6 +230,7 @@ impl<T, E> ConcurrentFuture<T, E> {
 
     /// Registers `cx` to be woken when the producer finishes; ready once
     /// [`try_result`](Self::try_result) would return `Some`.
+    #[inline]
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
         if self.done() {
             return Poll::Ready(());
@@ -233,6 +239,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     }
 
     /// Maps what a blocking receive gave to an outcome, and records it.
+    #[inline]
     fn received(&mut self, received: Result<Outcome<T, E>, RecvTimeoutError>) -> Outcome<T, E> {
         let outcome = match received {
             Ok(outcome) => outcome,
@@ -244,6 +251,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     }
 
     /// Moves to the final state that follows handing out `outcome`.
+    #[inline]
     fn settle(&mut self, outcome: &Outcome<T, E>) {
         if matches!(self.slot, Slot::Waiting(_)) {
             self.slot = match outcome {

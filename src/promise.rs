@@ -42,6 +42,7 @@ pub struct Promise<T, E = BoxError> {
 /// assert_eq!(future.await.unwrap(), 1);
 /// # });
 /// ```
+#[inline]
 pub fn promise<T, E>() -> (Promise<T, E>, AwaitableConcurrentFuture<T, E>) {
     let (sender, receiver) = oneshot::channel();
     let shared = Arc::new(Shared::default());
@@ -65,6 +66,7 @@ impl<T, E> Promise<T, E> {
     /// promise.set_result(3);
     /// assert_eq!(future.try_result().unwrap().unwrap(), 3);
     /// ```
+    #[inline]
     pub fn set_result(self, value: T) {
         self.deliver(Ok(value));
     }
@@ -78,6 +80,7 @@ impl<T, E> Promise<T, E> {
     /// promise.set_error("nope");
     /// assert_eq!(future.try_result(), Some(Err(Error::Failed("nope"))));
     /// ```
+    #[inline]
     pub fn set_error(self, error: E) {
         self.deliver(Err(Error::Failed(error)));
     }
@@ -91,6 +94,7 @@ impl<T, E> Promise<T, E> {
     /// promise.complete("42".parse::<u16>());
     /// assert_eq!(future.try_result().unwrap().unwrap(), 42);
     /// ```
+    #[inline]
     pub fn complete(self, outcome: Result<T, E>) {
         self.deliver(outcome.map_err(Error::Failed));
     }
@@ -104,6 +108,7 @@ impl<T, E> Promise<T, E> {
     /// drop(future);
     /// assert!(promise.is_cancelled());
     /// ```
+    #[inline]
     pub fn is_cancelled(&self) -> bool {
         // The consumer drops its receiver when it is cancelled or dropped, and only then (taking
         // the outcome needs a sent one, which needs this promise to be consumed).
@@ -111,6 +116,7 @@ impl<T, E> Promise<T, E> {
     }
 
     /// Delivers any outcome, including the ones only the crate makes (`Panicked`).
+    #[inline]
     pub(crate) fn deliver(mut self, outcome: Outcome<T, E>) {
         if let Some(sender) = self.sender.take() {
             // An error here means the future is gone; dropping the outcome is all there is to do.
@@ -121,6 +127,7 @@ impl<T, E> Promise<T, E> {
 }
 
 impl<T, E> Drop for Promise<T, E> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(sender) = self.sender.take() {
             drop(sender);

@@ -56,6 +56,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// Called by the producer after it sent its outcome or dropped its sender: one
     /// read-modify-write, plus a wake-up only if an async waiter registered.
+    #[inline]
     pub(crate) fn finish(&self) {
         if self.word.fetch_or(COMPLETE, Ordering::AcqRel) & ASYNC_WAITER != 0 {
             self.waker.wake();

@@ -77,11 +77,13 @@ enum Limit {
 }
 
 impl Limit {
+    #[inline]
     fn new(timeout: Option<Duration>) -> Self {
         timeout.map_or(Limit::Forever, Limit::After)
     }
 
     /// One poll of an async wait on `future` under this limit.
+    #[inline]
     fn poll<F, T, E>(&mut self, future: &mut F, cx: &mut Context<'_>) -> Poll<Result<T, Error<E>>>
     where
         F: ApiFuture<T, E> + ?Sized,
@@ -168,6 +170,7 @@ impl<F, T, E> Await<F, T, E> {
     /// assert_eq!(Doubled(apifuture::ready(21)).await.unwrap(), 42);
     /// # });
     /// ```
+    #[inline]
     pub fn new(future: F) -> Self {
         Await {
             future,
@@ -201,6 +204,7 @@ impl<F: fmt::Debug, T, E> fmt::Debug for Await<F, T, E> {
 impl<F: ApiFuture<T, E>, T, E> Future for Await<F, T, E> {
     type Output = Result<T, Error<E>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Limit::Forever.poll(&mut self.get_mut().future, cx)
     }
@@ -219,6 +223,7 @@ pub struct ResultAsync<'a, F: ?Sized, T, E> {
 }
 
 impl<'a, F: ?Sized, T, E> ResultAsync<'a, F, T, E> {
+    #[inline]
     pub(crate) fn new(future: &'a mut F, timeout: Option<Duration>) -> Self {
         ResultAsync {
             future,
@@ -240,6 +245,7 @@ impl<F: fmt::Debug + ?Sized, T, E> fmt::Debug for ResultAsync<'_, F, T, E> {
 impl<F: ApiFuture<T, E> + ?Sized, T, E> Future for ResultAsync<'_, F, T, E> {
     type Output = Result<T, Error<E>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         this.limit.poll(this.future, cx)
