@@ -82,15 +82,29 @@ impl Limit {
         timeout.map_or(Limit::Forever, Limit::After)
     }
 
-    /// One poll of an async wait on `future` under this limit.
+    /// One poll of an async wait on `future` under this limit. The check for an outcome that
+    /// is already there is inlined into the caller; the rest is not, so that it stays small.
     #[inline]
     fn poll<F, T, E>(&mut self, future: &mut F, cx: &mut Context<'_>) -> Poll<Result<T, Error<E>>>
     where
         F: ApiFuture<T, E> + ?Sized,
     {
-        if let Some(outcome) = future.try_result() {
-            return Poll::Ready(outcome);
+        match future.try_result() {
+            Some(outcome) => Poll::Ready(outcome),
+            None => self.poll_pending(future, cx),
         }
+    }
+
+    /// The part of [`Limit::poll`] for a future found pending: register, arm the timer, sleep.
+    #[inline(never)]
+    fn poll_pending<F, T, E>(
+        &mut self,
+        future: &mut F,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<T, Error<E>>>
+    where
+        F: ApiFuture<T, E> + ?Sized,
+    {
         loop {
             if future.poll_ready(cx).is_ready() {
                 if let Some(outcome) = future.try_result() {
