@@ -185,22 +185,11 @@ fn blocking(c: &mut Criterion) {
     group.finish();
 }
 
+// Raw `oneshot` has no row here: awaiting its receiver needs its `async` feature, which this
+// crate keeps off (faern/oneshot#87), and spinning on `try_recv` would measure a busy loop, not
+// a wait that sleeps and is woken.
 fn asynchronous(c: &mut Criterion) {
     let mut group = c.benchmark_group("handoff/async");
-
-    // Raw oneshot's own `.await`: its `async` feature is on for benchmarks only (the crate keeps
-    // it off because of faern/oneshot#87). The floor the async rows compare with.
-    let producer = Producer::start(|tx: oneshot::Sender<u64>, value| tx.send(value).unwrap());
-    group.bench_function("oneshot", |b| {
-        b.iter_custom(|iters| {
-            async_loop(iters, |i| {
-                let (tx, rx) = oneshot::channel();
-                producer.hand(tx, i);
-                async move { rx.await.unwrap() }
-            })
-        })
-    });
-    drop(producer);
 
     let producer = apifuture_producer();
     group.bench_function("apifuture", |b| {
