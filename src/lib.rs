@@ -176,6 +176,7 @@ mod concurrent;
 mod error;
 pub mod pool;
 mod promise;
+mod retry;
 mod state;
 mod timeout;
 
@@ -185,4 +186,7 @@ pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};
 pub use pool::spawn;
 pub use promise::{Promise, promise};
+pub use retry::{
+    Jitter, Polling, Progress, Retry, RetryDecision, RetryPolicy, poll_until_ready, retry,
+};
 pub use timeout::{Await, ResultAsync};

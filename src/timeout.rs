@@ -32,7 +32,7 @@ where
     if let Some(outcome) = future.try_result() {
         return outcome;
     }
-    let waker = Waker::from(Arc::new(Unparker(thread::current())));
+    let waker = thread_waker();
     let mut cx = Context::from_waker(&waker);
     loop {
         if future.poll_ready(&mut cx).is_ready() {
@@ -54,7 +54,12 @@ where
     }
 }
 
-/// Wakes a thread parked in [`block_until`].
+/// A waker that unparks the calling thread: what a blocking wait polls with.
+pub(crate) fn thread_waker() -> Waker {
+    Waker::from(Arc::new(Unparker(thread::current())))
+}
+
+/// Wakes a thread parked in a blocking wait.
 struct Unparker(Thread);
 
 impl Wake for Unparker {

@@ -1,0 +1,246 @@
+//! The two entry points, [`retry`] and [`poll_until_ready`], and the future they return.
+
+use std::fmt;
+use std::future::IntoFuture;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::machine::{Machine, Progress, RetryDecision};
+use super::policy::RetryPolicy;
+use crate::api_future::ApiFuture;
+use crate::error::{BoxError, Error};
+use crate::timeout::{self, Await};
+
+/// An operation retried under a [`RetryPolicy`]: itself an [`ApiFuture`], so it is blocked on
+/// with [`result`](ApiFuture::result) or awaited, with non-destructive timeouts, like any
+/// other future of this crate. Made by [`retry`]; [`Polling`] (from [`poll_until_ready`]) is
+/// the same type probing a server-side operation.
+///
+/// The first attempt starts when the `Retry` is made. Later attempts start as a waiter drives
+/// the schedule: a blocking wait sleeps the backoff on its own thread, an async wait on an
+/// `async-io` timer, and nothing happens while nobody waits (a due attempt starts at the next
+/// wait). To run the whole loop in the background, hand the wait to [`spawn`](crate::spawn).
+///
+/// A wait's own timeout leaves the attempt in flight and the schedule as they are; the next
+/// wait resumes them. Dropping the `Retry`, or [`cancel`](Retry::cancel), drops the attempt in
+/// flight (which cancels it) and starts no new one.
+#[must_use = "a retry makes progress only while something waits on it"]
+pub struct Retry<T, E = BoxError, A = crate::AwaitableConcurrentFuture<T, E>, V = T> {
+    machine: Machine<V, T, E, A>,
+}
+
+/// A server-side operation polled until it reports a value: a [`Retry`] whose attempts report
+/// [`Progress`]. Made by [`poll_until_ready`].
+pub type Polling<T, E = BoxError, A = crate::AwaitableConcurrentFuture<Progress<T>, E>> =
+    Retry<T, E, A, Progress<T>>;
+
+/// Runs `attempt(1)` now and retries it under `policy` while it fails.
+///
+/// `attempt` gets the attempt's number, from 1, and returns the attempt as an [`ApiFuture`]
+/// (a [`spawn`](crate::spawn)ed request, a [`promise`](crate::promise), another retry...).
+///
+/// How each attempt's outcome is read:
+/// - `Ok(value)`: the retry ends with it.
+/// - `Err(Error::Failed(e))`: [`Retry::when`] decides (by default every error is retried):
+///   [`Stop`](RetryDecision::Stop) ends with `Failed(e)`, [`Retry`](RetryDecision::Retry)
+///   sleeps the policy's next backoff, [`RetryAfter(d)`](RetryDecision::RetryAfter) sleeps `d`.
+/// - `Err(Abandoned)` or `Err(DeadlineExceeded)`: retried as transient; an attempt that runs
+///   past the policy's attempt timeout is cancelled and counts as such a failure.
+/// - `Err(Panicked(..))`, `Err(Cancelled)`, `Err(Consumed)`: the retry ends with that error, as
+///   it does when `attempt` itself panics.
+///
+/// When attempts run out or the deadline comes (a sleep that would reach past it ends the retry
+/// at once), the retry ends with the last `Failed(e)` if there was one, else
+/// `DeadlineExceeded`. `DeadlineExceeded` and `Cancelled` are states: every later wait returns
+/// them again.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
+/// use apifuture::{retry, spawn, ApiFuture, RetryPolicy};
+///
+/// let calls = Arc::new(AtomicU32::new(0));
+/// let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+/// let seen = Arc::clone(&calls);
+/// let mut call = retry(policy, move |attempt| {
+///     seen.fetch_add(1, Ordering::SeqCst);
+///     // Fails twice (say, HTTP 503), then answers.
+///     spawn(move || if attempt < 3 { Err("503") } else { Ok(attempt) })
+/// });
+/// assert_eq!(call.result(Duration::from_secs(30)).unwrap(), 3);
+/// assert_eq!(calls.load(Ordering::SeqCst), 3);
+/// ```
+pub fn retry<T, E, A, F>(policy: RetryPolicy, attempt: F) -> Retry<T, E, A>
+where
+    F: FnMut(u32) -> A + Send + 'static,
+    A: ApiFuture<T, E>,
+{
+    Retry {
+        machine: Machine::start(policy, Box::new(attempt), Progress::Ready),
+    }
+}
+
+/// Probes a long-running server-side operation until it reports [`Progress::Ready`]: the SDK's
+/// "request id -> result" loop.
+///
+/// `probe` gets the probe's number (every probe counts, from 1). [`Progress::Pending`] sleeps
+/// the policy's backoff (continuing it, never resetting it) and does not use up attempts;
+/// [`Progress::PendingFor(d)`](Progress::PendingFor) sleeps `d`. Errors are read as [`retry`]
+/// reads them and do use up attempts. If the deadline comes while the operation is pending, the
+/// polling ends with `DeadlineExceeded`. Dropping the `Polling` stops it: no probe starts after
+/// that.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use apifuture::{poll_until_ready, ready, ApiFuture, BoxError, Progress, RetryPolicy};
+///
+/// let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+/// let mut job = poll_until_ready(policy, |probe| {
+///     // The server says "not yet" twice.
+///     ready::<_, BoxError>(if probe < 3 { Progress::Pending } else { Progress::Ready("done") })
+/// });
+/// assert_eq!(job.result(Duration::from_secs(30)).unwrap(), "done");
+/// assert_eq!(job.attempts(), 3);
+/// ```
+pub fn poll_until_ready<T, E, A, F>(policy: RetryPolicy, probe: F) -> Polling<T, E, A>
+where
+    F: FnMut(u32) -> A + Send + 'static,
+    A: ApiFuture<Progress<T>, E>,
+{
+    Retry {
+        machine: Machine::start(policy, Box::new(probe), |progress| progress),
+    }
+}
+
+impl<T, E, A, V> Retry<T, E, A, V>
+where
+    A: ApiFuture<V, E>,
+{
+    /// Sets how an operation error is read; the default retries every error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use apifuture::{failed, retry, ApiFuture, Error, RetryDecision, RetryPolicy};
+    ///
+    /// let mut call = retry(RetryPolicy::new(), |_| failed::<u32, u16>(400))
+    ///     .when(|status| if *status == 400 { RetryDecision::Stop } else { RetryDecision::Retry });
+    /// assert_eq!(call.result(Duration::from_secs(30)), Err(Error::Failed(400)));
+    /// assert_eq!(call.attempts(), 1);
+    /// ```
+    pub fn when(mut self, classify: impl FnMut(&E) -> RetryDecision + Send + 'static) -> Self {
+        self.machine.set_classify(Box::new(classify));
+        self
+    }
+
+    /// Calls `notify(&error, delay)` before each sleep that follows a `Failed(error)` (not after
+    /// an abandoned or timed-out attempt: there is no error to show).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use apifuture::{failed, ready, retry, ApiFuture, AwaitableConcurrentFuture, RetryPolicy};
+    ///
+    /// let log = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = Arc::clone(&log);
+    /// let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+    /// let mut call = retry(policy, |attempt| -> AwaitableConcurrentFuture<u32, &str> {
+    ///     if attempt == 1 { failed("busy") } else { ready(attempt) }
+    /// })
+    /// .notify(move |error, delay| seen.lock().unwrap().push((*error, delay)));
+    /// assert_eq!(call.result(None).unwrap(), 2);
+    /// assert_eq!(log.lock().unwrap().len(), 1);
+    /// ```
+    pub fn notify(mut self, notify: impl FnMut(&E, Duration) + Send + 'static) -> Self {
+        self.machine.set_notify(Box::new(notify));
+        self
+    }
+
+    /// How many attempts (or probes) have started.
+    ///
+    /// ```
+    /// use apifuture::{ready, retry, BoxError, RetryPolicy};
+    /// let call = retry(RetryPolicy::new(), |_| ready::<u8, BoxError>(1));
+    /// assert_eq!(call.attempts(), 1); // the first starts at once
+    /// ```
+    pub fn attempts(&self) -> u32 {
+        self.machine.attempts()
+    }
+
+    /// Cancels the attempt in flight and starts no new one: later waits return
+    /// `Err(Error::Cancelled)`. Returns false if the retry had already finished.
+    ///
+    /// ```
+    /// use apifuture::{promise, retry, ApiFuture, Error, RetryPolicy};
+    /// let (producer, attempt) = promise::<u8, &str>();
+    /// let mut attempt = Some(attempt);
+    /// let mut call = retry(RetryPolicy::new(), move |_| attempt.take().unwrap());
+    /// assert!(call.cancel());
+    /// assert!(producer.is_cancelled());
+    /// assert_eq!(call.result(None), Err(Error::Cancelled));
+    /// ```
+    pub fn cancel(&mut self) -> bool {
+        self.machine.cancel()
+    }
+}
+
+impl<T, E, A, V> ApiFuture<T, E> for Retry<T, E, A, V>
+where
+    A: ApiFuture<V, E>,
+    T: Send + Unpin,
+    E: Send + Unpin,
+    V: Unpin,
+{
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.machine.poll_ready(cx)
+    }
+
+    fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
+        self.machine.try_take()
+    }
+
+    /// Runs the schedule on the calling thread: backoffs are slept here, not on a timer thread.
+    fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Result<T, Error<E>> {
+        match timeout.into() {
+            None => self.machine.block(None),
+            Some(timeout) => self.machine.block(Some(
+                timeout::deadline_after(timeout).unwrap_or_else(far_future),
+            )),
+        }
+    }
+
+    fn result_deadline(&mut self, deadline: Instant) -> Result<T, Error<E>> {
+        self.machine.block(Some(deadline))
+    }
+}
+
+/// A deadline that stands for "never" when a timeout does not fit in `Instant`.
+fn far_future() -> Instant {
+    // About 30 years; `Instant` has no MAX.
+    Instant::now() + Duration::from_secs(60 * 60 * 24 * 365 * 30)
+}
+
+impl<T, E, A, V> IntoFuture for Retry<T, E, A, V>
+where
+    A: ApiFuture<V, E>,
+    T: Send + Unpin,
+    E: Send + Unpin,
+    V: Unpin,
+{
+    type Output = Result<T, Error<E>>;
+    type IntoFuture = Await<Self, T, E>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Await::new(self)
+    }
+}
+
+impl<T, E, A, V> fmt::Debug for Retry<T, E, A, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.machine.fmt(f)
+    }
+}

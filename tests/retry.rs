@@ -1,0 +1,343 @@
+//! `retry` and `poll_until_ready`: every outcome rule of the schedule, in both modes.
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use apifuture::{
+    ApiFuture, AwaitableConcurrentFuture, Error, Progress, Promise, RetryDecision, RetryPolicy,
+    failed, poll_until_ready, promise, ready, retry,
+};
+use common::TestError;
+
+type Attempt = AwaitableConcurrentFuture<u32, TestError>;
+
+fn fast() -> RetryPolicy {
+    RetryPolicy::new()
+        .with_initial_delay(Duration::from_millis(1))
+        .with_max_delay(Duration::from_millis(4))
+}
+
+/// Fails with "busy" `failures` times, then answers with the attempt number.
+fn flaky(failures: u32) -> impl FnMut(u32) -> Attempt + Send + 'static {
+    move |attempt| {
+        if attempt <= failures {
+            failed("busy")
+        } else {
+            ready(attempt)
+        }
+    }
+}
+
+/// Runs the same check blocking and under two executors.
+fn both_modes(
+    mut check: impl FnMut(
+        &mut dyn FnMut(
+            &mut apifuture::Retry<u32, TestError, Attempt>,
+        ) -> Result<u32, Error<TestError>>,
+    ),
+) {
+    check(&mut |call| call.result(Duration::from_secs(30)));
+    check(&mut |call| futures_lite::future::block_on(call.result_async(Duration::from_secs(30))));
+    check(&mut |call| smol::block_on(call.result_async(None)));
+}
+
+#[test]
+fn succeeds_after_failures_in_every_mode() {
+    both_modes(|wait| {
+        let mut call = retry(fast(), flaky(2));
+        assert_eq!(wait(&mut call), Ok(3));
+        assert_eq!(call.attempts(), 3);
+        assert_eq!(wait(&mut call), Err(Error::Consumed));
+    });
+}
+
+#[test]
+fn awaiting_the_retry_directly() {
+    let call = retry(fast(), flaky(1));
+    assert_eq!(smol::block_on(async { call.await }), Ok(2));
+}
+
+#[test]
+fn stop_ends_with_the_error_at_once() {
+    both_modes(|wait| {
+        let mut call = retry(fast(), |_| failed("bad request")).when(|e: &TestError| {
+            if *e == "bad request" {
+                RetryDecision::Stop
+            } else {
+                RetryDecision::Retry
+            }
+        });
+        assert_eq!(wait(&mut call), Err(Error::Failed("bad request")));
+        assert_eq!(call.attempts(), 1);
+    });
+}
+
+#[test]
+fn exhausted_attempts_give_the_last_error() {
+    both_modes(|wait| {
+        let mut call = retry(fast().with_max_attempts(4), |attempt| {
+            failed::<u32, TestError>(["a", "b", "c", "d", "e"][attempt as usize - 1])
+        });
+        assert_eq!(wait(&mut call), Err(Error::Failed("d")));
+        assert_eq!(call.attempts(), 4);
+    });
+}
+
+#[test]
+fn zero_attempts_still_makes_one() {
+    let mut call = retry(fast().with_max_attempts(0), flaky(5));
+    assert_eq!(call.result(None), Err(Error::Failed("busy")));
+    assert_eq!(call.attempts(), 1);
+}
+
+#[test]
+fn retry_after_is_waited_out_in_both_modes() {
+    let hint = Duration::from_millis(30);
+    both_modes(|wait| {
+        let mut call = retry(fast(), flaky(1)).when(move |_| RetryDecision::RetryAfter(hint));
+        let started = Instant::now();
+        assert_eq!(wait(&mut call), Ok(2));
+        assert!(started.elapsed() >= hint, "slept {:?}", started.elapsed());
+    });
+}
+
+#[test]
+fn retry_after_past_the_deadline_ends_at_once_with_the_error() {
+    let mut call = retry(fast().with_deadline(Duration::from_millis(50)), flaky(1))
+        .when(|_| RetryDecision::RetryAfter(Duration::from_secs(60)));
+    let started = Instant::now();
+    assert_eq!(call.result(None), Err(Error::Failed("busy")));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(call.attempts(), 1);
+}
+
+#[test]
+fn attempts_that_never_finish_time_out_and_the_deadline_ends_it() {
+    let producers: Arc<Mutex<Vec<Promise<u32, TestError>>>> = Arc::default();
+    let keep = Arc::clone(&producers);
+    let policy = fast()
+        .with_attempt_timeout(Duration::from_millis(10))
+        .with_deadline(Duration::from_millis(200));
+    let mut call = retry(policy, move |_| {
+        let (producer, attempt) = promise::<u32, TestError>();
+        keep.lock().unwrap().push(producer);
+        attempt
+    });
+    assert_eq!(call.result(None), Err(Error::DeadlineExceeded));
+    assert_eq!(call.result(None), Err(Error::DeadlineExceeded), "a state");
+    let producers = producers.lock().unwrap();
+    assert!(producers.len() >= 2, "attempt timeouts are retried");
+    assert!(
+        producers.iter().all(Promise::is_cancelled),
+        "timed-out attempts are cancelled"
+    );
+}
+
+#[test]
+fn the_deadline_ends_it_in_async_mode_too() {
+    let policy = fast()
+        .with_attempt_timeout(Duration::from_millis(5))
+        .with_deadline(Duration::from_millis(60));
+    let keep: Arc<Mutex<Vec<Promise<u32, TestError>>>> = Arc::default();
+    let mut call = retry(policy, move |_| {
+        let (producer, attempt) = promise::<u32, TestError>();
+        keep.lock().unwrap().push(producer);
+        attempt
+    });
+    let outcome = smol::block_on(call.result_async(None));
+    assert_eq!(outcome, Err(Error::DeadlineExceeded));
+}
+
+#[test]
+fn abandoned_attempts_are_retried_and_not_notified() {
+    let notified = Arc::new(AtomicU32::new(0));
+    let seen = Arc::clone(&notified);
+    let mut call = retry(fast(), |attempt| {
+        let (producer, attempt_future) = promise::<u32, TestError>();
+        if attempt < 3 {
+            drop(producer)
+        } else {
+            producer.set_result(attempt)
+        }
+        attempt_future
+    })
+    .notify(move |_, _| {
+        seen.fetch_add(1, Ordering::SeqCst);
+    });
+    assert_eq!(call.result(None), Ok(3));
+    assert_eq!(notified.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn notify_sees_each_error_and_delay_before_its_sleep() {
+    let log: Arc<Mutex<Vec<(TestError, Duration)>>> = Arc::default();
+    let seen = Arc::clone(&log);
+    let policy = fast().with_jitter(apifuture::Jitter::None);
+    let mut call = retry(policy, flaky(3)).notify(move |e, d| seen.lock().unwrap().push((*e, d)));
+    assert_eq!(call.result(None), Ok(4));
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 3);
+    assert!(
+        log.iter()
+            .all(|(e, d)| *e == "busy" && *d <= Duration::from_millis(4))
+    );
+    assert_eq!(log[0].1, Duration::from_millis(1));
+}
+
+#[test]
+fn panics_end_the_retry_with_panicked() {
+    let mut call = retry(fast(), |_| -> Attempt { panic!("closure") });
+    assert!(matches!(call.result(None), Err(Error::Panicked(m)) if m == "closure"));
+    let mut call = retry(fast(), |attempt| -> Attempt {
+        if attempt == 1 {
+            failed("busy")
+        } else {
+            panic!("second")
+        }
+    });
+    assert!(matches!(call.result(None), Err(Error::Panicked(m)) if m == "second"));
+    let mut call = retry(fast(), |_| {
+        apifuture::spawn(|| -> Result<u32, TestError> { panic!("job") })
+    });
+    assert!(matches!(call.result(None), Err(Error::Panicked(m)) if m == "job"));
+}
+
+#[test]
+fn a_cancelled_attempt_ends_the_retry() {
+    let mut call = retry(fast(), |_| {
+        let (_producer, mut attempt) = promise::<u32, TestError>();
+        attempt.future().cancel();
+        attempt
+    });
+    assert_eq!(call.result(None), Err(Error::Cancelled));
+    assert_eq!(call.result(None), Err(Error::Cancelled));
+}
+
+#[test]
+fn a_wait_timeout_keeps_the_schedule_in_both_modes() {
+    let policy = fast()
+        .with_initial_delay(Duration::from_millis(40))
+        .with_max_delay(Duration::from_millis(40));
+    let mut call = retry(policy.clone(), flaky(1));
+    assert_eq!(call.result(Duration::from_millis(1)), Err(Error::Timeout));
+    assert_eq!(
+        call.attempts(),
+        1,
+        "still sleeping before the second attempt"
+    );
+    assert_eq!(call.result(Duration::from_secs(30)), Ok(2));
+
+    let mut call = retry(policy, flaky(1));
+    smol::block_on(async {
+        assert_eq!(
+            call.result_async(Duration::from_millis(1)).await,
+            Err(Error::Timeout)
+        );
+        assert_eq!(call.result_async(Duration::from_secs(30)).await, Ok(2));
+    });
+}
+
+#[test]
+fn zero_timeout_starts_an_attempt_that_is_due_without_sleeping() {
+    let policy = fast().with_jitter(apifuture::Jitter::None);
+    let mut call = retry(policy, flaky(1));
+    std::thread::sleep(Duration::from_millis(5)); // the 1 ms backoff is over
+    // The first wait sees the failure and schedules; a later zero wait starts the due attempt.
+    let _ = call.result(Duration::ZERO);
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(call.result(Duration::ZERO), Ok(2));
+}
+
+#[test]
+fn dropping_or_cancelling_stops_the_attempt_in_flight() {
+    let (producer, attempt) = promise::<u32, TestError>();
+    let mut attempt = Some(attempt);
+    let started = Arc::new(AtomicU32::new(0));
+    let count = Arc::clone(&started);
+    let call = retry(fast(), move |_| {
+        count.fetch_add(1, Ordering::SeqCst);
+        attempt.take().unwrap_or_else(|| failed("again"))
+    });
+    drop(call);
+    assert!(producer.is_cancelled());
+    assert_eq!(started.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn polling_pending_does_not_use_up_attempts() {
+    let policy = fast().with_max_attempts(2);
+    let mut job = poll_until_ready(policy, |probe| {
+        ready::<_, TestError>(if probe < 8 {
+            Progress::Pending
+        } else {
+            Progress::Ready(probe)
+        })
+    });
+    assert_eq!(job.result(Duration::from_secs(30)), Ok(8));
+    assert_eq!(job.attempts(), 8);
+}
+
+#[test]
+fn polling_errors_do_use_up_attempts() {
+    let policy = fast().with_max_attempts(3);
+    let mut job = poll_until_ready(policy, |_| failed::<Progress<u32>, TestError>("503"));
+    assert_eq!(job.result(None), Err(Error::Failed("503")));
+    assert_eq!(job.attempts(), 3);
+}
+
+#[test]
+fn polling_pending_for_zero_probes_again_at_once() {
+    let mut job = poll_until_ready(RetryPolicy::new(), |probe| {
+        ready::<_, TestError>(if probe < 5 {
+            Progress::PendingFor(Duration::ZERO)
+        } else {
+            Progress::Ready(probe)
+        })
+    });
+    // With the default 0.5 s backoff, only PendingFor(ZERO) can get five probes in at once.
+    assert_eq!(job.result(Duration::ZERO), Ok(5));
+}
+
+#[test]
+fn polling_that_stays_pending_hits_the_deadline() {
+    let policy = fast().with_deadline(Duration::from_millis(30));
+    let mut job = poll_until_ready(policy, |_| {
+        ready::<Progress<u32>, TestError>(Progress::Pending)
+    });
+    assert_eq!(job.result(None), Err(Error::DeadlineExceeded));
+    let mut job = poll_until_ready(fast().with_deadline(Duration::from_millis(30)), |_| {
+        ready::<Progress<u32>, TestError>(Progress::Pending)
+    });
+    assert_eq!(
+        smol::block_on(job.result_async(None)),
+        Err(Error::DeadlineExceeded)
+    );
+}
+
+#[test]
+fn dropping_a_polling_stops_probing() {
+    let probes = Arc::new(AtomicU32::new(0));
+    let count = Arc::clone(&probes);
+    let mut job = poll_until_ready(fast(), move |_| {
+        count.fetch_add(1, Ordering::SeqCst);
+        ready::<Progress<u32>, TestError>(Progress::Pending)
+    });
+    assert_eq!(job.result(Duration::from_millis(20)), Err(Error::Timeout));
+    drop(job);
+    let after_drop = probes.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(probes.load(Ordering::SeqCst), after_drop);
+}
+
+#[test]
+fn blocking_and_async_see_the_same_outcomes() {
+    for failures in [0, 2, 20] {
+        let blocking = retry(fast().with_max_attempts(5), flaky(failures)).result(None);
+        let awaited =
+            smol::block_on(retry(fast().with_max_attempts(5), flaky(failures)).result_async(None));
+        assert_eq!(blocking, awaited);
+    }
+}
