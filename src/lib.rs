@@ -116,6 +116,58 @@
 //! them; later waits get [`Error::Consumed`]. [`Error::Cancelled`] and [`Error::Abandoned`] are
 //! states: every later wait returns them again.
 //!
+//! # Retries and polling
+//!
+//! The seed SDK retries failed requests (rate limits, overload, dropped connections) and polls
+//! long-running server-side operations until they finish. [`retry`] and [`poll_until_ready`] do
+//! both, and what they return ([`Retry`], [`Polling`]) is again an [`ApiFuture`]: blocked on or
+//! awaited, with timeouts that lose nothing.
+//!
+//! ```
+//! use std::time::Duration;
+//! use apifuture::{poll_until_ready, retry, spawn, ApiFuture, Progress, RetryDecision, RetryPolicy};
+//!
+//! let policy = RetryPolicy::new() // 11 attempts, 0.5 s doubling to 10 s, jitter that shortens
+//!     .with_initial_delay(Duration::from_millis(1))
+//!     .with_deadline(Duration::from_secs(60));
+//!
+//! // Submit: attempt 1 is refused with "429, retry after 2 ms", attempt 2 goes through.
+//! let mut submit = retry(policy.clone(), |attempt| {
+//!     spawn(move || if attempt == 1 { Err(429_u16) } else { Ok("req-1") })
+//! })
+//! .when(|status| match status {
+//!     429 => RetryDecision::RetryAfter(Duration::from_millis(2)),
+//!     400..=499 => RetryDecision::Stop,
+//!     _ => RetryDecision::Retry,
+//! });
+//! let request_id = submit.result(Duration::from_secs(30)).unwrap();
+//!
+//! // Poll the request id until the server has the result.
+//! let mut result = poll_until_ready(policy, move |probe| {
+//!     let id = request_id.to_owned();
+//!     spawn(move || Ok::<_, u16>(if probe < 3 { Progress::Pending } else { Progress::Ready(id) }))
+//! });
+//! # futures_lite::future::block_on(async {
+//! assert_eq!(result.result_async(Duration::from_secs(30)).await.unwrap(), "req-1");
+//! # });
+//! ```
+//!
+//! The rules, in short (each is documented on [`retry`] and [`poll_until_ready`]):
+//!
+//! - One state machine drives both modes: a blocking wait sleeps the backoff on its own thread,
+//!   an async wait on an `async-io` timer. The first attempt starts when the retry is made;
+//!   later ones as a waiter drives the schedule. Hand the wait to [`spawn`] to run it in the
+//!   background.
+//! - [`RetryPolicy::with_deadline`] counts the attempts' own time, not just the sleeps; no
+//!   sleep crosses it. Jitter only shortens a sleep, so none exceeds
+//!   [`with_max_delay`](RetryPolicy::with_max_delay).
+//! - [`RetryDecision::RetryAfter`] honours a server's hint in both modes.
+//! - An attempt that runs past [`with_attempt_timeout`](RetryPolicy::with_attempt_timeout) is
+//!   cancelled (dropped) and retried; dropping or cancelling the retry cancels the attempt in
+//!   flight and starts no new one.
+//! - Bad input is clamped, never a panic or an endless loop: zero attempts make one, a
+//!   multiplier below 1 (or NaN) keeps the delay constant.
+//!
 //! # Executors
 //!
 //! Async waits work under smol, async-std, `futures_lite::future::block_on`,
