@@ -341,3 +341,41 @@ fn blocking_and_async_see_the_same_outcomes() {
         assert_eq!(blocking, awaited);
     }
 }
+
+#[test]
+fn a_zero_deadline_lets_a_ready_first_attempt_win_and_nothing_else() {
+    let mut call = retry(fast().with_deadline(Duration::ZERO), flaky(0));
+    assert_eq!(
+        call.result(None),
+        Ok(1),
+        "an outcome already there wins over the deadline"
+    );
+    let mut call = retry(fast().with_deadline(Duration::ZERO), flaky(3));
+    assert_eq!(call.result(None), Err(Error::Failed("busy")));
+    assert_eq!(call.attempts(), 1);
+    let (_producer, pending) = promise::<u32, TestError>();
+    let mut pending = Some(pending);
+    let mut call = retry(fast().with_deadline(Duration::ZERO), move |_| {
+        pending.take().unwrap()
+    });
+    assert_eq!(call.result(None), Err(Error::DeadlineExceeded));
+}
+
+#[test]
+fn a_deadline_too_large_for_instant_means_none() {
+    let mut call = retry(fast().with_deadline(Duration::MAX), flaky(2));
+    assert_eq!(call.result(None), Ok(3));
+}
+
+#[test]
+fn a_nan_multiplier_never_loops_forever() {
+    let mut call = retry(
+        fast().with_multiplier(f64::NAN).with_max_attempts(5),
+        flaky(100),
+    );
+    assert_eq!(
+        call.result(Duration::from_secs(30)),
+        Err(Error::Failed("busy"))
+    );
+    assert_eq!(call.attempts(), 5);
+}
