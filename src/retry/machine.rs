@@ -10,7 +10,7 @@
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
@@ -333,6 +333,11 @@ where
     /// The blocking driver: steps, and parks the calling thread until it is woken or the
     /// machine's next instant comes, never past `wait_deadline`.
     pub(crate) fn block(&mut self, wait_deadline: Option<Instant>) -> Result<T, Error<E>> {
+        // Most calls succeed at the first attempt: settle that without making a thread waker
+        // (an allocation and a thread-handle clone).
+        if let Step::Ready = self.step(&mut Context::from_waker(Waker::noop())) {
+            return self.take();
+        }
         let waker = timeout::thread_waker();
         let mut cx = Context::from_waker(&waker);
         loop {
