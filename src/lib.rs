@@ -224,6 +224,7 @@
 
 mod api_future;
 mod awaitable;
+mod compose;
 mod concurrent;
 mod error;
 pub mod pool;
@@ -234,6 +235,7 @@ mod timeout;
 
 pub use api_future::ApiFuture;
 pub use awaitable::{AwaitableConcurrentFuture, failed, ready};
+pub use compose::{AndThen, ApiFutureExt, BoxApiFuture, Map, MapErr};
 pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};
 pub use pool::spawn;
