@@ -235,7 +235,7 @@ mod timeout;
 
 pub use api_future::ApiFuture;
 pub use awaitable::{AwaitableConcurrentFuture, failed, ready};
-pub use compose::{AndThen, ApiFutureExt, BoxApiFuture, Map, MapErr};
+pub use compose::{AndThen, ApiFutureExt, BoxApiFuture, FromFuture, Map, MapErr, from_future};
 pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};
 pub use pool::spawn;

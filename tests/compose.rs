@@ -116,3 +116,50 @@ fn boxed_futures_of_different_origins_share_a_vec() {
     });
     assert_eq!(awaited, [Ok(5), Ok(6)]);
 }
+
+#[test]
+fn from_future_is_driven_by_whoever_waits() {
+    use apifuture::from_future;
+    // Blocking: polled on the calling thread, no executor.
+    let mut call = from_future(async {
+        async_io::Timer::after(Duration::from_millis(2)).await;
+        Ok::<_, TestError>(1)
+    });
+    assert_eq!(call.result(Duration::from_secs(30)), Ok(1));
+    assert_eq!(call.result(None), Err(Error::Consumed));
+    // A timeout leaves it where it was.
+    let (producer, pending) = promise::<u32, TestError>();
+    let mut call = from_future(async move { pending.await.map_err(|_| "lost") });
+    assert_eq!(call.result(Duration::from_millis(2)), Err(Error::Timeout));
+    producer.set_result(2);
+    assert_eq!(call.result(None), Ok(2));
+    // Errors and panics.
+    assert_eq!(
+        from_future(async { Err::<u32, _>("no") }).result(None),
+        Err(Error::Failed("no"))
+    );
+    async fn explode() -> Result<u32, TestError> {
+        panic!("in future")
+    }
+    let mut panicky = from_future(explode());
+    assert_eq!(
+        panicky.result(None),
+        Err(Error::Panicked("in future".to_owned()))
+    );
+}
+
+#[test]
+fn a_smol_app_retries_async_requests_through_from_future() {
+    use apifuture::from_future;
+    let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+    let outcome = smol::block_on(async {
+        retry(policy, |attempt| {
+            from_future(async move {
+                async_io::Timer::after(Duration::from_millis(1)).await;
+                if attempt < 3 { Err("503") } else { Ok(attempt) }
+            })
+        })
+        .await
+    });
+    assert_eq!(outcome, Ok(3));
+}

@@ -1,11 +1,13 @@
 //! Composition: futures made from other futures, usable blocking and async like any other.
 
 mod boxed;
+mod from_future;
 mod map;
 
 use crate::api_future::ApiFuture;
 
 pub use boxed::BoxApiFuture;
+pub use from_future::{FromFuture, from_future};
 pub use map::{AndThen, Map, MapErr};
 
 /// Combinators for every [`ApiFuture`]. Each result is again an `ApiFuture`: blocked on,
