@@ -206,6 +206,13 @@
 //! **Does a timeout cancel the work?** No. Cancel with
 //! [`cancel`](ConcurrentFuture::cancel) or by dropping the future.
 //!
+//! **"implementation of `ApiFuture` is not general enough"?** A rustc limitation: an `async fn`
+//! that is generic over an `ApiFuture` (or over the `Await` of `fut.into_future()`), awaited in
+//! a task that must be `Send`, can fail to prove `Send` when the error type carries a lifetime
+//! (`&'static str`, or `BoxError`'s `dyn Error + 'static`). Await the future directly
+//! (`fut.await`), use `fut.result_async(t)`, or write the generic helper as a named future; the
+//! crate's own multi-future helpers ([`join_all_async`]) are named futures for this reason.
+//!
 //! **What does a wait on a ready future cost?** The same atomic operations as `oneshot`'s
 //! `try_recv`; see the benchmarks in the README.
 //!
@@ -235,7 +242,10 @@ mod timeout;
 
 pub use api_future::ApiFuture;
 pub use awaitable::{AwaitableConcurrentFuture, failed, ready};
-pub use compose::{AndThen, ApiFutureExt, BoxApiFuture, FromFuture, Map, MapErr, from_future};
+pub use compose::{
+    AndThen, ApiFutureExt, BoxApiFuture, FromFuture, JoinAll, Map, MapErr, from_future, join_all,
+    join_all_async,
+};
 pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};
 pub use pool::spawn;

@@ -163,3 +163,27 @@ fn a_smol_app_retries_async_requests_through_from_future() {
     });
     assert_eq!(outcome, Ok(3));
 }
+
+#[test]
+fn join_all_gives_every_outcome_in_input_order() {
+    use apifuture::{join_all, join_all_async};
+    assert!(
+        join_all(Vec::<apifuture::AwaitableConcurrentFuture<u32, TestError>>::new()).is_empty()
+    );
+    let slow_first = || {
+        vec![
+            spawn(|| {
+                thread::sleep(Duration::from_millis(10));
+                Ok::<u32, TestError>(1)
+            }),
+            failed("two"),
+            ready(3),
+        ]
+    };
+    let expected = [Ok(1), Err(Error::Failed("two")), Ok(3)];
+    assert_eq!(join_all(slow_first()), expected);
+    on_two_executors(move || {
+        let expected = expected.clone();
+        async move { assert_eq!(join_all_async(slow_first()).await, expected) }
+    });
+}

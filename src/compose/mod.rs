@@ -2,12 +2,14 @@
 
 mod boxed;
 mod from_future;
+mod join;
 mod map;
 
 use crate::api_future::ApiFuture;
 
 pub use boxed::BoxApiFuture;
 pub use from_future::{FromFuture, from_future};
+pub use join::{JoinAll, join_all, join_all_async};
 pub use map::{AndThen, Map, MapErr};
 
 /// Combinators for every [`ApiFuture`]. Each result is again an `ApiFuture`: blocked on,
