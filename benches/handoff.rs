@@ -10,14 +10,15 @@
 //! Run with `cargo bench --bench handoff`. Expect noise: two threads ping-pong, and every
 //! round trip goes through the OS scheduler.
 
-use std::hint::black_box;
+mod common;
+
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use apifuture::{ApiFuture, BoxError};
+use common::{async_loop, blocking_loop};
 use criterion::{Criterion, criterion_group, criterion_main};
-use futures_lite::future;
 
 /// Long enough never to fire: the timed rows measure arming a limit on a wait that sleeps.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -66,30 +67,6 @@ impl<S: Send + 'static> Drop for Producer<S> {
             thread.join().expect("producer thread panicked");
         }
     }
-}
-
-/// Times `iters` round trips with the consumer blocking in `round_trip`.
-fn blocking_loop(iters: u64, mut round_trip: impl FnMut(u64) -> u64) -> Duration {
-    let start = Instant::now();
-    for i in 0..iters {
-        black_box(round_trip(black_box(i)));
-    }
-    start.elapsed()
-}
-
-/// Times `iters` round trips awaited inside one `block_on`, so that only the waits, not the
-/// executor's setup, are in the measurement.
-fn async_loop<F>(iters: u64, mut round_trip: impl FnMut(u64) -> F) -> Duration
-where
-    F: Future<Output = u64>,
-{
-    future::block_on(async {
-        let start = Instant::now();
-        for i in 0..iters {
-            black_box(round_trip(black_box(i)).await);
-        }
-        start.elapsed()
-    })
 }
 
 fn apifuture_producer() -> Producer<apifuture::Promise<u64, BoxError>> {

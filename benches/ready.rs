@@ -12,41 +12,19 @@
 //! Run with `cargo bench --bench ready`; filter a group with e.g.
 //! `cargo bench --bench ready -- ready/async_timeout`.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use apifuture::{ApiFuture, BoxError};
 use async_io::Timer;
+use common::{async_loop, blocking_loop};
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_lite::future;
 
 /// Long enough never to fire: the timed groups measure what arming a limit costs, not a timeout.
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Times `iters` runs of `body`, each given its iteration number so that no two values are the
-/// same constant the optimiser could fold.
-fn blocking_loop(iters: u64, mut body: impl FnMut(u64) -> u64) -> Duration {
-    let start = Instant::now();
-    for i in 0..iters {
-        black_box(body(black_box(i)));
-    }
-    start.elapsed()
-}
-
-/// Times `iters` awaits of the futures `body` makes, all inside one `block_on`, so that setting
-/// up the executor is paid once per sample instead of once per wait.
-fn async_loop<F>(iters: u64, mut body: impl FnMut(u64) -> F) -> Duration
-where
-    F: Future<Output = u64>,
-{
-    future::block_on(async {
-        let start = Instant::now();
-        for i in 0..iters {
-            black_box(body(black_box(i)).await);
-        }
-        start.elapsed()
-    })
-}
 
 /// Gives up on `wait` after [`TIMEOUT`], the way a runtime-free caller bounds a channel that has
 /// no timed async receive. The timer future is created but never polled when `wait` is ready on

@@ -15,14 +15,15 @@
 //! Run with `cargo bench --bench retry`; one group with e.g.
 //! `cargo bench --bench retry -- retry/async`.
 
-use std::hint::black_box;
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use apifuture::{ApiFuture, BoxError, Jitter, RetryPolicy, ready, retry};
 use async_io::Timer;
 use backon::{BlockingRetryable, ExponentialBuilder, Retryable};
+use common::{async_loop, blocking_loop};
 use criterion::{Criterion, criterion_group, criterion_main};
-use futures_lite::future;
 
 /// apifuture's schedule, spelled out although these are `RetryPolicy::new()`'s values, so that
 /// the match with [`backon_policy`] can be checked by eye.
@@ -46,37 +47,11 @@ fn backon_policy() -> ExponentialBuilder {
         .with_jitter()
 }
 
-/// Times `iters` calls of `call`. The argument differs on every call and goes through
-/// `black_box`, so the optimiser can neither fold an attempt into a constant nor hoist it out
-/// of the loop.
-fn time_blocking(iters: u64, mut call: impl FnMut(u64) -> u64) -> Duration {
-    let start = Instant::now();
-    for i in 0..iters {
-        black_box(call(black_box(i)));
-    }
-    start.elapsed()
-}
-
-/// Times `iters` awaits inside a single `block_on`: building the executor once per sample keeps
-/// its cost out of every row, where it would dwarf a ready attempt.
-fn time_async<F>(iters: u64, mut make: impl FnMut(u64) -> F) -> Duration
-where
-    F: Future<Output = u64>,
-{
-    future::block_on(async {
-        let start = Instant::now();
-        for i in 0..iters {
-            black_box(make(black_box(i)).await);
-        }
-        start.elapsed()
-    })
-}
-
 fn blocking(c: &mut Criterion) {
     let mut group = c.benchmark_group("retry/blocking");
     group.bench_function("bare", |b| {
         b.iter_custom(|iters| {
-            time_blocking(iters, |i| ready::<u64, BoxError>(i).result(None).unwrap())
+            blocking_loop(iters, |i| ready::<u64, BoxError>(i).result(None).unwrap())
         })
     });
     // A caller keeps one policy and clones it per call, as `retry` takes it by value: the
@@ -84,7 +59,7 @@ fn blocking(c: &mut Criterion) {
     let policy = apifuture_policy();
     group.bench_function("apifuture_retry", |b| {
         b.iter_custom(|iters| {
-            time_blocking(iters, |i| {
+            blocking_loop(iters, |i| {
                 retry(policy.clone(), move |_| ready::<u64, BoxError>(i))
                     .result(None)
                     .unwrap()
@@ -96,7 +71,7 @@ fn blocking(c: &mut Criterion) {
     // blocking default, and it is never reached here.
     group.bench_function("backon", |b| {
         b.iter_custom(|iters| {
-            time_blocking(iters, |i| {
+            blocking_loop(iters, |i| {
                 (move || Ok::<u64, BoxError>(i))
                     .retry(backoff)
                     .call()
@@ -106,7 +81,7 @@ fn blocking(c: &mut Criterion) {
     });
     group.bench_function("backon_bare", |b| {
         b.iter_custom(|iters| {
-            time_blocking(iters, |i| {
+            blocking_loop(iters, |i| {
                 let attempt = move || Ok::<u64, BoxError>(i);
                 attempt().unwrap()
             })
@@ -119,7 +94,7 @@ fn asynchronous(c: &mut Criterion) {
     let mut group = c.benchmark_group("retry/async");
     group.bench_function("bare", |b| {
         b.iter_custom(|iters| {
-            time_async(iters, |i| async move {
+            async_loop(iters, |i| async move {
                 ready::<u64, BoxError>(i).await.unwrap()
             })
         })
@@ -127,7 +102,7 @@ fn asynchronous(c: &mut Criterion) {
     let policy = apifuture_policy();
     group.bench_function("apifuture_retry", |b| {
         b.iter_custom(|iters| {
-            time_async(iters, |i| {
+            async_loop(iters, |i| {
                 let call = retry(policy.clone(), move |_| ready::<u64, BoxError>(i));
                 async move { call.await.unwrap() }
             })
@@ -136,7 +111,7 @@ fn asynchronous(c: &mut Criterion) {
     let backoff = backon_policy();
     group.bench_function("backon", |b| {
         b.iter_custom(|iters| {
-            time_async(iters, |i| {
+            async_loop(iters, |i| {
                 let call = (move || async move { Ok::<u64, BoxError>(i) })
                     .retry(backoff)
                     .sleep(Timer::after);
@@ -146,7 +121,7 @@ fn asynchronous(c: &mut Criterion) {
     });
     group.bench_function("backon_bare", |b| {
         b.iter_custom(|iters| {
-            time_async(iters, |i| {
+            async_loop(iters, |i| {
                 let attempt = move || async move { Ok::<u64, BoxError>(i) };
                 async move { attempt().await.unwrap() }
             })
