@@ -78,8 +78,8 @@ pub(crate) struct Machine<V, T, E, A> {
     deadline: Option<Instant>,
     last_error: Option<E>,
     stage: Stage<A, T, E>,
-    /// The async driver's timer for the next instant the machine must run at.
-    timer: Option<Timer>,
+    /// The async driver's timer, and the instant it is set for.
+    timer: Option<(Instant, Timer)>,
 }
 
 /// What a step ended on.
@@ -320,8 +320,12 @@ where
                     return Poll::Pending;
                 }
                 Step::Pending(Some(at)) => {
-                    let timer = self.timer.get_or_insert_with(|| Timer::at(at));
-                    timer.set_at(at);
+                    // Re-arming a timer is a trip to the reactor: only when the instant moved.
+                    let (armed_for, timer) = self.timer.get_or_insert_with(|| (at, Timer::at(at)));
+                    if *armed_for != at {
+                        timer.set_at(at);
+                        *armed_for = at;
+                    }
                     if Pin::new(timer).poll(cx).is_pending() {
                         return Poll::Pending;
                     }
