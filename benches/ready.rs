@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use apifuture::{ApiFuture, BoxError};
 use async_io::Timer;
 use common::{async_loop, blocking_loop};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use futures_lite::future;
 
 /// Long enough never to fire: the timed groups measure what arming a limit costs, not a timeout.
@@ -37,32 +38,15 @@ async fn or_timer<T>(wait: impl Future<Output = Option<T>>) -> Option<T> {
     .await
 }
 
-fn blocking(c: &mut Criterion) {
-    let mut group = c.benchmark_group("ready/blocking");
-    group.bench_function("apifuture", |b| {
-        b.iter_custom(|iters| {
-            blocking_loop(iters, |i| {
-                let (promise, mut future) = apifuture::promise::<u64, BoxError>();
-                promise.set_result(i);
-                future.result(None).unwrap()
-            })
-        })
-    });
+/// The floor rows every group carries: the channels' non-waiting receives, which are the
+/// price of a channel alone. Each group repeats them so that one report shows them side by side.
+fn blocking_floors(group: &mut BenchmarkGroup<'_, WallTime>) {
     group.bench_function("apifuture_try_result", |b| {
         b.iter_custom(|iters| {
             blocking_loop(iters, |i| {
                 let (promise, mut future) = apifuture::promise::<u64, BoxError>();
                 promise.set_result(i);
                 future.try_result().unwrap().unwrap()
-            })
-        })
-    });
-    group.bench_function("oneshot", |b| {
-        b.iter_custom(|iters| {
-            blocking_loop(iters, |i| {
-                let (tx, rx) = oneshot::channel();
-                tx.send(i).unwrap();
-                rx.recv().unwrap()
             })
         })
     });
@@ -75,6 +59,70 @@ fn blocking(c: &mut Criterion) {
             })
         })
     });
+    group.bench_function("tokio_try_recv", |b| {
+        b.iter_custom(|iters| {
+            blocking_loop(iters, |i| {
+                let (tx, mut rx) = tokio::sync::oneshot::channel();
+                tx.send(i).unwrap();
+                rx.try_recv().unwrap()
+            })
+        })
+    });
+}
+
+/// [`blocking_floors`] inside an async block: awaiting oneshot's receiver needs its `async`
+/// feature, which this crate keeps off (faern/oneshot#87), so its non-waiting receive is the
+/// best raw oneshot can do in the async groups.
+fn async_floors(group: &mut BenchmarkGroup<'_, WallTime>) {
+    group.bench_function("apifuture_try_result", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let (promise, mut future) = apifuture::promise::<u64, BoxError>();
+                promise.set_result(i);
+                async move { future.try_result().unwrap().unwrap() }
+            })
+        })
+    });
+    group.bench_function("oneshot_try_recv", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let (tx, rx) = oneshot::channel();
+                tx.send(i).unwrap();
+                async move { rx.try_recv().unwrap() }
+            })
+        })
+    });
+    group.bench_function("tokio_try_recv", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let (tx, mut rx) = tokio::sync::oneshot::channel();
+                tx.send(i).unwrap();
+                async move { rx.try_recv().unwrap() }
+            })
+        })
+    });
+}
+
+fn blocking(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ready/blocking");
+    group.bench_function("apifuture", |b| {
+        b.iter_custom(|iters| {
+            blocking_loop(iters, |i| {
+                let (promise, mut future) = apifuture::promise::<u64, BoxError>();
+                promise.set_result(i);
+                future.result(None).unwrap()
+            })
+        })
+    });
+    group.bench_function("oneshot", |b| {
+        b.iter_custom(|iters| {
+            blocking_loop(iters, |i| {
+                let (tx, rx) = oneshot::channel();
+                tx.send(i).unwrap();
+                rx.recv().unwrap()
+            })
+        })
+    });
     // `blocking_recv` panics inside a runtime; criterion's thread is a plain one, as an SDK
     // caller's would be.
     group.bench_function("tokio", |b| {
@@ -83,15 +131,6 @@ fn blocking(c: &mut Criterion) {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 tx.send(i).unwrap();
                 rx.blocking_recv().unwrap()
-            })
-        })
-    });
-    group.bench_function("tokio_try_recv", |b| {
-        b.iter_custom(|iters| {
-            blocking_loop(iters, |i| {
-                let (tx, mut rx) = tokio::sync::oneshot::channel();
-                tx.send(i).unwrap();
-                rx.try_recv().unwrap()
             })
         })
     });
@@ -115,6 +154,7 @@ fn blocking(c: &mut Criterion) {
             })
         })
     });
+    blocking_floors(&mut group);
     group.finish();
 }
 
@@ -129,41 +169,12 @@ fn blocking_timeout(c: &mut Criterion) {
             })
         })
     });
-    group.bench_function("apifuture_try_result", |b| {
-        b.iter_custom(|iters| {
-            blocking_loop(iters, |i| {
-                let (promise, mut future) = apifuture::promise::<u64, BoxError>();
-                promise.set_result(i);
-                future.try_result().unwrap().unwrap()
-            })
-        })
-    });
     group.bench_function("oneshot", |b| {
         b.iter_custom(|iters| {
             blocking_loop(iters, |i| {
                 let (tx, rx) = oneshot::channel();
                 tx.send(i).unwrap();
                 rx.recv_timeout(TIMEOUT).unwrap()
-            })
-        })
-    });
-    group.bench_function("oneshot_try_recv", |b| {
-        b.iter_custom(|iters| {
-            blocking_loop(iters, |i| {
-                let (tx, rx) = oneshot::channel();
-                tx.send(i).unwrap();
-                rx.try_recv().unwrap()
-            })
-        })
-    });
-    // tokio has no timed blocking receive, and its timers need a runtime: a plain thread can
-    // only poll. That floor is the whole tokio entry here.
-    group.bench_function("tokio_try_recv", |b| {
-        b.iter_custom(|iters| {
-            blocking_loop(iters, |i| {
-                let (tx, mut rx) = tokio::sync::oneshot::channel();
-                tx.send(i).unwrap();
-                rx.try_recv().unwrap()
             })
         })
     });
@@ -185,6 +196,7 @@ fn blocking_timeout(c: &mut Criterion) {
             })
         })
     });
+    blocking_floors(&mut group);
     group.finish();
 }
 
@@ -199,26 +211,6 @@ fn asynchronous(c: &mut Criterion) {
             })
         })
     });
-    group.bench_function("apifuture_try_result", |b| {
-        b.iter_custom(|iters| {
-            async_loop(iters, |i| {
-                let (promise, mut future) = apifuture::promise::<u64, BoxError>();
-                promise.set_result(i);
-                async move { future.try_result().unwrap().unwrap() }
-            })
-        })
-    });
-    // Awaiting oneshot's receiver needs its `async` feature, which this crate keeps off
-    // (faern/oneshot#87): the non-waiting receive is the best raw oneshot can do here.
-    group.bench_function("oneshot_try_recv", |b| {
-        b.iter_custom(|iters| {
-            async_loop(iters, |i| {
-                let (tx, rx) = oneshot::channel();
-                tx.send(i).unwrap();
-                async move { rx.try_recv().unwrap() }
-            })
-        })
-    });
     // tokio's channel polls fine outside a tokio runtime; only its timers need one.
     group.bench_function("tokio", |b| {
         b.iter_custom(|iters| {
@@ -226,15 +218,6 @@ fn asynchronous(c: &mut Criterion) {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 tx.send(i).unwrap();
                 async move { rx.await.unwrap() }
-            })
-        })
-    });
-    group.bench_function("tokio_try_recv", |b| {
-        b.iter_custom(|iters| {
-            async_loop(iters, |i| {
-                let (tx, mut rx) = tokio::sync::oneshot::channel();
-                tx.send(i).unwrap();
-                async move { rx.try_recv().unwrap() }
             })
         })
     });
@@ -256,6 +239,7 @@ fn asynchronous(c: &mut Criterion) {
             })
         })
     });
+    async_floors(&mut group);
     group.finish();
 }
 
@@ -267,24 +251,6 @@ fn asynchronous_timeout(c: &mut Criterion) {
                 let (promise, mut future) = apifuture::promise::<u64, BoxError>();
                 promise.set_result(i);
                 async move { future.result_async(TIMEOUT).await.unwrap() }
-            })
-        })
-    });
-    group.bench_function("apifuture_try_result", |b| {
-        b.iter_custom(|iters| {
-            async_loop(iters, |i| {
-                let (promise, mut future) = apifuture::promise::<u64, BoxError>();
-                promise.set_result(i);
-                async move { future.try_result().unwrap().unwrap() }
-            })
-        })
-    });
-    group.bench_function("oneshot_try_recv", |b| {
-        b.iter_custom(|iters| {
-            async_loop(iters, |i| {
-                let (tx, rx) = oneshot::channel();
-                tx.send(i).unwrap();
-                async move { rx.try_recv().unwrap() }
             })
         })
     });
@@ -306,15 +272,6 @@ fn asynchronous_timeout(c: &mut Criterion) {
                     black_box(value);
                 }
                 start.elapsed()
-            })
-        })
-    });
-    group.bench_function("tokio_try_recv", |b| {
-        b.iter_custom(|iters| {
-            async_loop(iters, |i| {
-                let (tx, mut rx) = tokio::sync::oneshot::channel();
-                tx.send(i).unwrap();
-                async move { rx.try_recv().unwrap() }
             })
         })
     });
@@ -340,6 +297,7 @@ fn asynchronous_timeout(c: &mut Criterion) {
             })
         })
     });
+    async_floors(&mut group);
     group.finish();
 }
 
