@@ -55,6 +55,9 @@ enum Stage<A, T, E> {
         attempt: A,
         timeout_at: Option<Instant>,
     },
+    /// The first attempt's outcome, there as soon as it was made and read at the first step
+    /// (after [`Retry::when`](super::Retry::when) had its chance to set the classifier).
+    Arrived(Result<Progress<T>, Error<E>>),
     /// Waiting for the next attempt.
     Sleeping { until: Instant },
     /// The outcome, until a wait takes it.
@@ -93,32 +96,52 @@ impl<V, T, E, A> Machine<V, T, E, A>
 where
     A: ApiFuture<V, E>,
 {
-    /// Creates the machine and starts the first attempt at once.
-    pub(crate) fn start(
+    /// Starts the first attempt at once. An attempt that is already done with a value needs no
+    /// schedule, so nothing is allocated for it and no clock is read (unless the policy has a
+    /// deadline or an attempt timeout, which count from before the first attempt starts).
+    #[inline]
+    pub(crate) fn start<F>(
         policy: RetryPolicy,
-        make: MakeAttempt<A>,
+        mut make: F,
         progress: fn(V) -> Progress<T>,
-    ) -> Self {
-        let mut machine = Machine {
+    ) -> Run<V, T, E, A>
+    where
+        F: FnMut(u32) -> A + Send + 'static,
+    {
+        let now =
+            (policy.deadline().is_some() || policy.attempt_timeout().is_some()).then(Instant::now);
+        let stage = match panic::catch_unwind(AssertUnwindSafe(|| make(1))) {
+            Ok(mut attempt) => match attempt.try_result() {
+                Some(outcome) => match outcome.map(progress) {
+                    Ok(Progress::Ready(value)) => return Run::Done(Some(Ok(value))),
+                    outcome => Stage::Arrived(outcome),
+                },
+                None => Stage::Attempt {
+                    attempt,
+                    timeout_at: policy
+                        .attempt_timeout()
+                        .and_then(|limit| now?.checked_add(limit)),
+                },
+            },
+            Err(payload) => Stage::Finished(Some(Err(Error::Panicked(panic_message(&*payload))))),
+        };
+        let deadline = policy
+            .deadline()
+            .and_then(|budget| now?.checked_add(budget));
+        Run::Machine(Box::new(Machine {
             policy,
-            make,
+            make: Box::new(make),
             classify: Box::new(|_| RetryDecision::Retry),
             notify: None,
             progress,
-            started: 0,
+            started: 1,
             failures: 0,
             backoffs: 0,
-            deadline: None,
+            deadline,
             last_error: None,
-            stage: Stage::Finished(None),
+            stage,
             timer: None,
-        };
-        machine.deadline = machine
-            .policy
-            .deadline()
-            .and_then(|budget| Instant::now().checked_add(budget));
-        machine.start_attempt(None);
-        machine
+        }))
     }
 
     pub(crate) fn set_classify(&mut self, classify: Classify<E>) {
@@ -218,8 +241,13 @@ where
 
     /// Reads a finished attempt's outcome and moves the schedule on.
     fn settle(&mut self, outcome: Result<V, Error<E>>) {
+        self.settle_progress(outcome.map(self.progress));
+    }
+
+    /// [`settle`](Self::settle), with the attempt's value already read as progress.
+    fn settle_progress(&mut self, outcome: Result<Progress<T>, Error<E>>) {
         match outcome {
-            Ok(value) => match (self.progress)(value) {
+            Ok(progress) => match progress {
                 Progress::Ready(value) => self.finish(Ok(value)),
                 Progress::Pending => {
                     let delay = self.next_backoff();
@@ -295,6 +323,13 @@ where
                         // The attempt timed out: dropping it cancels it; it counts as a failure.
                         let delay = self.next_backoff();
                         self.retry_without_error(delay);
+                    }
+                }
+                Stage::Arrived(_) => {
+                    if let Stage::Arrived(outcome) =
+                        std::mem::replace(&mut self.stage, Stage::Finished(None))
+                    {
+                        self.settle_progress(outcome);
                     }
                 }
                 Stage::Sleeping { until } => {
@@ -395,6 +430,7 @@ impl<V, T, E, A> fmt::Debug for Machine<V, T, E, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let stage = match &self.stage {
             Stage::Attempt { .. } => "attempt in flight",
+            Stage::Arrived(_) => "attempt done",
             Stage::Sleeping { .. } => "sleeping",
             Stage::Finished(Some(_)) => "finished",
             Stage::Finished(None) => "consumed",
@@ -404,5 +440,88 @@ impl<V, T, E, A> fmt::Debug for Machine<V, T, E, A> {
             .field("attempts", &self.started)
             .field("stage", &stage)
             .finish_non_exhaustive()
+    }
+}
+
+/// A retry's state: most first attempts succeed at once, and then there is nothing to schedule,
+/// only a value to hand out.
+pub(crate) enum Run<V, T, E, A> {
+    /// The first attempt was done with a value when the retry was made.
+    Done(Option<Result<T, Error<E>>>),
+    Machine(Box<Machine<V, T, E, A>>),
+}
+
+impl<V, T, E, A> Run<V, T, E, A>
+where
+    A: ApiFuture<V, E>,
+{
+    pub(crate) fn set_classify(&mut self, classify: Classify<E>) {
+        if let Run::Machine(machine) = self {
+            machine.set_classify(classify);
+        }
+    }
+
+    pub(crate) fn set_notify(&mut self, notify: Notify<E>) {
+        if let Run::Machine(machine) = self {
+            machine.set_notify(notify);
+        }
+    }
+
+    pub(crate) fn attempts(&self) -> u32 {
+        match self {
+            Run::Done(_) => 1,
+            Run::Machine(machine) => machine.attempts(),
+        }
+    }
+
+    pub(crate) fn cancel(&mut self) -> bool {
+        match self {
+            Run::Done(_) => false,
+            Run::Machine(machine) => machine.cancel(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self {
+            Run::Done(_) => Poll::Ready(()),
+            Run::Machine(machine) => machine.poll_ready(cx),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn try_take(&mut self) -> Option<Result<T, Error<E>>> {
+        match self {
+            Run::Done(slot) => Some(slot.take().unwrap_or_else(|| Err(Error::Consumed))),
+            Run::Machine(machine) => machine.try_take(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn block(&mut self, wait_deadline: Option<Instant>) -> Result<T, Error<E>> {
+        match self {
+            Run::Done(slot) => slot.take().unwrap_or_else(|| Err(Error::Consumed)),
+            Run::Machine(machine) => machine.block(wait_deadline),
+        }
+    }
+}
+
+impl<V, T, E, A> fmt::Debug for Run<V, T, E, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Run::Done(slot) => f
+                .debug_struct("Retry")
+                .field("attempts", &1)
+                .field(
+                    "stage",
+                    &if slot.is_some() {
+                        "finished"
+                    } else {
+                        "consumed"
+                    },
+                )
+                .finish_non_exhaustive(),
+            Run::Machine(machine) => machine.fmt(f),
+        }
     }
 }

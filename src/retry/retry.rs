@@ -5,7 +5,7 @@ use std::future::IntoFuture;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::machine::{Machine, Progress, RetryDecision};
+use super::machine::{Machine, Progress, RetryDecision, Run};
 use super::policy::RetryPolicy;
 use crate::api_future::ApiFuture;
 use crate::error::{BoxError, Error};
@@ -26,7 +26,7 @@ use crate::timeout::{self, Await};
 /// flight (which cancels it) and starts no new one.
 #[must_use = "a retry makes progress only while something waits on it"]
 pub struct Retry<T, E = BoxError, A = crate::AwaitableConcurrentFuture<T, E>, V = T> {
-    machine: Machine<V, T, E, A>,
+    machine: Run<V, T, E, A>,
 }
 
 /// A server-side operation polled until it reports a value: a [`Retry`] whose attempts report
@@ -73,13 +73,14 @@ pub type Polling<T, E = BoxError, A = crate::AwaitableConcurrentFuture<Progress<
 /// assert_eq!(call.result(Duration::from_secs(30)).unwrap(), 3);
 /// assert_eq!(calls.load(Ordering::SeqCst), 3);
 /// ```
+#[inline]
 pub fn retry<T, E, A, F>(policy: RetryPolicy, attempt: F) -> Retry<T, E, A>
 where
     F: FnMut(u32) -> A + Send + 'static,
     A: ApiFuture<T, E>,
 {
     Retry {
-        machine: Machine::start(policy, Box::new(attempt), Progress::Ready),
+        machine: Machine::start(policy, attempt, Progress::Ready),
     }
 }
 
@@ -107,13 +108,14 @@ where
 /// assert_eq!(job.result(Duration::from_secs(30)).unwrap(), "done");
 /// assert_eq!(job.attempts(), 3);
 /// ```
+#[inline]
 pub fn poll_until_ready<T, E, A, F>(policy: RetryPolicy, probe: F) -> Polling<T, E, A>
 where
     F: FnMut(u32) -> A + Send + 'static,
     A: ApiFuture<Progress<T>, E>,
 {
     Retry {
-        machine: Machine::start(policy, Box::new(probe), |progress| progress),
+        machine: Machine::start(policy, probe, |progress| progress),
     }
 }
 
@@ -195,15 +197,18 @@ where
     E: Send + Unpin,
     V: Unpin,
 {
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.machine.poll_ready(cx)
     }
 
+    #[inline]
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
         self.machine.try_take()
     }
 
     /// Runs the schedule on the calling thread: backoffs are slept here, not on a timer thread.
+    #[inline]
     fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Result<T, Error<E>> {
         match timeout.into() {
             None => self.machine.block(None),
