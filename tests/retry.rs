@@ -379,3 +379,36 @@ fn a_nan_multiplier_never_loops_forever() {
     );
     assert_eq!(call.attempts(), 5);
 }
+
+#[test]
+fn the_deadline_counts_a_first_attempt_that_works_inside_the_closure() {
+    // The closure does its work before returning an already-failed future: that time is part
+    // of the deadline, so no retry follows.
+    let policy = RetryPolicy::new()
+        .with_initial_delay(Duration::from_millis(1))
+        .with_deadline(Duration::from_millis(40));
+    let calls = Arc::new(AtomicU32::new(0));
+    let seen = Arc::clone(&calls);
+    let mut call = retry(policy, move |_| -> Attempt {
+        seen.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(60));
+        failed("busy")
+    });
+    assert_eq!(call.result(None), Err(Error::Failed("busy")));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_first_attempt_done_at_once_is_handed_out_once_in_both_modes() {
+    let mut call = retry(fast(), |_| ready::<u32, TestError>(7));
+    assert_eq!(call.attempts(), 1);
+    assert!(!call.cancel(), "a finished retry cannot be cancelled");
+    assert_eq!(call.result(Duration::ZERO), Ok(7));
+    assert_eq!(call.result(None), Err(Error::Consumed));
+    let mut call = retry(fast(), |_| ready::<u32, TestError>(8));
+    assert_eq!(
+        futures_lite::future::block_on(call.result_async(None)),
+        Ok(8)
+    );
+    assert_eq!(call.try_result(), Some(Err(Error::Consumed)));
+}
