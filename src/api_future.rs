@@ -86,6 +86,27 @@ pub trait ApiFuture<T, E = BoxError>:
     /// ```
     fn try_result(&mut self) -> Option<Result<T, Error<E>>>;
 
+    /// Whether the outcome is a failure, looked at without taking it: `Some(true)` for any
+    /// error but [`Error::Consumed`], `Some(false)` for a value (or `Consumed`), `None` while
+    /// pending. [`wait`](crate::wait) with [`ReturnWhen::FirstFailed`](crate::ReturnWhen)
+    /// relies on it; call [`poll_ready`](ApiFuture::poll_ready) first, as it does.
+    ///
+    /// The provided implementation answers `None`: a future that cannot show its outcome
+    /// before handing it out is never counted as failed (only as done). Every future of this
+    /// crate implements it; a hand-written future that holds its outcome should too.
+    ///
+    /// ```
+    /// use apifuture::{failed, ready, ApiFuture, BoxError};
+    /// let mut ok = ready::<u8, BoxError>(1);
+    /// let mut bad = failed::<u8, &str>("no");
+    /// assert_eq!(ok.peek_failed(), Some(false));
+    /// assert_eq!(bad.peek_failed(), Some(true));
+    /// assert_eq!(ok.try_result().unwrap().unwrap(), 1); // still there
+    /// ```
+    fn peek_failed(&mut self) -> Option<bool> {
+        None
+    }
+
     /// Blocks the calling thread until the outcome is there, or `timeout` has passed.
     ///
     /// `timeout` is a `Duration` or an `Option<Duration>`: `None` waits indefinitely,

@@ -96,6 +96,52 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
     pub fn done(&self) -> bool {
         self.inner.done()
     }
+
+    /// Runs `callback` once with the outcome, by reference, when the future completes: on the
+    /// completing thread, before any waiter is woken; or at once, on this thread, if the
+    /// future has already completed. The outcome stays for the waiter.
+    ///
+    /// - Several callbacks run in the order they were added.
+    /// - One added after the outcome was taken runs at once with `&Err(Error::Consumed)`; on a
+    ///   cancelled or abandoned future, with that error.
+    /// - [`cancel`](crate::ConcurrentFuture::cancel), or dropping the future while it is
+    ///   pending, runs the pending callbacks with `&Err(Error::Cancelled)`. When cancelling
+    ///   races the producer, one of them wins and the callbacks and the waiter both see that
+    ///   one.
+    /// - A panicking callback is caught: the panic is reported by the panic hook like any
+    ///   other (to stderr, unless you set your own hook with `std::panic::set_hook`), the
+    ///   remaining callbacks run, and the future's outcome is unaffected.
+    /// - If a waiter happens to look in the instant between the producer's send and its
+    ///   wake-up, the waiter's thread runs the callbacks instead, still before it takes the
+    ///   value.
+    ///
+    /// Futures without callbacks pay nothing for this: registering the first one is what sets
+    /// up the machinery (one allocation).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use apifuture::{spawn, ApiFuture, BoxError};
+    ///
+    /// let log = Arc::new(Mutex::new(Vec::new()));
+    /// let mut future = spawn(|| Ok::<_, BoxError>(42));
+    /// let seen = Arc::clone(&log);
+    /// future.add_done_callback(move |outcome| {
+    ///     seen.lock().unwrap().push(format!("{:?}", outcome.as_ref().ok()));
+    /// });
+    /// assert_eq!(future.result(None).unwrap(), 42); // the callback ran before this returned
+    /// assert_eq!(*log.lock().unwrap(), ["Some(42)"]);
+    /// ```
+    pub fn add_done_callback(
+        &mut self,
+        callback: impl FnOnce(&Result<T, Error<E>>) + Send + 'static,
+    ) where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        self.inner.add_done_callback(callback);
+    }
 }
 
 /// A future that already holds `value` (for tests, mocks and fast paths of an SDK).
@@ -141,6 +187,10 @@ impl<T: Send, E: Send> ApiFuture<T, E> for AwaitableConcurrentFuture<T, E> {
     #[inline]
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
         self.inner.try_result()
+    }
+
+    fn peek_failed(&mut self) -> Option<bool> {
+        self.inner.peek_failed()
     }
 
     /// Blocks in oneshot's own `recv_timeout`, which parks the thread without the waker

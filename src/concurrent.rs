@@ -1,14 +1,17 @@
 //! [`ConcurrentFuture`]: the receiving end of a oneshot channel, waited on by blocking.
 
 use std::fmt;
+use std::mem;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use oneshot::{RecvTimeoutError, TryRecvError};
 
+use crate::callbacks::{Callback, Look, Relay, is_failure, run_callback};
 use crate::error::{BoxError, Error};
 use crate::state::{Outcome, Shared};
+use crate::timeout;
 
 /// The receiving end of a future, with blocking waits: the seed's `concurrent.futures.Future`.
 ///
@@ -41,6 +44,10 @@ pub struct ConcurrentFuture<T, E = BoxError> {
 /// Where the consumer stands. Only `Waiting` holds the channel; the other states are final.
 enum Slot<T, E> {
     Waiting(oneshot::Receiver<Outcome<T, E>>),
+    /// Taken out of the channel to be looked at (by `wait(.., FirstFailed)`), not handed out.
+    Held(Box<Outcome<T, E>>),
+    /// Done callbacks are registered: the outcome comes through the relay.
+    Relayed(Arc<Relay<T, E>>),
     /// The outcome was handed out.
     Taken,
     Cancelled,
@@ -70,7 +77,8 @@ impl<T, E> ConcurrentFuture<T, E> {
     pub fn done(&self) -> bool {
         match &self.slot {
             Slot::Waiting(receiver) => receiver.has_message() || receiver.is_closed(),
-            Slot::Taken | Slot::Cancelled | Slot::Abandoned => true,
+            Slot::Relayed(relay) => relay.done(),
+            Slot::Held(_) | Slot::Taken | Slot::Cancelled | Slot::Abandoned => true,
         }
     }
 
@@ -102,6 +110,25 @@ impl<T, E> ConcurrentFuture<T, E> {
                 Ok(outcome) => outcome,
                 Err(TryRecvError::Empty) => return None,
                 Err(TryRecvError::Disconnected) => Err(Error::Abandoned),
+            },
+            _ => return self.try_result_elsewhere(),
+        };
+        self.settle(&outcome);
+        Some(outcome)
+    }
+
+    /// [`try_result`](Self::try_result) for every state but a plain channel.
+    #[inline(never)]
+    fn try_result_elsewhere(&mut self) -> Option<Outcome<T, E>> {
+        let outcome = match &self.slot {
+            Slot::Waiting(_) => return self.try_result(),
+            Slot::Held(_) => match mem::replace(&mut self.slot, Slot::Taken) {
+                Slot::Held(outcome) => *outcome,
+                _ => unreachable!("just matched"),
+            },
+            Slot::Relayed(relay) => match relay.try_take() {
+                Look::Outcome(outcome) => outcome,
+                Look::Pending => return None,
             },
             Slot::Taken => Err(Error::Consumed),
             Slot::Cancelled => Err(Error::Cancelled),
@@ -146,8 +173,17 @@ impl<T, E> ConcurrentFuture<T, E> {
         if let Some(outcome) = self.try_result() {
             return outcome;
         }
-        let Slot::Waiting(receiver) = &self.slot else {
-            unreachable!("try_result answers every state but a pending channel")
+        let receiver = match &self.slot {
+            Slot::Waiting(receiver) => receiver,
+            Slot::Relayed(_) => {
+                let deadline = match timeout.into() {
+                    None => None,
+                    Some(timeout) if timeout.is_zero() => return Err(Error::Timeout),
+                    Some(timeout) => timeout::deadline_after(timeout),
+                };
+                return self.wait_relayed(deadline);
+            }
+            _ => unreachable!("try_result answers every state but a pending one"),
         };
         let received = match timeout.into() {
             None => receiver
@@ -157,6 +193,16 @@ impl<T, E> ConcurrentFuture<T, E> {
             Some(timeout) => receiver.recv_timeout(timeout),
         };
         self.received(received)
+    }
+
+    /// Blocks on a future whose outcome comes through the done-callback relay.
+    fn wait_relayed(&mut self, deadline: Option<Instant>) -> Outcome<T, E> {
+        if let Slot::Relayed(relay) = &self.slot {
+            if !relay.wait_delivered(deadline) {
+                return Err(Error::Timeout);
+            }
+        }
+        self.try_result().unwrap_or(Err(Error::Timeout))
     }
 
     /// Like [`result`](Self::result), with a point in time instead of a duration. A deadline in
@@ -174,8 +220,10 @@ impl<T, E> ConcurrentFuture<T, E> {
         if let Some(outcome) = self.try_result() {
             return outcome;
         }
-        let Slot::Waiting(receiver) = &self.slot else {
-            unreachable!("try_result answers every state but a pending channel")
+        let receiver = match &self.slot {
+            Slot::Waiting(receiver) => receiver,
+            Slot::Relayed(_) => return self.wait_relayed(Some(deadline)),
+            _ => unreachable!("try_result answers every state but a pending one"),
         };
         let received = receiver.recv_deadline(deadline);
         self.received(received)
@@ -209,10 +257,90 @@ impl<T, E> ConcurrentFuture<T, E> {
                 // Dropping the receiver closes the channel: the producer sees it in
                 // `is_cancelled`, and a value it sends from now on is dropped on its side.
                 self.slot = Slot::Cancelled;
+                self.shared.close();
+                true
+            }
+            Slot::Relayed(relay) => {
+                // The relay decides under its lock, so the producer's delivery and this cancel
+                // have one winner, and the callbacks see that one.
+                if !relay.close() {
+                    return false;
+                }
+                self.slot = Slot::Cancelled;
+                self.shared.close();
                 true
             }
             Slot::Cancelled => true,
-            Slot::Taken | Slot::Abandoned => false,
+            Slot::Held(_) | Slot::Taken | Slot::Abandoned => false,
+        }
+    }
+
+    /// Runs `callback` with the outcome once the future completes, before any waiter is woken;
+    /// the outcome stays for the waiter. See
+    /// [`AwaitableConcurrentFuture::add_done_callback`](crate::AwaitableConcurrentFuture::add_done_callback).
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// let (promise, mut future) = apifuture::promise::<u8, std::io::Error>();
+    /// let (seen, log) = mpsc::channel();
+    /// future.future().add_done_callback(move |outcome| seen.send(outcome.is_ok()).unwrap());
+    /// promise.set_result(4);
+    /// assert_eq!(log.recv().unwrap(), true);
+    /// assert_eq!(future.future().result(None).unwrap(), 4);
+    /// ```
+    pub fn add_done_callback(
+        &mut self,
+        callback: impl FnOnce(&Result<T, Error<E>>) + Send + 'static,
+    ) where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let callback: Callback<T, E> = Box::new(callback);
+        match &self.slot {
+            Slot::Waiting(_) => {
+                let Slot::Waiting(receiver) = mem::replace(&mut self.slot, Slot::Taken) else {
+                    unreachable!("just matched")
+                };
+                let relay = Arc::new(Relay::new(receiver, callback));
+                self.slot = Slot::Relayed(Arc::clone(&relay));
+                // From now on the producer's wake-up goes to the relay.
+                let waker = Waker::from(Arc::clone(&relay));
+                if self
+                    .shared
+                    .poll_finished(&mut Context::from_waker(&waker), || relay.done())
+                    .is_ready()
+                {
+                    relay.deliver();
+                }
+            }
+            Slot::Relayed(relay) => relay.add(callback),
+            Slot::Held(outcome) => run_callback(callback, outcome),
+            Slot::Taken => run_callback(callback, &Err(Error::Consumed)),
+            Slot::Cancelled => run_callback(callback, &Err(Error::Cancelled)),
+            Slot::Abandoned => run_callback(callback, &Err(Error::Abandoned)),
+        }
+    }
+
+    /// Whether the outcome is a failure (any error but `Consumed`), looked at without handing
+    /// it out; `None` while pending.
+    pub(crate) fn peek_failed(&mut self) -> Option<bool> {
+        match &self.slot {
+            Slot::Waiting(receiver) => match receiver.try_recv() {
+                Ok(outcome) => {
+                    let failed = is_failure(&outcome);
+                    self.slot = Slot::Held(Box::new(outcome));
+                    Some(failed)
+                }
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => {
+                    self.slot = Slot::Abandoned;
+                    Some(true)
+                }
+            },
+            Slot::Held(outcome) => Some(is_failure(outcome)),
+            Slot::Relayed(relay) => relay.peek_failed(),
+            Slot::Taken => Some(false),
+            Slot::Cancelled | Slot::Abandoned => Some(true),
         }
     }
 
@@ -235,7 +363,10 @@ impl<T, E> ConcurrentFuture<T, E> {
         if self.done() {
             return Poll::Ready(());
         }
-        self.shared.poll_finished(cx, || self.done())
+        match &self.slot {
+            Slot::Relayed(relay) => relay.poll_delivered(cx),
+            _ => self.shared.poll_finished(cx, || self.done()),
+        }
     }
 
     /// Maps what a blocking receive gave to an outcome, and records it.
@@ -253,7 +384,10 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// Moves to the final state that follows handing out `outcome`.
     #[inline]
     fn settle(&mut self, outcome: &Outcome<T, E>) {
-        if matches!(self.slot, Slot::Waiting(_)) {
+        if matches!(
+            self.slot,
+            Slot::Waiting(_) | Slot::Held(_) | Slot::Relayed(_)
+        ) {
             self.slot = match outcome {
                 Err(Error::Abandoned) => Slot::Abandoned,
                 _ => Slot::Taken,
@@ -268,6 +402,9 @@ impl<T, E> fmt::Debug for ConcurrentFuture<T, E> {
             Slot::Waiting(receiver) if receiver.has_message() => "ready",
             Slot::Waiting(receiver) if receiver.is_closed() => "abandoned",
             Slot::Waiting(_) => "pending",
+            Slot::Held(_) => "ready",
+            Slot::Relayed(relay) if relay.done() => "ready",
+            Slot::Relayed(_) => "pending",
             Slot::Taken => "consumed",
             Slot::Cancelled => "cancelled",
             Slot::Abandoned => "abandoned",
@@ -275,5 +412,20 @@ impl<T, E> fmt::Debug for ConcurrentFuture<T, E> {
         f.debug_struct("ConcurrentFuture")
             .field("state", &state)
             .finish_non_exhaustive()
+    }
+}
+
+impl<T, E> Drop for ConcurrentFuture<T, E> {
+    /// Dropping a future that is still pending cancels it: the producer hears of it (see
+    /// [`Promise::cancelled`](crate::Promise::cancelled)) and pending done callbacks run with
+    /// `Cancelled`. A future whose outcome was taken costs nothing here.
+    #[inline]
+    fn drop(&mut self) {
+        match &self.slot {
+            Slot::Taken | Slot::Cancelled | Slot::Abandoned | Slot::Held(_) => {}
+            _ => {
+                self.cancel();
+            }
+        }
     }
 }

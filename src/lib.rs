@@ -231,6 +231,7 @@
 
 mod api_future;
 mod awaitable;
+mod callbacks;
 mod compose;
 mod concurrent;
 mod error;
@@ -249,7 +250,7 @@ pub use compose::{
 pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};
 pub use pool::spawn;
-pub use promise::{Promise, promise};
+pub use promise::{Cancelled, Promise, promise};
 pub use retry::{
     Jitter, Polling, Progress, Retry, RetryDecision, RetryPolicy, poll_until_ready, retry,
 };

@@ -1,12 +1,17 @@
 //! The producing end of a future: [`Promise`] and the [`promise`] constructor.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use crate::awaitable::AwaitableConcurrentFuture;
 use crate::concurrent::ConcurrentFuture;
 use crate::error::{BoxError, Error};
 use crate::state::{Outcome, Shared};
+use crate::timeout;
 
 /// The producing end of an [`AwaitableConcurrentFuture`]: completes it once, with a value or
 /// an error.
@@ -115,6 +120,64 @@ impl<T, E> Promise<T, E> {
         self.sender.as_ref().is_none_or(oneshot::Sender::is_closed)
     }
 
+    /// Waits until nobody wants the outcome any more: the future was cancelled or dropped.
+    ///
+    /// A timed-out wait on the future does not count (the waiter may wait again), and neither
+    /// does taking the outcome, which needs this promise to have completed it. Use it to stop
+    /// work early, for instance racing the request against it:
+    ///
+    /// ```
+    /// use futures_lite::future;
+    ///
+    /// let (promise, future) = apifuture::promise::<u8, std::io::Error>();
+    /// future::block_on(async {
+    ///     let work = async { future::pending::<u8>().await }; // a request that takes forever
+    ///     drop(future); // the caller gives up
+    ///     let stopped = future::or(async { Some(work.await) }, async {
+    ///         promise.cancelled().await;
+    ///         None
+    ///     })
+    ///     .await;
+    ///     assert_eq!(stopped, None);
+    /// });
+    /// ```
+    pub fn cancelled(&self) -> Cancelled<'_, T, E> {
+        Cancelled { promise: self }
+    }
+
+    /// Blocks until the future is cancelled or dropped (true), or `timeout` passes (false).
+    ///
+    /// `timeout` is a `Duration` or an `Option<Duration>`; `None` waits indefinitely and
+    /// `Duration::ZERO` only looks. As with [`cancelled`](Self::cancelled), a waiter's timeout
+    /// does not count.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (promise, mut future) = apifuture::promise::<u8, std::io::Error>();
+    /// assert!(!promise.wait_cancelled(Duration::from_millis(1)));
+    /// std::thread::spawn(move || future.future().cancel());
+    /// assert!(promise.wait_cancelled(Duration::from_secs(30)));
+    /// ```
+    pub fn wait_cancelled(&self, timeout: impl Into<Option<Duration>>) -> bool {
+        if self.is_cancelled() {
+            return true;
+        }
+        let deadline = match timeout.into() {
+            None => None,
+            Some(timeout) if timeout.is_zero() => return false,
+            // Too large for `Instant`: wait indefinitely.
+            Some(timeout) => timeout::deadline_after(timeout),
+        };
+        timeout::park_until(|cx| self.poll_cancelled(cx), deadline)
+    }
+
+    fn poll_cancelled(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_cancelled() {
+            return Poll::Ready(());
+        }
+        self.shared.poll_closed(cx, || self.is_cancelled())
+    }
+
     /// Delivers any outcome, including the ones only the crate makes (`Panicked`).
     #[inline]
     pub(crate) fn deliver(mut self, outcome: Outcome<T, E>) {
@@ -133,6 +196,29 @@ impl<T, E> Drop for Promise<T, E> {
             drop(sender);
             self.shared.finish();
         }
+    }
+}
+
+/// The future of [`Promise::cancelled`]: ready once the promise's future is cancelled or
+/// dropped.
+#[must_use = "futures do nothing unless polled"]
+pub struct Cancelled<'a, T, E> {
+    promise: &'a Promise<T, E>,
+}
+
+impl<T, E> Future for Cancelled<'_, T, E> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.promise.poll_cancelled(cx)
+    }
+}
+
+impl<T, E> fmt::Debug for Cancelled<'_, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancelled")
+            .field("cancelled", &self.promise.is_cancelled())
+            .finish()
     }
 }
 

@@ -30,6 +30,17 @@
 //! already registered. If the producer's comes first, the waiter's update reads it (acquire) and
 //! so also sees the channel's new state. Either way no wake-up is lost, and a future nobody
 //! awaits costs the producer one read-modify-write and nothing else.
+//!
+//! The same handshake runs the other way for a producer that waits to hear that nobody wants
+//! its outcome any more ([`Promise::cancelled`](crate::Promise::cancelled)): it registers in
+//! [`Shared::producer`] and sets [`PRODUCER_WAITER`]; a consumer that is cancelled or dropped
+//! while still pending closes the channel, sets [`CLOSED`], and wakes the producer only if the
+//! bit was there. A consumer that already took its outcome (the common case) does neither.
+//!
+//! Done callbacks need no bit of their own: registering them turns the consumer into a relay
+//! (see `callbacks.rs`) whose waker sits in the async-waiter slot, so completing a future that
+//! has callbacks costs the producer the same one read-modify-write plus the wake-up that runs
+//! them.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
@@ -45,12 +56,19 @@ pub(crate) type Outcome<T, E> = Result<T, Error<E>>;
 pub(crate) const COMPLETE: usize = 1;
 /// An async waiter has (at some point) registered its waker in [`Shared::waker`].
 pub(crate) const ASYNC_WAITER: usize = 1 << 1;
+/// The consumer was cancelled or dropped before the outcome came: nobody wants it.
+pub(crate) const CLOSED: usize = 1 << 2;
+/// The producer waits for [`CLOSED`] with its waker in [`Shared::producer`].
+pub(crate) const PRODUCER_WAITER: usize = 1 << 3;
 
 /// The part of a future's state that is not the value: who listens, and how to wake them.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     word: AtomicUsize,
+    /// The consumer's async waiter (or its done-callback relay).
     waker: AtomicWaker,
+    /// A producer waiting for the consumer to be cancelled or dropped.
+    producer: AtomicWaker,
 }
 
 impl Shared {
@@ -75,6 +93,26 @@ impl Shared {
         self.waker.register(cx.waker());
         let previous = self.word.fetch_or(ASYNC_WAITER, Ordering::AcqRel);
         if previous & COMPLETE != 0 || finished() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Called by the consumer when it is cancelled or dropped while the outcome is still to
+    /// come, after it dropped its receiver: wakes a producer waiting for that.
+    pub(crate) fn close(&self) {
+        if self.word.fetch_or(CLOSED, Ordering::AcqRel) & PRODUCER_WAITER != 0 {
+            self.producer.wake();
+        }
+    }
+
+    /// Registers a producer's waker until the consumer closes; ready if it already has.
+    /// `closed` looks at the channel, after registering.
+    pub(crate) fn poll_closed(&self, cx: &mut Context<'_>, closed: impl Fn() -> bool) -> Poll<()> {
+        self.producer.register(cx.waker());
+        let previous = self.word.fetch_or(PRODUCER_WAITER, Ordering::AcqRel);
+        if previous & CLOSED != 0 || closed() {
             Poll::Ready(())
         } else {
             Poll::Pending

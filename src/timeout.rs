@@ -54,6 +54,32 @@ where
     }
 }
 
+/// Polls `poll` with a waker that unparks this thread, parking between polls, until it is ready
+/// (true) or `deadline` passes (false). Polls once more when woken or unparked, never on a
+/// timer of its own.
+pub(crate) fn park_until(
+    mut poll: impl FnMut(&mut Context<'_>) -> Poll<()>,
+    deadline: Option<Instant>,
+) -> bool {
+    let waker = thread_waker();
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if poll(&mut cx).is_ready() {
+            return true;
+        }
+        match deadline {
+            None => thread::park(),
+            Some(deadline) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    return false;
+                }
+                thread::park_timeout(deadline - now);
+            }
+        }
+    }
+}
+
 /// A waker that unparks the calling thread: what a blocking wait polls with.
 pub(crate) fn thread_waker() -> Waker {
     Waker::from(Arc::new(Unparker(thread::current())))

@@ -13,6 +13,7 @@ use crate::timeout::Await;
 trait Erased<T, E>: Send {
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
     fn try_result(&mut self) -> Option<Result<T, Error<E>>>;
+    fn peek_failed(&mut self) -> Option<bool>;
 }
 
 impl<A: ApiFuture<T, E>, T, E> Erased<T, E> for A {
@@ -22,6 +23,10 @@ impl<A: ApiFuture<T, E>, T, E> Erased<T, E> for A {
 
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
         ApiFuture::try_result(self)
+    }
+
+    fn peek_failed(&mut self) -> Option<bool> {
+        ApiFuture::peek_failed(self)
     }
 }
 
@@ -61,6 +66,10 @@ impl<T: Send, E: Send> ApiFuture<T, E> for BoxApiFuture<T, E> {
 
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
         self.inner.try_result()
+    }
+
+    fn peek_failed(&mut self) -> Option<bool> {
+        self.inner.peek_failed()
     }
 }
 

@@ -81,6 +81,14 @@ where
             State::Taken => Some(Err(Error::Consumed)),
         }
     }
+
+    fn peek_failed(&mut self) -> Option<bool> {
+        match &self.state {
+            State::Running(_) => None,
+            State::Done(outcome) => Some(crate::callbacks::is_failure(outcome)),
+            State::Taken => Some(false),
+        }
+    }
 }
 
 impl<Fut, T, E> IntoFuture for FromFuture<Fut, T, E>

@@ -59,6 +59,11 @@ where
             Err(error) => Err(error),
         })
     }
+
+    /// As the inner future's: mapping a value keeps it a value.
+    fn peek_failed(&mut self) -> Option<bool> {
+        self.inner.peek_failed()
+    }
 }
 
 /// The future of [`ApiFutureExt::map_err`](crate::ApiFutureExt::map_err): the operation's own
@@ -99,6 +104,11 @@ where
             },
             Err(other) => Err(other.map_failed(|_| unreachable!("Failed was matched above"))),
         })
+    }
+
+    /// As the inner future's: mapping an error keeps it an error.
+    fn peek_failed(&mut self) -> Option<bool> {
+        self.inner.peek_failed()
     }
 }
 
@@ -189,6 +199,27 @@ where
                 Some(Error::DeadlineExceeded) => Error::DeadlineExceeded,
                 _ => error.take().unwrap_or(Error::Consumed),
             })),
+        }
+    }
+
+    fn peek_failed(&mut self) -> Option<bool> {
+        match &mut self.stage {
+            Stage::First(first, _) => match first.peek_failed()? {
+                // The first failed: so does the whole; a value moves on to the second future.
+                true => Some(true),
+                false => {
+                    self.advance();
+                    match &mut self.stage {
+                        Stage::Second(second) => second.peek_failed(),
+                        Stage::Failed(error) => {
+                            Some(!matches!(error, None | Some(Error::Consumed)))
+                        }
+                        Stage::First(..) => None,
+                    }
+                }
+            },
+            Stage::Second(second) => second.peek_failed(),
+            Stage::Failed(error) => Some(!matches!(error, None | Some(Error::Consumed))),
         }
     }
 }

@@ -414,6 +414,15 @@ where
         }
     }
 
+    /// Whether the machine finished with a failure; `None` while it runs.
+    pub(crate) fn peek_failed(&self) -> Option<bool> {
+        match &self.stage {
+            Stage::Finished(Some(outcome)) => Some(crate::callbacks::is_failure(outcome)),
+            Stage::Finished(None) => Some(false),
+            _ => None,
+        }
+    }
+
     fn take(&mut self) -> Result<T, Error<E>> {
         self.try_take().unwrap_or(Err(Error::Consumed))
     }
@@ -494,6 +503,13 @@ where
         match self {
             Run::Done(slot) => Some(slot.take().unwrap_or_else(|| Err(Error::Consumed))),
             Run::Machine(machine) => machine.try_take(),
+        }
+    }
+
+    pub(crate) fn peek_failed(&self) -> Option<bool> {
+        match self {
+            Run::Done(_) => Some(false),
+            Run::Machine(machine) => machine.peek_failed(),
         }
     }
 

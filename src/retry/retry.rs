@@ -207,6 +207,10 @@ where
         self.machine.try_take()
     }
 
+    fn peek_failed(&mut self) -> Option<bool> {
+        self.machine.peek_failed()
+    }
+
     /// Runs the schedule on the calling thread: backoffs are slept here, not on a timer thread.
     #[inline]
     fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Result<T, Error<E>> {

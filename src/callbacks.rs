@@ -1,0 +1,282 @@
+//! Done callbacks: the relay a future becomes once a callback is registered on it.
+//!
+//! A future without callbacks hands its outcome straight from the channel to the waiter. The
+//! first [`add_done_callback`](crate::AwaitableConcurrentFuture::add_done_callback) moves the
+//! channel's receiver into a [`Relay`] and leaves the relay's waker in the async-waiter slot of
+//! [`Shared`](crate::state::Shared). When the producer completes, its usual wake-up lands in
+//! the relay, on the producer's thread: the relay takes the outcome out of the channel, runs the
+//! callbacks with it by reference, stores it, and only then wakes the waiter (its task or its
+//! parked thread). Futures that never get a callback pay nothing for this: no bit, no branch on
+//! the producer's side, no memory.
+//!
+//! Whoever gets to a sent outcome first delivers it: normally the producer's wake-up, but a
+//! waiter that looks in between the send and the wake-up runs the callbacks itself, on its own
+//! thread, still before it takes the value. Either way each callback runs once, before any
+//! waiter sees the outcome, and every callback sees the outcome the waiter gets.
+
+use std::fmt;
+use std::mem;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Instant;
+
+use oneshot::TryRecvError;
+
+use crate::error::Error;
+use crate::state::Outcome;
+
+/// A done callback, as registered.
+pub(crate) type Callback<T, E> = Box<dyn FnOnce(&Outcome<T, E>) + Send>;
+
+/// Runs `callback` with `outcome`, catching a panic: the panic hook has already reported it
+/// (to stderr, by default), and the future and the other callbacks go on as if it returned.
+pub(crate) fn run_callback<T, E>(callback: Callback<T, E>, outcome: &Outcome<T, E>) {
+    // A panicking callback can leave only its own captures half-updated: the outcome is shared
+    // by reference and nothing of ours is borrowed mutably across the call.
+    let _ = panic::catch_unwind(AssertUnwindSafe(move || callback(outcome)));
+}
+
+/// Where a relayed future's outcome stands.
+enum Stage<T, E> {
+    /// Not delivered yet: the outcome is still in (or still to come into) the channel.
+    Waiting(oneshot::Receiver<Outcome<T, E>>),
+    /// Taken out of the channel; a thread is running the callbacks with it.
+    Running,
+    /// Callbacks done: the outcome waits for the consumer.
+    Done(Outcome<T, E>),
+    /// The consumer was cancelled or dropped before an outcome came.
+    Closed,
+}
+
+struct State<T, E> {
+    stage: Stage<T, E>,
+    callbacks: Vec<Callback<T, E>>,
+    /// The consumer's async waiter, woken after the callbacks ran.
+    waiter: Option<Waker>,
+}
+
+/// A future's outcome on its way from the channel to the waiter, with the callbacks to run on
+/// the way. Shared by the consumer and (as a waker) the producer's side.
+pub(crate) struct Relay<T, E> {
+    state: Mutex<State<T, E>>,
+    /// Blocking waiters sleep here until the outcome is delivered.
+    delivered: Condvar,
+}
+
+/// What the consumer finds in a relay.
+pub(crate) enum Look<T, E> {
+    /// The outcome, handed over: callbacks have run.
+    Outcome(Outcome<T, E>),
+    /// Nothing yet.
+    Pending,
+}
+
+impl<T, E> Relay<T, E> {
+    pub(crate) fn new(receiver: oneshot::Receiver<Outcome<T, E>>, first: Callback<T, E>) -> Self {
+        Relay {
+            state: Mutex::new(State {
+                stage: Stage::Waiting(receiver),
+                callbacks: vec![first],
+                waiter: None,
+            }),
+            delivered: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T, E>> {
+        // Callbacks never run under the lock, so a poisoned lock can only come from a panic in
+        // our own bookkeeping; the state is still consistent, keep going.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Delivers a sent outcome (or the producer's absence) if nobody has yet: takes it out of
+    /// the channel, runs the callbacks on this thread, then wakes the waiter.
+    pub(crate) fn deliver(&self) {
+        let mut state = self.lock();
+        let outcome = match &state.stage {
+            Stage::Waiting(receiver) => match receiver.try_recv() {
+                Ok(outcome) => outcome,
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => Err(Error::Abandoned),
+            },
+            Stage::Running | Stage::Done(_) | Stage::Closed => return,
+        };
+        state.stage = Stage::Running;
+        // Callbacks added while these run (the consumer may add more) run in the next round.
+        loop {
+            let callbacks = mem::take(&mut state.callbacks);
+            if callbacks.is_empty() {
+                break;
+            }
+            drop(state);
+            for callback in callbacks {
+                run_callback(callback, &outcome);
+            }
+            state = self.lock();
+        }
+        state.stage = Stage::Done(outcome);
+        let waiter = state.waiter.take();
+        drop(state);
+        self.delivered.notify_all();
+        if let Some(waiter) = waiter {
+            waiter.wake();
+        }
+    }
+
+    /// Whether an outcome is there or on its way (the consumer's `done`).
+    pub(crate) fn done(&self) -> bool {
+        match &self.lock().stage {
+            Stage::Waiting(receiver) => receiver.has_message() || receiver.is_closed(),
+            Stage::Done(_) => true,
+            Stage::Running | Stage::Closed => false,
+        }
+    }
+
+    /// Takes the delivered outcome, delivering it here first if it was sent but not yet
+    /// delivered.
+    pub(crate) fn try_take(&self) -> Look<T, E> {
+        self.deliver();
+        let mut state = self.lock();
+        match mem::replace(&mut state.stage, Stage::Closed) {
+            Stage::Done(outcome) => Look::Outcome(outcome),
+            other => {
+                state.stage = other;
+                Look::Pending
+            }
+        }
+    }
+
+    /// Whether the delivered outcome is a failure, without taking it; `None` while pending.
+    pub(crate) fn peek_failed(&self) -> Option<bool> {
+        self.deliver();
+        match &self.lock().stage {
+            Stage::Done(outcome) => Some(is_failure(outcome)),
+            _ => None,
+        }
+    }
+
+    /// Registers the async waiter; ready once the outcome can be taken.
+    pub(crate) fn poll_delivered(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.deliver();
+        let mut state = self.lock();
+        match &state.stage {
+            Stage::Done(_) | Stage::Closed => Poll::Ready(()),
+            Stage::Waiting(_) | Stage::Running => {
+                match &mut state.waiter {
+                    Some(waiter) if waiter.will_wake(cx.waker()) => {}
+                    waiter => *waiter = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Blocks until the outcome is delivered or `deadline` passes; true if it is there.
+    pub(crate) fn wait_delivered(&self, deadline: Option<Instant>) -> bool {
+        self.deliver();
+        let mut state = self.lock();
+        loop {
+            match &state.stage {
+                Stage::Done(_) | Stage::Closed => return true,
+                Stage::Waiting(receiver) if receiver.has_message() || receiver.is_closed() => {
+                    drop(state);
+                    self.deliver();
+                    state = self.lock();
+                    continue;
+                }
+                Stage::Waiting(_) | Stage::Running => {}
+            }
+            state = match deadline {
+                None => self
+                    .delivered
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return false;
+                    }
+                    self.delivered
+                        .wait_timeout(state, deadline - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+    }
+
+    /// Adds a callback: queued while the outcome is to come, else run at once on this thread
+    /// with the outcome (which stays for the waiter).
+    pub(crate) fn add(&self, callback: Callback<T, E>) {
+        let mut state = self.lock();
+        match &mut state.stage {
+            Stage::Waiting(_) | Stage::Running => state.callbacks.push(callback),
+            Stage::Done(_) => {
+                // Only the consumer (who is calling) takes a delivered outcome: run it outside
+                // the lock and put it back.
+                let Stage::Done(outcome) = mem::replace(&mut state.stage, Stage::Running) else {
+                    unreachable!()
+                };
+                drop(state);
+                run_callback(callback, &outcome);
+                self.lock().stage = Stage::Done(outcome);
+            }
+            Stage::Closed => {
+                drop(state);
+                run_callback(callback, &Err(Error::Cancelled));
+            }
+        }
+    }
+
+    /// Closes the relay if no outcome came: drops the receiver (the producer sees it as
+    /// cancelled) and runs the queued callbacks with `Cancelled`. False if an outcome is there
+    /// or on its way; then nothing changes.
+    pub(crate) fn close(&self) -> bool {
+        let mut state = self.lock();
+        match &state.stage {
+            Stage::Waiting(receiver) if !(receiver.has_message() || receiver.is_closed()) => {}
+            Stage::Closed => return true,
+            _ => return false,
+        }
+        state.stage = Stage::Closed;
+        let callbacks = mem::take(&mut state.callbacks);
+        drop(state);
+        let cancelled = Err(Error::Cancelled);
+        for callback in callbacks {
+            run_callback(callback, &cancelled);
+        }
+        true
+    }
+}
+
+/// What `wait(.., FirstFailed)` counts as a failure: every error but `Consumed`.
+pub(crate) fn is_failure<T, E>(outcome: &Outcome<T, E>) -> bool {
+    matches!(outcome, Err(error) if !error.is_consumed())
+}
+
+impl<T: Send + 'static, E: Send + 'static> Wake for Relay<T, E> {
+    fn wake(self: Arc<Self>) {
+        self.deliver();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.deliver();
+    }
+}
+
+impl<T, E> fmt::Debug for Relay<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        let stage = match &state.stage {
+            Stage::Waiting(_) => "waiting",
+            Stage::Running => "running callbacks",
+            Stage::Done(_) => "delivered",
+            Stage::Closed => "closed",
+        };
+        f.debug_struct("Relay")
+            .field("stage", &stage)
+            .field("callbacks", &state.callbacks.len())
+            .finish()
+    }
+}
