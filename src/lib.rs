@@ -244,8 +244,8 @@ mod timeout;
 pub use api_future::ApiFuture;
 pub use awaitable::{AwaitableConcurrentFuture, failed, ready};
 pub use compose::{
-    AndThen, ApiFutureExt, BoxApiFuture, FromFuture, JoinAll, Map, MapErr, from_future, join_all,
-    join_all_async,
+    AndThen, ApiFutureExt, BoxApiFuture, FromFuture, JoinAll, Map, MapErr, SharedError,
+    SharedFuture, from_future, join_all, join_all_async,
 };
 pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};

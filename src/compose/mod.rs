@@ -4,6 +4,7 @@ mod boxed;
 mod from_future;
 mod join;
 mod map;
+mod shared;
 
 use crate::api_future::ApiFuture;
 
@@ -11,6 +12,7 @@ pub use boxed::BoxApiFuture;
 pub use from_future::{FromFuture, from_future};
 pub use join::{JoinAll, join_all, join_all_async};
 pub use map::{AndThen, Map, MapErr};
+pub use shared::{SharedError, SharedFuture};
 
 /// Combinators for every [`ApiFuture`]. Each result is again an `ApiFuture`: blocked on,
 /// awaited, timed out without loss (a `Timeout` leaves the inner future's value for the next
@@ -60,6 +62,24 @@ pub trait ApiFutureExt<T, E>: ApiFuture<T, E> + Sized {
         F: FnOnce(E) -> E2 + Send + Unpin,
     {
         MapErr::new(self, f)
+    }
+
+    /// Shares the outcome among any number of waiters: see [`SharedFuture`]. Values and
+    /// errors must be `Clone`; for `BoxError`, see [`SharedError`].
+    ///
+    /// ```
+    /// use apifuture::{ready, ApiFuture, ApiFutureExt};
+    /// let mut a = ready::<u8, String>(5).shared();
+    /// let mut b = a.clone();
+    /// assert_eq!((a.result(None).unwrap(), b.result(None).unwrap()), (5, 5));
+    /// ```
+    fn shared(self) -> SharedFuture<T, E>
+    where
+        Self: 'static,
+        T: Clone,
+        E: Clone,
+    {
+        SharedFuture::new(BoxApiFuture::new(self))
     }
 
     /// Erases the future's type: see [`BoxApiFuture`].

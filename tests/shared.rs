@@ -1,0 +1,234 @@
+//! `SharedFuture`: many waiters, blocking and async, one outcome.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use apifuture::{
+    ApiFuture, ApiFutureExt, BoxError, Error, SharedError, SharedFuture, failed, from_future,
+    promise, ready,
+};
+use common::{DropCounter, TestError, Tracked, iterations, on_two_executors};
+
+const LONG: Duration = Duration::from_secs(30);
+
+#[test]
+fn every_handle_gets_the_value_once_and_a_fresh_clone_gets_it_again() {
+    let mut a = ready::<String, TestError>("v".into()).shared();
+    let mut b = a.clone();
+    assert_eq!(a.result(None).unwrap(), "v");
+    assert_eq!(a.result(None), Err(Error::Consumed));
+    let mut c = a.clone();
+    assert_eq!(b.try_result(), Some(Ok("v".to_string())));
+    assert_eq!(c.result(Duration::ZERO).unwrap(), "v");
+}
+
+#[test]
+fn errors_are_shared_too() {
+    let mut a = failed::<u8, TestError>("503").shared();
+    let mut b = a.clone();
+    assert_eq!(a.result(None), Err(Error::Failed("503")));
+    assert_eq!(b.result(None), Err(Error::Failed("503")));
+
+    let mut boxed = failed::<u8, BoxError>("boom".into())
+        .map_err(SharedError::from)
+        .shared();
+    let mut other = boxed.clone();
+    let first = boxed.result(None).unwrap_err();
+    let second = other.result(None).unwrap_err();
+    let (Error::Failed(first), Error::Failed(second)) = (first, second) else {
+        panic!("both should be Failed");
+    };
+    assert!(Arc::ptr_eq(&first, &second), "one error, shared");
+}
+
+#[test]
+fn timeouts_are_per_waiter_and_lose_nothing() {
+    let (producer, future) = promise::<u32, TestError>();
+    let mut a = future.shared();
+    let mut b = a.clone();
+    assert!(a.result(Duration::from_millis(5)).unwrap_err().is_timeout());
+    assert!(b.result(Duration::ZERO).unwrap_err().is_timeout());
+    let mut c = a.clone();
+    let template = a.clone();
+    on_two_executors(move || {
+        let mut c = template.clone();
+        async move {
+            assert!(
+                c.result_async(Duration::from_millis(5))
+                    .await
+                    .unwrap_err()
+                    .is_timeout()
+            );
+        }
+    });
+    producer.set_result(3);
+    assert_eq!(a.result(None), Ok(3));
+    assert_eq!(b.result(LONG), Ok(3));
+    assert_eq!(futures_lite::future::block_on(c.result_async(LONG)), Ok(3));
+}
+
+#[test]
+fn dropping_some_handles_leaves_the_others_and_dropping_all_cancels() {
+    let (producer, future) = promise::<u32, TestError>();
+    let a = future.shared();
+    let mut b = a.clone();
+    let c = a.clone();
+    drop(a);
+    // A handle dropped in the middle of an async wait.
+    let mut polled = c.clone();
+    let mut waiting = Box::pin(async move { polled.result_async(None).await });
+    assert!(
+        futures_lite::future::block_on(futures_lite::future::poll_once(&mut waiting)).is_none()
+    );
+    drop(waiting);
+    assert!(!producer.is_cancelled());
+    producer.set_result(8);
+    assert_eq!(b.result(LONG), Ok(8));
+
+    let (producer, future) = promise::<u32, TestError>();
+    let a = future.shared();
+    let b = a.clone();
+    drop(a);
+    assert!(!producer.is_cancelled());
+    drop(b);
+    assert!(producer.is_cancelled(), "the last handle's drop cancels");
+    assert!(producer.wait_cancelled(Duration::ZERO));
+}
+
+#[test]
+fn sharing_a_consumed_future_shares_consumed() {
+    let mut future = ready::<u8, TestError>(1);
+    assert_eq!(future.result(None), Ok(1));
+    let mut shared = future.shared();
+    let mut other = shared.clone();
+    assert_eq!(shared.result(None), Err(Error::Consumed));
+    assert_eq!(other.result(None), Err(Error::Consumed));
+}
+
+#[test]
+fn a_polled_source_completing_inside_one_waiter_wakes_the_others() {
+    // from_future is driven by whoever polls: the completion happens inside a waiter's poll,
+    // not on a producer's thread, and the other waiters must still hear of it.
+    let (producer, gate) = promise::<u32, TestError>();
+    let mut a = from_future(async move { gate.await.map_err(|_| "gate") }).shared();
+    let mut b = a.clone();
+    let waiter = thread::spawn(move || b.result(LONG));
+    producer.set_result(4);
+    assert_eq!(a.result(LONG), Ok(4));
+    assert_eq!(waiter.join().unwrap(), Ok(4));
+}
+
+#[test]
+fn peek_and_done_do_not_consume() {
+    let (producer, future) = promise::<u8, TestError>();
+    let mut shared = future.shared();
+    assert!(!shared.done());
+    assert_eq!(shared.peek_failed(), None);
+    producer.set_error("bad");
+    assert!(shared.done());
+    assert_eq!(shared.peek_failed(), Some(true));
+    assert_eq!(shared.result(None), Err(Error::Failed("bad")));
+}
+
+/// 64 waiters, half blocking in their own threads and half awaiting (several tasks per
+/// thread), each with its own timeout; some handles dropped before and during the wait. Every
+/// waiter that waits gets the one value, and the value is dropped once, after the last handle.
+#[test]
+fn sixty_four_mixed_waiters_see_one_outcome() {
+    let waiters = if cfg!(miri) { 16 } else { 64 };
+    for _ in 0..iterations(20, 2) {
+        let counter = DropCounter::new();
+        let (producer, future) = promise::<Arc<Tracked>, TestError>();
+        let shared = future.shared();
+        let finished = Arc::new(AtomicUsize::new(0));
+        let mut threads = Vec::new();
+        // Blocking waiters: one thread each, alternating a timeout with none.
+        for i in 0..waiters / 2 {
+            let mut handle = shared.clone();
+            let finished = Arc::clone(&finished);
+            threads.push(thread::spawn(move || {
+                let value = if i % 2 == 0 {
+                    handle.result(LONG)
+                } else {
+                    handle.result(None)
+                };
+                finished.fetch_add(1, Ordering::SeqCst);
+                value.map(|v| v.value)
+            }));
+        }
+        // Async waiters: four per thread, on futures-lite's executor.
+        let mut async_threads = Vec::new();
+        for _ in 0..waiters / 8 {
+            let handles: Vec<SharedFuture<Arc<Tracked>, TestError>> =
+                (0..4).map(|_| shared.clone()).collect();
+            let finished = Arc::clone(&finished);
+            async_threads.push(thread::spawn(move || {
+                futures_lite::future::block_on(async move {
+                    let mut values = Vec::new();
+                    let waits = handles
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, mut handle)| async move {
+                            if i % 2 == 0 {
+                                handle.result_async(LONG).await
+                            } else {
+                                handle.await
+                            }
+                        });
+                    for wait in waits {
+                        values.push(wait.await.map(|v| v.value));
+                    }
+                    finished.fetch_add(values.len(), Ordering::SeqCst);
+                    values
+                })
+            }));
+        }
+        // Handles dropped without waiting do not disturb anyone.
+        let dropped: Vec<_> = (0..4).map(|_| shared.clone()).collect();
+        drop(dropped);
+        producer.set_result(Arc::new(counter.track(77)));
+        for thread in threads {
+            assert_eq!(thread.join().unwrap(), Ok(77));
+        }
+        for thread in async_threads {
+            assert_eq!(thread.join().unwrap(), vec![Ok(77); 4]);
+        }
+        assert_eq!(finished.load(Ordering::SeqCst), waiters);
+        assert_eq!(
+            counter.dropped(),
+            0,
+            "the source handle still holds the value"
+        );
+        drop(shared);
+        counter.assert_all_dropped();
+    }
+}
+
+#[test]
+fn waiters_racing_a_dropped_producer_all_see_abandoned() {
+    for _ in 0..iterations(50, 3) {
+        let (producer, future) = promise::<u8, TestError>();
+        let shared = future.shared();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let mut handle = shared.clone();
+                thread::spawn(move || handle.result(LONG))
+            })
+            .collect();
+        drop(producer);
+        for thread in threads {
+            assert_eq!(thread.join().unwrap(), Err(Error::Abandoned));
+        }
+    }
+}
+
+#[test]
+fn shared_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let shared = ready::<u8, TestError>(1).shared();
+    send(&shared);
+}
