@@ -244,8 +244,9 @@ mod timeout;
 pub use api_future::ApiFuture;
 pub use awaitable::{AwaitableConcurrentFuture, failed, ready};
 pub use compose::{
-    AndThen, ApiFutureExt, BoxApiFuture, FromFuture, JoinAll, Map, MapErr, SharedError,
-    SharedFuture, from_future, join_all, join_all_async,
+    AndThen, ApiFutureExt, AsCompleted, AsCompletedStream, BoxApiFuture, FromFuture, JoinAll, Map,
+    MapErr, ReturnWhen, SharedError, SharedFuture, WaitAsync, as_completed, as_completed_async,
+    from_future, join_all, join_all_async, wait, wait_async,
 };
 pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};

@@ -46,6 +46,7 @@ fn errors_are_shared_too() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "async-io timers need the reactor")]
 fn timeouts_are_per_waiter_and_lose_nothing() {
     let (producer, future) = promise::<u32, TestError>();
     let mut a = future.shared();

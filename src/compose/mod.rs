@@ -1,18 +1,23 @@
 //! Composition: futures made from other futures, usable blocking and async like any other.
 
+mod as_completed;
 mod boxed;
 mod from_future;
 mod join;
 mod map;
+mod ready_queue;
 mod shared;
+mod wait;
 
 use crate::api_future::ApiFuture;
 
+pub use as_completed::{AsCompleted, AsCompletedStream, as_completed, as_completed_async};
 pub use boxed::BoxApiFuture;
 pub use from_future::{FromFuture, from_future};
 pub use join::{JoinAll, join_all, join_all_async};
 pub use map::{AndThen, Map, MapErr};
 pub use shared::{SharedError, SharedFuture};
+pub use wait::{ReturnWhen, WaitAsync, wait, wait_async};
 
 /// Combinators for every [`ApiFuture`]. Each result is again an `ApiFuture`: blocked on,
 /// awaited, timed out without loss (a `Timeout` leaves the inner future's value for the next

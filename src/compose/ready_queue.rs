@@ -1,0 +1,120 @@
+//! Which of many futures to look at next: each future gets a waker of its own that records its
+//! index, so a multi-future wait re-polls only the futures that said something changed. That
+//! keeps `wait(.., AllCompleted)` O(N) overall, instead of re-polling all N on every wake-up,
+//! and lets the blocking waits park until a waker fires rather than poll in a loop.
+
+use std::fmt;
+use std::mem;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Wake, Waker};
+
+/// The indices woken since the last look, and who to wake when one comes.
+pub(crate) struct ReadyQueue {
+    /// Whether each index is already queued, so that a future woken many times is queued once.
+    queued: Box<[AtomicBool]>,
+    state: Mutex<QueueState>,
+}
+
+struct QueueState {
+    ready: Vec<usize>,
+    /// The task or thread waiting on the whole set.
+    waiter: Option<Waker>,
+}
+
+/// The waker one future of the set is polled with.
+struct IndexWaker {
+    index: usize,
+    queue: Arc<ReadyQueue>,
+}
+
+impl Wake for IndexWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.queue.queued[self.index].swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let waiter = {
+            let mut state = self.queue.lock();
+            state.ready.push(self.index);
+            state.waiter.take()
+        };
+        if let Some(waiter) = waiter {
+            waiter.wake();
+        }
+    }
+}
+
+impl ReadyQueue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The wakers of a set of `len` futures and the queue they fill.
+pub(crate) struct Tracker {
+    queue: Arc<ReadyQueue>,
+    wakers: Vec<Waker>,
+}
+
+impl Tracker {
+    pub(crate) fn new(len: usize) -> Self {
+        let queue = Arc::new(ReadyQueue {
+            queued: (0..len).map(|_| AtomicBool::new(false)).collect(),
+            state: Mutex::new(QueueState {
+                ready: Vec::new(),
+                waiter: None,
+            }),
+        });
+        let wakers = (0..len)
+            .map(|index| {
+                Waker::from(Arc::new(IndexWaker {
+                    index,
+                    queue: Arc::clone(&queue),
+                }))
+            })
+            .collect();
+        Tracker { queue, wakers }
+    }
+
+    /// The waker to poll future `index` with.
+    pub(crate) fn waker(&self, index: usize) -> &Waker {
+        &self.wakers[index]
+    }
+
+    /// Takes the indices woken since the last call, in the order they were woken. Each can be
+    /// queued again from now on.
+    pub(crate) fn take_ready(&self) -> Vec<usize> {
+        let ready = mem::take(&mut self.queue.lock().ready);
+        for &index in &ready {
+            self.queue.queued[index].store(false, Ordering::Release);
+        }
+        ready
+    }
+
+    /// Registers `waiter` to be woken by the next index that is queued; false (and nothing
+    /// registered) if some are queued already, so the caller must not sleep.
+    pub(crate) fn sleep_on(&self, waiter: &Waker) -> bool {
+        let mut state = self.queue.lock();
+        if !state.ready.is_empty() {
+            return false;
+        }
+        match &mut state.waiter {
+            Some(known) if known.will_wake(waiter) => {}
+            slot => *slot = Some(waiter.clone()),
+        }
+        true
+    }
+}
+
+impl fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracker")
+            .field("futures", &self.wakers.len())
+            .field("woken", &self.queue.lock().ready.len())
+            .finish()
+    }
+}

@@ -1,0 +1,315 @@
+//! `wait`, `wait_async`, `as_completed` and `as_completed_async`: many futures at once.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::thread;
+use std::time::Duration;
+
+use apifuture::{
+    ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, BoxApiFuture, Error, Promise, RetryPolicy,
+    ReturnWhen, as_completed, as_completed_async, failed, promise, ready, retry, wait, wait_async,
+};
+use common::{TestError, on_two_executors};
+use futures_lite::StreamExt;
+
+const LONG: Duration = Duration::from_secs(30);
+type Future = AwaitableConcurrentFuture<u32, TestError>;
+
+fn pending(n: usize) -> (Vec<Promise<u32, TestError>>, Vec<Future>) {
+    (0..n).map(|_| promise::<u32, TestError>()).unzip()
+}
+
+#[test]
+fn empty_input_returns_at_once() {
+    let mut none: Vec<Future> = Vec::new();
+    for when in [
+        ReturnWhen::FirstCompleted,
+        ReturnWhen::AllCompleted,
+        ReturnWhen::FirstFailed,
+    ] {
+        assert_eq!(wait(&mut none, None, when), (vec![], vec![]));
+        let outcome = futures_lite::future::block_on(wait_async(&mut none, None, when));
+        assert_eq!(outcome, (vec![], vec![]));
+    }
+    assert!(as_completed(Vec::<Future>::new(), None).next().is_none());
+}
+
+#[test]
+fn first_completed_all_completed_and_nothing_taken() {
+    let (mut producers, mut futures) = pending(3);
+    let (done, left) = wait(&mut futures, Duration::ZERO, ReturnWhen::FirstCompleted);
+    assert_eq!(
+        (done, left),
+        (vec![], vec![0, 1, 2]),
+        "zero timeout only looks"
+    );
+
+    producers.remove(1).set_result(10);
+    let (done, left) = wait(&mut futures, LONG, ReturnWhen::FirstCompleted);
+    assert_eq!((done, left), (vec![1], vec![0, 2]));
+
+    let late = thread::spawn(move || {
+        for (i, producer) in producers.into_iter().enumerate() {
+            thread::sleep(Duration::from_millis(2));
+            producer.set_result(i as u32);
+        }
+    });
+    let (done, left) = wait(&mut futures, None, ReturnWhen::AllCompleted);
+    assert_eq!((done, left), (vec![0, 1, 2], vec![]));
+    late.join().unwrap();
+    let values: Vec<u32> = futures
+        .iter_mut()
+        .map(|f| f.result(None).unwrap())
+        .collect();
+    assert_eq!(values, [0, 10, 1]);
+}
+
+#[test]
+fn first_failed_counts_errors_but_not_consumed() {
+    let mut consumed = ready::<u32, TestError>(1);
+    consumed.result(None).unwrap();
+    let (_keep, pending_one) = promise::<u32, TestError>();
+    let mut futures = vec![consumed, ready(2), pending_one];
+    // A consumed future is done but not failed, so this waits for the pending one: time out.
+    let (done, left) = wait(
+        &mut futures,
+        Duration::from_millis(20),
+        ReturnWhen::FirstFailed,
+    );
+    assert_eq!((done, left), (vec![0, 1], vec![2]));
+
+    let (producer, pending_two) = promise::<u32, TestError>();
+    let mut futures = vec![pending_two, failed("bad"), ready(3)];
+    let (done, left) = wait(&mut futures, LONG, ReturnWhen::FirstFailed);
+    assert_eq!((done, left), (vec![1, 2], vec![0]));
+    // The failure was looked at, not taken.
+    assert_eq!(futures[1].result(None), Err(Error::Failed("bad")));
+    drop(producer);
+    // Abandoned is a failure too.
+    let (done, _) = wait(&mut futures[..1], LONG, ReturnWhen::FirstFailed);
+    assert_eq!(done, vec![0]);
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "async-io timers need the reactor")]
+fn a_timeout_leaves_every_future_waitable() {
+    let (producers, mut futures) = pending(2);
+    let (done, left) = wait(
+        &mut futures,
+        Duration::from_millis(5),
+        ReturnWhen::AllCompleted,
+    );
+    assert_eq!((done, left), (vec![], vec![0, 1]));
+    on_two_executors(|| async {
+        let (mut producers, mut futures) = pending(2);
+        let outcome = wait_async(
+            &mut futures,
+            Duration::from_millis(5),
+            ReturnWhen::AllCompleted,
+        )
+        .await;
+        assert_eq!(outcome, (vec![], vec![0, 1]));
+        producers.pop().unwrap().set_result(1);
+        let outcome = wait_async(&mut futures, LONG, ReturnWhen::FirstCompleted).await;
+        assert_eq!(outcome, (vec![1], vec![0]));
+    });
+    for (producer, value) in producers.into_iter().zip([5, 6]) {
+        producer.set_result(value);
+    }
+    assert_eq!(futures[0].result(None), Ok(5));
+    assert_eq!(futures[1].result(None), Ok(6));
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "async-io timers need the reactor")]
+fn wait_async_wakes_on_completion_from_other_threads() {
+    on_two_executors(|| async {
+        let (producers, mut futures) = pending(8);
+        let late = thread::spawn(move || {
+            for producer in producers.into_iter().rev() {
+                producer.set_result(1);
+            }
+        });
+        let (done, left) = wait_async(&mut futures, LONG, ReturnWhen::AllCompleted).await;
+        assert_eq!((done.len(), left.len()), (8, 0));
+        late.join().unwrap();
+    });
+}
+
+/// An `ApiFuture` that counts how often it is polled.
+struct Counted {
+    inner: Future,
+    polls: Arc<AtomicUsize>,
+}
+
+impl ApiFuture<u32, TestError> for Counted {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.polls.fetch_add(1, Ordering::SeqCst);
+        self.inner.poll_ready(cx)
+    }
+
+    fn try_result(&mut self) -> Option<Result<u32, Error<TestError>>> {
+        self.inner.try_result()
+    }
+}
+
+impl std::future::IntoFuture for Counted {
+    type Output = Result<u32, Error<TestError>>;
+    type IntoFuture = apifuture::Await<Self, u32, TestError>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        apifuture::Await::new(self)
+    }
+}
+
+#[test]
+fn all_completed_polls_each_future_once_per_wake_up() {
+    let n = common::iterations(200, 10);
+    let polls = Arc::new(AtomicUsize::new(0));
+    let (producers, futures) = pending(n);
+    let mut futures: Vec<Counted> = futures
+        .into_iter()
+        .map(|inner| Counted {
+            inner,
+            polls: Arc::clone(&polls),
+        })
+        .collect();
+    let late = thread::spawn(move || {
+        for producer in producers {
+            producer.set_result(0);
+        }
+    });
+    let (done, _) = wait(&mut futures, LONG, ReturnWhen::AllCompleted);
+    late.join().unwrap();
+    assert_eq!(done.len(), n);
+    // One look at each future at first, then one per wake-up: never a re-poll of them all.
+    assert!(
+        polls.load(Ordering::SeqCst) <= 2 * n,
+        "{} polls for {n} futures",
+        polls.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
+fn mixed_origins_through_boxed_and_shared() {
+    let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+    let mut attempts = 0;
+    let flaky = retry(policy, move |_| {
+        attempts += 1;
+        if attempts < 3 {
+            failed("busy")
+        } else {
+            ready(7)
+        }
+    });
+    let shared = ready::<u32, TestError>(9).shared();
+    let mut futures: Vec<BoxApiFuture<u32, TestError>> = vec![
+        flaky.boxed(),
+        ready::<u32, TestError>(1).map(|v| v + 1).boxed(),
+        shared.clone().boxed(),
+        // The same outcome waited through two handles.
+        shared.boxed(),
+    ];
+    let (done, left) = wait(&mut futures, LONG, ReturnWhen::AllCompleted);
+    assert_eq!((done, left), (vec![0, 1, 2, 3], vec![]));
+    let mut seen: Vec<(usize, u32)> = as_completed(futures, LONG)
+        .map(|(index, outcome)| (index, outcome.unwrap()))
+        .collect();
+    seen.sort();
+    assert_eq!(seen, [(0, 7), (1, 2), (2, 9), (3, 9)]);
+}
+
+#[test]
+fn as_completed_yields_in_completion_order() {
+    let (producers, futures) = pending(4);
+    let mut outcomes = as_completed(futures, LONG);
+    let order = [2usize, 0, 3, 1];
+    let mut producers: Vec<Option<Promise<u32, TestError>>> =
+        producers.into_iter().map(Some).collect();
+    for &index in &order {
+        producers[index]
+            .take()
+            .unwrap()
+            .set_result(index as u32 * 10);
+        let (yielded, outcome) = outcomes.next().unwrap();
+        assert_eq!((yielded, outcome), (index, Ok(index as u32 * 10)));
+    }
+    assert!(outcomes.next().is_none());
+    assert!(!outcomes.timed_out());
+}
+
+#[test]
+fn as_completed_timeout_gives_the_rest_back() {
+    let (mut producers, futures) = pending(3);
+    producers.remove(1).set_result(1);
+    let mut outcomes = as_completed(futures, Duration::from_millis(10));
+    assert_eq!(outcomes.next(), Some((1, Ok(1))));
+    assert_eq!(outcomes.next(), None);
+    assert!(outcomes.timed_out());
+    assert_eq!(outcomes.next(), None, "stays over");
+    let mut left = outcomes.into_pending();
+    assert_eq!(left.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 2]);
+    for (producer, value) in producers.into_iter().zip([0, 2]) {
+        producer.set_result(value);
+    }
+    assert_eq!(left[0].1.result(None), Ok(0));
+    assert_eq!(left[1].1.result(None), Ok(2));
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "async-io timers need the reactor")]
+fn as_completed_async_in_both_modes_of_completion() {
+    on_two_executors(|| async {
+        let (producers, futures) = pending(5);
+        let late = thread::spawn(move || {
+            for (i, producer) in producers.into_iter().enumerate() {
+                producer.set_result(i as u32);
+            }
+        });
+        let mut stream = as_completed_async(futures, LONG);
+        let mut seen = Vec::new();
+        while let Some((index, outcome)) = stream.next().await {
+            assert_eq!(outcome, Ok(index as u32));
+            seen.push(index);
+        }
+        late.join().unwrap();
+        seen.sort();
+        assert_eq!(seen, [0, 1, 2, 3, 4]);
+        assert!(!stream.timed_out());
+    });
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "async-io timers need the reactor")]
+fn as_completed_async_timeout_gives_the_rest_back() {
+    on_two_executors(|| async {
+        let (producers, futures) = pending(2);
+        let mut stream = as_completed_async(futures, Duration::from_millis(10));
+        assert!(stream.next().await.is_none());
+        assert!(stream.timed_out());
+        let mut left = stream.into_pending();
+        assert_eq!(left.len(), 2);
+        for producer in producers {
+            producer.set_result(4);
+        }
+        assert_eq!(left[0].1.result_async(LONG).await, Ok(4));
+    });
+}
+
+#[test]
+fn zero_timeouts_only_look() {
+    let (_producers, futures) = pending(2);
+    let mut outcomes = as_completed(futures, Duration::ZERO);
+    assert!(outcomes.next().is_none());
+    assert!(outcomes.timed_out());
+    let (_producers, mut futures) = pending(2);
+    let outcome = futures_lite::future::block_on(wait_async(
+        &mut futures,
+        Duration::ZERO,
+        ReturnWhen::AllCompleted,
+    ));
+    assert_eq!(outcome, (vec![], vec![0, 1]));
+}
