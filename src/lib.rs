@@ -168,6 +168,70 @@
 //! - Bad input is clamped, never a panic or an endless loop: zero attempts make one, a
 //!   multiplier below 1 (or NaN) keeps the delay constant.
 //!
+//! # Composing futures
+//!
+//! Python's `concurrent.futures` gives the seed's users more than one future at a time; so
+//! does this crate, in both modes, with timeouts that take nothing away.
+//!
+//! ```
+//! use std::time::Duration;
+//! use apifuture::{as_completed, spawn, wait, ApiFuture, ApiFutureExt, BoxApiFuture, ReturnWhen};
+//!
+//! // An SDK returns one type from every method, whatever each future is made of.
+//! let mut calls: Vec<BoxApiFuture<u32, String>> = vec![
+//!     spawn(|| Ok(20)).map(|v: u32| v + 1).boxed(),
+//!     spawn(|| Ok(1)).and_then(|v| spawn(move || Ok(v * 2))).boxed(),
+//! ];
+//! let (done, pending) = wait(&mut calls, Duration::from_secs(30), ReturnWhen::AllCompleted);
+//! assert_eq!((done, pending), (vec![0, 1], vec![]));
+//! let mut results: Vec<(usize, u32)> = as_completed(calls, Duration::from_secs(30))
+//!     .map(|(index, outcome)| (index, outcome.unwrap()))
+//!     .collect();
+//! results.sort();
+//! assert_eq!(results, [(0, 21), (1, 2)]);
+//!
+//! // One outcome for many waiters, each with its own timeout.
+//! let mut config = spawn(|| Ok::<_, String>("lr=0.1")).shared();
+//! let mut other = config.clone();
+//! assert_eq!(config.result(Duration::from_secs(30)).unwrap(), "lr=0.1");
+//! # futures_lite::future::block_on(async {
+//! assert_eq!(other.result_async(Duration::from_secs(30)).await.unwrap(), "lr=0.1");
+//! # });
+//! ```
+//!
+//! | Python `concurrent.futures` / `asyncio` | apifuture, blocking | apifuture, async |
+//! |---|---|---|
+//! | `executor.submit(fn)` | [`spawn`]`(fn)` | [`spawn_async`]`(future)` |
+//! | `Future()`, `set_result`, `set_exception` | [`promise`], [`Promise::set_result`], [`Promise::set_error`] | the same |
+//! | `f.result(timeout)` | [`result`](ApiFuture::result)`(timeout)` | `.await`, [`result_async`](ApiFuture::result_async)`(timeout)` |
+//! | `f.done()`, `f.cancel()`, `f.cancelled()` | [`ConcurrentFuture::done`], [`cancel`](ConcurrentFuture::cancel), [`cancelled`](ConcurrentFuture::cancelled) | the same |
+//! | `f.exception()` without waiting | [`peek_failed`](ApiFuture::peek_failed), then [`try_result`](ApiFuture::try_result) | the same |
+//! | `f.add_done_callback(fn)` | [`add_done_callback`](AwaitableConcurrentFuture::add_done_callback) (runs before waiters wake) | the same |
+//! | `set_running_or_notify_cancel()` | [`Promise::is_cancelled`], [`Promise::wait_cancelled`] | [`Promise::cancelled`] |
+//! | `wait(fs, timeout, FIRST_COMPLETED)` | [`wait`]`(&mut fs, timeout, `[`ReturnWhen::FirstCompleted`]`)` | [`wait_async`] |
+//! | `as_completed(fs, timeout)` | [`as_completed`] (an iterator) | [`as_completed_async`] (a stream) |
+//! | `[f.result() for f in fs]`, `asyncio.gather` | [`join_all`] | [`join_all_async`] |
+//! | several waiters on one future | [`shared`](ApiFutureExt::shared) | the same |
+//! | `asyncio.wrap_future(f)` | — | `.await` on any [`ApiFuture`] |
+//! | `asyncio.run_coroutine_threadsafe(coro, loop)` | [`spawn_async`], then `result` | [`spawn_async`] |
+//!
+//! Differences worth knowing:
+//!
+//! - Done callbacks run before waiters are woken (Python wakes first), so a waiter that
+//!   returns knows its callbacks have run.
+//! - Outcomes are handed out once per future (then [`Error::Consumed`]); `wait` and
+//!   `peek_failed` only look. A [`SharedFuture`] hands a clone to each handle.
+//! - [`wait`] and [`as_completed`] accept any [`ApiFuture`]: a `Vec` of [`BoxApiFuture`]s mixes
+//!   retries, polls, maps and spawned jobs. Their blocking forms park the thread until a future
+//!   wakes it and then look only at that future, so waiting for all of N futures is O(N).
+//! - [`spawn_async`] runs async code on one background thread, for SDKs written async that
+//!   serve blocking callers too. Futures that need a tokio runtime go through the bridge
+//!   recipe instead: a [`promise`], `tokio::spawn` racing the request against
+//!   [`Promise::cancelled`], and the promise's future returned to the caller
+//!   (`tests/tokio_bridge.rs` shows and tests it).
+//! - [`from_future`] makes any future an [`ApiFuture`] polled by whoever waits, with no thread:
+//!   a smol app can [`retry`] its async requests that way.
+//!
 //! # Executors
 //!
 //! Async waits work under smol, async-std, `futures_lite::future::block_on`,

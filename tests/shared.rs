@@ -174,7 +174,8 @@ fn sixty_four_mixed_waiters_see_one_outcome() {
                         .into_iter()
                         .enumerate()
                         .map(|(i, mut handle)| async move {
-                            if i % 2 == 0 {
+                            // async-io timers need a reactor Miri cannot run.
+                            if i % 2 == 0 && !cfg!(miri) {
                                 handle.result_async(LONG).await
                             } else {
                                 handle.await
