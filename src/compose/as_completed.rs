@@ -261,11 +261,37 @@ where
 
 impl<F, T, E> AsCompletedStream<F, T, E> {
     /// Whether the timeout passed before every future was yielded.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use apifuture::{as_completed_async, promise, BoxError};
+    /// use futures_lite::StreamExt;
+    /// # futures_lite::future::block_on(async {
+    /// let (_producer, pending) = promise::<u8, BoxError>();
+    /// let mut outcomes = as_completed_async(vec![pending], Duration::from_millis(1));
+    /// assert!(outcomes.next().await.is_none());
+    /// assert!(outcomes.timed_out());
+    /// # });
+    /// ```
     pub fn timed_out(&self) -> bool {
         self.core.timed_out
     }
 
     /// The futures not yielded yet, with their input indices: nothing is lost on a timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use apifuture::{as_completed_async, promise, ApiFuture, BoxError};
+    /// use futures_lite::StreamExt;
+    /// # futures_lite::future::block_on(async {
+    /// let (producer, pending) = promise::<u8, BoxError>();
+    /// let mut outcomes = as_completed_async(vec![pending], Duration::from_millis(1));
+    /// assert!(outcomes.next().await.is_none());
+    /// let mut left = outcomes.into_pending();
+    /// producer.set_result(3);
+    /// assert_eq!(left[0].1.result_async(None).await.unwrap(), 3);
+    /// # });
+    /// ```
     pub fn into_pending(self) -> Vec<(usize, F)>
     where
         F: ApiFuture<T, E>,

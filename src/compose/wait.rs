@@ -15,6 +15,14 @@ use crate::timeout;
 
 /// When [`wait`] and [`wait_async`] return, as Python's `FIRST_COMPLETED`, `ALL_COMPLETED`
 /// and `FIRST_EXCEPTION`.
+///
+/// ```
+/// use apifuture::{failed, promise, wait, ReturnWhen};
+/// let (_producer, pending) = promise::<u8, &str>();
+/// let mut futures = vec![pending, failed("no")];
+/// // A failure ends the wait although future 0 is still pending.
+/// assert_eq!(wait(&mut futures, None, ReturnWhen::FirstFailed), (vec![1], vec![0]));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReturnWhen {
     /// As soon as one future is done (also one that was done already).
