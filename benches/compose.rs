@@ -1,0 +1,400 @@
+//! Composition over many futures: one outcome shared by many waiters, and many futures joined
+//! or waited on at once. Each group sets apifuture beside its peer from the `futures` crate,
+//! measured in the same run and on the same executor (`futures_lite::future::block_on`).
+//!
+//! - `shared/async_N`: a fresh pending future shared by N async waiters, all polled once while
+//!   pending, then completed from the same thread, which wakes every waiter. The whole cycle is
+//!   timed: create, share, N handles, first poll, complete, wake, N outcomes. apifuture's
+//!   `promise().shared()` against `futures::channel::oneshot` + `FutureExt::shared`, both
+//!   joined by `futures::future::join_all` (under 30 futures, it polls them in place).
+//! - `shared/ready_N`: the same with the future completed before anyone polls it.
+//! - `join_all_async/*_10k`: joining 10,000 futures, already complete (`ready_10k`) or completed
+//!   by another thread once the join has started (`cross_thread_10k`). `apifuture` is
+//!   `join_all_async`; `futures_join_all_apifuture` is `futures::future::join_all` over the same
+//!   apifuture futures, so the two joins differ and the futures do not; `futures_join_all_oneshot`
+//!   is the natural peer, `futures::future::join_all` over `futures::channel::oneshot` receivers.
+//! - `wait_all/*_10k`: blocking until 10,000 futures are done, with
+//!   `wait(.., ReturnWhen::AllCompleted)` or by waiting on each in turn (`result(None)`), the
+//!   futures completed before (`ready_10k`) or by another thread (`blocking_10k`). `wait` only
+//!   looks; the sequential row also takes each outcome, which is what it is compared against in
+//!   practice (a caller who waits for all of them this way).
+//!
+//! In the 10k groups making the futures (and, for the blocking rows, dropping what is left of
+//! them) happens outside the clock, and each reported time is for the whole batch of 10,000. In
+//! the cross-thread rows the clock starts just before the batch of completing ends is handed to
+//! a producer thread that lives for the whole group, and stops when the consumer has every
+//! outcome (or `wait` returns); the producer's finishing its batch is awaited outside the clock.
+//!
+//! Run with `cargo bench --bench compose`; one group with e.g.
+//! `cargo bench --bench compose -- wait_all/blocking_10k`. The cross-thread groups need two
+//! cores to mean much, and are noisy on a shared machine.
+
+// `blocking_loop` has no use here: every blocking row needs its batch made outside the clock.
+#[allow(dead_code)]
+mod common;
+
+use std::future::{Future, IntoFuture};
+use std::hint::black_box;
+use std::iter;
+use std::pin::pin;
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use apifuture::{ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, Promise, ReturnWhen};
+use common::async_loop;
+use criterion::{Criterion, criterion_group, criterion_main};
+use futures::channel::oneshot;
+use futures::future::join_all;
+use futures_lite::future::{block_on, poll_once};
+
+/// How many futures the join and wait groups handle per timed batch.
+const BATCH: u64 = 10_000;
+
+/// Every future here fails with nothing: `SharedFuture` needs a `Clone` error.
+type Future10k = AwaitableConcurrentFuture<u64, ()>;
+
+/// Times `iters` batches, each run by `body` on a fresh input from `setup`. Making the input,
+/// dropping what `body` leaves of it, and `finish` (waiting for a producer thread to be done)
+/// are not timed.
+fn blocking_batches<S>(
+    iters: u64,
+    mut setup: impl FnMut() -> S,
+    mut body: impl FnMut(&mut S) -> u64,
+    mut finish: impl FnMut(),
+) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let mut input = setup();
+        let start = Instant::now();
+        black_box(body(&mut input));
+        total += start.elapsed();
+        finish();
+        drop(input);
+    }
+    total
+}
+
+/// [`blocking_batches`] for an async `body`, all batches inside one `block_on`. `body` owns its
+/// input, as the joins do: dropping the joined futures is part of joining them.
+fn async_batches<S, F>(
+    iters: u64,
+    mut setup: impl FnMut() -> S,
+    mut body: impl FnMut(S) -> F,
+    mut finish: impl FnMut(),
+) -> Duration
+where
+    F: Future<Output = u64>,
+{
+    block_on(async {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let input = setup();
+            let start = Instant::now();
+            black_box(body(input).await);
+            total += start.elapsed();
+            finish();
+        }
+        total
+    })
+}
+
+/// A thread that runs the batches of completions it is handed, one at a time.
+///
+/// It lives for a whole group, so spawning it is never timed, and it stops when dropped:
+/// closing its job channel ends its loop, then it is joined.
+struct Producer {
+    jobs: Option<mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+    done: mpsc::Receiver<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Producer {
+    fn start() -> Self {
+        let (jobs, inbox) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let (done_tx, done) = mpsc::channel();
+        let thread = thread::Builder::new()
+            .name("producer".into())
+            .spawn(move || {
+                for job in inbox {
+                    job();
+                    if done_tx.send(()).is_err() {
+                        break;
+                    }
+                }
+            })
+            .unwrap();
+        Producer {
+            jobs: Some(jobs),
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    fn hand(&self, job: impl FnOnce() + Send + 'static) {
+        self.jobs
+            .as_ref()
+            .expect("the job channel lives until drop")
+            .send(Box::new(job))
+            .expect("the producer thread outlives its handle");
+    }
+
+    /// Blocks until the last job handed over has run to its end.
+    fn wait_done(&self) {
+        self.done.recv().expect("producer thread panicked");
+    }
+
+    /// Hands over a batch of promises, completed in order with their index.
+    fn complete_promises(&self, promises: Vec<Promise<u64, ()>>) {
+        self.hand(move || {
+            for (value, promise) in (0..).zip(promises) {
+                promise.set_result(value);
+            }
+        });
+    }
+
+    /// Hands over a batch of `futures` oneshot senders, sent to in order with their index.
+    fn complete_senders(&self, senders: Vec<oneshot::Sender<u64>>) {
+        self.hand(move || {
+            for (value, sender) in (0..).zip(senders) {
+                sender.send(value).expect("the receiver waits for it");
+            }
+        });
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("producer thread panicked");
+        }
+    }
+}
+
+fn ready_futures() -> Vec<Future10k> {
+    (0..BATCH).map(apifuture::ready).collect()
+}
+
+fn sent_receivers() -> Vec<oneshot::Receiver<u64>> {
+    (0..BATCH)
+        .map(|value| {
+            let (sender, receiver) = oneshot::channel();
+            sender.send(value).unwrap();
+            receiver
+        })
+        .collect()
+}
+
+fn promises() -> (Vec<Promise<u64, ()>>, Vec<Future10k>) {
+    (0..BATCH).map(|_| apifuture::promise()).unzip()
+}
+
+fn channels() -> (Vec<oneshot::Sender<u64>>, Vec<oneshot::Receiver<u64>>) {
+    (0..BATCH).map(|_| oneshot::channel()).unzip()
+}
+
+fn sum<E: std::fmt::Debug>(outcomes: Vec<Result<u64, E>>) -> u64 {
+    outcomes.into_iter().map(Result::unwrap).sum()
+}
+
+/// One shared cycle of apifuture with `waiters` async waiters; `complete_first` completes the
+/// future before the first poll instead of after it.
+async fn apifuture_shared(waiters: usize, value: u64, complete_first: bool) -> u64 {
+    let (promise, future) = apifuture::promise::<u64, ()>();
+    let shared = ApiFutureExt::shared(future);
+    let handles = iter::repeat_n(shared, waiters).map(IntoFuture::into_future);
+    let mut all = pin!(join_all(handles));
+    if !complete_first {
+        assert!(poll_once(all.as_mut()).await.is_none());
+    }
+    promise.set_result(value);
+    sum(all.await)
+}
+
+/// [`apifuture_shared`] with `futures`' oneshot channel and `Shared`.
+async fn futures_shared(waiters: usize, value: u64, complete_first: bool) -> u64 {
+    let (sender, receiver) = oneshot::channel::<u64>();
+    let shared = futures::FutureExt::shared(receiver);
+    let mut all = pin!(join_all(iter::repeat_n(shared, waiters)));
+    if !complete_first {
+        assert!(poll_once(all.as_mut()).await.is_none());
+    }
+    sender.send(value).unwrap();
+    sum(all.await)
+}
+
+fn shared(c: &mut Criterion) {
+    for (waiters, complete_first, name) in [
+        (1, false, "shared/async_1"),
+        (16, false, "shared/async_16"),
+        (1, true, "shared/ready_1"),
+        (16, true, "shared/ready_16"),
+    ] {
+        let mut group = c.benchmark_group(name);
+        group.bench_function("apifuture", |b| {
+            b.iter_custom(|iters| {
+                async_loop(iters, |i| apifuture_shared(waiters, i, complete_first))
+            })
+        });
+        group.bench_function("futures", |b| {
+            b.iter_custom(|iters| async_loop(iters, |i| futures_shared(waiters, i, complete_first)))
+        });
+        group.finish();
+    }
+}
+
+fn join_ready(c: &mut Criterion) {
+    let mut group = c.benchmark_group("join_all_async/ready_10k");
+    group.bench_function("apifuture", |b| {
+        b.iter_custom(|iters| {
+            async_batches(
+                iters,
+                ready_futures,
+                |futures| async { sum(apifuture::join_all_async(futures).await) },
+                || {},
+            )
+        })
+    });
+    group.bench_function("futures_join_all_apifuture", |b| {
+        b.iter_custom(|iters| {
+            async_batches(
+                iters,
+                ready_futures,
+                |futures| async {
+                    sum(join_all(futures.into_iter().map(IntoFuture::into_future)).await)
+                },
+                || {},
+            )
+        })
+    });
+    group.bench_function("futures_join_all_oneshot", |b| {
+        b.iter_custom(|iters| {
+            async_batches(
+                iters,
+                sent_receivers,
+                |receivers| async { sum(join_all(receivers).await) },
+                || {},
+            )
+        })
+    });
+    group.finish();
+}
+
+fn join_cross_thread(c: &mut Criterion) {
+    let mut group = c.benchmark_group("join_all_async/cross_thread_10k");
+    let producer = Producer::start();
+    group.bench_function("apifuture", |b| {
+        b.iter_custom(|iters| {
+            async_batches(
+                iters,
+                promises,
+                |(promises, futures)| {
+                    producer.complete_promises(promises);
+                    async { sum(apifuture::join_all_async(futures).await) }
+                },
+                || producer.wait_done(),
+            )
+        })
+    });
+    group.bench_function("futures_join_all_apifuture", |b| {
+        b.iter_custom(|iters| {
+            async_batches(
+                iters,
+                promises,
+                |(promises, futures)| {
+                    producer.complete_promises(promises);
+                    async { sum(join_all(futures.into_iter().map(IntoFuture::into_future)).await) }
+                },
+                || producer.wait_done(),
+            )
+        })
+    });
+    group.bench_function("futures_join_all_oneshot", |b| {
+        b.iter_custom(|iters| {
+            async_batches(
+                iters,
+                channels,
+                |(senders, receivers)| {
+                    producer.complete_senders(senders);
+                    async { sum(join_all(receivers).await) }
+                },
+                || producer.wait_done(),
+            )
+        })
+    });
+    drop(producer);
+    group.finish();
+}
+
+/// `wait(.., AllCompleted)` on every future: the number found done.
+fn wait_all(futures: &mut [Future10k]) -> u64 {
+    let (done, pending) = apifuture::wait(futures, None, ReturnWhen::AllCompleted);
+    assert!(pending.is_empty());
+    done.len() as u64
+}
+
+/// Waits on each future in turn, taking its outcome.
+fn wait_each(futures: &mut [Future10k]) -> u64 {
+    futures
+        .iter_mut()
+        .map(|future| future.result(None).unwrap())
+        .sum()
+}
+
+fn wait_ready(c: &mut Criterion) {
+    let mut group = c.benchmark_group("wait_all/ready_10k");
+    group.bench_function("apifuture_wait", |b| {
+        b.iter_custom(|iters| blocking_batches(iters, ready_futures, |f| wait_all(f), || {}))
+    });
+    group.bench_function("sequential_result", |b| {
+        b.iter_custom(|iters| blocking_batches(iters, ready_futures, |f| wait_each(f), || {}))
+    });
+    group.finish();
+}
+
+fn wait_cross_thread(c: &mut Criterion) {
+    let mut group = c.benchmark_group("wait_all/blocking_10k");
+    let producer = Producer::start();
+    for (name, body) in [
+        ("apifuture_wait", wait_all as fn(&mut [Future10k]) -> u64),
+        ("sequential_result", wait_each),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                blocking_batches(
+                    iters,
+                    promises,
+                    |(promises, futures)| {
+                        producer.complete_promises(std::mem::take(promises));
+                        body(futures)
+                    },
+                    || producer.wait_done(),
+                )
+            })
+        });
+    }
+    drop(producer);
+    group.finish();
+}
+
+criterion_group! {
+    name = shared_futures;
+    // One shared cycle costs a microsecond or two: two seconds still cover a million of them.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+    targets = shared
+}
+criterion_group! {
+    name = many_futures;
+    // A batch of 10,000 takes a millisecond or so; ten samples of two seconds each keep the
+    // file within a few minutes on a small shared machine (setup, untimed, runs on top).
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(10);
+    targets = join_ready, join_cross_thread, wait_ready, wait_cross_thread
+}
+criterion_main!(shared_futures, many_futures);
