@@ -70,7 +70,7 @@ pub trait ApiFutureExt<T, E>: ApiFuture<T, E> + Sized {
     }
 
     /// Shares the outcome among any number of waiters: see [`SharedFuture`]. Values and
-    /// errors must be `Clone`; for `BoxError`, see [`SharedError`].
+    /// errors must be `Clone + Sync`; for `BoxError`, see [`SharedError`].
     ///
     /// ```
     /// use apifuture::{ready, ApiFuture, ApiFutureExt};
@@ -81,8 +81,8 @@ pub trait ApiFutureExt<T, E>: ApiFuture<T, E> + Sized {
     fn shared(self) -> SharedFuture<T, E>
     where
         Self: 'static,
-        T: Clone,
-        E: Clone,
+        T: Clone + Sync,
+        E: Clone + Sync,
     {
         SharedFuture::new(BoxApiFuture::new(self))
     }

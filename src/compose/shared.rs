@@ -9,8 +9,8 @@
 use std::fmt;
 use std::future::IntoFuture;
 use std::mem;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::api_future::ApiFuture;
@@ -43,7 +43,8 @@ pub type SharedError = Arc<dyn std::error::Error + Send + Sync>;
 /// - Dropping a handle leaves the others as they are, also in the middle of a wait. Dropping
 ///   the last one drops the source future, which cancels it.
 /// - Sharing a future whose outcome was already taken shares `Err(Error::Consumed)`.
-/// - Values and errors must be `Clone`; see [`SharedError`] for `BoxError`.
+/// - Values and errors must be `Clone` (each waiter gets a clone) and `Sync` (the finished
+///   outcome is read by every handle without a lock); see [`SharedError`] for `BoxError`.
 ///
 /// # Examples
 ///
@@ -70,22 +71,23 @@ pub struct SharedFuture<T, E = BoxError> {
 }
 
 struct Group<T, E> {
-    source: Mutex<Source<T, E>>,
+    /// The outcome, once there: read without a lock by every handle.
+    outcome: OnceLock<Result<T, Error<E>>>,
+    /// The source, until its outcome is moved into `outcome` (then it is dropped).
+    source: Mutex<Option<BoxApiFuture<T, E>>>,
     waiters: Arc<Waiters>,
     /// The group's waker, given to the source: wakes every registered waiter.
     waker: Waker,
     next_id: AtomicUsize,
 }
 
-enum Source<T, E> {
-    Pending(BoxApiFuture<T, E>),
-    Done(Result<T, Error<E>>),
-}
-
 /// The registered async (and parked blocking) waiters. Owns no part of the source.
 #[derive(Default)]
 struct Waiters {
     list: Mutex<Vec<(usize, Waker)>>,
+    /// The source was polled with the group's waker and has not woken it since: a waiter
+    /// that comes now only needs to register, not to poll the source again.
+    armed: AtomicBool,
 }
 
 impl Waiters {
@@ -110,6 +112,9 @@ impl Waiters {
     }
 
     fn wake_all(&self) {
+        // Disarm before taking the list: a waiter registering after this sees it disarmed
+        // (the list's lock orders the two) and polls the source itself.
+        self.armed.store(false, Ordering::Release);
         let list = mem::take(&mut *self.lock());
         for (_, waker) in list {
             waker.wake();
@@ -131,7 +136,8 @@ impl<T, E> SharedFuture<T, E> {
     pub(crate) fn new(source: BoxApiFuture<T, E>) -> Self {
         let waiters = Arc::new(Waiters::default());
         let group = Group {
-            source: Mutex::new(Source::Pending(source)),
+            outcome: OnceLock::new(),
+            source: Mutex::new(Some(source)),
             waker: Waker::from(Arc::clone(&waiters)),
             waiters,
             next_id: AtomicUsize::new(1),
@@ -143,7 +149,7 @@ impl<T, E> SharedFuture<T, E> {
         }
     }
 
-    fn source(&self) -> MutexGuard<'_, Source<T, E>> {
+    fn source(&self) -> MutexGuard<'_, Option<BoxApiFuture<T, E>>> {
         // A panic while the lock is held can only come from the source's own poll, which the
         // crate's futures catch; keep going with what is there.
         self.group
@@ -152,7 +158,7 @@ impl<T, E> SharedFuture<T, E> {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether the shared outcome is there. Never blocks on the source; takes a lock.
+    /// Whether the shared outcome is there. Never blocks on the source.
     ///
     /// ```
     /// use apifuture::{promise, ApiFutureExt};
@@ -167,34 +173,37 @@ impl<T, E> SharedFuture<T, E> {
         T: Send,
         E: Send,
     {
+        if self.group.outcome.get().is_some() {
+            return true;
+        }
         let mut source = self.source();
-        match &mut *source {
-            Source::Done(_) => true,
-            Source::Pending(inner) => {
-                let ready = inner
-                    .poll_ready(&mut Context::from_waker(&self.group.waker))
-                    .is_ready();
-                if ready {
-                    self.settle(&mut source);
-                }
-                ready
+        if let Some(inner) = &mut *source {
+            if inner
+                .poll_ready(&mut Context::from_waker(&self.group.waker))
+                .is_ready()
+            {
+                self.settle(&mut source);
             }
         }
+        self.group.outcome.get().is_some()
     }
 
-    /// Moves a ready source's outcome into the group, and wakes everyone.
-    fn settle(&self, source: &mut Source<T, E>)
+    /// Moves a ready source's outcome into the group, drops the source, and wakes everyone.
+    fn settle(&self, source: &mut Option<BoxApiFuture<T, E>>)
     where
         T: Send,
         E: Send,
     {
-        if let Source::Pending(inner) = source {
-            if let Some(outcome) = inner.try_result() {
-                *source = Source::Done(outcome);
-                // The source may have completed inside our poll without waking its waker (a
-                // future driven by polling): the others must hear of it too.
-                self.group.waiters.wake_all();
-            }
+        let Some(inner) = source else {
+            return;
+        };
+        if let Some(outcome) = inner.try_result() {
+            // Only ever set here, under the source's lock, with the source still there.
+            let _ = self.group.outcome.set(outcome);
+            *source = None;
+            // The source may have completed inside our poll without waking its waker (a
+            // future driven by polling): the others must hear of it too.
+            self.group.waiters.wake_all();
         }
     }
 }
@@ -212,28 +221,33 @@ impl<T, E> Clone for SharedFuture<T, E> {
 
 impl<T, E> Drop for SharedFuture<T, E> {
     fn drop(&mut self) {
-        self.group.waiters.remove(self.id);
+        // Once the outcome is there the list was emptied, and nobody registers any more.
+        if self.group.outcome.get().is_none() {
+            self.group.waiters.remove(self.id);
+        }
     }
 }
 
 impl<T, E> ApiFuture<T, E> for SharedFuture<T, E>
 where
-    T: Clone + Send,
-    E: Clone + Send,
+    T: Clone + Send + Sync,
+    E: Clone + Send + Sync,
 {
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.taken {
-            return Poll::Ready(());
-        }
-        let mut source = self.source();
-        if let Source::Done(_) = &*source {
+        if self.taken || self.group.outcome.get().is_some() {
             return Poll::Ready(());
         }
         // Register before looking, so a completion in between still wakes this waiter.
         self.group.waiters.register(self.id, cx.waker());
-        let Source::Pending(inner) = &mut *source else {
-            unreachable!("checked above, under the same lock")
+        if self.group.waiters.armed.load(Ordering::Acquire) {
+            return Poll::Pending;
+        }
+        let mut source = self.source();
+        let Some(inner) = &mut *source else {
+            return Poll::Ready(());
         };
+        // Armed before polling: a wake-up during the poll disarms it again.
+        self.group.waiters.armed.store(true, Ordering::Release);
         if inner
             .poll_ready(&mut Context::from_waker(&self.group.waker))
             .is_pending()
@@ -248,15 +262,17 @@ where
         if self.taken {
             return Some(Err(Error::Consumed));
         }
-        let mut source = self.source();
-        self.settle(&mut source);
-        let Source::Done(outcome) = &*source else {
-            return None;
+        let outcome = match self.group.outcome.get() {
+            Some(outcome) => outcome,
+            None => {
+                let mut source = self.source();
+                self.settle(&mut source);
+                drop(source);
+                self.group.outcome.get()?
+            }
         };
         let outcome = outcome.clone();
-        drop(source);
         self.taken = true;
-        self.group.waiters.remove(self.id);
         Some(outcome)
     }
 
@@ -264,19 +280,18 @@ where
         if self.taken {
             return Some(false);
         }
-        let mut source = self.source();
-        self.settle(&mut source);
-        match &*source {
-            Source::Done(outcome) => Some(is_failure(outcome)),
-            Source::Pending(_) => None,
+        if self.group.outcome.get().is_none() {
+            let mut source = self.source();
+            self.settle(&mut source);
         }
+        self.group.outcome.get().map(is_failure)
     }
 }
 
 impl<T, E> IntoFuture for SharedFuture<T, E>
 where
-    T: Clone + Send,
-    E: Clone + Send,
+    T: Clone + Send + Sync,
+    E: Clone + Send + Sync,
 {
     type Output = Result<T, Error<E>>;
     type IntoFuture = Await<Self, T, E>;
@@ -288,16 +303,8 @@ where
 
 impl<T, E> fmt::Debug for SharedFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let done = matches!(
-            *self
-                .group
-                .source
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-            Source::Done(_)
-        );
         f.debug_struct("SharedFuture")
-            .field("done", &done)
+            .field("done", &self.group.outcome.get().is_some())
             .field("taken", &self.taken)
             .field("handles", &Arc::strong_count(&self.group))
             .finish()
