@@ -245,7 +245,7 @@ pub use api_future::ApiFuture;
 pub use awaitable::{AwaitableConcurrentFuture, failed, ready};
 pub use compose::{
     AndThen, ApiFutureExt, BoxApiFuture, FromFuture, JoinAll, Map, MapErr, from_future, join_all,
-    join_all_async,
+    join_all_async, spawn_async,
 };
 pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};

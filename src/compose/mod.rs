@@ -4,6 +4,7 @@ mod boxed;
 mod from_future;
 mod join;
 mod map;
+mod spawn_async;
 
 use crate::api_future::ApiFuture;
 
@@ -11,6 +12,7 @@ pub use boxed::BoxApiFuture;
 pub use from_future::{FromFuture, from_future};
 pub use join::{JoinAll, join_all, join_all_async};
 pub use map::{AndThen, Map, MapErr};
+pub use spawn_async::spawn_async;
 
 /// Combinators for every [`ApiFuture`]. Each result is again an `ApiFuture`: blocked on,
 /// awaited, timed out without loss (a `Timeout` leaves the inner future's value for the next
