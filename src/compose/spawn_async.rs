@@ -95,8 +95,10 @@ where
     if let Some(executor) = executor() {
         executor
             .spawn(Task {
-                fut: Box::pin(fut),
-                promise: Some(promise),
+                running: Some(Running {
+                    fut: Box::pin(fut),
+                    promise,
+                }),
             })
             .detach();
     }
@@ -130,9 +132,9 @@ fn executor() -> Option<&'static Executor<'static>> {
 /// The executor thread's body: runs tasks forever.
 fn run(executor: &'static Executor<'static>) {
     loop {
-        // Panics while polling a task's future are caught in `Task::poll`; one can still escape
-        // from a drop (a cancelled future's, or a value's nobody waits for). `async-task` has then
-        // already dropped that task, and the executor stays usable, so the thread runs it again.
+        // `Task::poll` catches the panics of user code. Should anything unwind out of `run`
+        // all the same, the executor is still usable: going back to it keeps the other tasks
+        // from being stranded.
         let ran = panic::catch_unwind(AssertUnwindSafe(|| {
             async_io::block_on(executor.run(future::pending::<()>()));
         }));
@@ -146,9 +148,13 @@ fn run(executor: &'static Executor<'static>) {
 /// `promise.cancelled()`), which is `Send` only when the outcome is `Sync`, and the executor
 /// needs `Send` tasks with `T` and `E` merely `Send`.
 struct Task<Fut, T, E> {
+    /// `None` once the task has finished: cancelled, or its outcome delivered.
+    running: Option<Running<Fut, T, E>>,
+}
+
+struct Running<Fut, T, E> {
     fut: Pin<Box<Fut>>,
-    /// `None` once the outcome is delivered.
-    promise: Option<Promise<T, E>>,
+    promise: Promise<T, E>,
 }
 
 // Nothing in a `Task` is pinned structurally: the user's future is pinned in its own box.
@@ -161,25 +167,34 @@ where
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        let Some(promise) = &this.promise else {
+        let Some(Running { fut, promise }) = &mut self.running else {
             return Poll::Ready(());
         };
         // Cancellation first: once nobody waits, the user's future is not polled again. The
         // `Cancelled` future keeps no state of its own, so a fresh one per poll registers the
         // same wake-up as a stored one would.
-        if Pin::new(&mut promise.cancelled()).poll(cx).is_ready() {
-            return Poll::Ready(());
-        }
-        let outcome = match panic::catch_unwind(AssertUnwindSafe(|| this.fut.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(outcome)) => outcome.map_err(Error::Failed),
-            Err(payload) => Err(Error::Panicked(panic_message(&*payload))),
+        let outcome = if Pin::new(&mut promise.cancelled()).poll(cx).is_ready() {
+            None
+        } else {
+            match panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(outcome)) => Some(outcome.map_err(Error::Failed)),
+                Err(payload) => Some(Err(Error::Panicked(panic_message(&*payload)))),
+            }
         };
-        if let Some(promise) = this.promise.take() {
-            promise.deliver(outcome);
+        let Some(Running { fut, promise }) = self.running.take() else {
+            unreachable!("matched as running above");
+        };
+        // The user's future goes first, so that what it owned is released by the time a waiter
+        // wakes. Its drop, and that of a value whose future is gone, can panic with nobody to
+        // report it to: caught here (the panic hook still prints it), they stay out of the
+        // executor.
+        drop(panic::catch_unwind(AssertUnwindSafe(move || drop(fut))));
+        if let Some(outcome) = outcome {
+            drop(panic::catch_unwind(AssertUnwindSafe(move || {
+                promise.deliver(outcome);
+            })));
         }
-        // The executor drops the task, and with it the user's future, once this returns.
         Poll::Ready(())
     }
 }
