@@ -310,7 +310,7 @@ pub use awaitable::{AwaitableConcurrentFuture, failed, ready};
 pub use compose::{
     AndThen, ApiFutureExt, AsCompleted, AsCompletedStream, BoxApiFuture, FromFuture, JoinAll, Map,
     MapErr, ReturnWhen, SharedError, SharedFuture, WaitAsync, as_completed, as_completed_async,
-    from_future, join_all, join_all_async, wait, wait_async,
+    from_future, join_all, join_all_async, spawn_async, wait, wait_async,
 };
 pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};

@@ -7,6 +7,7 @@ mod join;
 mod map;
 mod ready_queue;
 mod shared;
+mod spawn_async;
 mod wait;
 
 use crate::api_future::ApiFuture;
@@ -17,6 +18,7 @@ pub use from_future::{FromFuture, from_future};
 pub use join::{JoinAll, join_all, join_all_async};
 pub use map::{AndThen, Map, MapErr};
 pub use shared::{SharedError, SharedFuture};
+pub use spawn_async::spawn_async;
 pub use wait::{ReturnWhen, WaitAsync, wait, wait_async};
 
 /// Combinators for every [`ApiFuture`]. Each result is again an `ApiFuture`: blocked on,

@@ -1,0 +1,200 @@
+//! [`spawn_async`]: async code run on the crate's one background executor thread.
+//!
+//! The executor is `async-executor`'s, driven by `async_io::block_on`, so the thread that runs
+//! the tasks also runs async-io's reactor and timers while it has nothing else to do. It starts
+//! with the first call and runs for the rest of the process.
+
+use std::future::{self, Future};
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::task::{Context, Poll};
+use std::thread;
+
+use async_executor::Executor;
+
+use crate::awaitable::AwaitableConcurrentFuture;
+use crate::error::{Error, panic_message};
+use crate::promise::{Promise, promise};
+
+/// The name of the thread that runs every [`spawn_async`] task.
+const THREAD_NAME: &str = "apifuture-async";
+
+/// Runs `fut` on a background executor thread that the crate starts lazily, and returns its
+/// future: an SDK call written once in async code then serves blocking callers and async callers
+/// alike (the Python SDK's background event loop).
+///
+/// Outcomes of the future:
+/// - `Ok(value)` or `Err(Error::Failed(e))`: what `fut` resolved to;
+/// - `Err(Error::Panicked(message))`: polling `fut` panicked (the executor thread survives);
+/// - `Err(Error::Cancelled)`: the future was [cancelled](crate::ConcurrentFuture::cancel);
+/// - `Err(Error::Abandoned)`: the executor thread could not be started (the system refused a
+///   new thread); the next call tries again.
+///
+/// # Cancellation
+///
+/// Dropping or cancelling the returned future cancels the task: the cancellation wakes it, and
+/// it drops `fut` without polling it again. A task cancelled before it first ran never polls
+/// `fut`. A wait that times out cancels nothing: the task runs on and a later wait gets its
+/// outcome.
+///
+/// # One thread
+///
+/// Every task runs on one thread, named `apifuture-async`. It suits tasks that spend their time
+/// awaiting I/O and timers (async-io, async-net, async channels, other `ApiFuture`s with
+/// `.await`). A task that blocks instead (a blocking [`result`](crate::ApiFuture::result) wait,
+/// `std::thread::sleep`, blocking I/O, a long computation) stalls every other task until it
+/// returns, and deadlocks if what it waits for is another task on this thread. In a task,
+/// `.await`; hand blocking work to [`spawn`](crate::spawn), whose pool grows.
+///
+/// # Futures that need tokio
+///
+/// The futures of tokio-based clients (reqwest, hyper, tonic) panic when polled outside a tokio
+/// runtime, and this thread is not one. Run them on your runtime and bridge them with a
+/// [`promise`](crate::promise()):
+///
+/// 1. make the pair: `let (p, f) = apifuture::promise();`
+/// 2. spawn the request on the runtime, raced against cancellation:
+///    `runtime.spawn(async move { tokio::select! { _ = p.cancelled() => {}, r = request() =>
+///    p.complete(r) } });`
+/// 3. return `f`.
+///
+/// Dropping or cancelling `f` ends the tokio task (and so the request) at once; a timed-out
+/// wait on `f` does not. The repository's `tests/tokio_bridge.rs` runs this recipe.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use apifuture::{spawn_async, ApiFuture, AwaitableConcurrentFuture};
+///
+/// /// An SDK call, written once in async code.
+/// fn double_later(x: u32) -> AwaitableConcurrentFuture<u32, std::io::Error> {
+///     spawn_async(async move {
+///         async_io::Timer::after(Duration::from_millis(5)).await;
+///         Ok(x * 2)
+///     })
+/// }
+///
+/// // A plain thread blocks on it.
+/// assert_eq!(double_later(2).result(Duration::from_secs(30)).unwrap(), 4);
+///
+/// // Async code awaits it, on any executor.
+/// # futures_lite::future::block_on(async {
+/// assert_eq!(double_later(3).await.unwrap(), 6);
+/// # });
+/// ```
+pub fn spawn_async<T, E, Fut>(fut: Fut) -> AwaitableConcurrentFuture<T, E>
+where
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    let (promise, future) = promise();
+    // Without a thread the promise is dropped here: the waiter gets `Abandoned`, not a hang.
+    if let Some(executor) = executor() {
+        executor
+            .spawn(Task {
+                running: Some(Running {
+                    fut: Box::pin(fut),
+                    promise,
+                }),
+            })
+            .detach();
+    }
+    future
+}
+
+/// The executor, with its thread started; `None` if the thread could not be started.
+fn executor() -> Option<&'static Executor<'static>> {
+    static EXECUTOR: OnceLock<&'static Executor<'static>> = OnceLock::new();
+    // `OnceLock` cannot fail its initialisation on stable Rust; this lock makes the first
+    // callers start one thread between them, and lets a later call retry after a failure.
+    static STARTING: Mutex<()> = Mutex::new(());
+
+    if let Some(&executor) = EXECUTOR.get() {
+        return Some(executor);
+    }
+    let _starting = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(&executor) = EXECUTOR.get() {
+        return Some(executor);
+    }
+    // Leaked on purpose: the thread runs it until the process exits. (If the thread cannot
+    // start, an empty executor leaks; that needs a system out of threads.)
+    let executor: &'static Executor<'static> = Box::leak(Box::new(Executor::new()));
+    thread::Builder::new()
+        .name(THREAD_NAME.to_owned())
+        .spawn(move || run(executor))
+        .ok()?;
+    Some(EXECUTOR.get_or_init(|| executor))
+}
+
+/// The executor thread's body: runs tasks forever.
+fn run(executor: &'static Executor<'static>) {
+    loop {
+        // `Task::poll` catches the panics of user code. Should anything unwind out of `run`
+        // all the same, the executor is still usable: going back to it keeps the other tasks
+        // from being stranded.
+        let ran = panic::catch_unwind(AssertUnwindSafe(|| {
+            async_io::block_on(executor.run(future::pending::<()>()));
+        }));
+        drop(ran);
+    }
+}
+
+/// One task of [`spawn_async`]: the user's future raced against its cancellation.
+///
+/// It owns the promise: an async block would hold `&promise` across an await (for
+/// `promise.cancelled()`), which is `Send` only when the outcome is `Sync`, and the executor
+/// needs `Send` tasks with `T` and `E` merely `Send`.
+struct Task<Fut, T, E> {
+    /// `None` once the task has finished: cancelled, or its outcome delivered.
+    running: Option<Running<Fut, T, E>>,
+}
+
+struct Running<Fut, T, E> {
+    fut: Pin<Box<Fut>>,
+    promise: Promise<T, E>,
+}
+
+// Nothing in a `Task` is pinned structurally: the user's future is pinned in its own box.
+impl<Fut, T, E> Unpin for Task<Fut, T, E> {}
+
+impl<Fut, T, E> Future for Task<Fut, T, E>
+where
+    Fut: Future<Output = Result<T, E>>,
+{
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(Running { fut, promise }) = &mut self.running else {
+            return Poll::Ready(());
+        };
+        // Cancellation first: once nobody waits, the user's future is not polled again. The
+        // `Cancelled` future keeps no state of its own, so a fresh one per poll registers the
+        // same wake-up as a stored one would.
+        let outcome = if Pin::new(&mut promise.cancelled()).poll(cx).is_ready() {
+            None
+        } else {
+            match panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(outcome)) => Some(outcome.map_err(Error::Failed)),
+                Err(payload) => Some(Err(Error::Panicked(panic_message(&*payload)))),
+            }
+        };
+        let Some(Running { fut, promise }) = self.running.take() else {
+            unreachable!("matched as running above");
+        };
+        // The user's future goes first, so that what it owned is released by the time a waiter
+        // wakes. Its drop, and that of a value whose future is gone, can panic with nobody to
+        // report it to: caught here (the panic hook still prints it), they stay out of the
+        // executor.
+        drop(panic::catch_unwind(AssertUnwindSafe(move || drop(fut))));
+        if let Some(outcome) = outcome {
+            drop(panic::catch_unwind(AssertUnwindSafe(move || {
+                promise.deliver(outcome);
+            })));
+        }
+        Poll::Ready(())
+    }
+}

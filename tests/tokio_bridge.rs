@@ -1,0 +1,158 @@
+//! The tokio bridge from `spawn_async`'s docs: a future that needs a tokio runtime runs on the
+//! caller's runtime, raced against `Promise::cancelled`, and its outcome goes through a promise.
+//! The returned future is then waited on like any other: blocking, or awaited off tokio.
+#![cfg(not(miri))] // a real tokio runtime
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use apifuture::{ApiFuture, AwaitableConcurrentFuture, Error, promise, spawn_async};
+use common::{TestError, on_two_executors};
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::oneshot;
+
+/// How long a test waits for something that should happen at once.
+const GENEROUS: Duration = Duration::from_secs(30);
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+/// A request that only works inside a tokio runtime (tokio's timers need its reactor). It
+/// answers once the test opens its gate: 0 is rejected.
+async fn request(gate: oneshot::Receiver<u32>) -> Result<u32, TestError> {
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    match gate.await {
+        Ok(0) => Err("rejected"),
+        Ok(value) => Ok(value),
+        Err(_) => Err("gate dropped"),
+    }
+}
+
+/// Sends on its channel when dropped: tells the test that the tokio task has ended.
+struct SignalOnDrop(mpsc::Sender<()>);
+
+impl Drop for SignalOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(()); // the test may have stopped listening
+    }
+}
+
+/// An SDK call bridged to tokio: the recipe, plus a guard in the task that signals its end.
+/// Returns the future and the receiver of that signal.
+fn call(
+    runtime: &Handle,
+    gate: oneshot::Receiver<u32>,
+) -> (
+    AwaitableConcurrentFuture<u32, TestError>,
+    mpsc::Receiver<()>,
+) {
+    let (ended_tx, ended) = mpsc::channel();
+    let guard = SignalOnDrop(ended_tx);
+
+    let (p, f) = promise();
+    runtime.spawn(async move {
+        let _guard = guard;
+        tokio::select! {
+            _ = p.cancelled() => {}
+            r = request(gate) => p.complete(r),
+        }
+    });
+    (f, ended)
+}
+
+#[test]
+fn spawn_async_alone_cannot_run_a_request_that_needs_tokio() {
+    let (_open, gate) = oneshot::channel();
+    let outcome = spawn_async(request(gate)).result(GENEROUS);
+    let Err(Error::Panicked(message)) = outcome else {
+        panic!("expected a panic outside tokio, got {outcome:?}");
+    };
+    assert!(message.contains("Tokio"), "{message}");
+}
+
+#[test]
+fn the_value_arrives_blocking() {
+    let runtime = runtime();
+    let (open, gate) = oneshot::channel();
+    let (mut future, ended) = call(runtime.handle(), gate);
+    open.send(7).unwrap();
+    assert_eq!(future.result(GENEROUS), Ok(7));
+    ended.recv_timeout(GENEROUS).unwrap();
+
+    let (open, gate) = oneshot::channel();
+    let (mut future, _ended) = call(runtime.handle(), gate);
+    open.send(0).unwrap();
+    assert_eq!(future.result(GENEROUS), Err(Error::Failed("rejected")));
+}
+
+#[test]
+fn the_value_arrives_awaited_off_tokio() {
+    let runtime = runtime();
+    on_two_executors(|| {
+        let handle = runtime.handle().clone();
+        async move {
+            let (open, gate) = oneshot::channel();
+            let (future, _ended) = call(&handle, gate);
+            open.send(8).unwrap();
+            assert_eq!(future.await, Ok(8));
+        }
+    });
+}
+
+#[test]
+fn dropping_the_future_ends_the_tokio_task() {
+    let runtime = runtime();
+    // The gate stays shut: only a cancellation can end this request.
+    let (_open, gate) = oneshot::channel();
+    let (future, ended) = call(runtime.handle(), gate);
+    drop(future);
+    ended
+        .recv_timeout(GENEROUS)
+        .expect("dropping the future ends the tokio task");
+
+    let (_open, gate) = oneshot::channel();
+    let (mut future, ended) = call(runtime.handle(), gate);
+    assert!(future.future().cancel());
+    ended
+        .recv_timeout(GENEROUS)
+        .expect("cancelling the future ends the tokio task");
+    assert_eq!(future.result(None), Err(Error::Cancelled));
+}
+
+#[test]
+fn a_timed_out_wait_does_not_cancel_the_request() {
+    let runtime = runtime();
+    let (open, gate) = oneshot::channel();
+    let (mut future, ended) = call(runtime.handle(), gate);
+    assert_eq!(
+        future.result(Duration::from_millis(10)),
+        Err(Error::Timeout)
+    );
+    assert!(
+        ended.try_recv().is_err(),
+        "the request is still in flight after the timeout"
+    );
+    open.send(9).unwrap();
+    assert_eq!(future.result(GENEROUS), Ok(9));
+
+    on_two_executors(|| {
+        let handle = runtime.handle().clone();
+        async move {
+            let (open, gate) = oneshot::channel();
+            let (mut future, _ended) = call(&handle, gate);
+            assert_eq!(
+                future.result_async(Duration::from_millis(10)).await,
+                Err(Error::Timeout)
+            );
+            open.send(10).unwrap();
+            assert_eq!(future.await, Ok(10));
+        }
+    });
+}
