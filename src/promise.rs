@@ -141,8 +141,10 @@ impl<T, E> Promise<T, E> {
     ///     assert_eq!(stopped, None);
     /// });
     /// ```
-    pub fn cancelled(&self) -> Cancelled<'_, T, E> {
-        Cancelled { promise: self }
+    pub fn cancelled(&self) -> Cancelled {
+        Cancelled {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// Blocks until the future is cancelled or dropped (true), or `timeout` passes (false).
@@ -171,7 +173,8 @@ impl<T, E> Promise<T, E> {
         timeout::park_until(|cx| self.poll_cancelled(cx), deadline)
     }
 
-    fn poll_cancelled(&self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Ready once the future is cancelled or dropped; registers `cx` until then.
+    pub(crate) fn poll_cancelled(&self, cx: &mut Context<'_>) -> Poll<()> {
         if self.is_cancelled() {
             return Poll::Ready(());
         }
@@ -201,24 +204,28 @@ impl<T, E> Drop for Promise<T, E> {
 
 /// The future of [`Promise::cancelled`]: ready once the promise's future is cancelled or
 /// dropped.
+///
+/// It holds only the state the two ends share, not the promise: it is `Send` and `'static`
+/// whatever the promise's `T` and `E` are, and an async block can race it against the work
+/// and still complete (move) the promise in the other branch.
 #[must_use = "futures do nothing unless polled"]
-pub struct Cancelled<'a, T, E> {
-    promise: &'a Promise<T, E>,
+pub struct Cancelled {
+    shared: Arc<Shared>,
 }
 
-impl<T, E> Future for Cancelled<'_, T, E> {
+impl Future for Cancelled {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.promise.poll_cancelled(cx)
+        // Every way a pending consumer goes away (cancel, drop, through the callback relay or
+        // not) sets the word's CLOSED bit.
+        self.shared.poll_closed(cx, || false)
     }
 }
 
-impl<T, E> fmt::Debug for Cancelled<'_, T, E> {
+impl fmt::Debug for Cancelled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cancelled")
-            .field("cancelled", &self.promise.is_cancelled())
-            .finish()
+        f.debug_struct("Cancelled").finish_non_exhaustive()
     }
 }
 

@@ -119,3 +119,35 @@ fn cancelling_a_running_spawn_lets_it_see_nothing_but_the_flag() {
     assert!(job.future().cancel());
     assert_eq!(job.result(None), Err(Error::Cancelled));
 }
+
+#[test]
+fn the_cancelled_future_is_send_for_outcomes_that_are_not_sync() {
+    fn send<F: std::future::Future + Send>(future: F) -> F {
+        future
+    }
+    // `Cell` is `Send` but not `Sync`: the producer can still await its cancellation on
+    // another thread's executor.
+    let (producer, mut future) = apifuture::promise::<std::cell::Cell<u8>, &'static str>();
+    let waiter = std::thread::spawn(move || {
+        futures_lite::future::block_on(send(async move {
+            // An owned future: no borrow of the promise is held across the await.
+            let cancellation = producer.cancelled();
+            let cancelled = futures_lite::future::or(
+                async {
+                    cancellation.await;
+                    true
+                },
+                async {
+                    futures_lite::future::pending::<()>().await;
+                    false
+                },
+            )
+            .await;
+            // The promise is still ours to complete (or, here, drop).
+            drop(producer);
+            cancelled
+        }))
+    });
+    assert!(future.future().cancel());
+    assert!(waiter.join().unwrap());
+}

@@ -185,9 +185,10 @@ fn all_completed_polls_each_future_once_per_wake_up() {
     let (done, _) = wait(&mut futures, LONG, ReturnWhen::AllCompleted);
     late.join().unwrap();
     assert_eq!(done.len(), n);
-    // One look at each future at first, then one per wake-up: never a re-poll of them all.
+    // At first one look at each future (and a second, with its own waker, if it is pending),
+    // then one per wake-up: never a re-poll of them all.
     assert!(
-        polls.load(Ordering::SeqCst) <= 2 * n,
+        polls.load(Ordering::SeqCst) <= 3 * n,
         "{} polls for {n} futures",
         polls.load(Ordering::SeqCst)
     );

@@ -157,8 +157,7 @@ where
             let Some(future) = &mut self.futures[index] else {
                 continue;
             };
-            let mut cx = Context::from_waker(self.tracker.waker(index));
-            if future.poll_ready(&mut cx).is_pending() {
+            if self.tracker.poll_ready(index, future).is_pending() {
                 continue;
             }
             if let Some(outcome) = future.try_result() {

@@ -7,7 +7,9 @@ use std::fmt;
 use std::mem;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
+
+use crate::api_future::ApiFuture;
 
 /// The indices woken since the last look, and who to wake when one comes.
 pub(crate) struct ReadyQueue {
@@ -55,9 +57,13 @@ impl ReadyQueue {
 }
 
 /// The wakers of a set of `len` futures and the queue they fill.
+///
+/// A future's waker is made the first time the future is found pending: most futures of a
+/// batch that is already done never need one, and making 10,000 of them (an allocation each)
+/// costs more than looking at the futures.
 pub(crate) struct Tracker {
     queue: Arc<ReadyQueue>,
-    wakers: Vec<Waker>,
+    wakers: Vec<Option<Waker>>,
 }
 
 impl Tracker {
@@ -69,20 +75,35 @@ impl Tracker {
                 waiter: None,
             }),
         });
-        let wakers = (0..len)
-            .map(|index| {
-                Waker::from(Arc::new(IndexWaker {
-                    index,
-                    queue: Arc::clone(&queue),
-                }))
-            })
-            .collect();
-        Tracker { queue, wakers }
+        Tracker {
+            queue,
+            wakers: vec![None; len],
+        }
     }
 
-    /// The waker to poll future `index` with.
-    pub(crate) fn waker(&self, index: usize) -> &Waker {
-        &self.wakers[index]
+    /// Polls future `index` for readiness with its own waker, made on first need.
+    pub(crate) fn poll_ready<F, T, E>(&mut self, index: usize, future: &mut F) -> Poll<()>
+    where
+        F: ApiFuture<T, E>,
+    {
+        if let Some(waker) = &self.wakers[index] {
+            return future.poll_ready(&mut Context::from_waker(waker));
+        }
+        if future
+            .poll_ready(&mut Context::from_waker(Waker::noop()))
+            .is_ready()
+        {
+            return Poll::Ready(());
+        }
+        // Pending: poll again with a waker that reports this index. The waker of the last
+        // poll is the one a future keeps, so the no-op one is forgotten.
+        let waker = Waker::from(Arc::new(IndexWaker {
+            index,
+            queue: Arc::clone(&self.queue),
+        }));
+        let polled = future.poll_ready(&mut Context::from_waker(&waker));
+        self.wakers[index] = Some(waker);
+        polled
     }
 
     /// Takes the indices woken since the last call, in the order they were woken. Each can be

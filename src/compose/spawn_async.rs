@@ -144,9 +144,9 @@ fn run(executor: &'static Executor<'static>) {
 
 /// One task of [`spawn_async`]: the user's future raced against its cancellation.
 ///
-/// It owns the promise: an async block would hold `&promise` across an await (for
-/// `promise.cancelled()`), which is `Send` only when the outcome is `Sync`, and the executor
-/// needs `Send` tasks with `T` and `E` merely `Send`.
+/// A hand-written future rather than an async block racing the user's future against
+/// `promise.cancelled()`: it must deliver the outcome through the promise after the race, and
+/// must not poll the user's future again once the consumer is gone.
 struct Task<Fut, T, E> {
     /// `None` once the task has finished: cancelled, or its outcome delivered.
     running: Option<Running<Fut, T, E>>,
@@ -170,10 +170,8 @@ where
         let Some(Running { fut, promise }) = &mut self.running else {
             return Poll::Ready(());
         };
-        // Cancellation first: once nobody waits, the user's future is not polled again. The
-        // `Cancelled` future keeps no state of its own, so a fresh one per poll registers the
-        // same wake-up as a stored one would.
-        let outcome = if Pin::new(&mut promise.cancelled()).poll(cx).is_ready() {
+        // Cancellation first: once nobody waits, the user's future is not polled again.
+        let outcome = if promise.poll_cancelled(cx).is_ready() {
             None
         } else {
             match panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {

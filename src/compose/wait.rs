@@ -247,8 +247,7 @@ impl MultiWait {
             return;
         }
         let future = &mut futures[index];
-        let mut cx = Context::from_waker(self.tracker.waker(index));
-        if future.poll_ready(&mut cx).is_pending() {
+        if self.tracker.poll_ready(index, future).is_pending() {
             return;
         }
         self.done[index] = true;
@@ -267,8 +266,15 @@ impl MultiWait {
     }
 
     fn split(&self) -> (Vec<usize>, Vec<usize>) {
-        let (done, pending): (Vec<usize>, Vec<usize>) =
-            (0..self.done.len()).partition(|&index| self.done[index]);
+        let mut done = Vec::with_capacity(self.done_count);
+        let mut pending = Vec::with_capacity(self.done.len() - self.done_count);
+        for (index, &is_done) in self.done.iter().enumerate() {
+            if is_done {
+                done.push(index);
+            } else {
+                pending.push(index);
+            }
+        }
         (done, pending)
     }
 }
