@@ -314,3 +314,49 @@ fn zero_timeouts_only_look() {
     ));
     assert_eq!(outcome, (vec![], vec![0, 1]));
 }
+
+#[test]
+fn all_completed_in_any_completion_order() {
+    let n = common::iterations(300, 12);
+    // In order, in reverse, and interleaved from both ends.
+    let orders: [Box<dyn Fn(usize) -> Vec<usize>>; 3] = [
+        Box::new(|n| (0..n).collect()),
+        Box::new(|n| (0..n).rev().collect()),
+        Box::new(|n| (0..n / 2).flat_map(|i| [i, n - 1 - i]).collect()),
+    ];
+    for order in orders {
+        let (producers, mut futures) = pending(n);
+        let mut producers: Vec<Option<Promise<u32, TestError>>> =
+            producers.into_iter().map(Some).collect();
+        let order = order(n);
+        let late = thread::spawn(move || {
+            for index in order {
+                producers[index].take().unwrap().set_result(index as u32);
+            }
+        });
+        let (done, left) = wait(&mut futures, LONG, ReturnWhen::AllCompleted);
+        late.join().unwrap();
+        assert_eq!((done.len(), left), (n, vec![]));
+        for (index, future) in futures.iter_mut().enumerate() {
+            assert_eq!(future.result(Duration::ZERO), Ok(index as u32));
+        }
+    }
+}
+
+#[test]
+fn all_completed_timeout_reports_what_is_done() {
+    let (mut producers, mut futures) = pending(5);
+    // Done: the first, the middle and the last; pending: 1 and 3.
+    producers.remove(4).set_result(4);
+    producers.remove(2).set_result(2);
+    producers.remove(0).set_result(0);
+    let (done, left) = wait(
+        &mut futures,
+        Duration::from_millis(10),
+        ReturnWhen::AllCompleted,
+    );
+    assert_eq!((done, left), (vec![0, 2, 4], vec![1, 3]));
+    let (done, left) = wait(&mut futures, Duration::ZERO, ReturnWhen::AllCompleted);
+    assert_eq!((done, left), (vec![0, 2, 4], vec![1, 3]));
+    drop(producers);
+}

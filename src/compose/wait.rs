@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
@@ -44,8 +44,10 @@ pub enum ReturnWhen {
 /// - `timeout` is a `Duration` or an `Option<Duration>`; `None` waits as long as it takes,
 ///   `Duration::ZERO` only looks. A timeout leaves every future as it was.
 /// - An empty slice returns `(vec![], vec![])` at once.
-/// - The thread parks until one of the futures wakes it, and then looks only at the futures
-///   that woke it: no polling loop, and O(N) work overall for `AllCompleted`.
+/// - The thread parks until a future wakes it, and then looks only at the futures that woke
+///   it: no polling loop. `AllCompleted` parks on the last future still pending (usually the
+///   last to complete), so a batch completed in about the order it was submitted costs one
+///   wake-up; O(N) work overall in any order.
 /// - Waiting drives futures that need driving ([`Retry`](crate::Retry) starts its due
 ///   attempts, [`FromFuture`](crate::FromFuture) polls its future).
 ///
@@ -75,11 +77,15 @@ pub fn wait<F, T, E>(
 where
     F: ApiFuture<T, E>,
 {
+    let timeout = timeout.into();
+    if when == ReturnWhen::AllCompleted {
+        return wait_all_from_the_end(futures, timeout);
+    }
     let mut state = MultiWait::new(futures.len(), when);
     if state.step(futures) {
         return state.split();
     }
-    let deadline = match timeout.into() {
+    let deadline = match timeout {
         None => None,
         Some(timeout) if timeout.is_zero() => return state.split(),
         // Too large for `Instant`: as long as it takes.
@@ -103,6 +109,82 @@ where
             return state.split();
         }
     }
+}
+
+/// `wait(.., AllCompleted)` on a thread. Every future must be done, so which one the thread
+/// parks on is free to choose: it parks on the pending future with the highest index, with the
+/// thread's own waker, and meanwhile looks at the others only with a no-op waker.
+///
+/// Futures are usually completed in about the order they were submitted, and then the last one
+/// is the only wake-up the thread needs. Parking on each pending future in turn instead makes
+/// a fast waiter follow a producer in lockstep, a wake-up (two system calls) per future. Two
+/// indices close in on the pending ones from both ends and never move back, so each future is
+/// looked at a bounded number of times: O(N) work overall, whatever the completion order.
+fn wait_all_from_the_end<F, T, E>(
+    futures: &mut [F],
+    timeout: Option<Duration>,
+) -> (Vec<usize>, Vec<usize>)
+where
+    F: ApiFuture<T, E>,
+{
+    let mut noop = Context::from_waker(Waker::noop());
+    // Everything before `low` and after `high` is done.
+    let mut low = 0;
+    let mut high = futures.len();
+    let mut parked: Option<(Waker, Option<Instant>)> = None;
+    loop {
+        while low < high && futures[low].poll_ready(&mut noop).is_ready() {
+            low += 1;
+        }
+        while low < high && futures[high - 1].poll_ready(&mut noop).is_ready() {
+            high -= 1;
+        }
+        if low == high {
+            return ((0..futures.len()).collect(), Vec::new());
+        }
+        let (waker, deadline) = parked.get_or_insert_with(|| {
+            let deadline = match timeout {
+                None => None,
+                Some(timeout) if timeout.is_zero() => Some(Instant::now()),
+                // Too large for `Instant`: as long as it takes.
+                Some(timeout) => timeout::deadline_after(timeout),
+            };
+            (timeout::thread_waker(), deadline)
+        });
+        let mut cx = Context::from_waker(waker);
+        while futures[high - 1].poll_ready(&mut cx).is_pending() {
+            match *deadline {
+                None => std::thread::park(),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return split_between(futures, low, high);
+                    }
+                    std::thread::park_timeout(deadline - now);
+                }
+            }
+        }
+        high -= 1;
+    }
+}
+
+/// `(done, pending)` when every future outside `low..high` is known to be done.
+fn split_between<F, T, E>(futures: &mut [F], low: usize, high: usize) -> (Vec<usize>, Vec<usize>)
+where
+    F: ApiFuture<T, E>,
+{
+    let mut noop = Context::from_waker(Waker::noop());
+    let mut done: Vec<usize> = (0..low).collect();
+    let mut pending = Vec::new();
+    for (index, future) in futures.iter_mut().enumerate().take(high).skip(low) {
+        if future.poll_ready(&mut noop).is_ready() {
+            done.push(index);
+        } else {
+            pending.push(index);
+        }
+    }
+    done.extend(high..futures.len());
+    (done, pending)
 }
 
 /// [`wait`] for async code: the same rules, with the task woken instead of the thread parked
