@@ -83,10 +83,10 @@ pub trait ApiFutureExt<T, E>: ApiFuture<T, E> + Sized {
     fn shared(self) -> SharedFuture<T, E>
     where
         Self: 'static,
-        T: Clone + Sync,
-        E: Clone + Sync,
+        T: Clone + Send + Sync + 'static,
+        E: Clone + Send + Sync + 'static,
     {
-        SharedFuture::new(BoxApiFuture::new(self))
+        SharedFuture::new(self)
     }
 
     /// Erases the future's type: see [`BoxApiFuture`].

@@ -1,21 +1,25 @@
 //! [`SharedFuture`]: one outcome, any number of waiters.
 //!
-//! The handles share the source future and, once it is there, its outcome. Whichever waiter
-//! polls drives the source, under a lock, with one waker of the group's own: when the source
-//! completes, that waker wakes every waiter that registered, async tasks and parked threads
-//! alike. The group's waker does not own the source, so the last handle's drop really drops
-//! (and so cancels) the source instead of keeping it alive through its own waker.
+//! The handles share one allocation: the source future (its type erased), the waiters' wakers
+//! and, once it is there, the outcome. Whichever waiter polls drives the source, under a lock;
+//! when the source completes, the group's waker wakes every waiter that registered, async
+//! tasks and parked threads alike, and the next waiter to look moves the outcome out of the
+//! source.
+//!
+//! The group's waker holds the group weakly, so a pending source (which keeps the waker) does
+//! not keep the group alive: the handles are the group's only owners, and the last one's drop
+//! drops the source, which cancels it. The waker is made the first time the source is found
+//! pending; a source that is ready at the first look never needs one.
 
 use std::fmt;
 use std::future::IntoFuture;
 use std::mem;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::api_future::ApiFuture;
 use crate::callbacks::is_failure;
-use crate::compose::BoxApiFuture;
 use crate::error::{BoxError, Error};
 use crate::timeout::Await;
 
@@ -63,51 +67,122 @@ pub type SharedError = Arc<dyn std::error::Error + Send + Sync>;
 /// ```
 #[must_use = "futures do nothing unless you wait on them"]
 pub struct SharedFuture<T, E = BoxError> {
-    group: Arc<Group<T, E>>,
-    /// This handle's key among the waiters.
-    id: usize,
+    group: Handle<T, E>,
+    /// This handle's key among the registered waiters, given at its first registration (0:
+    /// none yet).
+    key: usize,
     /// Whether this handle already handed out the outcome.
     taken: bool,
 }
 
-struct Group<T, E> {
-    /// The outcome, once there: read without a lock by every handle.
-    outcome: OnceLock<Result<T, Error<E>>>,
-    /// The source, until its outcome is moved into `outcome` (then it is dropped).
-    source: Mutex<Option<BoxApiFuture<T, E>>>,
-    waiters: Arc<Waiters>,
-    /// The group's waker, given to the source: wakes every registered waiter.
-    waker: Waker,
-    next_id: AtomicUsize,
+/// What the handles share: `S` is the source, a [`Slot`] whose future type is erased in the
+/// handles, while the group's waker is made from the group before the erasure.
+struct Group<T, E, S: ?Sized> {
+    core: Core<T, E>,
+    source: Mutex<S>,
 }
 
-/// The registered async (and parked blocking) waiters. Owns no part of the source.
+/// The source, until its outcome is moved into the core.
+struct Slot<A> {
+    future: Option<A>,
+    /// The group's waker, once the source was found pending.
+    waker: Option<Waker>,
+}
+
+/// The handles' group is the group's only owner: its waker holds it weakly.
+type Handle<T, E> = Arc<Group<T, E, dyn Source<T, E>>>;
+
+/// Wakes a group's waiters, if the group is still there.
+struct GroupWaker<T, E>(Weak<Group<T, E, dyn Source<T, E>>>);
+
+impl<T, E> Wake for GroupWaker<T, E>
+where
+    T: Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(group) = self.0.upgrade() {
+            group.core.wake_all();
+        }
+    }
+}
+
+/// Everything but the source.
+struct Core<T, E> {
+    /// The outcome, once there: read without a lock by every handle.
+    outcome: OnceLock<Result<T, Error<E>>>,
+    /// The source was polled with the group as its waker and has not woken it since: a
+    /// waiter that comes now only needs to register, not to poll the source again.
+    armed: AtomicBool,
+    waiters: Mutex<Waiters>,
+}
+
+/// The registered waiters' wakers, by handle key. The first is kept inline: one waiter is
+/// common, and needs no list.
 #[derive(Default)]
 struct Waiters {
-    list: Mutex<Vec<(usize, Waker)>>,
-    /// The source was polled with the group's waker and has not woken it since: a waiter
-    /// that comes now only needs to register, not to poll the source again.
-    armed: AtomicBool,
+    last_key: usize,
+    first: Option<(usize, Waker)>,
+    rest: Vec<(usize, Waker)>,
 }
 
 impl Waiters {
-    fn lock(&self) -> MutexGuard<'_, Vec<(usize, Waker)>> {
-        self.list.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn register(&self, id: usize, waker: &Waker) {
-        let mut list = self.lock();
-        match list.iter_mut().find(|(key, _)| *key == id) {
-            Some((_, known)) if known.will_wake(waker) => {}
-            Some((_, known)) => known.clone_from(waker),
-            None => list.push((id, waker.clone())),
+    fn find(&mut self, key: usize) -> Option<&mut Waker> {
+        match &mut self.first {
+            Some((known, waker)) if *known == key => Some(waker),
+            _ => self
+                .rest
+                .iter_mut()
+                .find(|(known, _)| *known == key)
+                .map(|(_, waker)| waker),
         }
     }
 
-    fn remove(&self, id: usize) {
-        let mut list = self.lock();
-        if let Some(at) = list.iter().position(|(key, _)| *key == id) {
-            list.swap_remove(at);
+    fn push(&mut self, key: usize, waker: Waker) {
+        match self.first {
+            None => self.first = Some((key, waker)),
+            Some(_) => self.rest.push((key, waker)),
+        }
+    }
+
+    fn remove(&mut self, key: usize) {
+        if matches!(&self.first, Some((known, _)) if *known == key) {
+            self.first = self.rest.pop();
+        } else if let Some(at) = self.rest.iter().position(|(known, _)| *known == key) {
+            self.rest.swap_remove(at);
+        }
+    }
+}
+
+/// The source behind `dyn`.
+trait Source<T, E>: Send {
+    /// Polls the source (with `group`'s waker once it needs one); moves its outcome into the
+    /// core once ready.
+    fn poll(&mut self, group: &Handle<T, E>) -> Poll<()>;
+    /// Moves the outcome into `core` if the source has one, without polling it.
+    fn settle(&mut self, core: &Core<T, E>);
+}
+
+impl<T, E> Core<T, E> {
+    fn lock_waiters(&self) -> MutexGuard<'_, Waiters> {
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers `waker` under `key` (given now if the handle has none yet).
+    fn register(&self, key: &mut usize, waker: &Waker) {
+        let mut waiters = self.lock_waiters();
+        if *key == 0 {
+            waiters.last_key += 1;
+            *key = waiters.last_key;
+        }
+        match waiters.find(*key) {
+            Some(known) if known.will_wake(waker) => {}
+            Some(known) => known.clone_from(waker),
+            None => waiters.push(*key, waker.clone()),
         }
     }
 
@@ -115,47 +190,97 @@ impl Waiters {
         // Disarm before taking the list: a waiter registering after this sees it disarmed
         // (the list's lock orders the two) and polls the source itself.
         self.armed.store(false, Ordering::Release);
-        let list = mem::take(&mut *self.lock());
-        for (_, waker) in list {
+        let (first, rest) = {
+            let mut waiters = self.lock_waiters();
+            (waiters.first.take(), mem::take(&mut waiters.rest))
+        };
+        for (_, waker) in first.into_iter().chain(rest) {
             waker.wake();
         }
     }
 }
 
-impl Wake for Waiters {
-    fn wake(self: Arc<Self>) {
-        self.wake_all();
+impl<A, T, E> Source<T, E> for Slot<A>
+where
+    A: ApiFuture<T, E>,
+    T: Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    fn poll(&mut self, group: &Handle<T, E>) -> Poll<()> {
+        let core = &group.core;
+        let Some(future) = &mut self.future else {
+            return Poll::Ready(());
+        };
+        // Armed before polling: a wake-up during the poll disarms it again.
+        core.armed.store(true, Ordering::Release);
+        let polled = match &self.waker {
+            Some(waker) => future.poll_ready(&mut Context::from_waker(waker)),
+            None => match future.poll_ready(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(()) => Poll::Ready(()),
+                Poll::Pending => {
+                    // Pending: it needs a waker that reaches the waiters, and keeps it (the
+                    // waker of the last poll is the one that counts).
+                    let waker = Waker::from(Arc::new(GroupWaker(Arc::downgrade(group))));
+                    let polled = future.poll_ready(&mut Context::from_waker(&waker));
+                    self.waker = Some(waker);
+                    polled
+                }
+            },
+        };
+        if polled.is_pending() {
+            return Poll::Pending;
+        }
+        self.settle(core);
+        Poll::Ready(())
     }
 
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.wake_all();
+    fn settle(&mut self, core: &Core<T, E>) {
+        let Some(future) = &mut self.future else {
+            return;
+        };
+        if let Some(outcome) = future.try_result() {
+            // Only ever set here, under the source's lock, with the source still there.
+            let _ = core.outcome.set(outcome);
+            self.future = None;
+            self.waker = None;
+            // The source may have completed inside our poll without waking its waker (a
+            // future driven by polling): the others must hear of it too.
+            core.wake_all();
+        }
+    }
+}
+
+impl<T, E, S: ?Sized> Group<T, E, S> {
+    fn lock_source(&self) -> MutexGuard<'_, S> {
+        // A panic while the lock is held can only come from the source's own poll, which the
+        // crate's futures catch; keep going with what is there.
+        self.source.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl<T, E> SharedFuture<T, E> {
-    pub(crate) fn new(source: BoxApiFuture<T, E>) -> Self {
-        let waiters = Arc::new(Waiters::default());
-        let group = Group {
-            outcome: OnceLock::new(),
-            source: Mutex::new(Some(source)),
-            waker: Waker::from(Arc::clone(&waiters)),
-            waiters,
-            next_id: AtomicUsize::new(1),
-        };
+    pub(crate) fn new<A>(source: A) -> Self
+    where
+        A: ApiFuture<T, E> + 'static,
+        T: Send + Sync + 'static,
+        E: Send + Sync + 'static,
+    {
+        let group = Arc::new(Group {
+            core: Core {
+                outcome: OnceLock::new(),
+                armed: AtomicBool::new(false),
+                waiters: Mutex::new(Waiters::default()),
+            },
+            source: Mutex::new(Slot {
+                future: Some(source),
+                waker: None,
+            }),
+        });
         SharedFuture {
-            group: Arc::new(group),
-            id: 0,
+            group,
+            key: 0,
             taken: false,
         }
-    }
-
-    fn source(&self) -> MutexGuard<'_, Option<BoxApiFuture<T, E>>> {
-        // A panic while the lock is held can only come from the source's own poll, which the
-        // crate's futures catch; keep going with what is there.
-        self.group
-            .source
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether the shared outcome is there. Never blocks on the source.
@@ -168,43 +293,35 @@ impl<T, E> SharedFuture<T, E> {
     /// promise.set_result(1);
     /// assert!(shared.done());
     /// ```
-    pub fn done(&self) -> bool
-    where
-        T: Send,
-        E: Send,
-    {
-        if self.group.outcome.get().is_some() {
-            return true;
+    pub fn done(&self) -> bool {
+        self.group.core.outcome.get().is_some()
+            || self.group.lock_source().poll(&self.group).is_ready()
+    }
+}
+
+impl<T, E> SharedFuture<T, E> {
+    /// [`poll_ready`](ApiFuture::poll_ready) when the outcome is not there yet.
+    #[inline(never)]
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let core = &self.group.core;
+        // Register before looking, so a completion in between still wakes this waiter.
+        core.register(&mut self.key, cx.waker());
+        if core.armed.load(Ordering::Acquire) {
+            return Poll::Pending;
         }
-        let mut source = self.source();
-        if let Some(inner) = &mut *source {
-            if inner
-                .poll_ready(&mut Context::from_waker(&self.group.waker))
-                .is_ready()
-            {
-                self.settle(&mut source);
-            }
-        }
-        self.group.outcome.get().is_some()
+        self.group.lock_source().poll(&self.group)
     }
 
-    /// Moves a ready source's outcome into the group, drops the source, and wakes everyone.
-    fn settle(&self, source: &mut Option<BoxApiFuture<T, E>>)
+    /// Moves a ready source's outcome into the group; a clone of it, or `None` while pending.
+    #[inline(never)]
+    fn settle(&self) -> Option<Result<T, Error<E>>>
     where
-        T: Send,
-        E: Send,
+        T: Clone,
+        E: Clone,
     {
-        let Some(inner) = source else {
-            return;
-        };
-        if let Some(outcome) = inner.try_result() {
-            // Only ever set here, under the source's lock, with the source still there.
-            let _ = self.group.outcome.set(outcome);
-            *source = None;
-            // The source may have completed inside our poll without waking its waker (a
-            // future driven by polling): the others must hear of it too.
-            self.group.waiters.wake_all();
-        }
+        let core = &self.group.core;
+        self.group.lock_source().settle(core);
+        core.outcome.get().cloned()
     }
 }
 
@@ -213,7 +330,7 @@ impl<T, E> Clone for SharedFuture<T, E> {
     fn clone(&self) -> Self {
         SharedFuture {
             group: Arc::clone(&self.group),
-            id: self.group.next_id.fetch_add(1, Ordering::Relaxed),
+            key: 0,
             taken: false,
         }
     }
@@ -221,10 +338,12 @@ impl<T, E> Clone for SharedFuture<T, E> {
 
 impl<T, E> Drop for SharedFuture<T, E> {
     fn drop(&mut self) {
+        let core = &self.group.core;
         // Once the outcome is there the list was emptied, and nobody registers any more.
-        if self.group.outcome.get().is_none() {
-            self.group.waiters.remove(self.id);
+        if self.key != 0 && core.outcome.get().is_none() {
+            core.lock_waiters().remove(self.key);
         }
+        // The last handle's `Arc` drops the group, and with it the source (which cancels it).
     }
 }
 
@@ -233,45 +352,23 @@ where
     T: Clone + Send + Sync,
     E: Clone + Send + Sync,
 {
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.taken || self.group.outcome.get().is_some() {
+        if self.taken || self.group.core.outcome.get().is_some() {
             return Poll::Ready(());
         }
-        // Register before looking, so a completion in between still wakes this waiter.
-        self.group.waiters.register(self.id, cx.waker());
-        if self.group.waiters.armed.load(Ordering::Acquire) {
-            return Poll::Pending;
-        }
-        let mut source = self.source();
-        let Some(inner) = &mut *source else {
-            return Poll::Ready(());
-        };
-        // Armed before polling: a wake-up during the poll disarms it again.
-        self.group.waiters.armed.store(true, Ordering::Release);
-        if inner
-            .poll_ready(&mut Context::from_waker(&self.group.waker))
-            .is_pending()
-        {
-            return Poll::Pending;
-        }
-        self.settle(&mut source);
-        Poll::Ready(())
+        self.poll_pending(cx)
     }
 
+    #[inline]
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
         if self.taken {
             return Some(Err(Error::Consumed));
         }
-        let outcome = match self.group.outcome.get() {
-            Some(outcome) => outcome,
-            None => {
-                let mut source = self.source();
-                self.settle(&mut source);
-                drop(source);
-                self.group.outcome.get()?
-            }
+        let outcome = match self.group.core.outcome.get() {
+            Some(outcome) => outcome.clone(),
+            None => self.settle()?,
         };
-        let outcome = outcome.clone();
         self.taken = true;
         Some(outcome)
     }
@@ -280,11 +377,11 @@ where
         if self.taken {
             return Some(false);
         }
-        if self.group.outcome.get().is_none() {
-            let mut source = self.source();
-            self.settle(&mut source);
+        let core = &self.group.core;
+        if core.outcome.get().is_none() {
+            self.group.lock_source().settle(core);
         }
-        self.group.outcome.get().map(is_failure)
+        core.outcome.get().map(is_failure)
     }
 }
 
@@ -304,7 +401,7 @@ where
 impl<T, E> fmt::Debug for SharedFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedFuture")
-            .field("done", &self.group.outcome.get().is_some())
+            .field("done", &self.group.core.outcome.get().is_some())
             .field("taken", &self.taken)
             .field("handles", &Arc::strong_count(&self.group))
             .finish()
