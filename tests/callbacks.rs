@@ -1023,3 +1023,89 @@ fn callbacks_on_a_spawned_future() {
     drop(future);
     common::retire_pool_threads();
 }
+
+#[test]
+fn dropping_the_future_while_the_producer_runs_callbacks_changes_nothing() {
+    // The consumer gives up while a slow callback runs on the producer: too late to cancel,
+    // so every callback still sees the value, once, and the value is dropped once.
+    let counter = DropCounter::new();
+    let (promise, mut future) = promise::<Tracked, TestError>();
+    let (running, is_running) = mpsc::channel();
+    let (go, may_go) = mpsc::channel::<()>();
+    let seen_values: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let record = Arc::clone(&seen_values);
+    future.add_done_callback(move |outcome: &Result<Tracked, Error<TestError>>| {
+        record.lock().unwrap().push(outcome.as_ref().unwrap().value);
+        running.send(()).unwrap();
+        may_go.recv_timeout(GENEROUS).unwrap();
+    });
+    let record = Arc::clone(&seen_values);
+    future.add_done_callback(move |outcome: &Result<Tracked, Error<TestError>>| {
+        record
+            .lock()
+            .unwrap()
+            .push(outcome.as_ref().unwrap().value + 100);
+    });
+    let value = counter.track(61);
+    let producer = thread::spawn(move || promise.set_result(value));
+    is_running.recv_timeout(GENEROUS).unwrap();
+    drop(future);
+    assert_eq!(counter.dropped(), 0, "the callbacks still hold the value");
+    go.send(()).unwrap();
+    producer.join().unwrap();
+    assert_eq!(*seen_values.lock().unwrap(), [61, 161]);
+    counter.assert_all_dropped();
+}
+
+/// Counts its wake-ups.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn an_async_waiter_moved_to_another_task_is_woken_after_the_callbacks() {
+    let log = Log::default();
+    let (promise, mut future) = promise::<u32, TestError>();
+    future.add_done_callback(log.callback("callback"));
+    let first = Arc::new(CountingWaker::default());
+    let second = Arc::new(CountingWaker::default());
+    let first_waker = Waker::from(Arc::clone(&first));
+    let second_waker = Waker::from(Arc::clone(&second));
+    let mut waiting = pin!(future.result_async(None));
+    assert!(
+        waiting
+            .as_mut()
+            .poll(&mut Context::from_waker(&first_waker))
+            .is_pending()
+    );
+    assert!(
+        waiting
+            .as_mut()
+            .poll(&mut Context::from_waker(&second_waker))
+            .is_pending()
+    );
+    thread::spawn(move || promise.set_result(71))
+        .join()
+        .unwrap();
+    assert_eq!(log.seen(), pairs(&[("callback", "Ok(71)")]));
+    assert_eq!(
+        second.0.load(Ordering::SeqCst),
+        1,
+        "the latest waker is woken"
+    );
+    assert_eq!(
+        waiting
+            .as_mut()
+            .poll(&mut Context::from_waker(&second_waker)),
+        std::task::Poll::Ready(Ok(71))
+    );
+}
