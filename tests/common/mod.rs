@@ -121,3 +121,105 @@ impl<T: Send, E: Send> std::future::IntoFuture for ViaTrait<T, E> {
         apifuture::Await::new(self)
     }
 }
+
+/// Two threads meet here, then each spins for its own number of rounds before acting, so that
+/// over many rounds each side's step lands before, during and after the other's.
+#[derive(Debug, Default)]
+pub struct StartLine {
+    arrived: AtomicUsize,
+}
+
+impl StartLine {
+    pub fn new() -> Self {
+        StartLine::default()
+    }
+
+    /// Waits for the other thread, then spins `rounds` times (yields under Miri, whose
+    /// scheduler only switches threads at yields and blocking points often enough there).
+    pub fn meet_and_delay(&self, rounds: usize) {
+        self.arrived.fetch_add(1, Ordering::SeqCst);
+        let mut spins = 0u32;
+        while self.arrived.load(Ordering::SeqCst) < 2 {
+            spins += 1;
+            if spins < 1_000 && !cfg!(miri) {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        for _ in 0..rounds {
+            if cfg!(miri) {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
+/// Wraps a future and sends one message on `signal` the first time it returns `Pending`: by
+/// then its waker is registered, so another thread can act knowing the wait is under way. The
+/// sender is dropped when the future finishes, so a receiver never waits for a signal that
+/// cannot come.
+pub struct SignalOnPending<F: Future> {
+    inner: std::pin::Pin<Box<F>>,
+    signal: Option<std::sync::mpsc::Sender<()>>,
+}
+
+impl<F: Future> SignalOnPending<F> {
+    pub fn new(inner: F, signal: std::sync::mpsc::Sender<()>) -> Self {
+        SignalOnPending {
+            inner: Box::pin(inner),
+            signal: Some(signal),
+        }
+    }
+}
+
+impl<F: Future> Future for SignalOnPending<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let polled = self.inner.as_mut().poll(cx);
+        match polled {
+            std::task::Poll::Pending => {
+                if let Some(signal) = self.signal.take() {
+                    let _ = signal.send(());
+                }
+            }
+            std::task::Poll::Ready(_) => self.signal = None,
+        }
+        polled
+    }
+}
+
+/// Runs `future` on this thread (parking between polls, woken by its waker) for at most
+/// `limit`; `None` if it was still pending then. Needs no timer of async-io, so it works under
+/// Miri: use it with a generous limit where a hang is the failure to detect.
+pub fn block_on_within<F: Future>(future: F, limit: std::time::Duration) -> Option<F::Output> {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return Some(output);
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        std::thread::park_timeout(deadline - now);
+    }
+}
