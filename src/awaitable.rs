@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use crate::api_future::ApiFuture;
 use crate::concurrent::ConcurrentFuture;
 use crate::error::{BoxError, Error};
-use crate::promise::promise;
 use crate::timeout::Await;
 
 /// The seed's `AwaitableConcurrentFuture`: a [`ConcurrentFuture`] that implements
@@ -153,9 +152,7 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
 /// ```
 #[inline]
 pub fn ready<T, E>(value: T) -> AwaitableConcurrentFuture<T, E> {
-    let (promise, future) = promise();
-    promise.set_result(value);
-    future
+    AwaitableConcurrentFuture::new(ConcurrentFuture::completed(Ok(value)))
 }
 
 /// A future that already failed with `error`: waits return [`Error::Failed`]`(error)`.
@@ -167,9 +164,7 @@ pub fn ready<T, E>(value: T) -> AwaitableConcurrentFuture<T, E> {
 /// ```
 #[inline]
 pub fn failed<T, E>(error: E) -> AwaitableConcurrentFuture<T, E> {
-    let (promise, future) = promise();
-    promise.set_error(error);
-    future
+    AwaitableConcurrentFuture::new(ConcurrentFuture::completed(Err(Error::Failed(error))))
 }
 
 impl<T, E> From<ConcurrentFuture<T, E>> for AwaitableConcurrentFuture<T, E> {
@@ -184,7 +179,7 @@ impl<T: Send, E: Send> ApiFuture<T, E> for AwaitableConcurrentFuture<T, E> {
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
         self.inner.try_result()
     }

@@ -84,6 +84,19 @@ impl<T, E> Relay<T, E> {
         }
     }
 
+    /// A relay for an outcome already taken out of the channel (to be looked at), with no
+    /// callbacks yet: there is nothing left to deliver.
+    pub(crate) fn holding(outcome: Outcome<T, E>) -> Self {
+        Relay {
+            state: Mutex::new(State {
+                stage: Stage::Done(outcome),
+                callbacks: Vec::new(),
+                waiter: None,
+            }),
+            delivered: Condvar::new(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State<T, E>> {
         // Callbacks never run under the lock, so a poisoned lock can only come from a panic in
         // our own bookkeeping; the state is still consistent, keep going.

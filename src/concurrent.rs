@@ -38,15 +38,16 @@ use crate::timeout;
 /// ```
 pub struct ConcurrentFuture<T, E = BoxError> {
     slot: Slot<T, E>,
-    shared: Arc<Shared>,
+    /// What the producer and this future share; `None` for a future made complete, which has
+    /// no producer to wake or to be woken by.
+    shared: Option<Arc<Shared>>,
 }
 
 /// Where the consumer stands. Only `Waiting` holds the channel; the other states are final.
 enum Slot<T, E> {
     Waiting(oneshot::Receiver<Outcome<T, E>>),
-    /// Taken out of the channel to be looked at (by `wait(.., FirstFailed)`), not handed out.
-    Held(Box<Outcome<T, E>>),
-    /// Done callbacks are registered: the outcome comes through the relay.
+    /// Done callbacks are registered, or the outcome was taken out of the channel to be looked
+    /// at (by `wait(.., FirstFailed)`): the outcome comes through the relay.
     Relayed(Arc<Relay<T, E>>),
     /// The outcome was handed out.
     Taken,
@@ -59,7 +60,27 @@ impl<T, E> ConcurrentFuture<T, E> {
     pub(crate) fn new(receiver: oneshot::Receiver<Outcome<T, E>>, shared: Arc<Shared>) -> Self {
         ConcurrentFuture {
             slot: Slot::Waiting(receiver),
-            shared,
+            shared: Some(shared),
+        }
+    }
+
+    /// A future that already has its outcome: nobody will ever complete, cancel or wait for it
+    /// asynchronously, so it needs no shared state (one allocation less than a promise's).
+    #[inline]
+    pub(crate) fn completed(outcome: Outcome<T, E>) -> Self {
+        let (sender, receiver) = oneshot::channel();
+        // The receiver is right here, so the send cannot fail.
+        drop(sender.send(outcome));
+        ConcurrentFuture {
+            slot: Slot::Waiting(receiver),
+            shared: None,
+        }
+    }
+
+    /// Tells a producer waiting for it that nobody wants the outcome any more.
+    fn close(&self) {
+        if let Some(shared) = &self.shared {
+            shared.close();
         }
     }
 
@@ -78,7 +99,7 @@ impl<T, E> ConcurrentFuture<T, E> {
         match &self.slot {
             Slot::Waiting(receiver) => receiver.has_message() || receiver.is_closed(),
             Slot::Relayed(relay) => relay.done(),
-            Slot::Held(_) | Slot::Taken | Slot::Cancelled | Slot::Abandoned => true,
+            Slot::Taken | Slot::Cancelled | Slot::Abandoned => true,
         }
     }
 
@@ -103,17 +124,24 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// assert_eq!(concurrent.try_result().unwrap().unwrap(), 1);
     /// assert!(matches!(concurrent.try_result(), Some(Err(Error::Consumed))));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn try_result(&mut self) -> Option<Outcome<T, E>> {
-        let outcome = match &self.slot {
-            Slot::Waiting(receiver) => match receiver.try_recv() {
-                Ok(outcome) => outcome,
-                Err(TryRecvError::Empty) => return None,
-                Err(TryRecvError::Disconnected) => Err(Error::Abandoned),
-            },
-            _ => return self.try_result_elsewhere(),
+        let Slot::Waiting(receiver) = &self.slot else {
+            return self.try_result_elsewhere();
         };
-        self.settle(&outcome);
+        let outcome = match receiver.try_recv() {
+            Ok(outcome) => outcome,
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Disconnected) => Err(Error::Abandoned),
+        };
+        let next = match outcome {
+            Err(Error::Abandoned) => Slot::Abandoned,
+            _ => Slot::Taken,
+        };
+        // Only a receiver to drop here: keep the other states' drop code off this path.
+        if let Slot::Waiting(receiver) = mem::replace(&mut self.slot, next) {
+            drop(receiver);
+        }
         Some(outcome)
     }
 
@@ -122,10 +150,6 @@ impl<T, E> ConcurrentFuture<T, E> {
     fn try_result_elsewhere(&mut self) -> Option<Outcome<T, E>> {
         let outcome = match &self.slot {
             Slot::Waiting(_) => return self.try_result(),
-            Slot::Held(_) => match mem::replace(&mut self.slot, Slot::Taken) {
-                Slot::Held(outcome) => *outcome,
-                _ => unreachable!("just matched"),
-            },
             Slot::Relayed(relay) => match relay.try_take() {
                 Look::Outcome(outcome) => outcome,
                 Look::Pending => return None,
@@ -257,7 +281,7 @@ impl<T, E> ConcurrentFuture<T, E> {
                 // Dropping the receiver closes the channel: the producer sees it in
                 // `is_cancelled`, and a value it sends from now on is dropped on its side.
                 self.slot = Slot::Cancelled;
-                self.shared.close();
+                self.close();
                 true
             }
             Slot::Relayed(relay) => {
@@ -267,11 +291,11 @@ impl<T, E> ConcurrentFuture<T, E> {
                     return false;
                 }
                 self.slot = Slot::Cancelled;
-                self.shared.close();
+                self.close();
                 true
             }
             Slot::Cancelled => true,
-            Slot::Held(_) | Slot::Taken | Slot::Abandoned => false,
+            Slot::Taken | Slot::Abandoned => false,
         }
     }
 
@@ -303,18 +327,20 @@ impl<T, E> ConcurrentFuture<T, E> {
                 };
                 let relay = Arc::new(Relay::new(receiver, callback));
                 self.slot = Slot::Relayed(Arc::clone(&relay));
-                // From now on the producer's wake-up goes to the relay.
+                // From now on the producer's wake-up goes to the relay. A future made complete
+                // has no producer: deliver at once.
                 let waker = Waker::from(Arc::clone(&relay));
-                if self
-                    .shared
-                    .poll_finished(&mut Context::from_waker(&waker), || relay.done())
-                    .is_ready()
-                {
+                let finished = match &self.shared {
+                    Some(shared) => shared
+                        .poll_finished(&mut Context::from_waker(&waker), || relay.done())
+                        .is_ready(),
+                    None => true,
+                };
+                if finished {
                     relay.deliver();
                 }
             }
             Slot::Relayed(relay) => relay.add(callback),
-            Slot::Held(outcome) => run_callback(callback, outcome),
             Slot::Taken => run_callback(callback, &Err(Error::Consumed)),
             Slot::Cancelled => run_callback(callback, &Err(Error::Cancelled)),
             Slot::Abandoned => run_callback(callback, &Err(Error::Abandoned)),
@@ -328,7 +354,7 @@ impl<T, E> ConcurrentFuture<T, E> {
             Slot::Waiting(receiver) => match receiver.try_recv() {
                 Ok(outcome) => {
                     let failed = is_failure(&outcome);
-                    self.slot = Slot::Held(Box::new(outcome));
+                    self.slot = Slot::Relayed(Arc::new(Relay::holding(outcome)));
                     Some(failed)
                 }
                 Err(TryRecvError::Empty) => None,
@@ -337,7 +363,6 @@ impl<T, E> ConcurrentFuture<T, E> {
                     Some(true)
                 }
             },
-            Slot::Held(outcome) => Some(is_failure(outcome)),
             Slot::Relayed(relay) => relay.peek_failed(),
             Slot::Taken => Some(false),
             Slot::Cancelled | Slot::Abandoned => Some(true),
@@ -363,9 +388,11 @@ impl<T, E> ConcurrentFuture<T, E> {
         if self.done() {
             return Poll::Ready(());
         }
-        match &self.slot {
-            Slot::Relayed(relay) => relay.poll_delivered(cx),
-            _ => self.shared.poll_finished(cx, || self.done()),
+        match (&self.slot, &self.shared) {
+            (Slot::Relayed(relay), _) => relay.poll_delivered(cx),
+            (_, Some(shared)) => shared.poll_finished(cx, || self.done()),
+            // Made complete: `done` cannot have been false.
+            (_, None) => Poll::Ready(()),
         }
     }
 
@@ -384,10 +411,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// Moves to the final state that follows handing out `outcome`.
     #[inline]
     fn settle(&mut self, outcome: &Outcome<T, E>) {
-        if matches!(
-            self.slot,
-            Slot::Waiting(_) | Slot::Held(_) | Slot::Relayed(_)
-        ) {
+        if matches!(self.slot, Slot::Waiting(_) | Slot::Relayed(_)) {
             self.slot = match outcome {
                 Err(Error::Abandoned) => Slot::Abandoned,
                 _ => Slot::Taken,
@@ -402,7 +426,6 @@ impl<T, E> fmt::Debug for ConcurrentFuture<T, E> {
             Slot::Waiting(receiver) if receiver.has_message() => "ready",
             Slot::Waiting(receiver) if receiver.is_closed() => "abandoned",
             Slot::Waiting(_) => "pending",
-            Slot::Held(_) => "ready",
             Slot::Relayed(relay) if relay.done() => "ready",
             Slot::Relayed(_) => "pending",
             Slot::Taken => "consumed",
@@ -415,17 +438,22 @@ impl<T, E> fmt::Debug for ConcurrentFuture<T, E> {
     }
 }
 
+impl<T, E> ConcurrentFuture<T, E> {
+    /// The part of dropping that only a pending future needs.
+    #[inline(never)]
+    fn cancel_on_drop(&mut self) {
+        self.cancel();
+    }
+}
+
 impl<T, E> Drop for ConcurrentFuture<T, E> {
     /// Dropping a future that is still pending cancels it: the producer hears of it (see
     /// [`Promise::cancelled`](crate::Promise::cancelled)) and pending done callbacks run with
     /// `Cancelled`. A future whose outcome was taken costs nothing here.
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        match &self.slot {
-            Slot::Taken | Slot::Cancelled | Slot::Abandoned | Slot::Held(_) => {}
-            _ => {
-                self.cancel();
-            }
+        if matches!(self.slot, Slot::Waiting(_) | Slot::Relayed(_)) {
+            self.cancel_on_drop();
         }
     }
 }

@@ -47,10 +47,10 @@ pub struct Promise<T, E = BoxError> {
 /// assert_eq!(future.await.unwrap(), 1);
 /// # });
 /// ```
-#[inline]
+#[inline(always)]
 pub fn promise<T, E>() -> (Promise<T, E>, AwaitableConcurrentFuture<T, E>) {
     let (sender, receiver) = oneshot::channel();
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared::new());
     let promise = Promise {
         sender: Some(sender),
         shared: Arc::clone(&shared),

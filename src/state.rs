@@ -75,6 +75,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Nobody listening, nothing finished.
+    #[inline]
+    pub(crate) const fn new() -> Self {
+        Shared {
+            word: AtomicUsize::new(0),
+            waker: AtomicWaker::new(),
+            producer: OnceBox::new(),
+        }
+    }
+
     /// Called by the producer after it sent its outcome or dropped its sender: one
     /// read-modify-write, plus a wake-up only if an async waiter registered.
     #[inline]
