@@ -224,6 +224,19 @@ async fn futures_shared(waiters: usize, value: u64, complete_first: bool) -> u64
     sum(all.await)
 }
 
+/// `futures::future::Shared` over the same apifuture promise that [`apifuture_shared`] shares:
+/// the two sharing layers compared on one source.
+async fn futures_shared_over_apifuture(waiters: usize, value: u64, complete_first: bool) -> u64 {
+    let (promise, future) = apifuture::promise::<u64, ()>();
+    let shared = futures::FutureExt::shared(future.into_future());
+    let mut all = pin!(join_all(iter::repeat_n(shared, waiters)));
+    if !complete_first {
+        assert!(poll_once(all.as_mut()).await.is_none());
+    }
+    promise.set_result(value);
+    sum(all.await)
+}
+
 fn shared(c: &mut Criterion) {
     for (waiters, complete_first, name) in [
         (1, false, "shared/async_1"),
@@ -239,6 +252,13 @@ fn shared(c: &mut Criterion) {
         });
         group.bench_function("futures", |b| {
             b.iter_custom(|iters| async_loop(iters, |i| futures_shared(waiters, i, complete_first)))
+        });
+        group.bench_function("futures_over_apifuture", |b| {
+            b.iter_custom(|iters| {
+                async_loop(iters, |i| {
+                    futures_shared_over_apifuture(waiters, i, complete_first)
+                })
+            })
         });
         group.finish();
     }

@@ -163,8 +163,9 @@ trait Source<T, E>: Send {
     /// Polls the source (with `group`'s waker once it needs one); moves its outcome into the
     /// core once ready.
     fn poll(&mut self, group: &Handle<T, E>) -> Poll<()>;
-    /// Moves the outcome into `core` if the source has one, without polling it.
-    fn settle(&mut self, core: &Core<T, E>);
+    /// Moves the outcome into `core` if the source has one, without polling it; true if the
+    /// outcome is there now.
+    fn settle(&mut self, core: &Core<T, E>) -> bool;
 }
 
 impl<T, E> Core<T, E> {
@@ -208,45 +209,47 @@ where
 {
     fn poll(&mut self, group: &Handle<T, E>) -> Poll<()> {
         let core = &group.core;
-        let Some(future) = &mut self.future else {
+        if self.future.is_none() {
+            return Poll::Ready(());
+        }
+        // First look: an outcome already there needs no waker (nor a poll); otherwise the
+        // source needs a waker that reaches the waiters, made now and kept.
+        if self.waker.is_none() {
+            if self.settle(core) {
+                return Poll::Ready(());
+            }
+            self.waker = Some(Waker::from(Arc::new(GroupWaker(Arc::downgrade(group)))));
+        }
+        let (Some(future), Some(waker)) = (&mut self.future, &self.waker) else {
             return Poll::Ready(());
         };
         // Armed before polling: a wake-up during the poll disarms it again.
         core.armed.store(true, Ordering::Release);
-        let polled = match &self.waker {
-            Some(waker) => future.poll_ready(&mut Context::from_waker(waker)),
-            None => match future.poll_ready(&mut Context::from_waker(Waker::noop())) {
-                Poll::Ready(()) => Poll::Ready(()),
-                Poll::Pending => {
-                    // Pending: it needs a waker that reaches the waiters, and keeps it (the
-                    // waker of the last poll is the one that counts).
-                    let waker = Waker::from(Arc::new(GroupWaker(Arc::downgrade(group))));
-                    let polled = future.poll_ready(&mut Context::from_waker(&waker));
-                    self.waker = Some(waker);
-                    polled
-                }
-            },
-        };
-        if polled.is_pending() {
+        if future
+            .poll_ready(&mut Context::from_waker(waker))
+            .is_pending()
+        {
             return Poll::Pending;
         }
         self.settle(core);
         Poll::Ready(())
     }
 
-    fn settle(&mut self, core: &Core<T, E>) {
+    fn settle(&mut self, core: &Core<T, E>) -> bool {
         let Some(future) = &mut self.future else {
-            return;
+            return core.outcome.get().is_some();
         };
-        if let Some(outcome) = future.try_result() {
-            // Only ever set here, under the source's lock, with the source still there.
-            let _ = core.outcome.set(outcome);
-            self.future = None;
-            self.waker = None;
-            // The source may have completed inside our poll without waking its waker (a
-            // future driven by polling): the others must hear of it too.
-            core.wake_all();
-        }
+        let Some(outcome) = future.try_result() else {
+            return false;
+        };
+        // Only ever set here, under the source's lock, with the source still there.
+        let _ = core.outcome.set(outcome);
+        self.future = None;
+        self.waker = None;
+        // The source may have completed inside our poll without waking its waker (a future
+        // driven by polling): the others must hear of it too.
+        core.wake_all();
+        true
     }
 }
 
