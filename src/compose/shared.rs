@@ -177,8 +177,11 @@ impl<T, E> Core<T, E> {
     fn register(&self, key: &mut usize, waker: &Waker) {
         let mut waiters = self.lock_waiters();
         if *key == 0 {
+            // A new key cannot be in the list yet.
             waiters.last_key += 1;
             *key = waiters.last_key;
+            waiters.push(*key, waker.clone());
+            return;
         }
         match waiters.find(*key) {
             Some(known) if known.will_wake(waker) => {}
@@ -323,7 +326,11 @@ impl<T, E> SharedFuture<T, E> {
         E: Clone,
     {
         let core = &self.group.core;
-        self.group.lock_source().settle(core);
+        // A source that is watched and has not woken its waker has no outcome yet: no need
+        // to take its lock to find that out.
+        if !core.armed.load(Ordering::Acquire) {
+            self.group.lock_source().settle(core);
+        }
         core.outcome.get().cloned()
     }
 }
