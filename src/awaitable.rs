@@ -150,7 +150,7 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
 /// let mut future = apifuture::ready::<&str, std::io::Error>("cached");
 /// assert_eq!(future.result(None).unwrap(), "cached");
 /// ```
-#[inline]
+#[inline(always)]
 pub fn ready<T, E>(value: T) -> AwaitableConcurrentFuture<T, E> {
     AwaitableConcurrentFuture::new(ConcurrentFuture::completed(Ok(value)))
 }
@@ -162,7 +162,7 @@ pub fn ready<T, E>(value: T) -> AwaitableConcurrentFuture<T, E> {
 /// let mut future = apifuture::failed::<u8, &str>("bad request");
 /// assert_eq!(future.result(None), Err(Error::Failed("bad request")));
 /// ```
-#[inline]
+#[inline(always)]
 pub fn failed<T, E>(error: E) -> AwaitableConcurrentFuture<T, E> {
     AwaitableConcurrentFuture::new(ConcurrentFuture::completed(Err(Error::Failed(error))))
 }

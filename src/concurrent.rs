@@ -66,7 +66,7 @@ impl<T, E> ConcurrentFuture<T, E> {
 
     /// A future that already has its outcome: nobody will ever complete, cancel or wait for it
     /// asynchronously, so it needs no shared state (one allocation less than a promise's).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn completed(outcome: Outcome<T, E>) -> Self {
         let (sender, receiver) = oneshot::channel();
         // The receiver is right here, so the send cannot fail.

@@ -498,7 +498,7 @@ where
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn try_take(&mut self) -> Option<Result<T, Error<E>>> {
         match self {
             Run::Done(slot) => Some(slot.take().unwrap_or_else(|| Err(Error::Consumed))),

@@ -202,7 +202,7 @@ where
         self.machine.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
         self.machine.try_take()
     }
