@@ -14,7 +14,7 @@ use crate::timeout::Await;
 /// [`ApiFuture`], so it can be blocked on with [`result`](ApiFuture::result) or awaited with
 /// `.await` / [`result_async`](ApiFuture::result_async) on any executor.
 ///
-/// Created by [`promise`], [`spawn`](crate::spawn), [`ready`] and [`failed`]; the wrapped
+/// Created by [`promise`](crate::promise()), [`spawn`](crate::spawn), [`ready`] and [`failed`]; the wrapped
 /// future is reachable with [`future`](Self::future) for Python-style `done()` and `cancel()`.
 ///
 /// Dropping it tells the producer that nobody waits any more
