@@ -37,6 +37,14 @@
 //! while still pending closes the channel, sets [`CLOSED`], and wakes the producer only if the
 //! bit was there. A consumer that already took its outcome (the common case) does neither.
 //!
+//! Both waker slots are allocated on first use, so the state itself is three words (40 B
+//! with the `Arc`'s counts). With the two `AtomicWaker`s inline it was 56 B, and LLVM built
+//! it on the stack before copying it into the heap: the copy's partly forwarded loads cost
+//! the ready path 4 to 5 ns (a future made and completed on one thread went from 39.7 to
+//! 44 ns, against 37 ns now). The price is one 24 B allocation the first time a pending
+//! future is awaited: the million-future `scale` example measures 415.7 B per awaited
+//! future, against 399.9 B with the consumer's slot inline.
+//!
 //! Done callbacks need no bit of their own: registering them turns the consumer into a relay
 //! (see `callbacks.rs`) whose waker sits in the async-waiter slot, so completing a future that
 //! has callbacks costs the producer the same one read-modify-write plus the wake-up that runs
@@ -66,11 +74,11 @@ pub(crate) const PRODUCER_WAITER: usize = 1 << 3;
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     word: AtomicUsize,
-    /// The consumer's async waiter (or its done-callback relay).
-    waker: AtomicWaker,
-    /// A producer waiting for the consumer to be cancelled or dropped. Allocated by the first
-    /// such wait: few producers wait for this, and a pointer keeps every future's shared state
-    /// in the same allocator size class as without it (56 B with the `Arc`'s counts).
+    /// The consumer's async waiter (or its done-callback relay), allocated by the first
+    /// registration: a future that is never awaited while pending never needs it.
+    waker: OnceBox<AtomicWaker>,
+    /// A producer waiting for the consumer to be cancelled or dropped, allocated by the first
+    /// such wait.
     producer: OnceBox<AtomicWaker>,
 }
 
@@ -80,7 +88,7 @@ impl Shared {
     pub(crate) const fn new() -> Self {
         Shared {
             word: AtomicUsize::new(0),
-            waker: AtomicWaker::new(),
+            waker: OnceBox::new(),
             producer: OnceBox::new(),
         }
     }
@@ -90,7 +98,11 @@ impl Shared {
     #[inline]
     pub(crate) fn finish(&self) {
         if self.word.fetch_or(COMPLETE, Ordering::AcqRel) & ASYNC_WAITER != 0 {
-            self.waker.wake();
+            // The box was set before the bit (see `poll_finished`), and this read-modify-write
+            // acquired the bit.
+            if let Some(waker) = self.waker.get() {
+                waker.wake();
+            }
         }
     }
 
@@ -103,7 +115,9 @@ impl Shared {
         cx: &mut Context<'_>,
         finished: impl Fn() -> bool,
     ) -> Poll<()> {
-        self.waker.register(cx.waker());
+        self.waker
+            .get_or_init(|| Box::new(AtomicWaker::new()))
+            .register(cx.waker());
         let previous = self.word.fetch_or(ASYNC_WAITER, Ordering::AcqRel);
         if previous & COMPLETE != 0 || finished() {
             Poll::Ready(())
