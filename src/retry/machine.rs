@@ -113,7 +113,7 @@ where
         let stage = match panic::catch_unwind(AssertUnwindSafe(|| make(1))) {
             Ok(mut attempt) => match attempt.try_result() {
                 Some(outcome) => match outcome.map(progress) {
-                    Ok(Progress::Ready(value)) => return Run::Done(Some(Ok(value))),
+                    Ok(Progress::Ready(value)) => return Run::Done(Some(value)),
                     outcome => Stage::Arrived(outcome),
                 },
                 None => Stage::Attempt {
@@ -456,7 +456,7 @@ impl<V, T, E, A> fmt::Debug for Machine<V, T, E, A> {
 /// only a value to hand out.
 pub(crate) enum Run<V, T, E, A> {
     /// The first attempt was done with a value when the retry was made.
-    Done(Option<Result<T, Error<E>>>),
+    Done(Option<T>),
     Machine(Box<Machine<V, T, E, A>>),
 }
 
@@ -501,7 +501,7 @@ where
     #[inline(always)]
     pub(crate) fn try_take(&mut self) -> Option<Result<T, Error<E>>> {
         match self {
-            Run::Done(slot) => Some(slot.take().unwrap_or_else(|| Err(Error::Consumed))),
+            Run::Done(slot) => Some(slot.take().ok_or(Error::Consumed)),
             Run::Machine(machine) => machine.try_take(),
         }
     }
@@ -516,7 +516,7 @@ where
     #[inline]
     pub(crate) fn block(&mut self, wait_deadline: Option<Instant>) -> Result<T, Error<E>> {
         match self {
-            Run::Done(slot) => slot.take().unwrap_or_else(|| Err(Error::Consumed)),
+            Run::Done(slot) => slot.take().ok_or(Error::Consumed),
             Run::Machine(machine) => machine.block(wait_deadline),
         }
     }
