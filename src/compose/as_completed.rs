@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
@@ -89,6 +89,9 @@ where
     }
 }
 
+/// What the iterator and the stream yield: an input index and that future's outcome.
+type Item<T, E> = (usize, Result<T, Error<E>>);
+
 /// The iterator of [`as_completed`].
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct AsCompleted<F, T, E> {
@@ -145,7 +148,7 @@ where
     }
 
     /// The next outcome that is there now, without waiting.
-    fn next_ready(&mut self) -> Option<(usize, Result<T, Error<E>>)> {
+    fn next_ready(&mut self) -> Option<Item<T, E>> {
         loop {
             let index = match self.candidates.pop_front() {
                 Some(index) => index,
@@ -170,6 +173,22 @@ where
 
     fn over(&self) -> bool {
         self.remaining == 0 || self.timed_out
+    }
+
+    /// The next outcome if one is there, `Ready(None)` when the iteration is over, or
+    /// `Pending` with `waiter` registered to be woken by the next future that completes.
+    fn poll_next_with(&mut self, waiter: &Waker) -> Poll<Option<Item<T, E>>> {
+        loop {
+            if self.over() {
+                return Poll::Ready(None);
+            }
+            if let Some(item) = self.next_ready() {
+                return Poll::Ready(Some(item));
+            }
+            if self.tracker.sleep_on(waiter) {
+                return Poll::Pending;
+            }
+        }
     }
 
     fn into_pending(self) -> Vec<(usize, F)> {
@@ -229,15 +248,9 @@ where
         core.start();
         let mut waker = None;
         loop {
-            if core.over() {
-                return None;
-            }
-            if let Some(item) = core.next_ready() {
-                return Some(item);
-            }
             let waker = waker.get_or_insert_with(timeout::thread_waker);
-            if !core.tracker.sleep_on(waker) {
-                continue;
+            if let Poll::Ready(item) = core.poll_next_with(waker) {
+                return item;
             }
             match core.deadline {
                 None => std::thread::park(),
@@ -312,24 +325,16 @@ where
             core.start();
             this.timer = core.deadline.map(Timer::at);
         }
-        loop {
-            if core.over() {
+        if let Poll::Ready(item) = core.poll_next_with(cx.waker()) {
+            return Poll::Ready(item);
+        }
+        if let Some(timer) = &mut this.timer {
+            if Pin::new(timer).poll(cx).is_ready() {
+                core.timed_out = true;
                 return Poll::Ready(None);
             }
-            if let Some(item) = core.next_ready() {
-                return Poll::Ready(Some(item));
-            }
-            if !core.tracker.sleep_on(cx.waker()) {
-                continue;
-            }
-            if let Some(timer) = &mut this.timer {
-                if Pin::new(timer).poll(cx).is_ready() {
-                    core.timed_out = true;
-                    return Poll::Ready(None);
-                }
-            }
-            return Poll::Pending;
         }
+        Poll::Pending
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
