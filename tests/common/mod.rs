@@ -227,11 +227,9 @@ pub fn block_on_within<F: Future>(future: F, limit: std::time::Duration) -> Opti
 /// Gives up on two async waits on a pending `future` the ways a caller does, without timers
 /// (so it runs under Miri): a zero timeout, and a wait polled once and dropped (what a longer
 /// timeout or a `select` does).
-pub async fn give_up_two_async_waits<T: Send, E: Send + std::fmt::Debug>(
+pub async fn give_up_two_async_waits<T: Send, E: Send>(
     future: &mut apifuture::AwaitableConcurrentFuture<T, E>,
-) where
-    T: std::fmt::Debug,
-{
+) {
     use apifuture::ApiFuture;
     use std::task::{Context, Waker};
     assert!(matches!(
