@@ -115,7 +115,7 @@ impl Limit {
 
     /// One poll of an async wait on `future` under this limit. The check for an outcome that
     /// is already there is inlined into the caller; the rest is not, so that it stays small.
-    #[inline(always)]
+    #[inline]
     fn poll<F, T, E>(&mut self, future: &mut F, cx: &mut Context<'_>) -> Poll<Result<T, Error<E>>>
     where
         F: ApiFuture<T, E> + ?Sized,
@@ -249,7 +249,7 @@ impl<F: fmt::Debug, T, E> fmt::Debug for Await<F, T, E> {
 impl<F: ApiFuture<T, E>, T, E> Future for Await<F, T, E> {
     type Output = Result<T, Error<E>>;
 
-    #[inline(always)]
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Limit::Forever.poll(&mut self.get_mut().future, cx)
     }
