@@ -23,8 +23,8 @@ use apifuture::{
     ApiFuture, AwaitableConcurrentFuture, Error, Promise, failed, promise, ready, spawn,
 };
 use common::{
-    DropCounter, SignalOnPending, StartLine, TestError, Tracked, ViaTrait, iterations,
-    on_two_executors,
+    CountingWaker, DropCounter, SignalOnPending, StartLine, TestError, Tracked, ViaTrait,
+    iterations, on_two_executors,
 };
 
 /// What failure looks like in this file: far longer than anything here should take.
@@ -1043,20 +1043,6 @@ fn dropping_the_future_while_the_producer_runs_callbacks_changes_nothing() {
     producer.join().unwrap();
     assert_eq!(*seen_values.lock().unwrap(), [61, 161]);
     counter.assert_all_dropped();
-}
-
-/// Counts its wake-ups.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl std::task::Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 #[test]

@@ -8,15 +8,16 @@ use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use apifuture::{ApiFuture, AwaitableConcurrentFuture, BoxError, Error, Promise, promise};
 use common::{
-    SignalOnPending, StartLine, TestError, block_on_within, iterations, on_two_executors,
+    CountingWaker, SignalOnPending, StartLine, TestError, block_on_within, iterations,
+    on_two_executors,
 };
 
 /// What failure looks like in this file: far longer than anything here should take.
@@ -325,20 +326,6 @@ fn a_timeout_while_the_producer_waits_does_not_wake_it() {
     drop(future);
     assert_eq!(answered.recv_timeout(GENEROUS), Ok(true));
     producer.join().unwrap();
-}
-
-/// Counts its wake-ups.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 #[test]

@@ -244,3 +244,17 @@ pub async fn give_up_two_async_waits<T: Send, E: Send>(
             .is_pending()
     );
 }
+
+/// A waker that counts its wake-ups.
+#[derive(Debug, Default)]
+pub struct CountingWaker(pub AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
