@@ -71,7 +71,7 @@ pub(crate) const CLOSED: usize = 1 << 2;
 pub(crate) const PRODUCER_WAITER: usize = 1 << 3;
 
 /// The part of a future's state that is not the value: who listens, and how to wake them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Shared {
     word: AtomicUsize,
     /// The consumer's async waiter (or its done-callback relay), allocated by the first
