@@ -23,8 +23,8 @@ use apifuture::{
     ApiFuture, AwaitableConcurrentFuture, Error, Promise, failed, promise, ready, spawn,
 };
 use common::{
-    CountingWaker, DropCounter, SignalOnPending, StartLine, TestError, Tracked, ViaTrait,
-    iterations, on_two_executors,
+    DropCounter, SignalOnPending, StartLine, TestError, Tracked, ViaTrait, iterations,
+    on_two_executors,
 };
 
 /// What failure looks like in this file: far longer than anything here should take.
@@ -1050,23 +1050,8 @@ fn an_async_waiter_moved_to_another_task_is_woken_after_the_callbacks() {
     let log = Log::default();
     let (promise, mut future) = promise::<u32, TestError>();
     future.add_done_callback(log.callback("callback"));
-    let first = Arc::new(CountingWaker::default());
-    let second = Arc::new(CountingWaker::default());
-    let first_waker = Waker::from(Arc::clone(&first));
-    let second_waker = Waker::from(Arc::clone(&second));
     let mut waiting = pin!(future.result_async(None));
-    assert!(
-        waiting
-            .as_mut()
-            .poll(&mut Context::from_waker(&first_waker))
-            .is_pending()
-    );
-    assert!(
-        waiting
-            .as_mut()
-            .poll(&mut Context::from_waker(&second_waker))
-            .is_pending()
-    );
+    let (_first, second) = common::poll_pending_with_two_wakers(waiting.as_mut());
     thread::spawn(move || promise.set_result(71))
         .join()
         .unwrap();
@@ -1079,7 +1064,7 @@ fn an_async_waiter_moved_to_another_task_is_woken_after_the_callbacks() {
     assert_eq!(
         waiting
             .as_mut()
-            .poll(&mut Context::from_waker(&second_waker)),
+            .poll(&mut Context::from_waker(&Waker::from(Arc::clone(&second)))),
         std::task::Poll::Ready(Ok(71))
     );
 }

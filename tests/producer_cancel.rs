@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 
 use apifuture::{ApiFuture, AwaitableConcurrentFuture, BoxError, Error, Promise, promise};
 use common::{
-    CountingWaker, SignalOnPending, StartLine, TestError, block_on_within, iterations,
-    on_two_executors,
+    SignalOnPending, StartLine, TestError, block_on_within, iterations, on_two_executors,
 };
 
 /// What failure looks like in this file: far longer than anything here should take.
@@ -331,24 +330,9 @@ fn a_timeout_while_the_producer_waits_does_not_wake_it() {
 #[test]
 fn cancelled_wakes_the_waker_of_its_latest_poll() {
     let (promise, mut future) = promise::<u32, TestError>();
-    let first = Arc::new(CountingWaker::default());
-    let second = Arc::new(CountingWaker::default());
     let mut waiting = pin!(promise.cancelled());
-    let first_waker = Waker::from(Arc::clone(&first));
-    let second_waker = Waker::from(Arc::clone(&second));
-    assert!(
-        waiting
-            .as_mut()
-            .poll(&mut Context::from_waker(&first_waker))
-            .is_pending()
-    );
     // Moved to another task: polled with another waker.
-    assert!(
-        waiting
-            .as_mut()
-            .poll(&mut Context::from_waker(&second_waker))
-            .is_pending()
-    );
+    let (_first, second) = common::poll_pending_with_two_wakers(waiting.as_mut());
     // A consumer timeout wakes nobody.
     assert_eq!(future.result(Duration::from_millis(1)), Err(Error::Timeout));
     assert_eq!(second.0.load(Ordering::SeqCst), 0);
@@ -357,7 +341,7 @@ fn cancelled_wakes_the_waker_of_its_latest_poll() {
     assert_eq!(
         waiting
             .as_mut()
-            .poll(&mut Context::from_waker(&second_waker)),
+            .poll(&mut Context::from_waker(&Waker::from(Arc::clone(&second)))),
         Poll::Ready(())
     );
     drop(future);

@@ -258,3 +258,25 @@ impl std::task::Wake for CountingWaker {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
+
+/// Polls `future` twice, pending both times, with two different counting wakers (a future
+/// moved to another task); returns the wakers, the second being the one that should count.
+pub fn poll_pending_with_two_wakers<F: Future>(
+    mut future: std::pin::Pin<&mut F>,
+) -> (Arc<CountingWaker>, Arc<CountingWaker>) {
+    use std::task::{Context, Waker};
+    let wakers = (
+        Arc::new(CountingWaker::default()),
+        Arc::new(CountingWaker::default()),
+    );
+    for counting in [&wakers.0, &wakers.1] {
+        let waker = Waker::from(Arc::clone(counting));
+        assert!(
+            future
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+    }
+    wakers
+}
