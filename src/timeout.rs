@@ -166,6 +166,15 @@ impl Limit {
     }
 }
 
+/// [`Limit::poll_pending`] with no time limit, out of line together with the limit it makes.
+#[inline(never)]
+fn poll_forever<F, T, E>(future: &mut F, cx: &mut Context<'_>) -> Poll<Result<T, Error<E>>>
+where
+    F: ApiFuture<T, E>,
+{
+    Limit::Forever.poll_pending(future, cx)
+}
+
 /// The future of `fut.await` for every [`ApiFuture`] of this crate: owns the future and waits
 /// for its outcome with no time limit. Never allocates; `Send + 'static` when the future is.
 ///
@@ -251,7 +260,13 @@ impl<F: ApiFuture<T, E>, T, E> Future for Await<F, T, E> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Limit::Forever.poll(&mut self.get_mut().future, cx)
+        // Only the look for an outcome that is already there is inlined: no time limit is
+        // made here, so none is dropped (and checked for a timer) on the ready path.
+        let future = &mut self.get_mut().future;
+        match future.try_result() {
+            Some(outcome) => Poll::Ready(outcome),
+            None => poll_forever(future, cx),
+        }
     }
 }
 
