@@ -194,13 +194,29 @@ impl<T, E> Core<T, E> {
         // Disarm before taking the list: a waiter registering after this sees it disarmed
         // (the list's lock orders the two) and polls the source itself.
         self.armed.store(false, Ordering::Release);
-        let (first, rest) = {
-            let mut waiters = self.lock_waiters();
-            (waiters.first.take(), mem::take(&mut waiters.rest))
+        let mut waiters = self.lock_waiters();
+        let first = waiters.first.take();
+        // One waiter (or none) is the common case: it needs no list.
+        let rest = if waiters.rest.is_empty() {
+            Vec::new()
+        } else {
+            mem::take(&mut waiters.rest)
         };
-        for (_, waker) in first.into_iter().chain(rest) {
+        drop(waiters);
+        if let Some((_, waker)) = first {
             waker.wake();
         }
+        if !rest.is_empty() {
+            wake_each(rest);
+        }
+    }
+}
+
+/// Wakes the waiters after the first, out of line: most groups have one.
+#[inline(never)]
+fn wake_each(waiters: Vec<(usize, Waker)>) {
+    for (_, waker) in waiters {
+        waker.wake();
     }
 }
 
@@ -215,12 +231,10 @@ where
         if self.future.is_none() {
             return Poll::Ready(());
         }
-        // First look: an outcome already there needs no waker (nor a poll); otherwise the
-        // source needs a waker that reaches the waiters, made now and kept.
+        // The source needs a waker that reaches the waiters, made at its first poll and kept.
+        // Callers look for an outcome (`settle`) before they poll, so a source that is ready
+        // at once never gets one.
         if self.waker.is_none() {
-            if self.settle(core) {
-                return Poll::Ready(());
-            }
             self.waker = Some(Waker::from(Arc::new(GroupWaker(Arc::downgrade(group)))));
         }
         let (Some(future), Some(waker)) = (&mut self.future, &self.waker) else {
@@ -235,6 +249,12 @@ where
             return Poll::Pending;
         }
         self.settle(core);
+        // Still armed: the source completed inside this poll without waking its waker (a
+        // future driven by polling), so the waiters that saw it armed must hear of it here.
+        // Otherwise the source's wake-up reaches them.
+        if core.armed.load(Ordering::Acquire) {
+            core.wake_all();
+        }
         Poll::Ready(())
     }
 
@@ -249,9 +269,9 @@ where
         let _ = core.outcome.set(outcome);
         self.future = None;
         self.waker = None;
-        // The source may have completed inside our poll without waking its waker (a future
-        // driven by polling): the others must hear of it too.
-        core.wake_all();
+        // No wake-up from here: a waiter only sleeps on a source that is armed (polled with
+        // the group's waker, which the source wakes when it completes), and `poll` wakes
+        // them for a source that completed inside its own poll.
         true
     }
 }
@@ -300,8 +320,12 @@ impl<T, E> SharedFuture<T, E> {
     /// assert!(shared.done());
     /// ```
     pub fn done(&self) -> bool {
-        self.group.core.outcome.get().is_some()
-            || self.group.lock_source().poll(&self.group).is_ready()
+        let core = &self.group.core;
+        if core.outcome.get().is_some() {
+            return true;
+        }
+        let mut source = self.group.lock_source();
+        source.settle(core) || source.poll(&self.group).is_ready()
     }
 }
 
@@ -376,7 +400,7 @@ where
             return Some(Err(Error::Consumed));
         }
         let outcome = match self.group.core.outcome.get() {
-            Some(outcome) => outcome.clone(),
+            Some(outcome) => clone_outcome(outcome),
             None => self.settle()?,
         };
         self.taken = true;
@@ -393,6 +417,21 @@ where
         }
         core.outcome.get().map(is_failure)
     }
+}
+
+/// A clone of a shared outcome, with the error's clone kept out of line.
+#[inline]
+fn clone_outcome<T: Clone, E: Clone>(outcome: &Result<T, Error<E>>) -> Result<T, Error<E>> {
+    match outcome {
+        Ok(value) => Ok(value.clone()),
+        Err(error) => Err(clone_error(error)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn clone_error<E: Clone>(error: &Error<E>) -> Error<E> {
+    error.clone()
 }
 
 impl<T, E> IntoFuture for SharedFuture<T, E>
