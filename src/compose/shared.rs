@@ -291,7 +291,10 @@ impl<T, E> SharedFuture<T, E> {
         T: Send + Sync + 'static,
         E: Send + Sync + 'static,
     {
-        let group = Arc::new(Group {
+        // `new_cyclic` allocates first and builds the group in place. `Arc::new` built it on
+        // the stack (168 B with a small source) and copied it over with a `memcpy` call, whose
+        // loads stalled on the stores of the small fields just made.
+        let group = Arc::new_cyclic(|_| Group {
             core: Core {
                 outcome: OnceLock::new(),
                 armed: AtomicBool::new(false),
