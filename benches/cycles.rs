@@ -1,0 +1,163 @@
+//! Fixed-count loops of single scenarios, for counting instructions with callgrind: on a shared
+//! machine whose timings move by 20% between runs, an instruction count is the figure that
+//! holds still (it does not see stalls or cache misses, so the timed benches stay the
+//! reference).
+//!
+//! ```text
+//! cargo bench --bench cycles                    # every scenario, timed, ns per cycle
+//! cargo bench --bench cycles -- shared 16 ready # one scenario
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+//!     target/release/deps/cycles-<hash> shared 1 pending 20000
+//! ```
+//!
+//! Instructions per cycle are the difference of two runs (say 10,000 and 20,000 cycles)
+//! divided by the difference in cycles, which takes out the start-up.
+//!
+//! Scenarios (the same cycles as `benches/compose.rs` and `benches/ready.rs`):
+//! - `shared N ready|pending`, `futures_shared N ..`, `futures_over_apifuture N ..`: one
+//!   future shared by N async waiters joined with `futures::future::join_all`, completed
+//!   before the first poll (`ready`) or after it (`pending`);
+//! - `await`, `futures_await` (the waiter count is ignored): one future made, polled once
+//!   while pending (`pending`) or not (`ready`), completed, awaited.
+
+use std::future::{Future, IntoFuture};
+use std::hint::black_box;
+use std::iter;
+use std::pin::pin;
+use std::time::Instant;
+
+use apifuture::ApiFutureExt;
+use futures::channel::oneshot;
+use futures::future::join_all;
+use futures_lite::future::{block_on, poll_once};
+
+/// The scenarios, in the order the default run prints them.
+const SCENARIOS: [&str; 5] = [
+    "shared",
+    "futures_shared",
+    "futures_over_apifuture",
+    "await",
+    "futures_await",
+];
+
+/// Cycles per scenario when run without a count.
+const DEFAULT_CYCLES: u64 = 200_000;
+
+async fn shared(waiters: usize, value: u64, pending: bool) -> u64 {
+    let (promise, future) = apifuture::promise::<u64, ()>();
+    let handles = iter::repeat_n(future.shared(), waiters).map(IntoFuture::into_future);
+    let mut all = pin!(join_all(handles));
+    if pending {
+        assert!(poll_once(all.as_mut()).await.is_none());
+    }
+    promise.set_result(value);
+    all.await.into_iter().map(Result::unwrap).sum()
+}
+
+async fn futures_shared(waiters: usize, value: u64, pending: bool) -> u64 {
+    let (sender, receiver) = oneshot::channel::<u64>();
+    let mut all = pin!(join_all(iter::repeat_n(
+        futures::FutureExt::shared(receiver),
+        waiters
+    )));
+    if pending {
+        assert!(poll_once(all.as_mut()).await.is_none());
+    }
+    sender.send(value).unwrap();
+    all.await.into_iter().map(Result::unwrap).sum()
+}
+
+async fn futures_over_apifuture(waiters: usize, value: u64, pending: bool) -> u64 {
+    let (promise, future) = apifuture::promise::<u64, ()>();
+    let shared = futures::FutureExt::shared(future.into_future());
+    let mut all = pin!(join_all(iter::repeat_n(shared, waiters)));
+    if pending {
+        assert!(poll_once(all.as_mut()).await.is_none());
+    }
+    promise.set_result(value);
+    all.await.into_iter().map(Result::unwrap).sum()
+}
+
+async fn await_one(value: u64, pending: bool) -> u64 {
+    let (promise, future) = apifuture::promise::<u64, ()>();
+    let mut waiting = pin!(future.into_future());
+    if pending {
+        assert!(poll_once(waiting.as_mut()).await.is_none());
+    }
+    promise.set_result(value);
+    waiting.await.unwrap()
+}
+
+async fn futures_await(value: u64, pending: bool) -> u64 {
+    let (sender, receiver) = oneshot::channel::<u64>();
+    let mut waiting = pin!(receiver);
+    if pending {
+        assert!(poll_once(waiting.as_mut()).await.is_none());
+    }
+    sender.send(value).unwrap();
+    waiting.await.unwrap()
+}
+
+/// Runs `cycles` cycles of `scenario`; the nanoseconds per cycle, or `None` for an unknown
+/// scenario.
+fn run(scenario: &str, waiters: usize, pending: bool, cycles: u64) -> Option<f64> {
+    Some(match scenario {
+        "shared" => timed(cycles, |value| shared(waiters, value, pending)),
+        "futures_shared" => timed(cycles, |value| futures_shared(waiters, value, pending)),
+        "futures_over_apifuture" => timed(cycles, |value| {
+            futures_over_apifuture(waiters, value, pending)
+        }),
+        "await" => timed(cycles, |value| await_one(value, pending)),
+        "futures_await" => timed(cycles, |value| futures_await(value, pending)),
+        _ => return None,
+    })
+}
+
+/// Awaits `cycles` futures made by `cycle`, one after the other in one `block_on`; the
+/// nanoseconds per cycle.
+fn timed<F: Future<Output = u64>>(cycles: u64, mut cycle: impl FnMut(u64) -> F) -> f64 {
+    let start = Instant::now();
+    let total = block_on(async {
+        let mut total = 0u64;
+        for value in 0..cycles {
+            total = total.wrapping_add(cycle(black_box(value)).await);
+        }
+        total
+    });
+    black_box(total);
+    start.elapsed().as_nanos() as f64 / cycles as f64
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter or criterion's options are not for this file.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    if let [scenario, waiters, mode, rest @ ..] = args.as_slice() {
+        let waiters = waiters.parse().unwrap_or(1);
+        let cycles = rest
+            .first()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(DEFAULT_CYCLES);
+        match run(scenario, waiters, mode == "pending", cycles) {
+            Some(ns) => println!("{scenario} {waiters} {mode}: {ns:.1} ns per cycle"),
+            None => eprintln!("unknown scenario {scenario}; one of {SCENARIOS:?}"),
+        }
+        return;
+    }
+    for scenario in SCENARIOS {
+        for waiters in [1, 16] {
+            if waiters == 16 && scenario.ends_with("await") {
+                continue;
+            }
+            for mode in ["ready", "pending"] {
+                let ns = run(scenario, waiters, mode == "pending", DEFAULT_CYCLES);
+                println!(
+                    "{scenario} {waiters} {mode}: {:.1} ns per cycle",
+                    ns.unwrap_or(0.0)
+                );
+            }
+        }
+    }
+}
