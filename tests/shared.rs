@@ -11,7 +11,10 @@ use apifuture::{
     ApiFuture, ApiFutureExt, BoxError, Error, SharedError, SharedFuture, failed, from_future,
     promise, ready,
 };
-use common::{DropCounter, TestError, Tracked, iterations, on_two_executors};
+use common::{
+    CountingWaker, DropCounter, StartLine, TestError, Tracked, iterations, on_two_executors,
+    poll_pending_with_two_wakers,
+};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -121,6 +124,88 @@ fn a_polled_source_completing_inside_one_waiter_wakes_the_others() {
     producer.set_result(4);
     assert_eq!(a.result(LONG), Ok(4));
     assert_eq!(waiter.join().unwrap(), Ok(4));
+}
+
+/// Polls `handle` once through `.await` with a fresh counting waker; it must be pending.
+fn poll_pending_once(
+    handle: &mut std::pin::Pin<&mut impl std::future::Future>,
+) -> Arc<CountingWaker> {
+    let counting = Arc::new(CountingWaker::default());
+    let waker = std::task::Waker::from(Arc::clone(&counting));
+    let polled = handle
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(&waker));
+    assert!(polled.is_pending());
+    counting
+}
+
+#[test]
+fn a_lone_waiter_and_one_that_joins_it_are_both_woken() {
+    // The first waiter is the only one when it polls, so the source holds its own waker; the
+    // second must not rely on that.
+    let (producer, future) = promise::<u8, TestError>();
+    let shared = future.shared();
+    let mut a = std::pin::pin!(std::future::IntoFuture::into_future(shared.clone()));
+    let mut b = std::pin::pin!(std::future::IntoFuture::into_future(shared));
+    let woken_a = poll_pending_once(&mut a);
+    let woken_b = poll_pending_once(&mut b);
+    producer.set_result(6);
+    assert!(
+        woken_a.0.load(Ordering::SeqCst) >= 1,
+        "the lone waiter was not woken"
+    );
+    assert!(
+        woken_b.0.load(Ordering::SeqCst) >= 1,
+        "the joining waiter was not woken"
+    );
+    assert_eq!(futures_lite::future::block_on(a), Ok(6));
+    assert_eq!(futures_lite::future::block_on(b), Ok(6));
+}
+
+#[test]
+fn a_lone_waiter_polled_with_a_new_waker_is_woken_on_the_new_one() {
+    let (producer, future) = promise::<u8, TestError>();
+    let mut waiting = std::pin::pin!(std::future::IntoFuture::into_future(future.shared()));
+    let (_, current) = poll_pending_with_two_wakers(waiting.as_mut());
+    producer.set_result(2);
+    assert!(
+        current.0.load(Ordering::SeqCst) >= 1,
+        "the new waker was not woken"
+    );
+    assert_eq!(futures_lite::future::block_on(waiting), Ok(2));
+}
+
+/// One waiter armed alone, a second joining from another thread while the producer completes:
+/// whichever comes first, both hear of the outcome.
+#[test]
+fn a_waiter_joining_a_lone_one_races_the_producer() {
+    let rounds = iterations(400, 12);
+    for round in 0..rounds {
+        let (producer, future) = promise::<u16, TestError>();
+        let shared = future.shared();
+        let mut second = shared.clone();
+        let mut first = std::pin::pin!(std::future::IntoFuture::into_future(shared));
+        let woken = poll_pending_once(&mut first);
+        let start = Arc::new(StartLine::new());
+        let joining = {
+            let start = Arc::clone(&start);
+            thread::spawn(move || {
+                start.meet_and_delay(round % 8);
+                second.result(LONG)
+            })
+        };
+        start.meet_and_delay((round / 8) % 8);
+        producer.set_result(5);
+        assert_eq!(joining.join().unwrap(), Ok(5));
+        // Woken once or twice (by the producer and by the joining waiter that saw the outcome
+        // first), never not at all.
+        let wake_ups = woken.0.load(Ordering::SeqCst);
+        assert!(
+            wake_ups >= 1,
+            "round {round}: the lone waiter was not woken"
+        );
+        assert_eq!(futures_lite::future::block_on(first), Ok(5));
+    }
 }
 
 #[test]

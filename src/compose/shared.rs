@@ -2,19 +2,25 @@
 //!
 //! The handles share one allocation: the source future (its type erased), the waiters' wakers
 //! and, once it is there, the outcome. Whichever waiter polls drives the source, under a lock;
-//! when the source completes, the group's waker wakes every waiter that registered, async
-//! tasks and parked threads alike, and the next waiter to look moves the outcome out of the
-//! source.
+//! when the source completes, every waiter that registered is woken, async tasks and parked
+//! threads alike, and the next waiter to look moves the outcome out of the source.
+//!
+//! Who the source wakes depends on who was waiting when it was last polled:
+//! - **One waiter** (the common case): the source is polled with that waiter's own waker and
+//!   wakes it directly. Nothing else is made or gone through.
+//! - **Several:** the source is polled with the group's waker, which wakes the whole list. A
+//!   waiter that joins a source armed for a single other waiter polls it again, with the
+//!   group's waker, so nobody relies on a waker that is not theirs.
 //!
 //! The group's waker holds the group weakly, so a pending source (which keeps the waker) does
 //! not keep the group alive: the handles are the group's only owners, and the last one's drop
-//! drops the source, which cancels it. The waker is made the first time the source is found
-//! pending; a source that is ready at the first look never needs one.
+//! drops the source, which cancels it. That waker is made the first time a second waiter
+//! finds the source pending.
 
 use std::fmt;
 use std::future::IntoFuture;
 use std::mem;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -115,10 +121,25 @@ where
 struct Core<T, E> {
     /// The outcome, once there: read without a lock by every handle.
     outcome: OnceLock<Result<T, Error<E>>>,
-    /// The source was polled with the group as its waker and has not woken it since: a
-    /// waiter that comes now only needs to register, not to poll the source again.
-    armed: AtomicBool,
+    /// Whose waker the source was last polled with: [`IDLE`], [`GROUP`] or [`direct`].
+    watch: AtomicUsize,
+    /// How many wakers `waiters` holds; written under its lock.
+    registered: AtomicUsize,
     waiters: Mutex<Waiters>,
+}
+
+/// The source was not polled since the last wake-up: the next waiter polls it.
+const IDLE: usize = 0;
+/// The source was polled with the group's waker and has not woken it since: every registered
+/// waiter will hear of its completion, and a waiter that comes now only needs to register.
+const GROUP: usize = 1;
+
+/// The source was polled with the waker of the handle registered under `key`, the only
+/// waiter then: its completion wakes that waiter directly, with no group waker to make and no
+/// list to go through (the common case of one waiter). Any other waiter polls the source
+/// again, which turns it to [`GROUP`].
+fn direct(key: usize) -> usize {
+    key << 1
 }
 
 /// The registered waiters' wakers, by handle key. The first is kept inline: one waiter is
@@ -131,6 +152,10 @@ struct Waiters {
 }
 
 impl Waiters {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
     fn find(&mut self, key: usize) -> Option<&mut Waker> {
         match &mut self.first {
             Some((known, waker)) if *known == key => Some(waker),
@@ -160,9 +185,9 @@ impl Waiters {
 
 /// The source behind `dyn`.
 trait Source<T, E>: Send {
-    /// Polls the source (with `group`'s waker once it needs one); moves its outcome into the
-    /// core once ready.
-    fn poll(&mut self, group: &Handle<T, E>) -> Poll<()>;
+    /// Polls the source for `waiter` (a handle's key and waker, already registered), or for
+    /// the group's waiters if `None`; moves its outcome into the core once ready.
+    fn poll(&mut self, group: &Handle<T, E>, waiter: Option<(usize, &Waker)>) -> Poll<()>;
     /// Moves the outcome into `core` if the source has one, without polling it; true if the
     /// outcome is there now.
     fn settle(&mut self, core: &Core<T, E>) -> bool;
@@ -181,20 +206,29 @@ impl<T, E> Core<T, E> {
             waiters.last_key += 1;
             *key = waiters.last_key;
             waiters.push(*key, waker.clone());
-            return;
+        } else {
+            match waiters.find(*key) {
+                Some(known) if known.will_wake(waker) => return,
+                Some(known) => known.clone_from(waker),
+                None => waiters.push(*key, waker.clone()),
+            }
         }
-        match waiters.find(*key) {
-            Some(known) if known.will_wake(waker) => {}
-            Some(known) => known.clone_from(waker),
-            None => waiters.push(*key, waker.clone()),
-        }
+        self.registered.store(waiters.len(), Ordering::Relaxed);
+    }
+
+    /// Takes `key`'s waker out of the list.
+    fn unregister(&self, key: usize) {
+        let mut waiters = self.lock_waiters();
+        waiters.remove(key);
+        self.registered.store(waiters.len(), Ordering::Relaxed);
     }
 
     fn wake_all(&self) {
         // Disarm before taking the list: a waiter registering after this sees it disarmed
         // (the list's lock orders the two) and polls the source itself.
-        self.armed.store(false, Ordering::Release);
+        self.watch.store(IDLE, Ordering::Release);
         let mut waiters = self.lock_waiters();
+        self.registered.store(0, Ordering::Relaxed);
         let first = waiters.first.take();
         // One waiter (or none) is the common case: it needs no list.
         let rest = if waiters.rest.is_empty() {
@@ -226,22 +260,36 @@ where
     T: Send + Sync + 'static,
     E: Send + Sync + 'static,
 {
-    fn poll(&mut self, group: &Handle<T, E>) -> Poll<()> {
+    fn poll(&mut self, group: &Handle<T, E>, waiter: Option<(usize, &Waker)>) -> Poll<()> {
         let core = &group.core;
-        if self.future.is_none() {
-            return Poll::Ready(());
-        }
-        // The source needs a waker that reaches the waiters, made at its first poll and kept.
-        // Callers look for an outcome (`settle`) before they poll, so a source that is ready
-        // at once never gets one.
-        if self.waker.is_none() {
-            self.waker = Some(Waker::from(Arc::new(GroupWaker(Arc::downgrade(group)))));
-        }
-        let (Some(future), Some(waker)) = (&mut self.future, &self.waker) else {
+        let Slot {
+            future,
+            waker: group_waker,
+        } = self;
+        let Some(future) = future else {
             return Poll::Ready(());
         };
-        // Armed before polling: a wake-up during the poll disarms it again.
-        core.armed.store(true, Ordering::Release);
+        // Armed for the group by a waiter that polled while this one waited for the lock:
+        // it covers this one, which is registered.
+        if waiter.is_some() && core.watch.load(Ordering::Acquire) == GROUP {
+            return Poll::Pending;
+        }
+        // Nobody but the polling waiter is registered: the source can wake it directly. The
+        // count is read under the source's lock, after any waiter that armed the source for
+        // itself registered, so a waiter relying on its own arming is always counted here.
+        let (watch, waker) = match waiter {
+            Some((key, waker)) if core.registered.load(Ordering::Relaxed) == 1 => {
+                (direct(key), waker)
+            }
+            _ => {
+                let waker = group_waker.get_or_insert_with(|| {
+                    Waker::from(Arc::new(GroupWaker(Arc::downgrade(group))))
+                });
+                (GROUP, &*waker)
+            }
+        };
+        // Armed before polling: a wake-up of the group during the poll disarms it again.
+        core.watch.store(watch, Ordering::Release);
         if future
             .poll_ready(&mut Context::from_waker(waker))
             .is_pending()
@@ -249,10 +297,11 @@ where
             return Poll::Pending;
         }
         self.settle(core);
-        // Still armed: the source completed inside this poll without waking its waker (a
-        // future driven by polling), so the waiters that saw it armed must hear of it here.
-        // Otherwise the source's wake-up reaches them.
-        if core.armed.load(Ordering::Acquire) {
+        // Still armed for the group: the source completed inside this poll without waking its
+        // waker (a future driven by polling), so the waiters that saw it armed must hear of it
+        // here; otherwise the source's wake-up reaches them. Armed directly, nobody else
+        // relied on it.
+        if watch == GROUP && core.watch.load(Ordering::Acquire) == GROUP {
             core.wake_all();
         }
         Poll::Ready(())
@@ -269,9 +318,9 @@ where
         let _ = core.outcome.set(outcome);
         self.future = None;
         self.waker = None;
-        // No wake-up from here: a waiter only sleeps on a source that is armed (polled with
-        // the group's waker, which the source wakes when it completes), and `poll` wakes
-        // them for a source that completed inside its own poll.
+        // No wake-up from here: a waiter only sleeps on a source armed with its own waker or
+        // the group's, which the source wakes when it completes, and `poll` wakes them for a
+        // source that completed inside its own poll.
         true
     }
 }
@@ -297,7 +346,8 @@ impl<T, E> SharedFuture<T, E> {
         let group = Arc::new_cyclic(|_| Group {
             core: Core {
                 outcome: OnceLock::new(),
-                armed: AtomicBool::new(false),
+                watch: AtomicUsize::new(IDLE),
+                registered: AtomicUsize::new(0),
                 waiters: Mutex::new(Waiters::default()),
             },
             source: Mutex::new(Slot {
@@ -328,7 +378,7 @@ impl<T, E> SharedFuture<T, E> {
             return true;
         }
         let mut source = self.group.lock_source();
-        source.settle(core) || source.poll(&self.group).is_ready()
+        source.settle(core) || source.poll(&self.group, None).is_ready()
     }
 }
 
@@ -339,10 +389,14 @@ impl<T, E> SharedFuture<T, E> {
         let core = &self.group.core;
         // Register before looking, so a completion in between still wakes this waiter.
         core.register(&mut self.key, cx.waker());
-        if core.armed.load(Ordering::Acquire) {
+        if core.watch.load(Ordering::Acquire) == GROUP {
             return Poll::Pending;
         }
-        self.group.lock_source().poll(&self.group)
+        // Idle, or armed for a single waiter (maybe this one, whose wake-up may be why it
+        // polls): poll the source again.
+        self.group
+            .lock_source()
+            .poll(&self.group, Some((self.key, cx.waker())))
     }
 
     /// Moves a ready source's outcome into the group; a clone of it, or `None` while pending.
@@ -353,9 +407,10 @@ impl<T, E> SharedFuture<T, E> {
         E: Clone,
     {
         let core = &self.group.core;
-        // A source that is watched and has not woken its waker has no outcome yet: no need
-        // to take its lock to find that out.
-        if !core.armed.load(Ordering::Acquire) {
+        // A source armed for the group that has not woken it has no outcome yet: no need to
+        // take its lock to find that out. Armed for one waiter, it woke that waiter directly,
+        // with nothing to tell the others.
+        if core.watch.load(Ordering::Acquire) != GROUP {
             self.group.lock_source().settle(core);
         }
         core.outcome.get().cloned()
@@ -376,9 +431,9 @@ impl<T, E> Clone for SharedFuture<T, E> {
 impl<T, E> Drop for SharedFuture<T, E> {
     fn drop(&mut self) {
         let core = &self.group.core;
-        // Once the outcome is there the list was emptied, and nobody registers any more.
+        // Once the outcome is there nobody registers or wakes any more: the list can stay.
         if self.key != 0 && core.outcome.get().is_none() {
-            core.lock_waiters().remove(self.key);
+            core.unregister(self.key);
         }
         // The last handle's `Arc` drops the group, and with it the source (which cancels it).
     }
