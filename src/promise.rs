@@ -50,7 +50,8 @@ pub struct Promise<T, E = BoxError> {
 #[inline(always)]
 pub fn promise<T, E>() -> (Promise<T, E>, AwaitableConcurrentFuture<T, E>) {
     let (sender, receiver) = oneshot::channel();
-    let shared = Arc::new(Shared::new());
+    // Built in place, not on the stack first: see `state.rs`.
+    let shared = Arc::<Shared>::default();
     let promise = Promise {
         sender: Some(sender),
         shared: Arc::clone(&shared),

@@ -37,13 +37,20 @@
 //! while still pending closes the channel, sets [`CLOSED`], and wakes the producer only if the
 //! bit was there. A consumer that already took its outcome (the common case) does neither.
 //!
-//! Both waker slots are allocated on first use, so the state itself is three words (40 B
-//! with the `Arc`'s counts). With the two `AtomicWaker`s inline it was 56 B, and LLVM built
-//! it on the stack before copying it into the heap: the copy's partly forwarded loads cost
-//! the ready path 4 to 5 ns (a future made and completed on one thread went from 39.7 to
-//! 44 ns, against 37 ns now). The price is one 24 B allocation the first time a pending
-//! future is awaited: the million-future `scale` example measures 415.7 B per awaited
-//! future, against 399.9 B with the consumer's slot inline.
+//! The consumer's waker slot is inline and the producer's is allocated on first use (few
+//! producers wait for cancellation), so the state is five words (56 B with the `Arc`'s
+//! counts). How it is built matters on the ready path, where this is one of the two
+//! allocations a future makes:
+//! - An empty `AtomicWaker` leaves one word undefined (the data pointer of a `None` waker).
+//!   With that word in the middle, LLVM built the state on the stack and copied it into the
+//!   heap, and the copy's 16-byte loads over 8-byte stores stalled: a future made and
+//!   completed on one thread took 43.3 ns against 38.8 ns (fastest of 15 runs). `#[repr(C)]`
+//!   puts the slot last, and `Arc::default` writes the fields straight into the allocation
+//!   (no stack copy, checked in the disassembly).
+//! - Before, the consumer's slot was allocated by the first pending async wait as well. That
+//!   made a pending `.await` cost a third allocation: 919 instructions per made, polled,
+//!   completed and awaited future against 734 now (`benches/cycles.rs`, `await 1 pending`),
+//!   with the ready paths unchanged.
 //!
 //! Done callbacks need no bit of their own: registering them turns the consumer into a relay
 //! (see `callbacks.rs`) whose waker sits in the async-waiter slot, so completing a future that
@@ -72,14 +79,22 @@ pub(crate) const PRODUCER_WAITER: usize = 1 << 3;
 
 /// The part of a future's state that is not the value: who listens, and how to wake them.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Shared {
     word: AtomicUsize,
-    /// The consumer's async waiter (or its done-callback relay), allocated by the first
-    /// registration: a future that is never awaited while pending never needs it.
-    waker: OnceBox<AtomicWaker>,
     /// A producer waiting for the consumer to be cancelled or dropped, allocated by the first
     /// such wait.
     producer: OnceBox<AtomicWaker>,
+    /// The consumer's async waiter (or its done-callback relay).
+    waker: AtomicWaker,
+}
+
+/// `Arc::<Shared>::default()` builds the state in its allocation (see the module docs).
+impl Default for Shared {
+    #[inline]
+    fn default() -> Self {
+        Shared::new()
+    }
 }
 
 impl Shared {
@@ -88,7 +103,7 @@ impl Shared {
     pub(crate) const fn new() -> Self {
         Shared {
             word: AtomicUsize::new(0),
-            waker: OnceBox::new(),
+            waker: AtomicWaker::new(),
             producer: OnceBox::new(),
         }
     }
@@ -98,11 +113,9 @@ impl Shared {
     #[inline]
     pub(crate) fn finish(&self) {
         if self.word.fetch_or(COMPLETE, Ordering::AcqRel) & ASYNC_WAITER != 0 {
-            // The box was set before the bit (see `poll_finished`), and this read-modify-write
-            // acquired the bit.
-            if let Some(waker) = self.waker.get() {
-                waker.wake();
-            }
+            // The waker was registered before the bit was set (see `poll_finished`), and this
+            // read-modify-write acquired the bit.
+            self.waker.wake();
         }
     }
 
@@ -115,9 +128,7 @@ impl Shared {
         cx: &mut Context<'_>,
         finished: impl Fn() -> bool,
     ) -> Poll<()> {
-        self.waker
-            .get_or_init(|| Box::new(AtomicWaker::new()))
-            .register(cx.waker());
+        self.waker.register(cx.waker());
         let previous = self.word.fetch_or(ASYNC_WAITER, Ordering::AcqRel);
         if previous & COMPLETE != 0 || finished() {
             Poll::Ready(())
