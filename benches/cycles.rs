@@ -18,7 +18,9 @@
 //!   future shared by N async waiters joined with `futures::future::join_all`, completed
 //!   before the first poll (`ready`) or after it (`pending`);
 //! - `await`, `futures_await` (the waiter count is ignored): one future made, polled once
-//!   while pending (`pending`) or not (`ready`), completed, awaited.
+//!   while pending (`pending`) or not (`ready`), completed, awaited;
+//! - `blocking`: the same with `try_result` for the poll and a blocking `result(None)` for the
+//!   await, on the calling thread (no executor).
 
 use std::future::{Future, IntoFuture};
 use std::hint::black_box;
@@ -32,7 +34,8 @@ use futures::future::join_all;
 use futures_lite::future::{block_on, poll_once};
 
 /// The scenarios, in the order the default run prints them.
-const SCENARIOS: [&str; 5] = [
+const SCENARIOS: [&str; 6] = [
+    "blocking",
     "shared",
     "futures_shared",
     "futures_over_apifuture",
@@ -88,6 +91,16 @@ async fn await_one(value: u64, pending: bool) -> u64 {
     waiting.await.unwrap()
 }
 
+fn blocking_one(value: u64, pending: bool) -> u64 {
+    use apifuture::ApiFuture;
+    let (promise, mut future) = apifuture::promise::<u64, ()>();
+    if pending {
+        assert!(future.try_result().is_none());
+    }
+    promise.set_result(value);
+    future.result(None).unwrap()
+}
+
 async fn futures_await(value: u64, pending: bool) -> u64 {
     let (sender, receiver) = oneshot::channel::<u64>();
     let mut waiting = pin!(receiver);
@@ -107,6 +120,7 @@ fn run(scenario: &str, waiters: usize, pending: bool, cycles: u64) -> Option<f64
         "futures_over_apifuture" => timed(cycles, |value| {
             futures_over_apifuture(waiters, value, pending)
         }),
+        "blocking" => timed_blocking(cycles, |value| blocking_one(value, pending)),
         "await" => timed(cycles, |value| await_one(value, pending)),
         "futures_await" => timed(cycles, |value| futures_await(value, pending)),
         _ => return None,
@@ -124,6 +138,17 @@ fn timed<F: Future<Output = u64>>(cycles: u64, mut cycle: impl FnMut(u64) -> F) 
         }
         total
     });
+    black_box(total);
+    start.elapsed().as_nanos() as f64 / cycles as f64
+}
+
+/// Runs `cycles` cycles of a blocking `cycle` on this thread; the nanoseconds per cycle.
+fn timed_blocking(cycles: u64, mut cycle: impl FnMut(u64) -> u64) -> f64 {
+    let start = Instant::now();
+    let mut total = 0u64;
+    for value in 0..cycles {
+        total = total.wrapping_add(cycle(black_box(value)));
+    }
     black_box(total);
     start.elapsed().as_nanos() as f64 / cycles as f64
 }
@@ -148,7 +173,7 @@ fn main() {
     }
     for scenario in SCENARIOS {
         for waiters in [1, 16] {
-            if waiters == 16 && scenario.ends_with("await") {
+            if waiters == 16 && (scenario.ends_with("await") || scenario == "blocking") {
                 continue;
             }
             for mode in ["ready", "pending"] {
