@@ -7,6 +7,10 @@
 //!   timed: create, share, N handles, first poll, complete, wake, N outcomes. apifuture's
 //!   `promise().shared()` against `futures::channel::oneshot` + `FutureExt::shared`, both
 //!   joined by `futures::future::join_all` (under 30 futures, it polls them in place).
+//!   `futures_over_apifuture` is `futures::future::Shared` over the apifuture promise, and
+//!   `apifuture_over_futures` is `SharedFuture` over the futures oneshot (through a
+//!   small `ApiFuture` adapter in `benches/futures_oneshot`): the two sharing layers on one
+//!   source.
 //! - `shared/ready_N`: the same with the future completed before anyone polls it.
 //! - `join_all_async/*_10k`: joining 10,000 futures, already complete (`ready_10k`) or completed
 //!   by another thread once the join has started (`cross_thread_10k`). `apifuture` is
@@ -32,6 +36,7 @@
 // `blocking_loop` has no use here: every blocking row needs its batch made outside the clock.
 #[allow(dead_code)]
 mod common;
+mod futures_oneshot;
 
 use std::future::{Future, IntoFuture};
 use std::hint::black_box;
@@ -47,6 +52,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use futures::channel::oneshot;
 use futures::future::join_all;
 use futures_lite::future::{block_on, poll_once};
+use futures_oneshot::FuturesOneshot;
 
 /// How many futures the join and wait groups handle per timed batch.
 const BATCH: u64 = 10_000;
@@ -237,6 +243,20 @@ async fn futures_shared_over_apifuture(waiters: usize, value: u64, complete_firs
     sum(all.await)
 }
 
+/// [`apifuture_shared`] over `futures`' oneshot channel, the source of [`futures_shared`]: the
+/// two sharing layers compared on the futures crate's own channel.
+async fn apifuture_shared_over_futures(waiters: usize, value: u64, complete_first: bool) -> u64 {
+    let (sender, receiver) = oneshot::channel::<u64>();
+    let shared = ApiFutureExt::shared(FuturesOneshot::new(receiver));
+    let handles = iter::repeat_n(shared, waiters).map(IntoFuture::into_future);
+    let mut all = pin!(join_all(handles));
+    if !complete_first {
+        assert!(poll_once(all.as_mut()).await.is_none());
+    }
+    sender.send(value).unwrap();
+    sum(all.await)
+}
+
 fn shared(c: &mut Criterion) {
     for (waiters, complete_first, name) in [
         (1, false, "shared/async_1"),
@@ -257,6 +277,13 @@ fn shared(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 async_loop(iters, |i| {
                     futures_shared_over_apifuture(waiters, i, complete_first)
+                })
+            })
+        });
+        group.bench_function("apifuture_over_futures", |b| {
+            b.iter_custom(|iters| {
+                async_loop(iters, |i| {
+                    apifuture_shared_over_futures(waiters, i, complete_first)
                 })
             })
         });

@@ -16,7 +16,8 @@
 //! Scenarios (the same cycles as `benches/compose.rs` and `benches/ready.rs`):
 //! - `shared N ready|pending`, `futures_shared N ..`, `futures_over_apifuture N ..`: one
 //!   future shared by N async waiters joined with `futures::future::join_all`, completed
-//!   before the first poll (`ready`) or after it (`pending`);
+//!   before the first poll (`ready`) or after it (`pending`); `apifuture_over_futures N ..` is
+//!   `SharedFuture` over a `futures` oneshot;
 //! - `await`, `futures_await` (the waiter count is ignored): one future made, polled once
 //!   while pending (`pending`) or not (`ready`), completed, awaited;
 //! - `blocking`: the same with `try_result` for the poll and a blocking `result(None)` for the
@@ -28,17 +29,21 @@ use std::iter;
 use std::pin::pin;
 use std::time::Instant;
 
+mod futures_oneshot;
+
 use apifuture::ApiFutureExt;
 use futures::channel::oneshot;
 use futures::future::join_all;
 use futures_lite::future::{block_on, poll_once};
+use futures_oneshot::FuturesOneshot;
 
 /// The scenarios, in the order the default run prints them.
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 7] = [
     "blocking",
     "shared",
     "futures_shared",
     "futures_over_apifuture",
+    "apifuture_over_futures",
     "await",
     "futures_await",
 ];
@@ -78,6 +83,18 @@ async fn futures_over_apifuture(waiters: usize, value: u64, pending: bool) -> u6
         assert!(poll_once(all.as_mut()).await.is_none());
     }
     promise.set_result(value);
+    all.await.into_iter().map(Result::unwrap).sum()
+}
+
+async fn apifuture_over_futures(waiters: usize, value: u64, pending: bool) -> u64 {
+    let (sender, receiver) = oneshot::channel::<u64>();
+    let handles = iter::repeat_n(FuturesOneshot::new(receiver).shared(), waiters)
+        .map(IntoFuture::into_future);
+    let mut all = pin!(join_all(handles));
+    if pending {
+        assert!(poll_once(all.as_mut()).await.is_none());
+    }
+    sender.send(value).unwrap();
     all.await.into_iter().map(Result::unwrap).sum()
 }
 
@@ -121,6 +138,9 @@ fn run(scenario: &str, waiters: usize, pending: bool, cycles: u64) -> Option<f64
             futures_over_apifuture(waiters, value, pending)
         }),
         "blocking" => timed_blocking(cycles, |value| blocking_one(value, pending)),
+        "apifuture_over_futures" => timed(cycles, |value| {
+            apifuture_over_futures(waiters, value, pending)
+        }),
         "await" => timed(cycles, |value| await_one(value, pending)),
         "futures_await" => timed(cycles, |value| futures_await(value, pending)),
         _ => return None,

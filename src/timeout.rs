@@ -166,13 +166,23 @@ impl Limit {
     }
 }
 
-/// [`Limit::poll_pending`] with no time limit, out of line together with the limit it makes.
+/// [`Limit::poll_pending`] with no time limit, out of line: no limit is made, matched or
+/// dropped, which is most of what a pending `.await` does besides the future's own poll.
 #[inline(never)]
 fn poll_forever<F, T, E>(future: &mut F, cx: &mut Context<'_>) -> Poll<Result<T, Error<E>>>
 where
     F: ApiFuture<T, E>,
 {
-    Limit::Forever.poll_pending(future, cx)
+    loop {
+        if future.poll_ready(cx).is_pending() {
+            return Poll::Pending;
+        }
+        // Ready but nothing to take yet (a user's `poll_ready` may say so): poll again, as
+        // `Limit::poll_pending` does.
+        if let Some(outcome) = future.try_result() {
+            return Poll::Ready(outcome);
+        }
+    }
 }
 
 /// The future of `fut.await` for every [`ApiFuture`] of this crate: owns the future and waits

@@ -142,6 +142,9 @@ fn direct(key: usize) -> usize {
     key << 1
 }
 
+/// The most waiter slots reserved ahead of need (24 B each).
+const MAX_RESERVED: usize = 64;
+
 /// The registered waiters' wakers, by handle key. The first is kept inline: one waiter is
 /// common, and needs no list.
 #[derive(Default)]
@@ -167,10 +170,21 @@ impl Waiters {
         }
     }
 
-    fn push(&mut self, key: usize, waker: Waker) {
+    /// Adds `key`'s waker; `handles` (how many handles the group has) sizes the list the
+    /// first time it is needed, so that handles registering one after the other do not grow
+    /// it step by step.
+    fn push(&mut self, key: usize, waker: Waker, handles: usize) {
         match self.first {
             None => self.first = Some((key, waker)),
-            Some(_) => self.rest.push((key, waker)),
+            Some(_) => {
+                if self.rest.capacity() == 0 {
+                    // Every other handle may register; a group with many idle handles gets
+                    // a bounded head start and grows as usual beyond it.
+                    self.rest
+                        .reserve_exact(handles.saturating_sub(1).clamp(1, MAX_RESERVED));
+                }
+                self.rest.push((key, waker));
+            }
         }
     }
 
@@ -198,19 +212,20 @@ impl<T, E> Core<T, E> {
         self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers `waker` under `key` (given now if the handle has none yet).
-    fn register(&self, key: &mut usize, waker: &Waker) {
+    /// Registers `waker` under `key` (given now if the handle has none yet); `handles` is how
+    /// many handles the group has.
+    fn register(&self, key: &mut usize, waker: &Waker, handles: usize) {
         let mut waiters = self.lock_waiters();
         if *key == 0 {
             // A new key cannot be in the list yet.
             waiters.last_key += 1;
             *key = waiters.last_key;
-            waiters.push(*key, waker.clone());
+            waiters.push(*key, waker.clone(), handles);
         } else {
             match waiters.find(*key) {
                 Some(known) if known.will_wake(waker) => return,
                 Some(known) => known.clone_from(waker),
-                None => waiters.push(*key, waker.clone()),
+                None => waiters.push(*key, waker.clone(), handles),
             }
         }
         self.registered.store(waiters.len(), Ordering::Relaxed);
@@ -388,7 +403,7 @@ impl<T, E> SharedFuture<T, E> {
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let core = &self.group.core;
         // Register before looking, so a completion in between still wakes this waiter.
-        core.register(&mut self.key, cx.waker());
+        core.register(&mut self.key, cx.waker(), Arc::strong_count(&self.group));
         if core.watch.load(Ordering::Acquire) == GROUP {
             return Poll::Pending;
         }
