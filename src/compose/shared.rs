@@ -75,11 +75,14 @@ pub type SharedError = Arc<dyn std::error::Error + Send + Sync>;
 pub struct SharedFuture<T, E = BoxError> {
     group: Handle<T, E>,
     /// This handle's key among the registered waiters, given at its first registration (0:
-    /// none yet).
+    /// none yet), or [`TAKEN`] once the handle handed out the outcome. One word and no flag
+    /// beside it: a handle has no padding for the futures that hold it to copy around.
     key: usize,
-    /// Whether this handle already handed out the outcome.
-    taken: bool,
 }
+
+/// The key of a handle that handed out the outcome. Keys are given counting up from 1, so no
+/// registration ever gets this one.
+const TAKEN: usize = usize::MAX;
 
 /// What the handles share: `S` is the source, a [`Slot`] whose future type is erased in the
 /// handles, while the group's waker is made from the group before the erasure.
@@ -382,11 +385,7 @@ impl<T, E> SharedFuture<T, E> {
                 waker: None,
             }),
         });
-        SharedFuture {
-            group,
-            key: 0,
-            taken: false,
-        }
+        SharedFuture { group, key: 0 }
     }
 
     /// Whether the shared outcome is there. Never blocks on the source.
@@ -450,7 +449,6 @@ impl<T, E> Clone for SharedFuture<T, E> {
         SharedFuture {
             group: Arc::clone(&self.group),
             key: 0,
-            taken: false,
         }
     }
 }
@@ -459,7 +457,7 @@ impl<T, E> Drop for SharedFuture<T, E> {
     fn drop(&mut self) {
         let core = &self.group.core;
         // Once the outcome is there nobody registers or wakes any more: the list can stay.
-        if self.key != 0 && core.outcome.get().is_none() {
+        if self.key != 0 && self.key != TAKEN && core.outcome.get().is_none() {
             core.unregister(self.key);
         }
         // The last handle's `Arc` drops the group, and with it the source (which cancels it).
@@ -473,7 +471,7 @@ where
 {
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.taken || self.group.core.outcome.get().is_some() {
+        if self.key == TAKEN || self.group.core.outcome.get().is_some() {
             return Poll::Ready(());
         }
         self.poll_pending(cx)
@@ -481,19 +479,20 @@ where
 
     #[inline]
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
-        if self.taken {
+        if self.key == TAKEN {
             return Some(Err(Error::Consumed));
         }
         let outcome = match self.group.core.outcome.get() {
             Some(outcome) => clone_outcome(outcome),
             None => self.settle()?,
         };
-        self.taken = true;
+        // The outcome is there now, so nobody registers or wakes any more: the key is free.
+        self.key = TAKEN;
         Some(outcome)
     }
 
     fn peek_failed(&mut self) -> Option<bool> {
-        if self.taken {
+        if self.key == TAKEN {
             return Some(false);
         }
         let core = &self.group.core;
@@ -536,7 +535,7 @@ impl<T, E> fmt::Debug for SharedFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedFuture")
             .field("done", &self.group.core.outcome.get().is_some())
-            .field("taken", &self.taken)
+            .field("taken", &(self.key == TAKEN))
             .field("handles", &Arc::strong_count(&self.group))
             .finish()
     }
