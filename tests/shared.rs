@@ -208,6 +208,37 @@ fn a_waiter_joining_a_lone_one_races_the_producer() {
     }
 }
 
+/// A handle that registered while pending and then took the outcome keeps answering
+/// `Consumed` on every later wait, peek or poll, and dropping it disturbs nobody; many idle
+/// handles (which size the waiter list) and a second waiter are not disturbed either.
+#[test]
+fn a_handle_that_waited_and_took_the_outcome_stays_consumed() {
+    let (producer, future) = promise::<u8, TestError>();
+    use std::future::IntoFuture;
+    let mut a = future.shared();
+    let idle: Vec<SharedFuture<u8, TestError>> = (0..200).map(|_| a.clone()).collect();
+    let mut b = a.clone();
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(a.poll_ready(&mut cx).is_pending());
+    assert!(b.poll_ready(&mut cx).is_pending());
+    producer.set_result(8);
+    assert!(a.poll_ready(&mut cx).is_ready());
+    assert_eq!(a.try_result(), Some(Ok(8)));
+    assert!(a.poll_ready(&mut cx).is_ready());
+    assert_eq!(a.peek_failed(), Some(false));
+    assert_eq!(a.try_result(), Some(Err(Error::Consumed)));
+    assert_eq!(a.result(None), Err(Error::Consumed));
+    assert!(a.done());
+    assert_eq!(
+        futures_lite::future::block_on(a.into_future()),
+        Err(Error::Consumed)
+    );
+    assert_eq!(futures_lite::future::block_on(b.into_future()), Ok(8));
+    for mut handle in idle {
+        assert_eq!(handle.result(None), Ok(8));
+    }
+}
+
 #[test]
 fn peek_and_done_do_not_consume() {
     let (producer, future) = promise::<u8, TestError>();
