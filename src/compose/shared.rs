@@ -14,8 +14,8 @@
 //!
 //! The group's waker holds the group weakly, so a pending source (which keeps the waker) does
 //! not keep the group alive: the handles are the group's only owners, and the last one's drop
-//! drops the source, which cancels it. That waker is made the first time a second waiter
-//! finds the source pending.
+//! drops the source, which cancels it. That waker is made the first time the source is
+//! polled for anyone but a lone waiter: a second waiter, or `done()`.
 
 use std::fmt;
 use std::future::IntoFuture;
@@ -80,8 +80,25 @@ pub struct SharedFuture<T, E = BoxError> {
     key: usize,
 }
 
-/// The key of a handle that handed out the outcome. Keys are given counting up from 1, so no
-/// registration ever gets this one.
+/// The key after `last`. With 64-bit keys, counting up from 1 never reaches [`TAKEN`] (2^64 - 2
+/// registrations in one group, centuries at a nanosecond each), so the count needs no check.
+#[cfg(target_pointer_width = "64")]
+#[inline]
+fn next_key(last: usize) -> usize {
+    last + 1
+}
+
+/// The key after `last`. A narrower count could reach [`TAKEN`]: it starts over at 1 before
+/// that, so only a handle registered 2^32 - 2 registrations ago and still waiting could share
+/// a key.
+#[cfg(not(target_pointer_width = "64"))]
+#[inline]
+fn next_key(last: usize) -> usize {
+    if last == TAKEN - 1 { 1 } else { last + 1 }
+}
+
+/// The key of a handle that handed out the outcome. Keys are given counting up from 1 and
+/// never reach this one (see [`next_key`]), so no registration ever gets it.
 const TAKEN: usize = usize::MAX;
 
 /// What the handles share: `S` is the source, a [`Slot`] whose future type is erased in the
@@ -93,8 +110,9 @@ const TAKEN: usize = usize::MAX;
 /// waker) sat between fields with values, and LLVM built those stretches on the stack and
 /// copied them over with unaligned loads that stalled on the stores just made. With the
 /// empty cell last in the core and the slot's empty waker before its future, the fixed
-/// fields are stored straight into the allocation and only the source is copied: one waiter on a future that is already complete,
-/// fastest of 15 runs, 189.8 -> 173.7 ns per cycle (`benches/cycles.rs`, `shared 1 ready`).
+/// fields are stored straight into the allocation and only the source is copied: one waiter
+/// on a future that is already complete, fastest of 15 runs, 189.8 -> 173.7 ns per cycle
+/// (`benches/cycles.rs`, `shared 1 ready`).
 #[repr(C)]
 struct Group<T, E, S: ?Sized> {
     core: Core<T, E>,
@@ -185,9 +203,9 @@ impl Waiters {
         }
     }
 
-    /// Adds `key`'s waker; `handles` (how many handles the group has) sizes the list the
-    /// first time it is needed, so that handles registering one after the other do not grow
-    /// it step by step.
+    /// Adds `key`'s waker; `handles` (how many handles the group has) sizes the list whenever
+    /// it has no room yet (at first, and after each wake-up takes it), so that handles
+    /// registering one after the other do not grow it step by step.
     fn push(&mut self, key: usize, waker: Waker, handles: usize) {
         match self.first {
             None => self.first = Some((key, waker)),
@@ -233,7 +251,7 @@ impl<T, E> Core<T, E> {
         let mut waiters = self.lock_waiters();
         if *key == 0 {
             // A new key cannot be in the list yet.
-            waiters.last_key += 1;
+            waiters.last_key = next_key(waiters.last_key);
             *key = waiters.last_key;
             waiters.push(*key, waker.clone(), handles);
         } else {
