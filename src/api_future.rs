@@ -1,16 +1,29 @@
-//! The [`ApiFuture`] trait: the seed's abstract `APIFuture`.
+//! The [`ApiFuture`] trait (the seed's abstract `APIFuture`) and [`ResultAsync`], its timed
+//! async wait. `.await` itself is [`ApiFuture::poll_outcome`], which every future's
+//! `Future::poll` calls.
 
-use std::future::{Future, IntoFuture};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::error::{BoxError, Error};
-use crate::timeout::{self, ResultAsync};
+use crate::error::Error;
+use crate::timeout::{self, AsyncLimit, Limit};
 
 /// A future that can be waited on both ways: blocked on from a plain thread with
 /// [`result`](ApiFuture::result), or awaited on any executor with `.await` or
 /// [`result_async`](ApiFuture::result_async). Both give the same outcome for the same
 /// completion.
+///
+/// Every `ApiFuture` is a [`Future`] whose output is `Result<Value, Error<Failure>>`, so it goes
+/// wherever a future goes: `block_on(f)`, `tokio::spawn(f)`, `futures::join!`, `select!`,
+/// `FuturesUnordered`, or a generic `F: Future` helper. It is also [`Send`] and [`Unpin`], so
+/// `&mut f` is a future too: a `select!` arm or `tokio::time::timeout(d, &mut f)` that gives up
+/// leaves `f`, and its work, where they were.
+///
+/// The value and the operation's own error are associated types, so generic code names them
+/// only when it needs to: `F: ApiFuture`, or `F: ApiFuture<Value = Run, Failure = SdkError>`.
 ///
 /// Two required methods make every implementation drivable and inspectable without taking its
 /// outcome: [`poll_ready`](ApiFuture::poll_ready) and [`try_result`](ApiFuture::try_result). The
@@ -19,11 +32,8 @@ use crate::timeout::{self, ResultAsync};
 /// `recv_timeout`).
 ///
 /// Every wait's time limit is non-destructive: `Err(Error::Timeout)` leaves the future pending,
-/// and a later wait can still get the outcome. This holds for async waits too: dropping a
-/// timed-out (or never finished) `result_async` future does not cancel the work.
-///
-/// Implementations are `Send` and `Unpin`, and `.await` works on them directly through
-/// [`IntoFuture`], with [`Await`](crate::Await) as the future (no allocation).
+/// and a later wait can still get the outcome. Once the outcome was handed out (by any wait,
+/// `.await` included), further waits and polls return `Err(Error::Consumed)`, never a panic.
 ///
 /// # Examples
 ///
@@ -31,9 +41,9 @@ use crate::timeout::{self, ResultAsync};
 ///
 /// ```
 /// use std::time::Duration;
-/// use apifuture::{spawn, ApiFuture, AwaitableConcurrentFuture, BoxError};
+/// use apifuture::{spawn, ApiFuture, BoxError};
 ///
-/// fn get_training_run(id: &str) -> AwaitableConcurrentFuture<String, BoxError> {
+/// fn get_training_run(id: &str) -> impl ApiFuture<Value = String, Failure = BoxError> {
 ///     let id = id.to_owned();
 ///     spawn(move || Ok(format!("run {id}")))
 /// }
@@ -42,7 +52,7 @@ use crate::timeout::{self, ResultAsync};
 /// let run = get_training_run("a").result(Duration::from_secs(30)).unwrap();
 /// assert_eq!(run, "run a");
 ///
-/// // In an async context, on any executor:
+/// // In async code, on any executor:
 /// # futures_lite::future::block_on(async {
 /// let run = get_training_run("b").await.unwrap();
 /// assert_eq!(run, "run b");
@@ -51,9 +61,49 @@ use crate::timeout::{self, ResultAsync};
 /// assert_eq!(run, "run c");
 /// # });
 /// ```
-pub trait ApiFuture<T, E = BoxError>:
-    IntoFuture<Output = Result<T, Error<E>>> + Send + Unpin
+///
+/// Implementing it for a type of your own takes the two primitives and a `Future` impl that
+/// calls [`poll_outcome`](ApiFuture::poll_outcome):
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use std::task::{Context, Poll};
+/// use apifuture::{ApiFuture, AwaitableConcurrentFuture, Error};
+///
+/// /// A future that doubles what another one gives.
+/// struct Doubled(AwaitableConcurrentFuture<u32, String>);
+///
+/// impl ApiFuture for Doubled {
+///     type Value = u32;
+///     type Failure = String;
+///     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+///         self.0.poll_ready(cx)
+///     }
+///     fn try_result(&mut self) -> Option<Result<u32, Error<String>>> {
+///         self.0.try_result().map(|outcome| outcome.map(|v| v * 2))
+///     }
+/// }
+///
+/// impl Future for Doubled {
+///     type Output = Result<u32, Error<String>>;
+///     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+///         self.get_mut().poll_outcome(cx)
+///     }
+/// }
+///
+/// # futures_lite::future::block_on(async {
+/// assert_eq!(Doubled(apifuture::ready(21)).await.unwrap(), 42);
+/// # });
+/// ```
+pub trait ApiFuture:
+    Future<Output = Result<Self::Value, Error<Self::Failure>>> + Send + Unpin
 {
+    /// What the operation gives when it succeeds.
+    type Value: Send;
+    /// The operation's own error, carried by [`Error::Failed`].
+    type Failure: Send;
+
     /// Drives the operation without taking its outcome.
     ///
     /// Returns `Poll::Ready(())` once [`try_result`](ApiFuture::try_result) would return
@@ -76,7 +126,7 @@ pub trait ApiFuture<T, E = BoxError>:
     /// Takes the outcome if there is one; `None` while pending. Never blocks.
     ///
     /// After a value, `Failed` or `Panicked` was taken, it returns `Some(Err(Error::Consumed))`;
-    /// `Cancelled` and `Abandoned` are states, returned every time.
+    /// `Cancelled`, `Abandoned` and `DeadlineExceeded` are states, returned every time.
     ///
     /// ```
     /// use apifuture::{ApiFuture, Error};
@@ -84,12 +134,12 @@ pub trait ApiFuture<T, E = BoxError>:
     /// assert_eq!(future.try_result().unwrap().unwrap(), 3);
     /// assert!(matches!(future.try_result(), Some(Err(Error::Consumed))));
     /// ```
-    fn try_result(&mut self) -> Option<Result<T, Error<E>>>;
+    fn try_result(&mut self) -> Option<Result<Self::Value, Error<Self::Failure>>>;
 
-    /// Whether the outcome is a failure, looked at without taking it: `Some(true)` for any
-    /// error but [`Error::Consumed`], `Some(false)` for a value (or `Consumed`), `None` while
-    /// pending. [`wait`](crate::wait) with [`ReturnWhen::FirstFailed`](crate::ReturnWhen)
-    /// relies on it; call [`poll_ready`](ApiFuture::poll_ready) first, as it does.
+    /// Whether the outcome is a failure ([`Error::is_failure`]), looked at without taking it:
+    /// `Some(true)` or `Some(false)` once there is an outcome, `None` while pending.
+    /// [`wait`](crate::wait) with [`ReturnWhen::FirstFailed`](crate::ReturnWhen) relies on it;
+    /// call [`poll_ready`](ApiFuture::poll_ready) first, as it does.
     ///
     /// The provided implementation answers `None`: a future that cannot show its outcome
     /// before handing it out is never counted as failed (only as done). Every future of this
@@ -107,6 +157,28 @@ pub trait ApiFuture<T, E = BoxError>:
         None
     }
 
+    /// What `.await` does, as a method: takes the outcome if it is there, otherwise drives the
+    /// operation and registers `cx`. Implementations call it from `Future::poll` (see the
+    /// trait's example); waiting code uses `.await` instead.
+    ///
+    /// ```
+    /// use std::task::{Context, Waker};
+    /// use apifuture::ApiFuture;
+    /// let mut future = apifuture::ready::<u8, std::io::Error>(5);
+    /// let polled = future.poll_outcome(&mut Context::from_waker(Waker::noop()));
+    /// assert_eq!(polled.map(Result::unwrap), std::task::Poll::Ready(5));
+    /// ```
+    #[inline]
+    fn poll_outcome(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Self::Value, Error<Self::Failure>>> {
+        match self.try_result() {
+            Some(outcome) => Poll::Ready(outcome),
+            None => poll_pending(self, cx),
+        }
+    }
+
     /// Blocks the calling thread until the outcome is there, or `timeout` has passed.
     ///
     /// `timeout` is a `Duration` or an `Option<Duration>`: `None` waits indefinitely,
@@ -116,8 +188,8 @@ pub trait ApiFuture<T, E = BoxError>:
     /// Returns:
     /// - `Ok(value)`, or `Err(Error::Failed(e))` / `Err(Error::Panicked(..))`: the outcome;
     /// - `Err(Error::Timeout)`: time ran out; the future stays pending and loses nothing;
-    /// - `Err(Error::Cancelled)`, `Err(Error::Abandoned)`, `Err(Error::Consumed)`: see
-    ///   [`Error`].
+    /// - `Err(Error::Cancelled)`, `Err(Error::Abandoned)`, `Err(Error::Consumed)`,
+    ///   `Err(Error::DeadlineExceeded)`: see [`Error`].
     ///
     /// The thread parks and is woken by the producer (no polling loop); a timeout never ends a
     /// wait early. Calling it inside an async task blocks that executor thread until it returns,
@@ -130,23 +202,18 @@ pub trait ApiFuture<T, E = BoxError>:
     /// std::thread::spawn(move || promise.set_result(6));
     /// assert_eq!(future.result(Duration::from_secs(30)).unwrap(), 6);
     /// ```
-    fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Result<T, Error<E>>
+    fn result(
+        &mut self,
+        timeout: impl Into<Option<Duration>>,
+    ) -> Result<Self::Value, Error<Self::Failure>>
     where
         Self: Sized,
     {
-        match timeout.into() {
-            None => timeout::block_until(self, None),
-            Some(timeout) if timeout.is_zero() => self.try_result().unwrap_or(Err(Error::Timeout)),
-            Some(timeout) => {
-                if let Some(outcome) = self.try_result() {
-                    return outcome;
-                }
-                timeout::block_until(self, timeout::deadline_after(timeout))
-            }
-        }
+        block(self, Limit::from_timeout(timeout.into()))
     }
 
-    /// Like [`result`](ApiFuture::result), with a point in time instead of a duration.
+    /// Like [`result`](ApiFuture::result), with a point in time instead of a duration. A
+    /// deadline in the past only takes an outcome that is already there.
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -156,19 +223,19 @@ pub trait ApiFuture<T, E = BoxError>:
     /// assert!(future.result_deadline(deadline).unwrap_err().is_timeout());
     /// assert!(Instant::now() >= deadline); // never early
     /// ```
-    fn result_deadline(&mut self, deadline: Instant) -> Result<T, Error<E>>
+    fn result_deadline(&mut self, deadline: Instant) -> Result<Self::Value, Error<Self::Failure>>
     where
         Self: Sized,
     {
-        timeout::block_until(self, Some(deadline))
+        block(self, Limit::At(deadline))
     }
 
     /// Waits asynchronously for the outcome, or until `timeout` has passed, on any executor.
     ///
     /// Same outcomes and timeout rules as [`result`](ApiFuture::result). The timer (an
     /// [`async_io::Timer`]) is only created if the wait must sleep, so awaiting a future that is
-    /// already complete does no timer work. Dropping the returned future stops this wait only;
-    /// the operation goes on and a later wait gets its outcome.
+    /// already complete does no timer work. Dropping the returned [`ResultAsync`] stops this
+    /// wait only; the operation goes on and a later wait gets its outcome.
     ///
     /// ```
     /// use std::time::Duration;
@@ -181,13 +248,77 @@ pub trait ApiFuture<T, E = BoxError>:
     /// assert_eq!(future.result_async(None).await.unwrap(), 2);
     /// # });
     /// ```
-    fn result_async(
-        &mut self,
-        timeout: impl Into<Option<Duration>>,
-    ) -> impl Future<Output = Result<T, Error<E>>> + Send
+    fn result_async(&mut self, timeout: impl Into<Option<Duration>>) -> ResultAsync<'_, Self>
     where
         Self: Sized,
     {
-        ResultAsync::new(self, timeout.into())
+        ResultAsync {
+            future: self,
+            limit: AsyncLimit::new(Limit::from_timeout(timeout.into())),
+        }
+    }
+}
+
+/// [`ApiFuture::poll_outcome`] for a future found pending, out of line so that the ready path
+/// stays small where it is inlined.
+#[inline(never)]
+fn poll_pending<F: ApiFuture + ?Sized>(
+    future: &mut F,
+    cx: &mut Context<'_>,
+) -> Poll<Result<F::Value, Error<F::Failure>>> {
+    loop {
+        if future.poll_ready(cx).is_pending() {
+            return Poll::Pending;
+        }
+        // Ready but nothing to take yet (a user's `poll_ready` may say so): poll again.
+        if let Some(outcome) = future.try_result() {
+            return Poll::Ready(outcome);
+        }
+    }
+}
+
+/// The provided blocking wait: parks the thread between polls of the future.
+fn block<F: ApiFuture + ?Sized>(
+    future: &mut F,
+    limit: Limit,
+) -> Result<F::Value, Error<F::Failure>> {
+    timeout::block_on(limit, |cx, _| future.poll_outcome(cx))
+        .unwrap_or_else(|| future.try_result().unwrap_or(Err(Error::Timeout)))
+}
+
+/// The future of [`ApiFuture::result_async`]: waits for the outcome of a borrowed future, with
+/// an optional time limit. `Send` whenever the future is.
+///
+/// Dropping it (after a timeout, in a `select`, with its task) stops the wait only: the future
+/// it borrowed stays pending and its producer keeps working.
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct ResultAsync<'a, F: ?Sized> {
+    future: &'a mut F,
+    limit: AsyncLimit,
+}
+
+impl<F: ApiFuture + ?Sized> Future for ResultAsync<'_, F> {
+    type Output = Result<F::Value, Error<F::Failure>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Poll::Ready(outcome) = this.future.poll_outcome(cx) {
+            return Poll::Ready(outcome);
+        }
+        match this.limit.poll_expired(cx) {
+            Poll::Pending => Poll::Pending,
+            // An outcome that arrived with the deadline still wins.
+            Poll::Ready(()) => Poll::Ready(this.future.try_result().unwrap_or(Err(Error::Timeout))),
+        }
+    }
+}
+
+impl<F: fmt::Debug + ?Sized> fmt::Debug for ResultAsync<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResultAsync")
+            .field("future", &self.future)
+            .field("limit", &self.limit)
+            .finish()
     }
 }

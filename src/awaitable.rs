@@ -1,14 +1,14 @@
 //! [`AwaitableConcurrentFuture`]: a [`ConcurrentFuture`] made awaitable.
 
 use std::fmt;
-use std::future::IntoFuture;
+use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::api_future::ApiFuture;
 use crate::concurrent::ConcurrentFuture;
 use crate::error::{BoxError, Error};
-use crate::timeout::Await;
 
 /// The seed's `AwaitableConcurrentFuture`: a [`ConcurrentFuture`] that implements
 /// [`ApiFuture`], so it can be blocked on with [`result`](ApiFuture::result) or awaited with
@@ -17,8 +17,10 @@ use crate::timeout::Await;
 /// Created by [`promise`](crate::promise()), [`spawn`](crate::spawn), [`ready`] and [`failed`]; the wrapped
 /// future is reachable with [`future`](Self::future) for Python-style `done()` and `cancel()`.
 ///
-/// Dropping it tells the producer that nobody waits any more
-/// ([`Promise::is_cancelled`](crate::Promise::is_cancelled)).
+/// Dropping it while it is pending cancels it: the producer hears that nobody waits any more
+/// ([`Promise::is_cancelled`](crate::Promise::is_cancelled)), and a [`spawn`](crate::spawn)
+/// job that has not started is skipped. To let the work finish with nobody waiting, call
+/// [`detach`](crate::ApiFutureExt::detach) instead.
 ///
 /// # Examples
 ///
@@ -41,6 +43,7 @@ use crate::timeout::Await;
 /// assert_eq!(future.await.unwrap(), 7);
 /// # });
 /// ```
+#[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
 pub struct AwaitableConcurrentFuture<T, E = BoxError> {
     inner: ConcurrentFuture<T, E>,
 }
@@ -82,6 +85,15 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
     /// ```
     pub fn into_inner(self) -> ConcurrentFuture<T, E> {
         self.inner
+    }
+
+    /// See [`ApiFutureExt::detach`](crate::ApiFutureExt::detach): the producer is not told.
+    pub(crate) fn detach(self)
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        self.inner.detach();
     }
 
     /// Whether the future has completed (value, error, cancelled, abandoned or taken). Never
@@ -151,6 +163,7 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
 /// assert_eq!(future.result(None).unwrap(), "cached");
 /// ```
 #[inline(always)]
+#[must_use = "dropping a future drops its value"]
 pub fn ready<T, E>(value: T) -> AwaitableConcurrentFuture<T, E> {
     AwaitableConcurrentFuture::new(ConcurrentFuture::completed(Ok(value)))
 }
@@ -163,6 +176,7 @@ pub fn ready<T, E>(value: T) -> AwaitableConcurrentFuture<T, E> {
 /// assert_eq!(future.result(None), Err(Error::Failed("bad request")));
 /// ```
 #[inline(always)]
+#[must_use = "dropping a future drops its error"]
 pub fn failed<T, E>(error: E) -> AwaitableConcurrentFuture<T, E> {
     AwaitableConcurrentFuture::new(ConcurrentFuture::completed(Err(Error::Failed(error))))
 }
@@ -173,7 +187,10 @@ impl<T, E> From<ConcurrentFuture<T, E>> for AwaitableConcurrentFuture<T, E> {
     }
 }
 
-impl<T: Send, E: Send> ApiFuture<T, E> for AwaitableConcurrentFuture<T, E> {
+impl<T: Send, E: Send> ApiFuture for AwaitableConcurrentFuture<T, E> {
+    type Value = T;
+    type Failure = E;
+
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.inner.poll_ready(cx)
@@ -201,13 +218,12 @@ impl<T: Send, E: Send> ApiFuture<T, E> for AwaitableConcurrentFuture<T, E> {
     }
 }
 
-impl<T: Send, E: Send> IntoFuture for AwaitableConcurrentFuture<T, E> {
+impl<T: Send, E: Send> Future for AwaitableConcurrentFuture<T, E> {
     type Output = Result<T, Error<E>>;
-    type IntoFuture = Await<Self, T, E>;
 
     #[inline]
-    fn into_future(self) -> Self::IntoFuture {
-        Await::new(self)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().poll_outcome(cx)
     }
 }
 

@@ -17,13 +17,12 @@
 use std::fmt;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Instant;
 
 use oneshot::TryRecvError;
 
-use crate::error::Error;
+use crate::error::{Error, is_failure};
 use crate::state::Outcome;
 
 /// A done callback, as registered.
@@ -38,7 +37,7 @@ pub(crate) fn run_callback<T, E>(callback: Callback<T, E>, outcome: &Outcome<T, 
 }
 
 /// Where a relayed future's outcome stands.
-enum Stage<T, E> {
+enum Delivery<T, E> {
     /// Not delivered yet: the outcome is still in (or still to come into) the channel.
     Waiting(oneshot::Receiver<Outcome<T, E>>),
     /// Taken out of the channel; a thread is running the callbacks with it.
@@ -49,19 +48,18 @@ enum Stage<T, E> {
     Closed,
 }
 
-struct State<T, E> {
-    stage: Stage<T, E>,
+struct RelayState<T, E> {
+    delivery: Delivery<T, E>,
     callbacks: Vec<Callback<T, E>>,
-    /// The consumer's async waiter, woken after the callbacks ran.
+    /// The consumer's waiter (a task, or a thread parked in a blocking wait), woken after the
+    /// callbacks ran.
     waiter: Option<Waker>,
 }
 
 /// A future's outcome on its way from the channel to the waiter, with the callbacks to run on
 /// the way. Shared by the consumer and (as a waker) the producer's side.
 pub(crate) struct Relay<T, E> {
-    state: Mutex<State<T, E>>,
-    /// Blocking waiters sleep here until the outcome is delivered.
-    delivered: Condvar,
+    state: Mutex<RelayState<T, E>>,
 }
 
 /// What the consumer finds in a relay.
@@ -73,14 +71,16 @@ pub(crate) enum Look<T, E> {
 }
 
 impl<T, E> Relay<T, E> {
-    pub(crate) fn new(receiver: oneshot::Receiver<Outcome<T, E>>, first: Callback<T, E>) -> Self {
+    pub(crate) fn new(
+        receiver: oneshot::Receiver<Outcome<T, E>>,
+        first: Option<Callback<T, E>>,
+    ) -> Self {
         Relay {
-            state: Mutex::new(State {
-                stage: Stage::Waiting(receiver),
-                callbacks: vec![first],
+            state: Mutex::new(RelayState {
+                delivery: Delivery::Waiting(receiver),
+                callbacks: first.into_iter().collect(),
                 waiter: None,
             }),
-            delivered: Condvar::new(),
         }
     }
 
@@ -88,16 +88,15 @@ impl<T, E> Relay<T, E> {
     /// callbacks yet: there is nothing left to deliver.
     pub(crate) fn holding(outcome: Outcome<T, E>) -> Self {
         Relay {
-            state: Mutex::new(State {
-                stage: Stage::Done(outcome),
+            state: Mutex::new(RelayState {
+                delivery: Delivery::Done(outcome),
                 callbacks: Vec::new(),
                 waiter: None,
             }),
-            delivered: Condvar::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<T, E>> {
+    fn lock(&self) -> MutexGuard<'_, RelayState<T, E>> {
         // Callbacks never run under the lock, so a poisoned lock can only come from a panic in
         // our own bookkeeping; the state is still consistent, keep going.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -107,15 +106,15 @@ impl<T, E> Relay<T, E> {
     /// the channel, runs the callbacks on this thread, then wakes the waiter.
     pub(crate) fn deliver(&self) {
         let mut state = self.lock();
-        let outcome = match &state.stage {
-            Stage::Waiting(receiver) => match receiver.try_recv() {
+        let outcome = match &state.delivery {
+            Delivery::Waiting(receiver) => match receiver.try_recv() {
                 Ok(outcome) => outcome,
                 Err(TryRecvError::Empty) => return,
                 Err(TryRecvError::Disconnected) => Err(Error::Abandoned),
             },
-            Stage::Running | Stage::Done(_) | Stage::Closed => return,
+            Delivery::Running | Delivery::Done(_) | Delivery::Closed => return,
         };
-        state.stage = Stage::Running;
+        state.delivery = Delivery::Running;
         // Callbacks added while these run (the consumer may add more) run in the next round.
         loop {
             let callbacks = mem::take(&mut state.callbacks);
@@ -128,10 +127,9 @@ impl<T, E> Relay<T, E> {
             }
             state = self.lock();
         }
-        state.stage = Stage::Done(outcome);
+        state.delivery = Delivery::Done(outcome);
         let waiter = state.waiter.take();
         drop(state);
-        self.delivered.notify_all();
         if let Some(waiter) = waiter {
             waiter.wake();
         }
@@ -139,10 +137,10 @@ impl<T, E> Relay<T, E> {
 
     /// Whether an outcome is there or on its way (the consumer's `done`).
     pub(crate) fn done(&self) -> bool {
-        match &self.lock().stage {
-            Stage::Waiting(receiver) => receiver.has_message() || receiver.is_closed(),
-            Stage::Done(_) => true,
-            Stage::Running | Stage::Closed => false,
+        match &self.lock().delivery {
+            Delivery::Waiting(receiver) => receiver.has_message() || receiver.is_closed(),
+            Delivery::Done(_) => true,
+            Delivery::Running | Delivery::Closed => false,
         }
     }
 
@@ -151,10 +149,10 @@ impl<T, E> Relay<T, E> {
     pub(crate) fn try_take(&self) -> Look<T, E> {
         self.deliver();
         let mut state = self.lock();
-        match mem::replace(&mut state.stage, Stage::Closed) {
-            Stage::Done(outcome) => Look::Outcome(outcome),
+        match mem::replace(&mut state.delivery, Delivery::Closed) {
+            Delivery::Done(outcome) => Look::Outcome(outcome),
             other => {
-                state.stage = other;
+                state.delivery = other;
                 Look::Pending
             }
         }
@@ -163,8 +161,8 @@ impl<T, E> Relay<T, E> {
     /// Whether the delivered outcome is a failure, without taking it; `None` while pending.
     pub(crate) fn peek_failed(&self) -> Option<bool> {
         self.deliver();
-        match &self.lock().stage {
-            Stage::Done(outcome) => Some(is_failure(outcome)),
+        match &self.lock().delivery {
+            Delivery::Done(outcome) => Some(is_failure(outcome)),
             _ => None,
         }
     }
@@ -173,9 +171,9 @@ impl<T, E> Relay<T, E> {
     pub(crate) fn poll_delivered(&self, cx: &mut Context<'_>) -> Poll<()> {
         self.deliver();
         let mut state = self.lock();
-        match &state.stage {
-            Stage::Done(_) | Stage::Closed => Poll::Ready(()),
-            Stage::Waiting(_) | Stage::Running => {
+        match &state.delivery {
+            Delivery::Done(_) | Delivery::Closed => Poll::Ready(()),
+            Delivery::Waiting(_) | Delivery::Running => {
                 match &mut state.waiter {
                     Some(waiter) if waiter.will_wake(cx.waker()) => {}
                     waiter => *waiter = Some(cx.waker().clone()),
@@ -185,57 +183,24 @@ impl<T, E> Relay<T, E> {
         }
     }
 
-    /// Blocks until the outcome is delivered or `deadline` passes; true if it is there.
-    pub(crate) fn wait_delivered(&self, deadline: Option<Instant>) -> bool {
-        self.deliver();
-        let mut state = self.lock();
-        loop {
-            match &state.stage {
-                Stage::Done(_) | Stage::Closed => return true,
-                Stage::Waiting(receiver) if receiver.has_message() || receiver.is_closed() => {
-                    drop(state);
-                    self.deliver();
-                    state = self.lock();
-                    continue;
-                }
-                Stage::Waiting(_) | Stage::Running => {}
-            }
-            state = match deadline {
-                None => self
-                    .delivered
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return false;
-                    }
-                    self.delivered
-                        .wait_timeout(state, deadline - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
-                }
-            };
-        }
-    }
-
     /// Adds a callback: queued while the outcome is to come, else run at once on this thread
     /// with the outcome (which stays for the waiter).
     pub(crate) fn add(&self, callback: Callback<T, E>) {
         let mut state = self.lock();
-        match &mut state.stage {
-            Stage::Waiting(_) | Stage::Running => state.callbacks.push(callback),
-            Stage::Done(_) => {
+        match &mut state.delivery {
+            Delivery::Waiting(_) | Delivery::Running => state.callbacks.push(callback),
+            Delivery::Done(_) => {
                 // Only the consumer (who is calling) takes a delivered outcome: run it outside
                 // the lock and put it back.
-                let Stage::Done(outcome) = mem::replace(&mut state.stage, Stage::Running) else {
+                let Delivery::Done(outcome) = mem::replace(&mut state.delivery, Delivery::Running)
+                else {
                     unreachable!()
                 };
                 drop(state);
                 run_callback(callback, &outcome);
-                self.lock().stage = Stage::Done(outcome);
+                self.lock().delivery = Delivery::Done(outcome);
             }
-            Stage::Closed => {
+            Delivery::Closed => {
                 drop(state);
                 run_callback(callback, &Err(Error::Cancelled));
             }
@@ -247,12 +212,12 @@ impl<T, E> Relay<T, E> {
     /// or on its way; then nothing changes.
     pub(crate) fn close(&self) -> bool {
         let mut state = self.lock();
-        match &state.stage {
-            Stage::Waiting(receiver) if !(receiver.has_message() || receiver.is_closed()) => {}
-            Stage::Closed => return true,
+        match &state.delivery {
+            Delivery::Waiting(receiver) if !(receiver.has_message() || receiver.is_closed()) => {}
+            Delivery::Closed => return true,
             _ => return false,
         }
-        state.stage = Stage::Closed;
+        state.delivery = Delivery::Closed;
         let callbacks = mem::take(&mut state.callbacks);
         drop(state);
         let cancelled = Err(Error::Cancelled);
@@ -261,11 +226,6 @@ impl<T, E> Relay<T, E> {
         }
         true
     }
-}
-
-/// What `wait(.., FirstFailed)` counts as a failure: every error but `Consumed`.
-pub(crate) fn is_failure<T, E>(outcome: &Outcome<T, E>) -> bool {
-    matches!(outcome, Err(error) if !error.is_consumed())
 }
 
 impl<T: Send + 'static, E: Send + 'static> Wake for Relay<T, E> {
@@ -281,11 +241,11 @@ impl<T: Send + 'static, E: Send + 'static> Wake for Relay<T, E> {
 impl<T, E> fmt::Debug for Relay<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.lock();
-        let stage = match &state.stage {
-            Stage::Waiting(_) => "waiting",
-            Stage::Running => "running callbacks",
-            Stage::Done(_) => "delivered",
-            Stage::Closed => "closed",
+        let stage = match &state.delivery {
+            Delivery::Waiting(_) => "waiting",
+            Delivery::Running => "running callbacks",
+            Delivery::Done(_) => "delivered",
+            Delivery::Closed => "closed",
         };
         f.debug_struct("Relay")
             .field("stage", &stage)

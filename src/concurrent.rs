@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use oneshot::{RecvTimeoutError, TryRecvError};
 
-use crate::callbacks::{Callback, Look, Relay, is_failure, run_callback};
-use crate::error::{BoxError, Error};
-use crate::state::{Outcome, Shared};
-use crate::timeout;
+use crate::callbacks::{Callback, Look, Relay, run_callback};
+use crate::error::{BoxError, Error, is_failure};
+use crate::state::{Link, Outcome};
+use crate::timeout::{self, Limit};
 
 /// The receiving end of a future, with blocking waits: the seed's `concurrent.futures.Future`.
 ///
@@ -37,15 +37,15 @@ use crate::timeout;
 /// assert_eq!(concurrent.result(Duration::from_secs(30)).unwrap(), 5);
 /// ```
 pub struct ConcurrentFuture<T, E = BoxError> {
-    slot: Slot<T, E>,
+    inbox: Inbox<T, E>,
     /// What the producer and this future share; `None` for a future made complete, which has
     /// no producer to wake or to be woken by.
-    shared: Option<Arc<Shared>>,
+    link: Option<Arc<Link>>,
 }
 
-/// Where the consumer stands. Only `Waiting` holds the channel; the other states are final.
-enum Slot<T, E> {
-    Waiting(oneshot::Receiver<Outcome<T, E>>),
+/// Where the consumer stands. Only `Channel` holds the channel; the last three are final.
+enum Inbox<T, E> {
+    Channel(oneshot::Receiver<Outcome<T, E>>),
     /// Done callbacks are registered, or the outcome was taken out of the channel to be looked
     /// at (by `wait(.., FirstFailed)`): the outcome comes through the relay.
     Relayed(Arc<Relay<T, E>>),
@@ -57,10 +57,10 @@ enum Slot<T, E> {
 
 impl<T, E> ConcurrentFuture<T, E> {
     #[inline]
-    pub(crate) fn new(receiver: oneshot::Receiver<Outcome<T, E>>, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(receiver: oneshot::Receiver<Outcome<T, E>>, link: Arc<Link>) -> Self {
         ConcurrentFuture {
-            slot: Slot::Waiting(receiver),
-            shared: Some(shared),
+            inbox: Inbox::Channel(receiver),
+            link: Some(link),
         }
     }
 
@@ -72,15 +72,15 @@ impl<T, E> ConcurrentFuture<T, E> {
         // The receiver is right here, so the send cannot fail.
         drop(sender.send(outcome));
         ConcurrentFuture {
-            slot: Slot::Waiting(receiver),
-            shared: None,
+            inbox: Inbox::Channel(receiver),
+            link: None,
         }
     }
 
     /// Tells a producer waiting for it that nobody wants the outcome any more.
     fn close(&self) {
-        if let Some(shared) = &self.shared {
-            shared.close();
+        if let Some(link) = &self.link {
+            link.close();
         }
     }
 
@@ -96,10 +96,10 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// ```
     #[inline]
     pub fn done(&self) -> bool {
-        match &self.slot {
-            Slot::Waiting(receiver) => receiver.has_message() || receiver.is_closed(),
-            Slot::Relayed(relay) => relay.done(),
-            Slot::Taken | Slot::Cancelled | Slot::Abandoned => true,
+        match &self.inbox {
+            Inbox::Channel(receiver) => receiver.has_message() || receiver.is_closed(),
+            Inbox::Relayed(relay) => relay.done(),
+            Inbox::Taken | Inbox::Cancelled | Inbox::Abandoned => true,
         }
     }
 
@@ -126,7 +126,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// ```
     #[inline(always)]
     pub fn try_result(&mut self) -> Option<Outcome<T, E>> {
-        let Slot::Waiting(receiver) = &self.slot else {
+        let Inbox::Channel(receiver) = &self.inbox else {
             return self.try_result_elsewhere();
         };
         let outcome = match receiver.try_recv() {
@@ -135,11 +135,11 @@ impl<T, E> ConcurrentFuture<T, E> {
             Err(TryRecvError::Disconnected) => Err(Error::Abandoned),
         };
         let next = match outcome {
-            Err(Error::Abandoned) => Slot::Abandoned,
-            _ => Slot::Taken,
+            Err(Error::Abandoned) => Inbox::Abandoned,
+            _ => Inbox::Taken,
         };
         // Only a receiver to drop here: keep the other states' drop code off this path.
-        if let Slot::Waiting(receiver) = mem::replace(&mut self.slot, next) {
+        if let Inbox::Channel(receiver) = mem::replace(&mut self.inbox, next) {
             drop(receiver);
         }
         Some(outcome)
@@ -148,17 +148,17 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// [`try_result`](Self::try_result) for every state but a plain channel.
     #[inline(never)]
     fn try_result_elsewhere(&mut self) -> Option<Outcome<T, E>> {
-        let outcome = match &self.slot {
-            Slot::Waiting(_) => return self.try_result(),
-            Slot::Relayed(relay) => match relay.try_take() {
+        let outcome = match &self.inbox {
+            Inbox::Channel(_) => return self.try_result(),
+            Inbox::Relayed(relay) => match relay.try_take() {
                 Look::Outcome(outcome) => outcome,
                 Look::Pending => return None,
             },
-            Slot::Taken => Err(Error::Consumed),
-            Slot::Cancelled => Err(Error::Cancelled),
-            Slot::Abandoned => Err(Error::Abandoned),
+            Inbox::Taken => Err(Error::Consumed),
+            Inbox::Cancelled => Err(Error::Cancelled),
+            Inbox::Abandoned => Err(Error::Abandoned),
         };
-        self.settle(&outcome);
+        self.record(&outcome);
         Some(outcome)
     }
 
@@ -197,17 +197,9 @@ impl<T, E> ConcurrentFuture<T, E> {
         if let Some(outcome) = self.try_result() {
             return outcome;
         }
-        let receiver = match &self.slot {
-            Slot::Waiting(receiver) => receiver,
-            Slot::Relayed(_) => {
-                let deadline = match timeout.into() {
-                    None => None,
-                    Some(timeout) if timeout.is_zero() => return Err(Error::Timeout),
-                    Some(timeout) => timeout::deadline_after(timeout),
-                };
-                return self.wait_relayed(deadline);
-            }
-            _ => unreachable!("try_result answers every state but a pending one"),
+        let receiver = match &self.inbox {
+            Inbox::Channel(receiver) => receiver,
+            _ => return self.wait_relayed(Limit::from_timeout(timeout.into())),
         };
         let received = match timeout.into() {
             None => receiver
@@ -220,13 +212,14 @@ impl<T, E> ConcurrentFuture<T, E> {
     }
 
     /// Blocks on a future whose outcome comes through the done-callback relay.
-    fn wait_relayed(&mut self, deadline: Option<Instant>) -> Outcome<T, E> {
-        if let Slot::Relayed(relay) = &self.slot {
-            if !relay.wait_delivered(deadline) {
-                return Err(Error::Timeout);
+    fn wait_relayed(&mut self, limit: Limit) -> Outcome<T, E> {
+        timeout::block_on(limit, |cx, _| {
+            if self.poll_ready(cx).is_pending() {
+                return Poll::Pending;
             }
-        }
-        self.try_result().unwrap_or(Err(Error::Timeout))
+            self.try_result().map_or(Poll::Pending, Poll::Ready)
+        })
+        .unwrap_or_else(|| self.try_result().unwrap_or(Err(Error::Timeout)))
     }
 
     /// Like [`result`](Self::result), with a point in time instead of a duration. A deadline in
@@ -244,10 +237,9 @@ impl<T, E> ConcurrentFuture<T, E> {
         if let Some(outcome) = self.try_result() {
             return outcome;
         }
-        let receiver = match &self.slot {
-            Slot::Waiting(receiver) => receiver,
-            Slot::Relayed(_) => return self.wait_relayed(Some(deadline)),
-            _ => unreachable!("try_result answers every state but a pending one"),
+        let receiver = match &self.inbox {
+            Inbox::Channel(receiver) => receiver,
+            _ => return self.wait_relayed(Limit::At(deadline)),
         };
         let received = receiver.recv_deadline(deadline);
         self.received(received)
@@ -273,29 +265,29 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// assert!(matches!(concurrent.result(None), Err(Error::Cancelled)));
     /// ```
     pub fn cancel(&mut self) -> bool {
-        match &self.slot {
-            Slot::Waiting(receiver) => {
+        match &self.inbox {
+            Inbox::Channel(receiver) => {
                 if receiver.has_message() || receiver.is_closed() {
                     return false;
                 }
                 // Dropping the receiver closes the channel: the producer sees it in
                 // `is_cancelled`, and a value it sends from now on is dropped on its side.
-                self.slot = Slot::Cancelled;
+                self.inbox = Inbox::Cancelled;
                 self.close();
                 true
             }
-            Slot::Relayed(relay) => {
+            Inbox::Relayed(relay) => {
                 // The relay decides under its lock, so the producer's delivery and this cancel
                 // have one winner, and the callbacks see that one.
                 if !relay.close() {
                     return false;
                 }
-                self.slot = Slot::Cancelled;
+                self.inbox = Inbox::Cancelled;
                 self.close();
                 true
             }
-            Slot::Cancelled => true,
-            Slot::Taken | Slot::Abandoned => false,
+            Inbox::Cancelled => true,
+            Inbox::Taken | Inbox::Abandoned => false,
         }
     }
 
@@ -320,52 +312,79 @@ impl<T, E> ConcurrentFuture<T, E> {
         E: Send + 'static,
     {
         let callback: Callback<T, E> = Box::new(callback);
-        match &self.slot {
-            Slot::Waiting(_) => {
-                let Slot::Waiting(receiver) = mem::replace(&mut self.slot, Slot::Taken) else {
-                    unreachable!("just matched")
-                };
-                let relay = Arc::new(Relay::new(receiver, callback));
-                self.slot = Slot::Relayed(Arc::clone(&relay));
-                // From now on the producer's wake-up goes to the relay. A future made complete
-                // has no producer: deliver at once.
-                let waker = Waker::from(Arc::clone(&relay));
-                let finished = match &self.shared {
-                    Some(shared) => shared
-                        .poll_finished(&mut Context::from_waker(&waker), || relay.done())
-                        .is_ready(),
-                    None => true,
-                };
-                if finished {
-                    relay.deliver();
-                }
-            }
-            Slot::Relayed(relay) => relay.add(callback),
-            Slot::Taken => run_callback(callback, &Err(Error::Consumed)),
-            Slot::Cancelled => run_callback(callback, &Err(Error::Cancelled)),
-            Slot::Abandoned => run_callback(callback, &Err(Error::Abandoned)),
+        match &self.inbox {
+            Inbox::Channel(_) => self.relay(Some(callback)),
+            Inbox::Relayed(relay) => relay.add(callback),
+            Inbox::Taken => run_callback(callback, &Err(Error::Consumed)),
+            Inbox::Cancelled => run_callback(callback, &Err(Error::Cancelled)),
+            Inbox::Abandoned => run_callback(callback, &Err(Error::Abandoned)),
         }
+    }
+
+    /// Moves the channel into a [`Relay`] whose waker takes the producer's wake-up from now on,
+    /// with `first` as its first callback. The relay then lives as long as either side needs
+    /// it: the consumer holds it, and so does the waker slot the producer wakes.
+    fn relay(&mut self, first: Option<Callback<T, E>>)
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let Inbox::Channel(receiver) = mem::replace(&mut self.inbox, Inbox::Taken) else {
+            return;
+        };
+        let relay = Arc::new(Relay::new(receiver, first));
+        self.inbox = Inbox::Relayed(Arc::clone(&relay));
+        // A future made complete has no producer: deliver at once.
+        let waker = Waker::from(Arc::clone(&relay));
+        let finished = match &self.link {
+            Some(link) => link
+                .poll_finished(&mut Context::from_waker(&waker), || relay.done())
+                .is_ready(),
+            None => true,
+        };
+        if finished {
+            relay.deliver();
+        }
+    }
+
+    /// Lets go of the future without telling the producer: it completes as if someone were
+    /// still waiting (a `spawn` job runs, [`Promise::is_cancelled`](crate::Promise::is_cancelled)
+    /// stays false), and the outcome is dropped when it comes (callbacks still run).
+    pub(crate) fn detach(mut self)
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        if let Inbox::Channel(receiver) = &self.inbox {
+            if !(receiver.has_message() || receiver.is_closed()) {
+                // Dropping the receiver would close the channel, which the producer reads as a
+                // cancellation: a relay without callbacks keeps it open until the outcome comes.
+                self.relay(None);
+            }
+        }
+        // The relay (if any) stays with the producer's waker slot; nothing is cancelled.
+        self.inbox = Inbox::Taken;
     }
 
     /// Whether the outcome is a failure (any error but `Consumed`), looked at without handing
     /// it out; `None` while pending.
     pub(crate) fn peek_failed(&mut self) -> Option<bool> {
-        match &self.slot {
-            Slot::Waiting(receiver) => match receiver.try_recv() {
+        match &self.inbox {
+            Inbox::Channel(receiver) => match receiver.try_recv() {
                 Ok(outcome) => {
                     let failed = is_failure(&outcome);
-                    self.slot = Slot::Relayed(Arc::new(Relay::holding(outcome)));
+                    self.inbox = Inbox::Relayed(Arc::new(Relay::holding(outcome)));
                     Some(failed)
                 }
                 Err(TryRecvError::Empty) => None,
                 Err(TryRecvError::Disconnected) => {
-                    self.slot = Slot::Abandoned;
+                    self.inbox = Inbox::Abandoned;
                     Some(true)
                 }
             },
-            Slot::Relayed(relay) => relay.peek_failed(),
-            Slot::Taken => Some(false),
-            Slot::Cancelled | Slot::Abandoned => Some(true),
+            Inbox::Relayed(relay) => relay.peek_failed(),
+            Inbox::Taken => Some(false),
+            Inbox::Cancelled | Inbox::Abandoned => Some(true),
         }
     }
 
@@ -378,7 +397,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// assert!(future.future().cancelled());
     /// ```
     pub fn cancelled(&self) -> bool {
-        matches!(self.slot, Slot::Cancelled)
+        matches!(self.inbox, Inbox::Cancelled)
     }
 
     /// Registers `cx` to be woken when the producer finishes; ready once
@@ -388,9 +407,9 @@ impl<T, E> ConcurrentFuture<T, E> {
         if self.done() {
             return Poll::Ready(());
         }
-        match (&self.slot, &self.shared) {
-            (Slot::Relayed(relay), _) => relay.poll_delivered(cx),
-            (_, Some(shared)) => shared.poll_finished(cx, || self.done()),
+        match (&self.inbox, &self.link) {
+            (Inbox::Relayed(relay), _) => relay.poll_delivered(cx),
+            (_, Some(link)) => link.poll_finished(cx, || self.done()),
             // Made complete: `done` cannot have been false.
             (_, None) => Poll::Ready(()),
         }
@@ -404,17 +423,17 @@ impl<T, E> ConcurrentFuture<T, E> {
             Err(RecvTimeoutError::Timeout) => return Err(Error::Timeout),
             Err(RecvTimeoutError::Disconnected) => Err(Error::Abandoned),
         };
-        self.settle(&outcome);
+        self.record(&outcome);
         outcome
     }
 
     /// Moves to the final state that follows handing out `outcome`.
     #[inline]
-    fn settle(&mut self, outcome: &Outcome<T, E>) {
-        if matches!(self.slot, Slot::Waiting(_) | Slot::Relayed(_)) {
-            self.slot = match outcome {
-                Err(Error::Abandoned) => Slot::Abandoned,
-                _ => Slot::Taken,
+    fn record(&mut self, outcome: &Outcome<T, E>) {
+        if matches!(self.inbox, Inbox::Channel(_) | Inbox::Relayed(_)) {
+            self.inbox = match outcome {
+                Err(Error::Abandoned) => Inbox::Abandoned,
+                _ => Inbox::Taken,
             };
         }
     }
@@ -422,15 +441,15 @@ impl<T, E> ConcurrentFuture<T, E> {
 
 impl<T, E> fmt::Debug for ConcurrentFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.slot {
-            Slot::Waiting(receiver) if receiver.has_message() => "ready",
-            Slot::Waiting(receiver) if receiver.is_closed() => "abandoned",
-            Slot::Waiting(_) => "pending",
-            Slot::Relayed(relay) if relay.done() => "ready",
-            Slot::Relayed(_) => "pending",
-            Slot::Taken => "consumed",
-            Slot::Cancelled => "cancelled",
-            Slot::Abandoned => "abandoned",
+        let state = match &self.inbox {
+            Inbox::Channel(receiver) if receiver.has_message() => "ready",
+            Inbox::Channel(receiver) if receiver.is_closed() => "abandoned",
+            Inbox::Channel(_) => "pending",
+            Inbox::Relayed(relay) if relay.done() => "ready",
+            Inbox::Relayed(_) => "pending",
+            Inbox::Taken => "consumed",
+            Inbox::Cancelled => "cancelled",
+            Inbox::Abandoned => "abandoned",
         };
         f.debug_struct("ConcurrentFuture")
             .field("state", &state)
@@ -452,7 +471,7 @@ impl<T, E> Drop for ConcurrentFuture<T, E> {
     /// `Cancelled`. A future whose outcome was taken costs nothing here.
     #[inline(always)]
     fn drop(&mut self) {
-        if matches!(self.slot, Slot::Waiting(_) | Slot::Relayed(_)) {
+        if matches!(self.inbox, Inbox::Channel(_) | Inbox::Relayed(_)) {
             self.cancel_on_drop();
         }
     }

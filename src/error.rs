@@ -97,6 +97,22 @@ impl<E> Error<E> {
         matches!(self, Error::DeadlineExceeded)
     }
 
+    /// `true` if this error is the future's outcome and that outcome is a failure: every
+    /// variant but [`Timeout`](Error::Timeout) (the future is still pending) and
+    /// [`Consumed`](Error::Consumed) (the outcome went to an earlier wait). This is what
+    /// [`wait`](crate::wait) with [`ReturnWhen::FirstFailed`](crate::ReturnWhen) counts.
+    ///
+    /// ```
+    /// use apifuture::Error;
+    /// assert!(Error::Failed("500").is_failure());
+    /// assert!(Error::<&str>::Cancelled.is_failure());
+    /// assert!(!Error::<&str>::Timeout.is_failure());
+    /// assert!(!Error::<&str>::Consumed.is_failure());
+    /// ```
+    pub fn is_failure(&self) -> bool {
+        !matches!(self, Error::Timeout | Error::Consumed)
+    }
+
     /// The operation's own error, if this is [`Error::Failed`].
     ///
     /// ```
@@ -132,15 +148,23 @@ impl<E> Error<E> {
     /// assert_eq!(Error::<u16>::Timeout.map_failed(|c| c + 1), Error::Timeout);
     /// ```
     pub fn map_failed<E2>(self, f: impl FnOnce(E) -> E2) -> Error<E2> {
-        match self {
+        self.retype().unwrap_or_else(|e| Error::Failed(f(e)))
+    }
+}
+
+impl<E> Error<E> {
+    /// The same error with another operation error type: `Err(e)` for `Failed(e)`, which only a
+    /// conversion can retype; every other variant carries no `E`.
+    pub(crate) fn retype<E2>(self) -> Result<Error<E2>, E> {
+        Ok(match self {
+            Error::Failed(e) => return Err(e),
             Error::Timeout => Error::Timeout,
-            Error::Failed(e) => Error::Failed(f(e)),
             Error::Cancelled => Error::Cancelled,
             Error::Abandoned => Error::Abandoned,
             Error::Panicked(message) => Error::Panicked(message),
             Error::Consumed => Error::Consumed,
             Error::DeadlineExceeded => Error::DeadlineExceeded,
-        }
+        })
     }
 }
 
@@ -159,6 +183,11 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
 }
 
 impl<E: fmt::Debug + fmt::Display> std::error::Error for Error<E> {}
+
+/// Whether an outcome counts as a failure for [`ReturnWhen::FirstFailed`](crate::ReturnWhen).
+pub(crate) fn is_failure<T, E>(outcome: &Result<T, Error<E>>) -> bool {
+    outcome.as_ref().is_err_and(Error::is_failure)
+}
 
 /// Turns a panic payload into the message carried by [`Error::Panicked`].
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

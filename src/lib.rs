@@ -305,7 +305,7 @@ mod retry;
 mod state;
 mod timeout;
 
-pub use api_future::ApiFuture;
+pub use api_future::{ApiFuture, ResultAsync};
 pub use awaitable::{AwaitableConcurrentFuture, failed, ready};
 pub use compose::{
     AndThen, ApiFutureExt, AsCompleted, AsCompletedStream, BoxApiFuture, FromFuture, JoinAll, Map,
@@ -316,7 +316,8 @@ pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};
 pub use pool::spawn;
 pub use promise::{Cancelled, Promise, promise};
+#[doc(hidden)]
+pub use retry::{AttemptFn, Reading};
 pub use retry::{
     Jitter, Polling, Progress, Retry, RetryDecision, RetryPolicy, poll_until_ready, retry,
 };
-pub use timeout::{Await, ResultAsync};

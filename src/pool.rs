@@ -32,11 +32,11 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 type Job = Box<dyn FnOnce() + Send>;
 
 struct Pool {
-    state: Mutex<State>,
+    state: Mutex<PoolState>,
     work: Condvar,
 }
 
-struct State {
+struct PoolState {
     queue: VecDeque<Job>,
     /// Workers alive.
     threads: usize,
@@ -47,7 +47,7 @@ struct State {
 }
 
 static POOL: Pool = Pool {
-    state: Mutex::new(State {
+    state: Mutex::new(PoolState {
         queue: VecDeque::new(),
         threads: 0,
         idle: 0,
@@ -80,6 +80,7 @@ static POOL: Pool = Pool {
 /// let mut boom = spawn(|| -> Result<u32, &str> { panic!("boom") });
 /// assert_eq!(boom.result(None), Err(Error::Panicked("boom".to_string())));
 /// ```
+#[must_use = "dropping the future cancels the job if it has not started; use detach() to let it run"]
 pub fn spawn<T, E, F>(f: F) -> AwaitableConcurrentFuture<T, E>
 where
     F: FnOnce() -> Result<T, E> + Send + 'static,
@@ -157,7 +158,7 @@ pub fn thread_count() -> usize {
 }
 
 impl Pool {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
         // Jobs run outside the lock and nothing inside it panics, so a poisoned lock still
         // holds consistent counts.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)

@@ -10,8 +10,8 @@ use std::time::Duration;
 use crate::awaitable::AwaitableConcurrentFuture;
 use crate::concurrent::ConcurrentFuture;
 use crate::error::{BoxError, Error};
-use crate::state::{Outcome, Shared};
-use crate::timeout;
+use crate::state::{Link, Outcome};
+use crate::timeout::{self, Limit};
 
 /// The producing end of an [`AwaitableConcurrentFuture`]: completes it once, with a value or
 /// an error.
@@ -31,7 +31,7 @@ use crate::timeout;
 #[must_use = "dropping a promise without completing it abandons its future"]
 pub struct Promise<T, E = BoxError> {
     sender: Option<oneshot::Sender<Outcome<T, E>>>,
-    shared: Arc<Shared>,
+    link: Arc<Link>,
 }
 
 /// Creates a pending future and the promise that completes it.
@@ -48,15 +48,16 @@ pub struct Promise<T, E = BoxError> {
 /// # });
 /// ```
 #[inline(always)]
+#[must_use = "a promise and its future do nothing unless kept"]
 pub fn promise<T, E>() -> (Promise<T, E>, AwaitableConcurrentFuture<T, E>) {
     let (sender, receiver) = oneshot::channel();
     // Built in place, not on the stack first: see `state.rs`.
-    let shared = Arc::<Shared>::default();
+    let link = Arc::<Link>::default();
     let promise = Promise {
         sender: Some(sender),
-        shared: Arc::clone(&shared),
+        link: Arc::clone(&link),
     };
-    let future = ConcurrentFuture::new(receiver, shared);
+    let future = ConcurrentFuture::new(receiver, link);
     (promise, AwaitableConcurrentFuture::new(future))
 }
 
@@ -144,7 +145,7 @@ impl<T, E> Promise<T, E> {
     /// ```
     pub fn cancelled(&self) -> Cancelled {
         Cancelled {
-            shared: Arc::clone(&self.shared),
+            link: Arc::clone(&self.link),
         }
     }
 
@@ -165,13 +166,8 @@ impl<T, E> Promise<T, E> {
         if self.is_cancelled() {
             return true;
         }
-        let deadline = match timeout.into() {
-            None => None,
-            Some(timeout) if timeout.is_zero() => return false,
-            // Too large for `Instant`: wait indefinitely.
-            Some(timeout) => timeout::deadline_after(timeout),
-        };
-        timeout::park_until(|cx| self.poll_cancelled(cx), deadline)
+        let limit = Limit::from_timeout(timeout.into());
+        timeout::block_on(limit, |cx, _| self.poll_cancelled(cx)).is_some()
     }
 
     /// Ready once the future is cancelled or dropped; registers `cx` until then.
@@ -179,7 +175,7 @@ impl<T, E> Promise<T, E> {
         if self.is_cancelled() {
             return Poll::Ready(());
         }
-        self.shared.poll_closed(cx, || self.is_cancelled())
+        self.link.poll_closed(cx, || self.is_cancelled())
     }
 
     /// Delivers any outcome, including the ones only the crate makes (`Panicked`).
@@ -188,7 +184,7 @@ impl<T, E> Promise<T, E> {
         if let Some(sender) = self.sender.take() {
             // An error here means the future is gone; dropping the outcome is all there is to do.
             drop(sender.send(outcome));
-            self.shared.finish();
+            self.link.finish();
         }
     }
 }
@@ -198,7 +194,7 @@ impl<T, E> Drop for Promise<T, E> {
     fn drop(&mut self) {
         if let Some(sender) = self.sender.take() {
             drop(sender);
-            self.shared.finish();
+            self.link.finish();
         }
     }
 }
@@ -211,7 +207,7 @@ impl<T, E> Drop for Promise<T, E> {
 /// and still complete (move) the promise in the other branch.
 #[must_use = "futures do nothing unless polled"]
 pub struct Cancelled {
-    shared: Arc<Shared>,
+    link: Arc<Link>,
 }
 
 impl Future for Cancelled {
@@ -220,7 +216,7 @@ impl Future for Cancelled {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // Every way a pending consumer goes away (cancel, drop, through the callback relay or
         // not) sets the word's CLOSED bit.
-        self.shared.poll_closed(cx, || false)
+        self.link.poll_closed(cx, || false)
     }
 }
 

@@ -1,10 +1,9 @@
-//! Waiting with a time limit, in both modes: a `Duration` becomes a deadline (or "forever" when
-//! it does not fit in an [`Instant`]), a blocking wait parks the thread until then, and an async
-//! wait races the future against an [`async_io::Timer`] created only once it must sleep.
+//! Time limits, in both modes. A wait's limit is read lazily ([`Limit`]): the clock is read
+//! only once a wait finds nothing there. A blocking wait parks the thread in [`block_on`]; an
+//! async wait sleeps on one lazily armed [`async_io::Timer`] ([`LazyTimer`]). Nothing here
+//! knows what is being waited for: callers hand in a poll function.
 
-use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
@@ -13,76 +12,185 @@ use std::time::{Duration, Instant};
 
 use async_io::Timer;
 
-use crate::api_future::ApiFuture;
-use crate::error::Error;
-
 /// The instant `timeout` from now, or `None` (wait forever) when that is past what `Instant`
 /// can represent.
 pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
-/// Blocks the calling thread on `future` until it is ready or `deadline` passes, by polling it
-/// with a waker that unparks this thread. It parks between polls, and polls again only when
-/// woken (or spuriously unparked): no sleeping poll loop.
-pub(crate) fn block_until<F, T, E>(future: &mut F, deadline: Option<Instant>) -> Result<T, Error<E>>
-where
-    F: ApiFuture<T, E> + ?Sized,
-{
-    if let Some(outcome) = future.try_result() {
-        return outcome;
+/// How long one wait may take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Limit {
+    Forever,
+    /// Counted from the first time the wait finds nothing there. `ZERO`: only what is there.
+    After(Duration),
+    At(Instant),
+}
+
+impl Limit {
+    #[inline]
+    pub(crate) fn from_timeout(timeout: Option<Duration>) -> Self {
+        timeout.map_or(Limit::Forever, Limit::After)
     }
+
+    /// Turns `After` into `At` (the clock is read here, once); `None` if the time is up
+    /// already, which `After(ZERO)` is without reading the clock.
+    fn start(&mut self) -> Option<Option<Instant>> {
+        match *self {
+            Limit::Forever => Some(None),
+            Limit::After(timeout) if timeout.is_zero() => None,
+            Limit::After(timeout) => {
+                *self = deadline_after(timeout).map_or(Limit::Forever, Limit::At);
+                self.start()
+            }
+            Limit::At(deadline) => Some(Some(deadline)),
+        }
+    }
+}
+
+/// When a pending poll wants to be polled again even if nothing wakes it: at an instant, on the
+/// async-io timer of an async wait or by the parked thread's own timeout in a blocking one. A
+/// retry's backoff sleeps through this, so both modes follow one schedule.
+#[derive(Debug)]
+pub(crate) enum Alarm {
+    Timer(LazyTimer),
+    /// The earliest instant asked for since the thread last woke.
+    Park(Option<Instant>),
+}
+
+impl Alarm {
+    /// Ready once `at` has passed; otherwise arranges a wake-up at `at`.
+    pub(crate) fn poll_at(&mut self, at: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        match self {
+            Alarm::Timer(timer) => timer.poll_at(at, cx),
+            Alarm::Park(wake_at) => {
+                if Instant::now() >= at {
+                    return Poll::Ready(());
+                }
+                *wake_at = Some(wake_at.map_or(at, |earlier| earlier.min(at)));
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Forgets any wake-up asked for (a sleep that was cut short).
+    pub(crate) fn clear(&mut self) {
+        match self {
+            Alarm::Timer(timer) => timer.armed = None,
+            Alarm::Park(wake_at) => *wake_at = None,
+        }
+    }
+}
+
+/// One async-io timer, created the first time it is needed and moved (not re-created) when the
+/// instant changes.
+#[derive(Debug, Default)]
+pub(crate) struct LazyTimer {
+    armed: Option<(Instant, Timer)>,
+}
+
+impl LazyTimer {
+    /// Ready once `at` has passed; otherwise registers `cx` with a timer set for `at`.
+    pub(crate) fn poll_at(&mut self, at: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        let (armed_for, timer) = self.armed.get_or_insert_with(|| (at, Timer::at(at)));
+        if *armed_for != at {
+            // Moving a timer is a trip to the reactor: only when the instant changed.
+            timer.set_at(at);
+            *armed_for = at;
+        }
+        Pin::new(timer).poll(cx).map(drop)
+    }
+}
+
+/// The time limit of one async wait: the clock is read and the timer armed only when the wait
+/// finds nothing there, so a wait on a ready future costs no timer work.
+#[derive(Debug)]
+pub(crate) struct AsyncLimit {
+    limit: Limit,
+    timer: LazyTimer,
+}
+
+impl AsyncLimit {
+    #[inline]
+    pub(crate) fn new(limit: Limit) -> Self {
+        AsyncLimit {
+            limit,
+            timer: LazyTimer::default(),
+        }
+    }
+
+    /// Called by a wait that found nothing: ready if its time is up, else pending with `cx`
+    /// registered to be woken when it is.
+    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.limit.start() {
+            None => Poll::Ready(()),
+            Some(None) => Poll::Pending,
+            Some(Some(deadline)) => self.timer.poll_at(deadline, cx),
+        }
+    }
+}
+
+/// Blocks the calling thread on `poll` until it is ready (`Some`) or `limit` runs out (`None`).
+///
+/// `poll` gets a context whose waker unparks this thread, and an [`Alarm`] for an instant at
+/// which it wants to be polled again if nothing wakes it first. The thread parks between
+/// polls and polls again only when woken, when its alarm or the limit comes, or on a spurious
+/// unpark: never on a timer of its own. An outcome that arrives with the limit still wins: the
+/// limit is checked after a poll, never instead of one.
+pub(crate) fn block_on<R>(
+    mut limit: Limit,
+    mut poll: impl FnMut(&mut Context<'_>, &mut Alarm) -> Poll<R>,
+) -> Option<R> {
     let waker = thread_waker();
     let mut cx = Context::from_waker(&waker);
+    let mut alarm = Alarm::Park(None);
+    let mut deadline = None;
+    let mut started = false;
     loop {
-        if future.poll_ready(&mut cx).is_ready() {
-            if let Some(outcome) = future.try_result() {
-                return outcome;
-            }
-            continue;
+        if let Poll::Ready(value) = poll(&mut cx, &mut alarm) {
+            return Some(value);
         }
-        match deadline {
+        if !started {
+            started = true;
+            deadline = limit.start()?;
+        }
+        let wake_at = match &mut alarm {
+            Alarm::Park(wake_at) => wake_at.take(),
+            Alarm::Timer(_) => None,
+        };
+        match earliest(wake_at, deadline) {
             None => thread::park(),
-            Some(deadline) => {
+            Some(until) => {
                 let now = Instant::now();
-                if now >= deadline {
-                    return future.try_result().unwrap_or(Err(Error::Timeout));
+                if deadline.is_some_and(|deadline| now >= deadline) {
+                    return None;
                 }
-                thread::park_timeout(deadline - now);
+                if now < until {
+                    thread::park_timeout(until - now);
+                }
             }
         }
     }
 }
 
-/// Polls `poll` with a waker that unparks this thread, parking between polls, until it is ready
-/// (true) or `deadline` passes (false). Polls once more when woken or unparked, never on a
-/// timer of its own.
-pub(crate) fn park_until(
-    mut poll: impl FnMut(&mut Context<'_>) -> Poll<()>,
-    deadline: Option<Instant>,
-) -> bool {
-    let waker = thread_waker();
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if poll(&mut cx).is_ready() {
-            return true;
-        }
-        match deadline {
-            None => thread::park(),
-            Some(deadline) => {
-                let now = Instant::now();
-                if now >= deadline {
-                    return false;
-                }
-                thread::park_timeout(deadline - now);
-            }
-        }
+/// The earlier of two optional instants; `None` only if both are.
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
-/// A waker that unparks the calling thread: what a blocking wait polls with.
-pub(crate) fn thread_waker() -> Waker {
-    Waker::from(Arc::new(Unparker(thread::current())))
+/// A waker that unparks the calling thread: what a blocking wait polls with. Made once per
+/// thread and cloned (one reference count) for each wait.
+fn thread_waker() -> Waker {
+    thread_local! {
+        static WAKER: Waker = Waker::from(Arc::new(Unparker(thread::current())));
+    }
+    // While the thread's locals are being destroyed there is no cached one: make one.
+    WAKER
+        .try_with(Waker::clone)
+        .unwrap_or_else(|_| Waker::from(Arc::new(Unparker(thread::current()))))
 }
 
 /// Wakes a thread parked in a blocking wait.
@@ -95,229 +203,5 @@ impl Wake for Unparker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.unpark();
-    }
-}
-
-/// The time limit of one async wait. The clock is read and the timer created on the first poll
-/// that finds the future pending, so a wait on a ready future costs no timer work.
-#[derive(Debug)]
-enum Limit {
-    Forever,
-    After(Duration),
-    Until(Timer),
-}
-
-impl Limit {
-    #[inline]
-    fn new(timeout: Option<Duration>) -> Self {
-        timeout.map_or(Limit::Forever, Limit::After)
-    }
-
-    /// One poll of an async wait on `future` under this limit. The check for an outcome that
-    /// is already there is inlined into the caller; the rest is not, so that it stays small.
-    #[inline]
-    fn poll<F, T, E>(&mut self, future: &mut F, cx: &mut Context<'_>) -> Poll<Result<T, Error<E>>>
-    where
-        F: ApiFuture<T, E> + ?Sized,
-    {
-        match future.try_result() {
-            Some(outcome) => Poll::Ready(outcome),
-            None => self.poll_pending(future, cx),
-        }
-    }
-
-    /// The part of [`Limit::poll`] for a future found pending: register, arm the timer, sleep.
-    #[inline(never)]
-    fn poll_pending<F, T, E>(
-        &mut self,
-        future: &mut F,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<T, Error<E>>>
-    where
-        F: ApiFuture<T, E> + ?Sized,
-    {
-        loop {
-            if future.poll_ready(cx).is_ready() {
-                if let Some(outcome) = future.try_result() {
-                    return Poll::Ready(outcome);
-                }
-                continue;
-            }
-            match self {
-                Limit::Forever => return Poll::Pending,
-                Limit::After(timeout) if timeout.is_zero() => {
-                    return Poll::Ready(Err(Error::Timeout));
-                }
-                Limit::After(timeout) => {
-                    *self = match deadline_after(*timeout) {
-                        Some(deadline) => Limit::Until(Timer::at(deadline)),
-                        None => Limit::Forever,
-                    };
-                }
-                Limit::Until(timer) => {
-                    if Pin::new(timer).poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    // An outcome that arrived with the deadline still wins.
-                    return Poll::Ready(future.try_result().unwrap_or(Err(Error::Timeout)));
-                }
-            }
-        }
-    }
-}
-
-/// [`Limit::poll_pending`] with no time limit, out of line: no limit is made, matched or
-/// dropped, which is most of what a pending `.await` does besides the future's own poll.
-#[inline(never)]
-fn poll_forever<F, T, E>(future: &mut F, cx: &mut Context<'_>) -> Poll<Result<T, Error<E>>>
-where
-    F: ApiFuture<T, E>,
-{
-    loop {
-        if future.poll_ready(cx).is_pending() {
-            return Poll::Pending;
-        }
-        // Ready but nothing to take yet (a user's `poll_ready` may say so): poll again, as
-        // `Limit::poll_pending` does.
-        if let Some(outcome) = future.try_result() {
-            return Poll::Ready(outcome);
-        }
-    }
-}
-
-/// The future of `fut.await` for every [`ApiFuture`] of this crate: owns the future and waits
-/// for its outcome with no time limit. Never allocates; `Send + 'static` when the future is.
-///
-/// ```
-/// # futures_lite::future::block_on(async {
-/// let (promise, future) = apifuture::promise::<u8, std::io::Error>();
-/// promise.set_result(4);
-/// let waiting: apifuture::Await<_, u8, std::io::Error> = std::future::IntoFuture::into_future(future);
-/// assert_eq!(waiting.await.unwrap(), 4);
-/// # });
-/// ```
-#[must_use = "futures do nothing unless you .await or poll them"]
-pub struct Await<F, T, E> {
-    future: F,
-    _outcome: PhantomData<fn() -> (T, E)>,
-}
-
-impl<F, T, E> Await<F, T, E> {
-    /// Wraps `future` for `.await`. Implementations of [`ApiFuture`] outside this crate use it as
-    /// their `IntoFuture::IntoFuture`:
-    ///
-    /// ```
-    /// use std::task::{Context, Poll};
-    /// use apifuture::{ApiFuture, Await, AwaitableConcurrentFuture, BoxError, Error};
-    ///
-    /// /// A future that doubles what another one gives.
-    /// struct Doubled(AwaitableConcurrentFuture<u32>);
-    ///
-    /// impl ApiFuture<u32> for Doubled {
-    ///     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-    ///         self.0.poll_ready(cx)
-    ///     }
-    ///     fn try_result(&mut self) -> Option<Result<u32, Error<BoxError>>> {
-    ///         self.0.try_result().map(|outcome| outcome.map(|v| v * 2))
-    ///     }
-    /// }
-    ///
-    /// impl std::future::IntoFuture for Doubled {
-    ///     type Output = Result<u32, Error<BoxError>>;
-    ///     type IntoFuture = Await<Self, u32, BoxError>;
-    ///     fn into_future(self) -> Self::IntoFuture {
-    ///         Await::new(self)
-    ///     }
-    /// }
-    ///
-    /// # futures_lite::future::block_on(async {
-    /// assert_eq!(Doubled(apifuture::ready(21)).await.unwrap(), 42);
-    /// # });
-    /// ```
-    #[inline]
-    pub fn new(future: F) -> Self {
-        Await {
-            future,
-            _outcome: PhantomData,
-        }
-    }
-
-    /// Gives back the future being awaited; nothing is lost by stopping the wait.
-    ///
-    /// ```
-    /// use apifuture::ApiFuture;
-    /// let (promise, future) = apifuture::promise::<u8, std::io::Error>();
-    /// let waiting = std::future::IntoFuture::into_future(future);
-    /// let mut future = waiting.into_inner();
-    /// promise.set_result(8);
-    /// assert_eq!(future.try_result().unwrap().unwrap(), 8);
-    /// ```
-    pub fn into_inner(self) -> F {
-        self.future
-    }
-}
-
-impl<F: fmt::Debug, T, E> fmt::Debug for Await<F, T, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Await")
-            .field("future", &self.future)
-            .finish()
-    }
-}
-
-impl<F: ApiFuture<T, E>, T, E> Future for Await<F, T, E> {
-    type Output = Result<T, Error<E>>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // Only the look for an outcome that is already there is inlined: no time limit is
-        // made here, so none is dropped (and checked for a timer) on the ready path.
-        let future = &mut self.get_mut().future;
-        match future.try_result() {
-            Some(outcome) => Poll::Ready(outcome),
-            None => poll_forever(future, cx),
-        }
-    }
-}
-
-/// The future of [`ApiFuture::result_async`]: waits for the outcome of a borrowed future, with
-/// an optional time limit.
-///
-/// Dropping it (after a timeout, in a `select`, with its task) stops the wait only: the future
-/// it borrowed stays pending and its producer keeps working.
-#[must_use = "futures do nothing unless you .await or poll them"]
-pub struct ResultAsync<'a, F: ?Sized, T, E> {
-    future: &'a mut F,
-    limit: Limit,
-    _outcome: PhantomData<fn() -> (T, E)>,
-}
-
-impl<'a, F: ?Sized, T, E> ResultAsync<'a, F, T, E> {
-    #[inline]
-    pub(crate) fn new(future: &'a mut F, timeout: Option<Duration>) -> Self {
-        ResultAsync {
-            future,
-            limit: Limit::new(timeout),
-            _outcome: PhantomData,
-        }
-    }
-}
-
-impl<F: fmt::Debug + ?Sized, T, E> fmt::Debug for ResultAsync<'_, F, T, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResultAsync")
-            .field("future", &self.future)
-            .field("limit", &self.limit)
-            .finish()
-    }
-}
-
-impl<F: ApiFuture<T, E> + ?Sized, T, E> Future for ResultAsync<'_, F, T, E> {
-    type Output = Result<T, Error<E>>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        this.limit.poll(this.future, cx)
     }
 }

@@ -5,7 +5,7 @@ mod common;
 use std::fmt;
 
 use apifuture::{
-    ApiFuture, Await, AwaitableConcurrentFuture, BoxError, ConcurrentFuture, Error, Promise,
+    ApiFuture, AwaitableConcurrentFuture, BoxError, ConcurrentFuture, Error, Promise, ResultAsync,
     failed, promise,
 };
 
@@ -108,7 +108,7 @@ fn public_types_are_send_and_sync_where_their_parts_are() {
     send::<ConcurrentFuture<String, BoxError>>();
     send::<AwaitableConcurrentFuture<String, BoxError>>();
     unpin::<AwaitableConcurrentFuture<String, BoxError>>();
-    send::<Await<AwaitableConcurrentFuture<String, BoxError>, String, BoxError>>();
+    send::<ResultAsync<'static, AwaitableConcurrentFuture<String, BoxError>>>();
     // Futures are deliberately not Sync (waits take `&mut self`); that is checked by the
     // compile_fail doctest on `ApiFuture`'s module docs in lib.rs.
 }

@@ -145,7 +145,10 @@ struct Counted {
     polls: Arc<AtomicUsize>,
 }
 
-impl ApiFuture<u32, TestError> for Counted {
+impl ApiFuture for Counted {
+    type Value = u32;
+    type Failure = TestError;
+
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.polls.fetch_add(1, Ordering::SeqCst);
         self.inner.poll_ready(cx)
@@ -156,12 +159,11 @@ impl ApiFuture<u32, TestError> for Counted {
     }
 }
 
-impl std::future::IntoFuture for Counted {
+impl std::future::Future for Counted {
     type Output = Result<u32, Error<TestError>>;
-    type IntoFuture = apifuture::Await<Self, u32, TestError>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        apifuture::Await::new(self)
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().poll_outcome(cx)
     }
 }
 

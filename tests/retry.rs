@@ -31,57 +31,72 @@ fn flaky(failures: u32) -> impl FnMut(u32) -> Attempt + Send + 'static {
     }
 }
 
+/// How a check waits: blocking, or under one of two executors.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Blocking,
+    FuturesLite,
+    Smol,
+}
+
+impl Mode {
+    fn wait<F: ApiFuture>(self, call: &mut F) -> F::Output {
+        match self {
+            Mode::Blocking => call.result(Duration::from_secs(30)),
+            Mode::FuturesLite => {
+                futures_lite::future::block_on(call.result_async(Duration::from_secs(30)))
+            }
+            Mode::Smol => smol::block_on(call.result_async(None)),
+        }
+    }
+}
+
 /// Runs the same check blocking and under two executors.
-fn both_modes(
-    mut check: impl FnMut(
-        &mut dyn FnMut(
-            &mut apifuture::Retry<u32, TestError, Attempt>,
-        ) -> Result<u32, Error<TestError>>,
-    ),
-) {
-    check(&mut |call| call.result(Duration::from_secs(30)));
-    check(&mut |call| futures_lite::future::block_on(call.result_async(Duration::from_secs(30))));
-    check(&mut |call| smol::block_on(call.result_async(None)));
+fn both_modes(mut check: impl FnMut(Mode)) {
+    for mode in [Mode::Blocking, Mode::FuturesLite, Mode::Smol] {
+        check(mode);
+    }
 }
 
 #[test]
 fn succeeds_after_failures_in_every_mode() {
-    both_modes(|wait| {
+    both_modes(|mode| {
         let mut call = retry(fast(), flaky(2));
-        assert_eq!(wait(&mut call), Ok(3));
+        assert_eq!(mode.wait(&mut call), Ok(3));
         assert_eq!(call.attempts(), 3);
-        assert_eq!(wait(&mut call), Err(Error::Consumed));
+        assert_eq!(mode.wait(&mut call), Err(Error::Consumed));
     });
 }
 
 #[test]
 fn awaiting_the_retry_directly() {
     let call = retry(fast(), flaky(1));
-    assert_eq!(smol::block_on(async { call.await }), Ok(2));
+    assert_eq!(smol::block_on(call), Ok(2));
 }
 
 #[test]
 fn stop_ends_with_the_error_at_once() {
-    both_modes(|wait| {
-        let mut call = retry(fast(), |_| failed("bad request")).when(|e: &TestError| {
-            if *e == "bad request" {
-                RetryDecision::Stop
-            } else {
-                RetryDecision::Retry
-            }
-        });
-        assert_eq!(wait(&mut call), Err(Error::Failed("bad request")));
+    both_modes(|mode| {
+        let mut call =
+            retry(fast(), |_| failed::<u32, TestError>("bad request")).when(|e: &TestError| {
+                if *e == "bad request" {
+                    RetryDecision::Stop
+                } else {
+                    RetryDecision::Retry
+                }
+            });
+        assert_eq!(mode.wait(&mut call), Err(Error::Failed("bad request")));
         assert_eq!(call.attempts(), 1);
     });
 }
 
 #[test]
 fn exhausted_attempts_give_the_last_error() {
-    both_modes(|wait| {
+    both_modes(|mode| {
         let mut call = retry(fast().with_max_attempts(4), |attempt| {
             failed::<u32, TestError>(["a", "b", "c", "d", "e"][attempt as usize - 1])
         });
-        assert_eq!(wait(&mut call), Err(Error::Failed("d")));
+        assert_eq!(mode.wait(&mut call), Err(Error::Failed("d")));
         assert_eq!(call.attempts(), 4);
     });
 }
@@ -96,10 +111,10 @@ fn zero_attempts_still_makes_one() {
 #[test]
 fn retry_after_is_waited_out_in_both_modes() {
     let hint = Duration::from_millis(30);
-    both_modes(|wait| {
+    both_modes(|mode| {
         let mut call = retry(fast(), flaky(1)).when(move |_| RetryDecision::RetryAfter(hint));
         let started = Instant::now();
-        assert_eq!(wait(&mut call), Ok(2));
+        assert_eq!(mode.wait(&mut call), Ok(2));
         assert!(started.elapsed() >= hint, "slept {:?}", started.elapsed());
     });
 }

@@ -1,10 +1,10 @@
 //! An `ApiFuture` adapter for the benches that compare the two sharing layers on one source.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use apifuture::{ApiFuture, Await, Error};
+use apifuture::{ApiFuture, Error};
 use futures::channel::oneshot::{Canceled, Receiver};
 
 /// A `futures::channel::oneshot` receiver as an [`apifuture::ApiFuture`]: what a user writes
@@ -33,7 +33,10 @@ fn received(outcome: Result<u64, Canceled>) -> Result<u64, Error<()>> {
     outcome.map_err(|_| Error::Abandoned)
 }
 
-impl ApiFuture<u64, ()> for FuturesOneshot {
+impl ApiFuture for FuturesOneshot {
+    type Value = u64;
+    type Failure = ();
+
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.taken || self.received.is_some() {
             return Poll::Ready(());
@@ -64,11 +67,10 @@ impl ApiFuture<u64, ()> for FuturesOneshot {
     }
 }
 
-impl IntoFuture for FuturesOneshot {
+impl Future for FuturesOneshot {
     type Output = Result<u64, Error<()>>;
-    type IntoFuture = Await<Self, u64, ()>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        Await::new(self)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().poll_outcome(cx)
     }
 }

@@ -10,14 +10,16 @@
 #![allow(dead_code)]
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use apifuture::{
-    ApiFuture, Await, AwaitableConcurrentFuture, Error, Polling, Progress, Retry, RetryDecision,
-    RetryPolicy, poll_until_ready, retry, spawn,
+    ApiFuture, ApiFutureExt, BoxApiFuture, Error, Progress, RetryDecision, RetryPolicy,
+    poll_until_ready, retry, spawn,
 };
 use serde_json::{Value, json};
 
@@ -164,7 +166,10 @@ impl TrainingClient {
         );
         let url = format!("{}{path}", self.base);
         let agent = self.agent.clone();
-        let submit = retry(self.policy.clone(), move |_attempt| {
+        let counts = Arc::new(Counts::default());
+        let seen = Arc::clone(&counts);
+        let submit = retry(self.policy.clone(), move |attempt| {
+            seen.submit_attempts.store(attempt, Ordering::Relaxed);
             let (agent, url, key, body) = (agent.clone(), url.clone(), key.clone(), body.clone());
             spawn(move || {
                 let (_, answer) = post(&agent, &url, Some(&key), &body)?;
@@ -175,19 +180,31 @@ impl TrainingClient {
             })
         })
         .when(classify);
+        let client = self.clone();
+        let seen = Arc::clone(&counts);
+        let inner = submit
+            .and_then(move |request_id| {
+                let _ = seen.request_id.set(request_id.clone());
+                client.retrieve(request_id, seen)
+            })
+            .boxed();
         Call {
-            client: self.clone(),
-            stage: Stage::Submitting(submit),
+            inner,
+            counts,
             started: Instant::now(),
-            submit_attempts: 0,
         }
     }
 
-    fn retrieve(&self, request_id: String) -> Polling<Value, ApiError> {
+    fn retrieve(
+        &self,
+        request_id: String,
+        counts: Arc<Counts>,
+    ) -> impl ApiFuture<Value = Value, Failure = ApiError> + use<> {
         let url = format!("{}/retrieve_future", self.base);
         let agent = self.agent.clone();
         let body = json!({ "request_id": request_id });
-        poll_until_ready(self.policy.clone(), move |_probe| {
+        poll_until_ready(self.policy.clone(), move |probe| {
+            counts.polls.store(probe, Ordering::Relaxed);
             let (agent, url, body) = (agent.clone(), url.clone(), body.clone());
             spawn(move || {
                 let (status, answer) = post(&agent, &url, None, &body)?;
@@ -203,46 +220,38 @@ impl TrainingClient {
     }
 }
 
+/// What a call reports of its progress, written by its attempts.
+#[derive(Debug, Default)]
+struct Counts {
+    submit_attempts: AtomicU32,
+    polls: AtomicU32,
+    request_id: OnceLock<String>,
+}
+
 /// One API call in flight: the submission's retry, then the polling of its result. An
 /// [`ApiFuture`] of its own, driven by whoever waits on it; dropping it cancels the request in
 /// flight and starts no further submission or poll.
 #[must_use = "a call makes progress only while something waits on it"]
 pub struct Call {
-    client: TrainingClient,
-    stage: Stage,
+    inner: BoxApiFuture<Value, ApiError>,
+    counts: Arc<Counts>,
     started: Instant,
-    submit_attempts: u32,
-}
-
-enum Stage {
-    Submitting(Retry<String, ApiError, AwaitableConcurrentFuture<String, ApiError>>),
-    Polling(Polling<Value, ApiError>, String),
-    Failed(Option<Error<ApiError>>),
 }
 
 impl Call {
     /// Submission attempts so far (1 if the first was accepted).
     pub fn submit_attempts(&self) -> u32 {
-        match &self.stage {
-            Stage::Submitting(submit) => submit.attempts(),
-            _ => self.submit_attempts,
-        }
+        self.counts.submit_attempts.load(Ordering::Relaxed)
     }
 
     /// The server's request id, once the submission was accepted.
     pub fn request_id(&self) -> Option<&str> {
-        match &self.stage {
-            Stage::Polling(_, id) => Some(id),
-            _ => None,
-        }
+        self.counts.request_id.get().map(String::as_str)
     }
 
     /// Polls of the result so far.
     pub fn polls(&self) -> u32 {
-        match &self.stage {
-            Stage::Polling(polling, _) => polling.attempts(),
-            _ => 0,
-        }
+        self.counts.polls.load(Ordering::Relaxed)
     }
 
     /// Time since the call was made.
@@ -251,46 +260,28 @@ impl Call {
     }
 }
 
-impl ApiFuture<Value, ApiError> for Call {
+impl ApiFuture for Call {
+    type Value = Value;
+    type Failure = ApiError;
+
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        loop {
-            match &mut self.stage {
-                Stage::Submitting(submit) => {
-                    if submit.poll_ready(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    self.submit_attempts = submit.attempts();
-                    self.stage = match submit.try_result() {
-                        Some(Ok(id)) => Stage::Polling(self.client.retrieve(id.clone()), id),
-                        Some(Err(error)) => Stage::Failed(Some(error)),
-                        None => continue,
-                    };
-                }
-                Stage::Polling(polling, _) => return polling.poll_ready(cx),
-                Stage::Failed(_) => return Poll::Ready(()),
-            }
-        }
+        self.inner.poll_ready(cx)
     }
 
     fn try_result(&mut self) -> Option<Result<Value, Error<ApiError>>> {
-        match &mut self.stage {
-            Stage::Submitting(_) => None,
-            Stage::Polling(polling, _) => polling.try_result(),
-            Stage::Failed(error) => Some(Err(match error {
-                Some(Error::DeadlineExceeded) => Error::DeadlineExceeded,
-                Some(Error::Cancelled) => Error::Cancelled,
-                _ => error.take().unwrap_or(Error::Consumed),
-            })),
-        }
+        self.inner.try_result()
+    }
+
+    fn peek_failed(&mut self) -> Option<bool> {
+        self.inner.peek_failed()
     }
 }
 
-impl std::future::IntoFuture for Call {
+impl Future for Call {
     type Output = Result<Value, Error<ApiError>>;
-    type IntoFuture = Await<Self, Value, ApiError>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        Await::new(self)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().poll_outcome(cx)
     }
 }
 

@@ -1,31 +1,36 @@
-//! [`as_completed`] and [`as_completed_async`]: outcomes in the order they come.
+//! [`as_completed`] and [`as_completed_async`]: outcomes in the order they come, from one state
+//! machine ([`Completions`]) that the iterator blocks on and the stream polls.
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use async_io::Timer;
 use futures_core::Stream;
 
 use super::ready_queue::Tracker;
 use crate::api_future::ApiFuture;
 use crate::error::Error;
-use crate::timeout;
+use crate::timeout::{self, AsyncLimit, Limit};
+
+/// What the iterator and the stream yield: an input index and that future's outcome.
+type Item<F> = (
+    usize,
+    Result<<F as ApiFuture>::Value, Error<<F as ApiFuture>::Failure>>,
+);
 
 /// Yields `(index, outcome)` for each future as it completes, blocking the calling thread in
 /// between: Python's `concurrent.futures.as_completed`. `index` is the future's position in
 /// the input.
 ///
 /// - Futures that are already done come first, in input order; then each as it completes.
-/// - `timeout` (a `Duration` or an `Option<Duration>`, `None` for no limit) is for the whole
-///   iteration. When it passes, the iterator yields nothing more and
+/// - `timeout` (a `Duration` or an `Option<Duration>`, `None` for no limit) counts from this
+///   call, for the whole iteration. When it passes, the iterator yields nothing more and
 ///   [`timed_out`](AsCompleted::timed_out) says so; the futures not yet yielded are not lost:
 ///   [`into_pending`](AsCompleted::into_pending) gives them back.
-/// - The thread parks between outcomes and looks only at the futures that woke it.
+/// - Every pending future is driven whenever it is woken; the thread parks in between and
+///   looks only at the futures that woke it.
 ///
 /// Calling `next` inside an async task blocks the executor's thread; use
 /// [`as_completed_async`] there.
@@ -44,15 +49,13 @@ use crate::timeout;
 /// assert_eq!((index, outcome.unwrap()), (0, "second"));
 /// assert!(outcomes.next().is_none());
 /// ```
-pub fn as_completed<F, T, E>(
+pub fn as_completed<F: ApiFuture>(
     futures: impl IntoIterator<Item = F>,
     timeout: impl Into<Option<Duration>>,
-) -> AsCompleted<F, T, E>
-where
-    F: ApiFuture<T, E>,
-{
+) -> AsCompleted<F> {
     AsCompleted {
-        core: Core::new(futures, timeout.into()),
+        limit: started(timeout.into()),
+        completions: Completions::new(futures),
     }
 }
 
@@ -76,119 +79,63 @@ where
 /// assert_eq!(total, 30);
 /// # });
 /// ```
-pub fn as_completed_async<F, T, E>(
+pub fn as_completed_async<F: ApiFuture>(
     futures: impl IntoIterator<Item = F>,
     timeout: impl Into<Option<Duration>>,
-) -> AsCompletedStream<F, T, E>
-where
-    F: ApiFuture<T, E>,
-{
+) -> AsCompletedStream<F> {
     AsCompletedStream {
-        core: Core::new(futures, timeout.into()),
-        timer: None,
+        limit: AsyncLimit::new(started(timeout.into())),
+        completions: Completions::new(futures),
     }
 }
 
-/// What the iterator and the stream yield: an input index and that future's outcome.
-type Item<T, E> = (usize, Result<T, Error<E>>);
+/// The limit of a whole iteration, counted from now. (`ZERO` still only looks.)
+fn started(timeout: Option<Duration>) -> Limit {
+    match timeout {
+        None => Limit::Forever,
+        Some(timeout) if timeout.is_zero() => Limit::After(timeout),
+        Some(timeout) => timeout::deadline_after(timeout).map_or(Limit::Forever, Limit::At),
+    }
+}
 
 /// The iterator of [`as_completed`].
 #[must_use = "iterators are lazy and do nothing unless consumed"]
-pub struct AsCompleted<F, T, E> {
-    core: Core<F, T, E>,
+pub struct AsCompleted<F> {
+    completions: Completions<F>,
+    limit: Limit,
 }
 
 /// The stream of [`as_completed_async`].
 #[must_use = "streams do nothing unless polled"]
-pub struct AsCompletedStream<F, T, E> {
-    core: Core<F, T, E>,
-    timer: Option<Timer>,
+pub struct AsCompletedStream<F> {
+    completions: Completions<F>,
+    limit: AsyncLimit,
 }
 
-/// What both share: the futures not yet yielded, and which to look at next.
-struct Core<F, T, E> {
+/// The futures not yielded yet, and which to look at next.
+struct Completions<F> {
     futures: Vec<Option<F>>,
     tracker: Tracker,
-    /// Indices to poll before asking the tracker: every index at first.
+    /// Indices handed out by the tracker and not looked at yet.
     candidates: VecDeque<usize>,
     remaining: usize,
-    timeout: Option<Duration>,
-    deadline: Option<Instant>,
-    started: bool,
     timed_out: bool,
-    _types: PhantomData<fn() -> (T, E)>,
 }
 
-impl<F, T, E> Core<F, T, E>
-where
-    F: ApiFuture<T, E>,
-{
-    fn new(futures: impl IntoIterator<Item = F>, timeout: Option<Duration>) -> Self {
+impl<F> Completions<F> {
+    fn new(futures: impl IntoIterator<Item = F>) -> Self {
         let futures: Vec<Option<F>> = futures.into_iter().map(Some).collect();
-        let len = futures.len();
-        Core {
-            tracker: Tracker::new(len),
-            candidates: (0..len).collect(),
-            remaining: len,
+        Completions {
+            tracker: Tracker::new(futures.len()),
+            candidates: VecDeque::new(),
+            remaining: futures.len(),
             futures,
-            timeout,
-            deadline: None,
-            started: false,
             timed_out: false,
-            _types: PhantomData,
-        }
-    }
-
-    /// Starts the clock at the first look.
-    fn start(&mut self) {
-        if !self.started {
-            self.started = true;
-            self.deadline = self.timeout.and_then(timeout::deadline_after);
-        }
-    }
-
-    /// The next outcome that is there now, without waiting.
-    fn next_ready(&mut self) -> Option<Item<T, E>> {
-        loop {
-            let index = match self.candidates.pop_front() {
-                Some(index) => index,
-                None => {
-                    self.candidates.extend(self.tracker.take_ready());
-                    self.candidates.pop_front()?
-                }
-            };
-            let Some(future) = &mut self.futures[index] else {
-                continue;
-            };
-            if self.tracker.poll_ready(index, future).is_pending() {
-                continue;
-            }
-            if let Some(outcome) = future.try_result() {
-                self.futures[index] = None;
-                self.remaining -= 1;
-                return Some((index, outcome));
-            }
         }
     }
 
     fn over(&self) -> bool {
         self.remaining == 0 || self.timed_out
-    }
-
-    /// The next outcome if one is there, `Ready(None)` when the iteration is over, or
-    /// `Pending` with `waiter` registered to be woken by the next future that completes.
-    fn poll_next_with(&mut self, waiter: &Waker) -> Poll<Option<Item<T, E>>> {
-        loop {
-            if self.over() {
-                return Poll::Ready(None);
-            }
-            if let Some(item) = self.next_ready() {
-                return Poll::Ready(Some(item));
-            }
-            if self.tracker.sleep_on(waiter) {
-                return Poll::Pending;
-            }
-        }
     }
 
     fn into_pending(self) -> Vec<(usize, F)> {
@@ -200,7 +147,35 @@ where
     }
 }
 
-impl<F, T, E> AsCompleted<F, T, E> {
+impl<F: ApiFuture> Completions<F> {
+    /// The next outcome if one is there, `Ready(None)` when the iteration is over, or
+    /// `Pending` with `cx` registered to be woken by the next future that wakes.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item<F>>> {
+        while !self.over() {
+            let Some(index) = self.candidates.pop_front() else {
+                self.candidates.extend(self.tracker.batch());
+                if self.candidates.is_empty() && self.tracker.sleep_on(cx.waker()) {
+                    return Poll::Pending;
+                }
+                continue;
+            };
+            let Some(future) = &mut self.futures[index] else {
+                continue;
+            };
+            if self.tracker.poll_ready(index, future).is_pending() {
+                continue;
+            }
+            if let Some(outcome) = future.try_result() {
+                self.futures[index] = None;
+                self.remaining -= 1;
+                return Poll::Ready(Some((index, outcome)));
+            }
+        }
+        Poll::Ready(None)
+    }
+}
+
+impl<F> AsCompleted<F> {
     /// Whether the timeout passed before every future was yielded.
     ///
     /// ```
@@ -212,7 +187,7 @@ impl<F, T, E> AsCompleted<F, T, E> {
     /// assert!(outcomes.timed_out());
     /// ```
     pub fn timed_out(&self) -> bool {
-        self.core.timed_out
+        self.completions.timed_out
     }
 
     /// The futures not yielded yet, with their input indices: nothing is lost on a timeout.
@@ -229,49 +204,31 @@ impl<F, T, E> AsCompleted<F, T, E> {
     /// assert_eq!(left[0].0, 1);
     /// assert_eq!(left[0].1.result(None).unwrap(), 2);
     /// ```
-    pub fn into_pending(self) -> Vec<(usize, F)>
-    where
-        F: ApiFuture<T, E>,
-    {
-        self.core.into_pending()
+    pub fn into_pending(self) -> Vec<(usize, F)> {
+        self.completions.into_pending()
     }
 }
 
-impl<F, T, E> Iterator for AsCompleted<F, T, E>
-where
-    F: ApiFuture<T, E>,
-{
-    type Item = (usize, Result<T, Error<E>>);
+impl<F: ApiFuture> Iterator for AsCompleted<F> {
+    type Item = Item<F>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let core = &mut self.core;
-        core.start();
-        let mut waker = None;
-        loop {
-            let waker = waker.get_or_insert_with(timeout::thread_waker);
-            if let Poll::Ready(item) = core.poll_next_with(waker) {
-                return item;
-            }
-            match core.deadline {
-                None => std::thread::park(),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        core.timed_out = true;
-                        return None;
-                    }
-                    std::thread::park_timeout(deadline - now);
-                }
+        let completions = &mut self.completions;
+        match timeout::block_on(self.limit, |cx, _| completions.poll_next(cx)) {
+            Some(item) => item,
+            None => {
+                completions.timed_out = true;
+                None
             }
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.core.remaining))
+        (0, Some(self.completions.remaining))
     }
 }
 
-impl<F, T, E> AsCompletedStream<F, T, E> {
+impl<F> AsCompletedStream<F> {
     /// Whether the timeout passed before every future was yielded.
     ///
     /// ```
@@ -286,7 +243,7 @@ impl<F, T, E> AsCompletedStream<F, T, E> {
     /// # });
     /// ```
     pub fn timed_out(&self) -> bool {
-        self.core.timed_out
+        self.completions.timed_out
     }
 
     /// The futures not yielded yet, with their input indices: nothing is lost on a timeout.
@@ -304,58 +261,45 @@ impl<F, T, E> AsCompletedStream<F, T, E> {
     /// assert_eq!(left[0].1.result_async(None).await.unwrap(), 3);
     /// # });
     /// ```
-    pub fn into_pending(self) -> Vec<(usize, F)>
-    where
-        F: ApiFuture<T, E>,
-    {
-        self.core.into_pending()
+    pub fn into_pending(self) -> Vec<(usize, F)> {
+        self.completions.into_pending()
     }
 }
 
-impl<F, T, E> Stream for AsCompletedStream<F, T, E>
-where
-    F: ApiFuture<T, E>,
-{
-    type Item = (usize, Result<T, Error<E>>);
+impl<F: ApiFuture> Stream for AsCompletedStream<F> {
+    type Item = Item<F>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let core = &mut this.core;
-        if !core.started {
-            core.start();
-            this.timer = core.deadline.map(Timer::at);
-        }
-        if let Poll::Ready(item) = core.poll_next_with(cx.waker()) {
+        if let Poll::Ready(item) = this.completions.poll_next(cx) {
             return Poll::Ready(item);
         }
-        if let Some(timer) = &mut this.timer {
-            if Pin::new(timer).poll(cx).is_ready() {
-                core.timed_out = true;
-                return Poll::Ready(None);
-            }
+        if this.limit.poll_expired(cx).is_pending() {
+            return Poll::Pending;
         }
-        Poll::Pending
+        this.completions.timed_out = true;
+        Poll::Ready(None)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.core.remaining))
+        (0, Some(self.completions.remaining))
     }
 }
 
-impl<F, T, E> fmt::Debug for AsCompleted<F, T, E> {
+impl<F> fmt::Debug for AsCompleted<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsCompleted")
-            .field("remaining", &self.core.remaining)
-            .field("timed_out", &self.core.timed_out)
+            .field("remaining", &self.completions.remaining)
+            .field("timed_out", &self.completions.timed_out)
             .finish_non_exhaustive()
     }
 }
 
-impl<F, T, E> fmt::Debug for AsCompletedStream<F, T, E> {
+impl<F> fmt::Debug for AsCompletedStream<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsCompletedStream")
-            .field("remaining", &self.core.remaining)
-            .field("timed_out", &self.core.timed_out)
+            .field("remaining", &self.completions.remaining)
+            .field("timed_out", &self.completions.timed_out)
             .finish_non_exhaustive()
     }
 }

@@ -1,27 +1,27 @@
 //! [`BoxApiFuture`]: any [`ApiFuture`] behind one type.
 
 use std::fmt;
-use std::future::IntoFuture;
+use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::api_future::ApiFuture;
 use crate::error::{BoxError, Error};
-use crate::timeout::Await;
 
-/// The two primitives of [`ApiFuture`], in a form that can be a trait object (the trait's own
-/// waits are generic, so it cannot).
+/// The primitives of [`ApiFuture`] as a trait object. (`dyn ApiFuture` would need its
+/// `Future::Output` spelled out beside the two associated types, in every user's signature.)
 trait Erased<T, E>: Send {
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
     fn try_result(&mut self) -> Option<Result<T, Error<E>>>;
     fn peek_failed(&mut self) -> Option<bool>;
 }
 
-impl<A: ApiFuture<T, E>, T, E> Erased<T, E> for A {
+impl<A: ApiFuture> Erased<A::Value, A::Failure> for A {
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         ApiFuture::poll_ready(self, cx)
     }
 
-    fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
+    fn try_result(&mut self) -> Option<Result<A::Value, Error<A::Failure>>> {
         ApiFuture::try_result(self)
     }
 
@@ -32,7 +32,7 @@ impl<A: ApiFuture<T, E>, T, E> Erased<T, E> for A {
 
 /// Any [`ApiFuture`] with value `T` and error `E`, boxed: one type for futures of different
 /// origins (a [`Retry`](crate::Retry), a [`Map`](crate::Map), a spawned job), so that they can
-/// share a `Vec`, a struct field or an SDK method's return type. Made by
+/// share a `Vec`, a struct field, an SDK method's return type or a `dyn` trait's method. Made by
 /// [`ApiFutureExt::boxed`](crate::ApiFutureExt::boxed).
 ///
 /// ```
@@ -46,20 +46,23 @@ impl<A: ApiFuture<T, E>, T, E> Erased<T, E> for A {
 /// let values: Vec<u32> = futures.iter_mut().map(|f| f.result(None).unwrap()).collect();
 /// assert_eq!(values, [1, 21, 3]);
 /// ```
-#[must_use = "futures do nothing unless you wait on them"]
+#[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
 pub struct BoxApiFuture<T, E = BoxError> {
     inner: Box<dyn Erased<T, E>>,
 }
 
 impl<T, E> BoxApiFuture<T, E> {
-    pub(crate) fn new<A: ApiFuture<T, E> + 'static>(future: A) -> Self {
+    pub(crate) fn new<A: ApiFuture<Value = T, Failure = E> + 'static>(future: A) -> Self {
         BoxApiFuture {
             inner: Box::new(future),
         }
     }
 }
 
-impl<T: Send, E: Send> ApiFuture<T, E> for BoxApiFuture<T, E> {
+impl<T: Send, E: Send> ApiFuture for BoxApiFuture<T, E> {
+    type Value = T;
+    type Failure = E;
+
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.inner.poll_ready(cx)
     }
@@ -73,12 +76,11 @@ impl<T: Send, E: Send> ApiFuture<T, E> for BoxApiFuture<T, E> {
     }
 }
 
-impl<T: Send, E: Send> IntoFuture for BoxApiFuture<T, E> {
+impl<T: Send, E: Send> Future for BoxApiFuture<T, E> {
     type Output = Result<T, Error<E>>;
-    type IntoFuture = Await<Self, T, E>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        Await::new(self)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().poll_outcome(cx)
     }
 }
 

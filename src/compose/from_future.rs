@@ -1,14 +1,13 @@
 //! [`from_future`]: any future as an [`ApiFuture`], driven by whoever waits on it.
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::api_future::ApiFuture;
 use crate::error::{Error, panic_message};
-use crate::timeout::Await;
 
 /// Wraps `fut` as an [`ApiFuture`] driven by whoever waits on it: no thread, no executor. A
 /// blocking wait polls it on the calling thread; an async wait polls it in the waiting task.
@@ -17,9 +16,10 @@ use crate::timeout::Await;
 /// Outcomes: `Ok(value)` / `Err(Error::Failed(e))` from the future's own `Result`,
 /// `Err(Error::Panicked(..))` if polling it panics, then `Err(Error::Consumed)`. A wait that
 /// times out leaves the future where it was; dropping the `FromFuture` drops the future.
+/// [`background`](crate::ApiFutureExt::background) runs it with nobody waiting.
 ///
 /// The future is polled only by the waits, so it must not need a particular runtime (a
-/// tokio-only future needs the tokio bridge recipe instead).
+/// tokio-only future needs the tokio bridge recipe of [`spawn_async`](crate::spawn_async)).
 ///
 /// ```
 /// use std::time::Duration;
@@ -31,86 +31,96 @@ use crate::timeout::Await;
 /// });
 /// assert_eq!(call.result(Duration::from_secs(30)).unwrap(), 7); // driven on this thread
 /// ```
-pub fn from_future<T, E, Fut>(fut: Fut) -> FromFuture<Fut, T, E>
+#[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
+pub fn from_future<T, E, Fut>(fut: Fut) -> FromFuture<Fut>
 where
     Fut: Future<Output = Result<T, E>> + Send,
 {
     FromFuture {
-        state: State::Running(Box::pin(fut)),
+        state: Driven::Running(Box::pin(fut)),
     }
 }
 
 /// The future of [`from_future`].
-#[must_use = "futures do nothing unless you wait on them"]
-pub struct FromFuture<Fut, T, E> {
-    state: State<Fut, T, E>,
+#[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
+pub struct FromFuture<Fut: Future> {
+    state: Driven<Fut>,
 }
 
-enum State<Fut, T, E> {
+/// Where a [`FromFuture`] stands.
+enum Driven<Fut: Future> {
     Running(Pin<Box<Fut>>),
-    Done(Result<T, Error<E>>),
+    Done(Fut::Output),
+    Panicked(String),
     Taken,
 }
 
-impl<Fut, T, E> ApiFuture<T, E> for FromFuture<Fut, T, E>
+// The future is pinned in its own box; the output is only ever moved out.
+impl<Fut: Future> Unpin for FromFuture<Fut> {}
+
+impl<Fut, T, E> ApiFuture for FromFuture<Fut>
 where
     Fut: Future<Output = Result<T, E>> + Send,
-    T: Send + Unpin,
-    E: Send + Unpin,
+    T: Send,
+    E: Send,
 {
+    type Value = T;
+    type Failure = E;
+
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let State::Running(fut) = &mut self.state else {
+        let Driven::Running(fut) = &mut self.state else {
             return Poll::Ready(());
         };
-        let polled = panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)));
-        self.state = match polled {
+        self.state = match panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(outcome)) => State::Done(outcome.map_err(Error::Failed)),
-            Err(payload) => State::Done(Err(Error::Panicked(panic_message(&*payload)))),
+            Ok(Poll::Ready(outcome)) => Driven::Done(outcome),
+            Err(payload) => Driven::Panicked(panic_message(&*payload)),
         };
         Poll::Ready(())
     }
 
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
-        match std::mem::replace(&mut self.state, State::Taken) {
-            State::Running(fut) => {
-                self.state = State::Running(fut);
-                None
+        let outcome = match std::mem::replace(&mut self.state, Driven::Taken) {
+            Driven::Running(fut) => {
+                self.state = Driven::Running(fut);
+                return None;
             }
-            State::Done(outcome) => Some(outcome),
-            State::Taken => Some(Err(Error::Consumed)),
-        }
+            Driven::Done(outcome) => outcome.map_err(Error::Failed),
+            Driven::Panicked(message) => Err(Error::Panicked(message)),
+            Driven::Taken => Err(Error::Consumed),
+        };
+        Some(outcome)
     }
 
     fn peek_failed(&mut self) -> Option<bool> {
         match &self.state {
-            State::Running(_) => None,
-            State::Done(outcome) => Some(crate::callbacks::is_failure(outcome)),
-            State::Taken => Some(false),
+            Driven::Running(_) => None,
+            Driven::Done(outcome) => Some(outcome.is_err()),
+            Driven::Panicked(_) => Some(true),
+            Driven::Taken => Some(false),
         }
     }
 }
 
-impl<Fut, T, E> IntoFuture for FromFuture<Fut, T, E>
+impl<Fut, T, E> Future for FromFuture<Fut>
 where
     Fut: Future<Output = Result<T, E>> + Send,
-    T: Send + Unpin,
-    E: Send + Unpin,
+    T: Send,
+    E: Send,
 {
     type Output = Result<T, Error<E>>;
-    type IntoFuture = Await<Self, T, E>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        Await::new(self)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().poll_outcome(cx)
     }
 }
 
-impl<Fut, T, E> fmt::Debug for FromFuture<Fut, T, E> {
+impl<Fut: Future> fmt::Debug for FromFuture<Fut> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
-            State::Running(_) => "running",
-            State::Done(_) => "done",
-            State::Taken => "consumed",
+            Driven::Running(_) => "running",
+            Driven::Done(_) | Driven::Panicked(_) => "done",
+            Driven::Taken => "consumed",
         };
         f.debug_struct("FromFuture").field("state", &state).finish()
     }

@@ -1,18 +1,21 @@
 //! [`Map`], [`MapErr`] and [`AndThen`]: futures made from another future and a closure.
+//!
+//! Each stores its closure boxed, one allocation per combinator. Written generic over the
+//! closure instead (`impl<A, F: FnOnce(A::Value) -> U> ApiFuture for Map<A, F>`), a closure
+//! signature tied to the inner future's associated types makes rustc reject `Send` async blocks
+//! that await the combinator whenever those types hold a lifetime (`&'static str`, or the hidden
+//! `'static` of `BoxError`): rust-lang/rust#110338. For the same reason no impl here requires
+//! two associated types to be equal (`B: ApiFuture<Failure = A::Failure>`): [`AndThen`] checks
+//! that where it is made and keeps the identity conversion it implies as a `fn` pointer.
 
 use std::fmt;
-use std::future::IntoFuture;
-use std::marker::PhantomData;
+use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::api_future::ApiFuture;
 use crate::error::{Error, panic_message};
-use crate::timeout::Await;
-
-/// Carries type parameters that only the trait impls use, without owning them (so that they
-/// change neither `Send` nor `Unpin`).
-type Types<T> = PhantomData<fn() -> T>;
 
 /// Runs a user closure; a panic in it becomes `Error::Panicked` rather than unwinding into the
 /// waiter.
@@ -21,37 +24,37 @@ fn guarded<R, E>(f: impl FnOnce() -> R) -> Result<R, Error<E>> {
         .map_err(|payload| Error::Panicked(panic_message(&*payload)))
 }
 
+/// The closure of a [`Map`].
+type MapFn<A, U> = Box<dyn FnOnce(<A as ApiFuture>::Value) -> U + Send>;
+/// The closure of a [`MapErr`].
+type MapErrFn<A, E2> = Box<dyn FnOnce(<A as ApiFuture>::Failure) -> E2 + Send>;
+/// The closure of an [`AndThen`].
+type ThenFn<A, B> = Box<dyn FnOnce(<A as ApiFuture>::Value) -> B + Send>;
+
 /// The future of [`ApiFutureExt::map`](crate::ApiFutureExt::map): the inner future's value
-/// passed through `f`. Errors pass through unchanged.
-#[must_use = "futures do nothing unless you wait on them"]
-pub struct Map<A, F, T, U, E> {
+/// passed through a closure that returns a `U`. Errors pass through unchanged.
+#[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
+pub struct Map<A: ApiFuture, U> {
     inner: A,
-    f: Option<F>,
-    _types: Types<(T, U, E)>,
+    f: Option<MapFn<A, U>>,
 }
 
-impl<A, F, T, U, E> Map<A, F, T, U, E> {
-    pub(crate) fn new(inner: A, f: F) -> Self {
-        Map {
-            inner,
-            f: Some(f),
-            _types: PhantomData,
-        }
+impl<A: ApiFuture, U> Map<A, U> {
+    pub(crate) fn new(inner: A, f: MapFn<A, U>) -> Self {
+        Map { inner, f: Some(f) }
     }
 }
 
-impl<A, F, T, U, E> ApiFuture<U, E> for Map<A, F, T, U, E>
-where
-    A: ApiFuture<T, E>,
-    F: FnOnce(T) -> U + Send + Unpin,
-{
+impl<A: ApiFuture, U: Send> ApiFuture for Map<A, U> {
+    type Value = U;
+    type Failure = A::Failure;
+
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.inner.poll_ready(cx)
     }
 
-    fn try_result(&mut self) -> Option<Result<U, Error<E>>> {
-        let outcome = self.inner.try_result()?;
-        Some(match outcome {
+    fn try_result(&mut self) -> Option<Result<U, Error<A::Failure>>> {
+        Some(match self.inner.try_result()? {
             Ok(value) => match self.f.take() {
                 Some(f) => guarded(|| f(value)),
                 None => Err(Error::Consumed),
@@ -67,42 +70,40 @@ where
 }
 
 /// The future of [`ApiFutureExt::map_err`](crate::ApiFutureExt::map_err): the operation's own
-/// error (`Error::Failed`) passed through `f`; every other outcome unchanged.
-#[must_use = "futures do nothing unless you wait on them"]
-pub struct MapErr<A, F, T, E, E2> {
+/// error (`Error::Failed`) passed through a closure that returns an `E2`; every other outcome
+/// unchanged.
+#[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
+pub struct MapErr<A: ApiFuture, E2> {
     inner: A,
-    f: Option<F>,
-    _types: Types<(T, E, E2)>,
+    f: Option<MapErrFn<A, E2>>,
 }
 
-impl<A, F, T, E, E2> MapErr<A, F, T, E, E2> {
-    pub(crate) fn new(inner: A, f: F) -> Self {
-        MapErr {
-            inner,
-            f: Some(f),
-            _types: PhantomData,
-        }
+impl<A: ApiFuture, E2> MapErr<A, E2> {
+    pub(crate) fn new(inner: A, f: MapErrFn<A, E2>) -> Self {
+        MapErr { inner, f: Some(f) }
     }
 }
 
-impl<A, F, T, E, E2> ApiFuture<T, E2> for MapErr<A, F, T, E, E2>
-where
-    A: ApiFuture<T, E>,
-    F: FnOnce(E) -> E2 + Send + Unpin,
-{
+impl<A: ApiFuture, E2: Send> ApiFuture for MapErr<A, E2> {
+    type Value = A::Value;
+    type Failure = E2;
+
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.inner.poll_ready(cx)
     }
 
-    fn try_result(&mut self) -> Option<Result<T, Error<E2>>> {
-        let outcome = self.inner.try_result()?;
-        Some(match outcome {
+    fn try_result(&mut self) -> Option<Result<A::Value, Error<E2>>> {
+        Some(match self.inner.try_result()? {
             Ok(value) => Ok(value),
-            Err(Error::Failed(error)) => match self.f.take() {
-                Some(f) => guarded(|| f(error)).and_then(|mapped| Err(Error::Failed(mapped))),
-                None => Err(Error::Consumed),
-            },
-            Err(other) => Err(other.map_failed(|_| unreachable!("Failed was matched above"))),
+            Err(error) => Err(match error.retype() {
+                Ok(other) => other,
+                Err(failure) => match self.f.take() {
+                    Some(f) => {
+                        guarded(|| f(failure)).map_or_else(|panicked| panicked, Error::Failed)
+                    }
+                    None => Error::Consumed,
+                },
+            }),
         })
     }
 
@@ -113,87 +114,80 @@ where
 }
 
 /// The future of [`ApiFutureExt::and_then`](crate::ApiFutureExt::and_then): the first future,
-/// then the future `f` makes from its value.
-#[must_use = "futures do nothing unless you wait on them"]
-pub struct AndThen<A, F, B, T, U, E> {
-    stage: Stage<A, F, B, E>,
-    _types: Types<(T, U)>,
+/// then the future `B` that a closure makes from its value.
+#[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
+pub struct AndThen<A: ApiFuture, B: ApiFuture> {
+    chain: Chain<A, B>,
+    /// The first future's error as the second's: the identity, the two types being one.
+    convert: fn(A::Failure) -> B::Failure,
 }
 
-enum Stage<A, F, B, E> {
-    First(A, Option<F>),
+/// Which of the two futures an [`AndThen`] is on.
+enum Chain<A: ApiFuture, B: ApiFuture> {
+    First(A, Option<ThenFn<A, B>>),
     Second(B),
     /// The first future failed: its error, until a wait takes it.
-    Failed(Option<Error<E>>),
+    Failed(Option<Error<B::Failure>>),
 }
 
-impl<A, F, B, T, U, E> AndThen<A, F, B, T, U, E> {
-    pub(crate) fn new(first: A, f: F) -> Self {
+// No field is pinned: both futures are `Unpin`, and a stored error is only ever moved out.
+impl<A: ApiFuture, B: ApiFuture> Unpin for AndThen<A, B> {}
+
+impl<A: ApiFuture, B: ApiFuture> AndThen<A, B> {
+    pub(crate) fn new(first: A, f: ThenFn<A, B>, convert: fn(A::Failure) -> B::Failure) -> Self {
         AndThen {
-            stage: Stage::First(first, Some(f)),
-            _types: PhantomData,
+            chain: Chain::First(first, Some(f)),
+            convert,
         }
     }
-}
 
-impl<A, F, B, T, U, E> AndThen<A, F, B, T, U, E>
-where
-    A: ApiFuture<T, E>,
-    B: ApiFuture<U, E>,
-    F: FnOnce(T) -> B + Send + Unpin,
-{
     /// Moves on to the second future once the first has an outcome; false while it has none.
     fn advance(&mut self) -> bool {
-        let Stage::First(first, f) = &mut self.stage else {
+        let Chain::First(first, f) = &mut self.chain else {
             return true;
         };
         let Some(outcome) = first.try_result() else {
             return false;
         };
-        self.stage = match (outcome, f.take()) {
+        self.chain = match (outcome, f.take()) {
             (Ok(value), Some(f)) => match guarded(|| f(value)) {
-                Ok(second) => Stage::Second(second),
-                Err(panicked) => Stage::Failed(Some(panicked)),
+                Ok(second) => Chain::Second(second),
+                Err(panicked) => Chain::Failed(Some(panicked)),
             },
-            (Ok(_), None) => Stage::Failed(Some(Error::Consumed)),
-            (Err(error), _) => Stage::Failed(Some(error)),
+            (Ok(_), None) => Chain::Failed(Some(Error::Consumed)),
+            (Err(error), _) => Chain::Failed(Some(error.map_failed(self.convert))),
         };
         true
     }
 }
 
-impl<A, F, B, T, U, E> ApiFuture<U, E> for AndThen<A, F, B, T, U, E>
-where
-    A: ApiFuture<T, E>,
-    B: ApiFuture<U, E>,
-    F: FnOnce(T) -> B + Send + Unpin,
-    E: Send + Unpin,
-{
+impl<A: ApiFuture, B: ApiFuture> ApiFuture for AndThen<A, B> {
+    type Value = B::Value;
+    type Failure = B::Failure;
+
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
-            match &mut self.stage {
-                Stage::First(first, _) => {
-                    if first.poll_ready(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    if !self.advance() {
+            match &mut self.chain {
+                Chain::First(first, _) => {
+                    if first.poll_ready(cx).is_pending() || !self.advance() {
                         return Poll::Pending;
                     }
                 }
-                Stage::Second(second) => return second.poll_ready(cx),
-                Stage::Failed(_) => return Poll::Ready(()),
+                Chain::Second(second) => return second.poll_ready(cx),
+                Chain::Failed(_) => return Poll::Ready(()),
             }
         }
     }
 
-    fn try_result(&mut self) -> Option<Result<U, Error<E>>> {
+    fn try_result(&mut self) -> Option<Result<B::Value, Error<B::Failure>>> {
         if !self.advance() {
             return None;
         }
-        match &mut self.stage {
-            Stage::First(..) => None,
-            Stage::Second(second) => second.try_result(),
-            Stage::Failed(error) => Some(Err(match error {
+        match &mut self.chain {
+            Chain::First(..) => None,
+            Chain::Second(second) => second.try_result(),
+            // States are returned again; outcomes are handed out once.
+            Chain::Failed(error) => Some(Err(match error {
                 Some(Error::Cancelled) => Error::Cancelled,
                 Some(Error::Abandoned) => Error::Abandoned,
                 Some(Error::DeadlineExceeded) => Error::DeadlineExceeded,
@@ -203,43 +197,39 @@ where
     }
 
     fn peek_failed(&mut self) -> Option<bool> {
-        match &mut self.stage {
-            Stage::First(first, _) => match first.peek_failed()? {
-                // The first failed: so does the whole; a value moves on to the second future.
-                true => Some(true),
-                false => {
-                    self.advance();
-                    match &mut self.stage {
-                        Stage::Second(second) => second.peek_failed(),
-                        Stage::Failed(error) => {
-                            Some(!matches!(error, None | Some(Error::Consumed)))
-                        }
-                        Stage::First(..) => None,
-                    }
-                }
-            },
-            Stage::Second(second) => second.peek_failed(),
-            Stage::Failed(error) => Some(!matches!(error, None | Some(Error::Consumed))),
+        if let Chain::First(first, _) = &mut self.chain {
+            // A failed first future fails the whole; a value moves on to the second.
+            if first.peek_failed()? {
+                return Some(true);
+            }
+            self.advance();
+        }
+        match &mut self.chain {
+            Chain::First(..) => None,
+            Chain::Second(second) => second.peek_failed(),
+            Chain::Failed(error) => Some(error.as_ref().is_some_and(Error::is_failure)),
         }
     }
 }
 
-/// `IntoFuture` through the shared [`Await`], and an opaque `Debug`, for each combinator.
-macro_rules! awaitable {
-    ($ty:ident <$($p:ident),*>, $value:ty, $error:ty, where $($bounds:tt)*) => {
-        impl<$($p),*> IntoFuture for $ty<$($p),*>
+/// `Future` through [`ApiFuture::poll_outcome`], and an opaque `Debug`, for each combinator.
+macro_rules! future_and_debug {
+    ($ty:ident <$a:ident, $b:ident>, where $($bounds:tt)*) => {
+        impl<$a, $b> Future for $ty<$a, $b>
         where
             $($bounds)*
         {
-            type Output = Result<$value, Error<$error>>;
-            type IntoFuture = Await<Self, $value, $error>;
+            type Output = Result<<Self as ApiFuture>::Value, Error<<Self as ApiFuture>::Failure>>;
 
-            fn into_future(self) -> Self::IntoFuture {
-                Await::new(self)
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+                self.get_mut().poll_outcome(cx)
             }
         }
 
-        impl<$($p),*> fmt::Debug for $ty<$($p),*> {
+        impl<$a, $b> fmt::Debug for $ty<$a, $b>
+        where
+            $($bounds)*
+        {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($ty)).finish_non_exhaustive()
             }
@@ -247,9 +237,6 @@ macro_rules! awaitable {
     };
 }
 
-awaitable!(Map<A, F, T, U, E>, U, E, where A: ApiFuture<T, E>, F: FnOnce(T) -> U + Send + Unpin);
-awaitable!(MapErr<A, F, T, E, E2>, T, E2, where A: ApiFuture<T, E>, F: FnOnce(E) -> E2 + Send + Unpin);
-awaitable!(
-    AndThen<A, F, B, T, U, E>, U, E,
-    where A: ApiFuture<T, E>, B: ApiFuture<U, E>, F: FnOnce(T) -> B + Send + Unpin, E: Send + Unpin
-);
+future_and_debug!(Map<A, U>, where A: ApiFuture, U: Send);
+future_and_debug!(MapErr<A, E2>, where A: ApiFuture, E2: Send);
+future_and_debug!(AndThen<A, B>, where A: ApiFuture, B: ApiFuture);

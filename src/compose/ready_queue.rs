@@ -1,7 +1,9 @@
 //! Which of many futures to look at next: each future gets a waker of its own that records its
-//! index, so a multi-future wait re-polls only the futures that said something changed. That
-//! keeps `wait(.., AllCompleted)` O(N) overall, instead of re-polling all N on every wake-up,
-//! and lets the blocking waits park until a waker fires rather than poll in a loop.
+//! index, so a multi-future wait polls again exactly the futures that were woken. Every
+//! pending future is thus driven whenever it asks to be (a lazy future's timer fires, its
+//! attempt completes), all of them concurrently, and `wait(.., AllCompleted)` stays O(N)
+//! overall instead of re-polling all N on every wake-up. The blocking waits park until a
+//! waker fires rather than poll in a loop.
 
 use std::fmt;
 use std::mem;
@@ -15,10 +17,10 @@ use crate::api_future::ApiFuture;
 pub(crate) struct ReadyQueue {
     /// Whether each index is already queued, so that a future woken many times is queued once.
     queued: Box<[AtomicBool]>,
-    state: Mutex<QueueState>,
+    state: Mutex<Woken>,
 }
 
-struct QueueState {
+struct Woken {
     ready: Vec<usize>,
     /// The task or thread waiting on the whole set.
     waiter: Option<Waker>,
@@ -51,7 +53,7 @@ impl Wake for IndexWaker {
 }
 
 impl ReadyQueue {
-    fn lock(&self) -> MutexGuard<'_, QueueState> {
+    fn lock(&self) -> MutexGuard<'_, Woken> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -64,13 +66,15 @@ impl ReadyQueue {
 pub(crate) struct Tracker {
     queue: Arc<ReadyQueue>,
     wakers: Vec<Option<Waker>>,
+    /// Whether every index was handed out once by [`batch`](Tracker::batch).
+    scanned: bool,
 }
 
 impl Tracker {
     pub(crate) fn new(len: usize) -> Self {
         let queue = Arc::new(ReadyQueue {
             queued: (0..len).map(|_| AtomicBool::new(false)).collect(),
-            state: Mutex::new(QueueState {
+            state: Mutex::new(Woken {
                 ready: Vec::new(),
                 waiter: None,
             }),
@@ -78,14 +82,12 @@ impl Tracker {
         Tracker {
             queue,
             wakers: vec![None; len],
+            scanned: false,
         }
     }
 
     /// Polls future `index` for readiness with its own waker, made on first need.
-    pub(crate) fn poll_ready<F, T, E>(&mut self, index: usize, future: &mut F) -> Poll<()>
-    where
-        F: ApiFuture<T, E>,
-    {
+    pub(crate) fn poll_ready<F: ApiFuture>(&mut self, index: usize, future: &mut F) -> Poll<()> {
         if let Some(waker) = &self.wakers[index] {
             return future.poll_ready(&mut Context::from_waker(waker));
         }
@@ -106,9 +108,18 @@ impl Tracker {
         polled
     }
 
+    /// The indices to poll: every one the first time, then those woken since the last call.
+    pub(crate) fn batch(&mut self) -> Vec<usize> {
+        if self.scanned {
+            return self.take_ready();
+        }
+        self.scanned = true;
+        (0..self.wakers.len()).collect()
+    }
+
     /// Takes the indices woken since the last call, in the order they were woken. Each can be
     /// queued again from now on.
-    pub(crate) fn take_ready(&self) -> Vec<usize> {
+    fn take_ready(&self) -> Vec<usize> {
         let ready = mem::take(&mut self.queue.lock().ready);
         for &index in &ready {
             self.queue.queued[index].store(false, Ordering::Release);

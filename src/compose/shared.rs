@@ -18,16 +18,15 @@
 //! polled for anyone but a lone waiter: a second waiter, or `done()`.
 
 use std::fmt;
-use std::future::IntoFuture;
+use std::future::Future;
 use std::mem;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::api_future::ApiFuture;
-use crate::callbacks::is_failure;
-use crate::error::{BoxError, Error};
-use crate::timeout::Await;
+use crate::error::{BoxError, Error, is_failure};
 
 /// An error type that [`SharedFuture`] can clone: [`BoxError`] is not `Clone`, so share a
 /// future of `BoxError` as `.map_err(SharedError::from).shared()`.
@@ -71,7 +70,7 @@ pub type SharedError = Arc<dyn std::error::Error + Send + Sync>;
 /// assert_eq!(thread.join().unwrap(), "lr=0.1");
 /// assert_eq!(config.result(None).unwrap(), "lr=0.1");
 /// ```
-#[must_use = "futures do nothing unless you wait on them"]
+#[must_use = "dropping the last handle cancels the shared work; .await it, wait on it, or detach() it"]
 pub struct SharedFuture<T, E = BoxError> {
     group: Handle<T, E>,
     /// This handle's key among the registered waiters, given at its first registration (0:
@@ -101,27 +100,22 @@ fn next_key(last: usize) -> usize {
 /// never reach this one (see [`next_key`]), so no registration ever gets it.
 const TAKEN: usize = usize::MAX;
 
-/// What the handles share: `S` is the source, a [`Slot`] whose future type is erased in the
+/// What the handles share: `S` is the source, a [`SourceCell`] whose future type is erased in the
 /// handles, while the group's waker is made from the group before the erasure.
 ///
-/// The group, its core and its slot lay out their fields in the order written (`repr(C)`),
-/// chosen for how the group is built. With the compiler's order, the fields with undefined
-/// bytes (the outcome's empty cell and its padding, the source lock's padding, an empty
-/// waker) sat between fields with values, and LLVM built those stretches on the stack and
-/// copied them over with unaligned loads that stalled on the stores just made. With the
-/// empty cell last in the core and the slot's empty waker before its future, the fixed
-/// fields are stored straight into the allocation and only the source is copied: one waiter
-/// on a future that is already complete, fastest of 15 runs, 189.8 -> 173.7 ns per cycle
-/// (`benches/cycles.rs`, `shared 1 ready`).
+/// The group, its hub and its source cell lay out their fields in the order written
+/// (`repr(C)`): fields that start with undefined bytes (an empty cell, an empty waker) come
+/// after the ones with values, so that the compiler stores the group straight into its
+/// allocation instead of building stretches of it on the stack and copying them over.
 #[repr(C)]
 struct Group<T, E, S: ?Sized> {
-    core: Core<T, E>,
+    hub: Hub<T, E>,
     source: Mutex<S>,
 }
 
-/// The source, until its outcome is moved into the core.
+/// The source, until its outcome is moved into the hub.
 #[repr(C)]
-struct Slot<A> {
+struct SourceCell<A> {
     /// The group's waker, once the source was found pending.
     waker: Option<Waker>,
     future: Option<A>,
@@ -144,14 +138,14 @@ where
 
     fn wake_by_ref(self: &Arc<Self>) {
         if let Some(group) = self.0.upgrade() {
-            group.core.wake_all();
+            group.hub.wake_all();
         }
     }
 }
 
 /// Everything but the source.
 #[repr(C)]
-struct Core<T, E> {
+struct Hub<T, E> {
     /// Whose waker the source was last polled with: [`IDLE`], [`GROUP`] or [`direct`].
     watch: AtomicUsize,
     /// How many wakers `waiters` holds; written under its lock.
@@ -233,14 +227,14 @@ impl Waiters {
 /// The source behind `dyn`.
 trait Source<T, E>: Send {
     /// Polls the source for `waiter` (a handle's key and waker, already registered), or for
-    /// the group's waiters if `None`; moves its outcome into the core once ready.
+    /// the group's waiters if `None`; moves its outcome into the hub once ready.
     fn poll(&mut self, group: &Handle<T, E>, waiter: Option<(usize, &Waker)>) -> Poll<()>;
-    /// Moves the outcome into `core` if the source has one, without polling it; true if the
+    /// Moves the outcome into `hub` if the source has one, without polling it; true if the
     /// outcome is there now.
-    fn settle(&mut self, core: &Core<T, E>) -> bool;
+    fn collect(&mut self, hub: &Hub<T, E>) -> bool;
 }
 
-impl<T, E> Core<T, E> {
+impl<T, E> Hub<T, E> {
     fn lock_waiters(&self) -> MutexGuard<'_, Waiters> {
         self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -302,15 +296,15 @@ fn wake_each(waiters: Vec<(usize, Waker)>) {
     }
 }
 
-impl<A, T, E> Source<T, E> for Slot<A>
+impl<A, T, E> Source<T, E> for SourceCell<A>
 where
-    A: ApiFuture<T, E>,
+    A: ApiFuture<Value = T, Failure = E>,
     T: Send + Sync + 'static,
     E: Send + Sync + 'static,
 {
     fn poll(&mut self, group: &Handle<T, E>, waiter: Option<(usize, &Waker)>) -> Poll<()> {
-        let core = &group.core;
-        let Slot {
+        let hub = &group.hub;
+        let SourceCell {
             future,
             waker: group_waker,
         } = self;
@@ -319,14 +313,14 @@ where
         };
         // Armed for the group by a waiter that polled while this one waited for the lock:
         // it covers this one, which is registered.
-        if waiter.is_some() && core.watch.load(Ordering::Acquire) == GROUP {
+        if waiter.is_some() && hub.watch.load(Ordering::Acquire) == GROUP {
             return Poll::Pending;
         }
         // Nobody but the polling waiter is registered: the source can wake it directly. The
         // count is read under the source's lock, after any waiter that armed the source for
         // itself registered, so a waiter relying on its own arming is always counted here.
         let (watch, waker) = match waiter {
-            Some((key, waker)) if core.registered.load(Ordering::Relaxed) == 1 => {
+            Some((key, waker)) if hub.registered.load(Ordering::Relaxed) == 1 => {
                 (direct(key), waker)
             }
             _ => {
@@ -337,33 +331,33 @@ where
             }
         };
         // Armed before polling: a wake-up of the group during the poll disarms it again.
-        core.watch.store(watch, Ordering::Release);
+        hub.watch.store(watch, Ordering::Release);
         if future
             .poll_ready(&mut Context::from_waker(waker))
             .is_pending()
         {
             return Poll::Pending;
         }
-        self.settle(core);
+        self.collect(hub);
         // Still armed for the group: the source completed inside this poll without waking its
         // waker (a future driven by polling), so the waiters that saw it armed must hear of it
         // here; otherwise the source's wake-up reaches them. Armed directly, nobody else
         // relied on it.
-        if watch == GROUP && core.watch.load(Ordering::Acquire) == GROUP {
-            core.wake_all();
+        if watch == GROUP && hub.watch.load(Ordering::Acquire) == GROUP {
+            hub.wake_all();
         }
         Poll::Ready(())
     }
 
-    fn settle(&mut self, core: &Core<T, E>) -> bool {
+    fn collect(&mut self, hub: &Hub<T, E>) -> bool {
         let Some(future) = &mut self.future else {
-            return core.outcome.get().is_some();
+            return hub.outcome.get().is_some();
         };
         let Some(outcome) = future.try_result() else {
             return false;
         };
         // Only ever set here, under the source's lock, with the source still there.
-        let _ = core.outcome.set(outcome);
+        let _ = hub.outcome.set(outcome);
         self.future = None;
         self.waker = None;
         // No wake-up from here: a waiter only sleeps on a source armed with its own waker or
@@ -384,21 +378,20 @@ impl<T, E, S: ?Sized> Group<T, E, S> {
 impl<T, E> SharedFuture<T, E> {
     pub(crate) fn new<A>(source: A) -> Self
     where
-        A: ApiFuture<T, E> + 'static,
+        A: ApiFuture<Value = T, Failure = E> + 'static,
         T: Send + Sync + 'static,
         E: Send + Sync + 'static,
     {
-        // `new_cyclic` allocates first and builds the group in place. `Arc::new` built it on
-        // the stack (168 B with a small source) and copied it over with a `memcpy` call, whose
-        // loads stalled on the stores of the small fields just made.
+        // `new_cyclic` allocates first and builds the group in place; `Arc::new` built it on
+        // the stack and copied it over.
         let group = Arc::new_cyclic(|_| Group {
-            core: Core {
+            hub: Hub {
                 outcome: OnceLock::new(),
                 watch: AtomicUsize::new(IDLE),
                 registered: AtomicUsize::new(0),
                 waiters: Mutex::new(Waiters::default()),
             },
-            source: Mutex::new(Slot {
+            source: Mutex::new(SourceCell {
                 future: Some(source),
                 waker: None,
             }),
@@ -417,12 +410,12 @@ impl<T, E> SharedFuture<T, E> {
     /// assert!(shared.done());
     /// ```
     pub fn done(&self) -> bool {
-        let core = &self.group.core;
-        if core.outcome.get().is_some() {
+        let hub = &self.group.hub;
+        if hub.outcome.get().is_some() {
             return true;
         }
         let mut source = self.group.lock_source();
-        source.settle(core) || source.poll(&self.group, None).is_ready()
+        source.collect(hub) || source.poll(&self.group, None).is_ready()
     }
 }
 
@@ -430,10 +423,10 @@ impl<T, E> SharedFuture<T, E> {
     /// [`poll_ready`](ApiFuture::poll_ready) when the outcome is not there yet.
     #[inline(never)]
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let core = &self.group.core;
+        let hub = &self.group.hub;
         // Register before looking, so a completion in between still wakes this waiter.
-        core.register(&mut self.key, cx.waker(), Arc::strong_count(&self.group));
-        if core.watch.load(Ordering::Acquire) == GROUP {
+        hub.register(&mut self.key, cx.waker(), Arc::strong_count(&self.group));
+        if hub.watch.load(Ordering::Acquire) == GROUP {
             return Poll::Pending;
         }
         // Idle, or armed for a single waiter (maybe this one, whose wake-up may be why it
@@ -445,19 +438,19 @@ impl<T, E> SharedFuture<T, E> {
 
     /// Moves a ready source's outcome into the group; a clone of it, or `None` while pending.
     #[inline(never)]
-    fn settle(&self) -> Option<Result<T, Error<E>>>
+    fn collect(&self) -> Option<Result<T, Error<E>>>
     where
         T: Clone,
         E: Clone,
     {
-        let core = &self.group.core;
+        let hub = &self.group.hub;
         // A source armed for the group that has not woken it has no outcome yet: no need to
         // take its lock to find that out. Armed for one waiter, it woke that waiter directly,
         // with nothing to tell the others.
-        if core.watch.load(Ordering::Acquire) != GROUP {
-            self.group.lock_source().settle(core);
+        if hub.watch.load(Ordering::Acquire) != GROUP {
+            self.group.lock_source().collect(hub);
         }
-        core.outcome.get().cloned()
+        hub.outcome.get().cloned()
     }
 }
 
@@ -473,23 +466,26 @@ impl<T, E> Clone for SharedFuture<T, E> {
 
 impl<T, E> Drop for SharedFuture<T, E> {
     fn drop(&mut self) {
-        let core = &self.group.core;
+        let hub = &self.group.hub;
         // Once the outcome is there nobody registers or wakes any more: the list can stay.
-        if self.key != 0 && self.key != TAKEN && core.outcome.get().is_none() {
-            core.unregister(self.key);
+        if self.key != 0 && self.key != TAKEN && hub.outcome.get().is_none() {
+            hub.unregister(self.key);
         }
         // The last handle's `Arc` drops the group, and with it the source (which cancels it).
     }
 }
 
-impl<T, E> ApiFuture<T, E> for SharedFuture<T, E>
+impl<T, E> ApiFuture for SharedFuture<T, E>
 where
     T: Clone + Send + Sync,
     E: Clone + Send + Sync,
 {
+    type Value = T;
+    type Failure = E;
+
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.key == TAKEN || self.group.core.outcome.get().is_some() {
+        if self.key == TAKEN || self.group.hub.outcome.get().is_some() {
             return Poll::Ready(());
         }
         self.poll_pending(cx)
@@ -500,9 +496,9 @@ where
         if self.key == TAKEN {
             return Some(Err(Error::Consumed));
         }
-        let outcome = match self.group.core.outcome.get() {
+        let outcome = match self.group.hub.outcome.get() {
             Some(outcome) => clone_outcome(outcome),
-            None => self.settle()?,
+            None => self.collect()?,
         };
         // The outcome is there now, so nobody registers or wakes any more: the key is free.
         self.key = TAKEN;
@@ -513,11 +509,11 @@ where
         if self.key == TAKEN {
             return Some(false);
         }
-        let core = &self.group.core;
-        if core.outcome.get().is_none() {
-            self.group.lock_source().settle(core);
+        let hub = &self.group.hub;
+        if hub.outcome.get().is_none() {
+            self.group.lock_source().collect(hub);
         }
-        core.outcome.get().map(is_failure)
+        hub.outcome.get().map(is_failure)
     }
 }
 
@@ -536,23 +532,22 @@ fn clone_error<E: Clone>(error: &Error<E>) -> Error<E> {
     error.clone()
 }
 
-impl<T, E> IntoFuture for SharedFuture<T, E>
+impl<T, E> Future for SharedFuture<T, E>
 where
     T: Clone + Send + Sync,
     E: Clone + Send + Sync,
 {
     type Output = Result<T, Error<E>>;
-    type IntoFuture = Await<Self, T, E>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        Await::new(self)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().poll_outcome(cx)
     }
 }
 
 impl<T, E> fmt::Debug for SharedFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedFuture")
-            .field("done", &self.group.core.outcome.get().is_some())
+            .field("done", &self.group.hub.outcome.get().is_some())
             .field("taken", &(self.key == TAKEN))
             .field("handles", &Arc::strong_count(&self.group))
             .finish()

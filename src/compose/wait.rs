@@ -1,17 +1,15 @@
-//! [`wait`] and [`wait_async`]: Python's `concurrent.futures.wait`, in both modes.
+//! [`wait`] and [`wait_async`]: Python's `concurrent.futures.wait`, in both modes, on one
+//! state machine ([`Watch`]).
 
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
-
-use async_io::Timer;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use super::ready_queue::Tracker;
 use crate::api_future::ApiFuture;
-use crate::timeout;
+use crate::timeout::{self, AsyncLimit, Limit};
 
 /// When [`wait`] and [`wait_async`] return, as Python's `FIRST_COMPLETED`, `ALL_COMPLETED`
 /// and `FIRST_EXCEPTION`.
@@ -29,8 +27,8 @@ pub enum ReturnWhen {
     FirstCompleted,
     /// When all are done.
     AllCompleted,
-    /// As soon as one future is done with an error (any but `Consumed`: see
-    /// [`ApiFuture::peek_failed`]); when all are done if none fails.
+    /// As soon as one future is done with a failure ([`Error::is_failure`](crate::Error::is_failure),
+    /// seen through [`ApiFuture::peek_failed`]); when all are done if none fails.
     FirstFailed,
 }
 
@@ -44,12 +42,11 @@ pub enum ReturnWhen {
 /// - `timeout` is a `Duration` or an `Option<Duration>`; `None` waits as long as it takes,
 ///   `Duration::ZERO` only looks. A timeout leaves every future as it was.
 /// - An empty slice returns `(vec![], vec![])` at once.
+/// - Every pending future is driven whenever it is woken, all of them concurrently: lazy
+///   futures ([`Retry`](crate::Retry), [`FromFuture`](crate::FromFuture)) make progress side by
+///   side, so the slowest one bounds the total.
 /// - The thread parks until a future wakes it, and then looks only at the futures that woke
-///   it: no polling loop. `AllCompleted` parks on the last future still pending (usually the
-///   last to complete), so a batch completed in about the order it was submitted costs one
-///   wake-up; O(N) work overall in any order.
-/// - Waiting drives futures that need driving ([`Retry`](crate::Retry) starts its due
-///   attempts, [`FromFuture`](crate::FromFuture) polls its future).
+///   it: no polling loop, and O(N) work overall for N futures.
 ///
 /// Calling this inside an async task blocks the executor's thread; use [`wait_async`] there.
 ///
@@ -69,122 +66,16 @@ pub enum ReturnWhen {
 /// assert_eq!((done.len(), not_done.len()), (3, 0));
 /// assert_eq!(futures[0].result(None).unwrap(), 0); // nothing was taken
 /// ```
-pub fn wait<F, T, E>(
+pub fn wait<F: ApiFuture>(
     futures: &mut [F],
     timeout: impl Into<Option<Duration>>,
     when: ReturnWhen,
-) -> (Vec<usize>, Vec<usize>)
-where
-    F: ApiFuture<T, E>,
-{
-    let timeout = timeout.into();
-    if when == ReturnWhen::AllCompleted {
-        return wait_all_from_the_end(futures, timeout);
-    }
-    let mut state = MultiWait::new(futures.len(), when);
-    if state.step(futures) {
-        return state.split();
-    }
-    let deadline = match timeout {
-        None => None,
-        Some(timeout) if timeout.is_zero() => return state.split(),
-        // Too large for `Instant`: as long as it takes.
-        Some(timeout) => timeout::deadline_after(timeout),
-    };
-    let waker = timeout::thread_waker();
-    loop {
-        if state.tracker.sleep_on(&waker) {
-            match deadline {
-                None => std::thread::park(),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return state.split();
-                    }
-                    std::thread::park_timeout(deadline - now);
-                }
-            }
-        }
-        if state.step(futures) {
-            return state.split();
-        }
-    }
-}
-
-/// `wait(.., AllCompleted)` on a thread. Every future must be done, so which one the thread
-/// parks on is free to choose: it parks on the pending future with the highest index, with the
-/// thread's own waker, and meanwhile looks at the others only with a no-op waker.
-///
-/// Futures are usually completed in about the order they were submitted, and then the last one
-/// is the only wake-up the thread needs. Parking on each pending future in turn instead makes
-/// a fast waiter follow a producer in lockstep, a wake-up (two system calls) per future. Two
-/// indices close in on the pending ones from both ends and never move back, so each future is
-/// looked at a bounded number of times: O(N) work overall, whatever the completion order.
-fn wait_all_from_the_end<F, T, E>(
-    futures: &mut [F],
-    timeout: Option<Duration>,
-) -> (Vec<usize>, Vec<usize>)
-where
-    F: ApiFuture<T, E>,
-{
-    let mut noop = Context::from_waker(Waker::noop());
-    // Everything before `low` and after `high` is done.
-    let mut low = 0;
-    let mut high = futures.len();
-    let mut parked: Option<(Waker, Option<Instant>)> = None;
-    loop {
-        while low < high && futures[low].poll_ready(&mut noop).is_ready() {
-            low += 1;
-        }
-        while low < high && futures[high - 1].poll_ready(&mut noop).is_ready() {
-            high -= 1;
-        }
-        if low == high {
-            return ((0..futures.len()).collect(), Vec::new());
-        }
-        let (waker, deadline) = parked.get_or_insert_with(|| {
-            let deadline = match timeout {
-                None => None,
-                Some(timeout) if timeout.is_zero() => Some(Instant::now()),
-                // Too large for `Instant`: as long as it takes.
-                Some(timeout) => timeout::deadline_after(timeout),
-            };
-            (timeout::thread_waker(), deadline)
-        });
-        let mut cx = Context::from_waker(waker);
-        while futures[high - 1].poll_ready(&mut cx).is_pending() {
-            match *deadline {
-                None => std::thread::park(),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return split_between(futures, low, high);
-                    }
-                    std::thread::park_timeout(deadline - now);
-                }
-            }
-        }
-        high -= 1;
-    }
-}
-
-/// `(done, pending)` when every future outside `low..high` is known to be done.
-fn split_between<F, T, E>(futures: &mut [F], low: usize, high: usize) -> (Vec<usize>, Vec<usize>)
-where
-    F: ApiFuture<T, E>,
-{
-    let mut noop = Context::from_waker(Waker::noop());
-    let mut done: Vec<usize> = (0..low).collect();
-    let mut pending = Vec::new();
-    for (index, future) in futures.iter_mut().enumerate().take(high).skip(low) {
-        if future.poll_ready(&mut noop).is_ready() {
-            done.push(index);
-        } else {
-            pending.push(index);
-        }
-    }
-    done.extend(high..futures.len());
-    (done, pending)
+) -> (Vec<usize>, Vec<usize>) {
+    let mut watch = Watch::new(futures.len(), when);
+    let limit = Limit::from_timeout(timeout.into());
+    // Timed out or not, the split says where each future stands.
+    timeout::block_on(limit, |cx, _| watch.poll(futures, cx));
+    watch.split()
 }
 
 /// [`wait`] for async code: the same rules, with the task woken instead of the thread parked
@@ -203,93 +94,60 @@ where
 /// assert!(done.contains(&1));
 /// # });
 /// ```
-pub fn wait_async<'a, F, T, E>(
-    futures: &'a mut [F],
+pub fn wait_async<F: ApiFuture>(
+    futures: &mut [F],
     timeout: impl Into<Option<Duration>>,
     when: ReturnWhen,
-) -> WaitAsync<'a, F, T, E>
-where
-    F: ApiFuture<T, E>,
-{
+) -> WaitAsync<'_, F> {
     WaitAsync {
-        state: MultiWait::new(futures.len(), when),
+        watch: Watch::new(futures.len(), when),
         futures,
-        timeout: timeout.into(),
-        timer: None,
-        started: false,
-        _types: PhantomData,
+        limit: AsyncLimit::new(Limit::from_timeout(timeout.into())),
     }
 }
 
 /// The future of [`wait_async`]: `(done, pending)` index lists.
 #[must_use = "futures do nothing unless you .await or poll them"]
-pub struct WaitAsync<'a, F, T, E> {
+pub struct WaitAsync<'a, F> {
     futures: &'a mut [F],
-    state: MultiWait,
-    timeout: Option<Duration>,
-    timer: Option<Timer>,
-    started: bool,
-    _types: PhantomData<fn() -> (T, E)>,
+    watch: Watch,
+    limit: AsyncLimit,
 }
 
-impl<F, T, E> Future for WaitAsync<'_, F, T, E>
-where
-    F: ApiFuture<T, E>,
-{
+impl<F: ApiFuture> Future for WaitAsync<'_, F> {
     type Output = (Vec<usize>, Vec<usize>);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        loop {
-            if this.state.step(this.futures) {
-                return Poll::Ready(this.state.split());
-            }
-            if !this.started {
-                this.started = true;
-                match this.timeout {
-                    Some(timeout) if timeout.is_zero() => return Poll::Ready(this.state.split()),
-                    // A timeout too large for `Instant` waits as long as it takes.
-                    Some(timeout) => this.timer = timeout::deadline_after(timeout).map(Timer::at),
-                    None => {}
-                }
-            }
-            if !this.state.tracker.sleep_on(cx.waker()) {
-                continue;
-            }
-            if let Some(timer) = &mut this.timer {
-                if Pin::new(timer).poll(cx).is_ready() {
-                    // One last look, then the time is up.
-                    this.state.step(this.futures);
-                    return Poll::Ready(this.state.split());
-                }
-            }
+        if this.watch.poll(this.futures, cx).is_pending()
+            && this.limit.poll_expired(cx).is_pending()
+        {
             return Poll::Pending;
         }
+        Poll::Ready(this.watch.split())
     }
 }
 
-impl<F, T, E> fmt::Debug for WaitAsync<'_, F, T, E> {
+impl<F> fmt::Debug for WaitAsync<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitAsync")
-            .field("state", &self.state)
+            .field("watch", &self.watch)
             .finish_non_exhaustive()
     }
 }
 
-/// What a multi-future wait knows so far.
-struct MultiWait {
+/// What a multi-future wait knows so far, in either mode.
+struct Watch {
     tracker: Tracker,
     when: ReturnWhen,
     done: Vec<bool>,
     done_count: usize,
     failed: bool,
-    /// Whether every future was polled once; after that only woken ones are.
-    scanned: bool,
 }
 
-impl fmt::Debug for MultiWait {
+impl fmt::Debug for Watch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MultiWait")
+        f.debug_struct("Watch")
             .field("when", &self.when)
             .field("futures", &self.done.len())
             .field("done", &self.done_count)
@@ -297,34 +155,34 @@ impl fmt::Debug for MultiWait {
     }
 }
 
-impl MultiWait {
+impl Watch {
     fn new(len: usize, when: ReturnWhen) -> Self {
-        MultiWait {
+        Watch {
             tracker: Tracker::new(len),
             when,
             done: vec![false; len],
             done_count: 0,
             failed: false,
-            scanned: false,
         }
     }
 
-    /// Polls the futures that may have changed; true once the wait is over.
-    fn step<F: ApiFuture<T, E>, T, E>(&mut self, futures: &mut [F]) -> bool {
-        if !self.scanned {
-            self.scanned = true;
-            for index in 0..futures.len() {
-                self.poll(futures, index);
+    /// Polls the futures that may have changed; ready once the wait is over, else `cx` is
+    /// registered to be woken by the next future that wakes.
+    fn poll<F: ApiFuture>(&mut self, futures: &mut [F], cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            for index in self.tracker.batch() {
+                self.look(futures, index);
             }
-        } else {
-            for index in self.tracker.take_ready() {
-                self.poll(futures, index);
+            if self.finished() {
+                return Poll::Ready(());
+            }
+            if self.tracker.sleep_on(cx.waker()) {
+                return Poll::Pending;
             }
         }
-        self.finished(futures.len())
     }
 
-    fn poll<F: ApiFuture<T, E>, T, E>(&mut self, futures: &mut [F], index: usize) {
+    fn look<F: ApiFuture>(&mut self, futures: &mut [F], index: usize) {
         if self.done[index] {
             return;
         }
@@ -339,24 +197,16 @@ impl MultiWait {
         }
     }
 
-    fn finished(&self, len: usize) -> bool {
+    fn finished(&self) -> bool {
+        let all = self.done_count == self.done.len();
         match self.when {
-            ReturnWhen::FirstCompleted => self.done_count > 0 || len == 0,
-            ReturnWhen::AllCompleted => self.done_count == len,
-            ReturnWhen::FirstFailed => self.failed || self.done_count == len,
+            ReturnWhen::FirstCompleted => self.done_count > 0 || all,
+            ReturnWhen::AllCompleted => all,
+            ReturnWhen::FirstFailed => self.failed || all,
         }
     }
 
     fn split(&self) -> (Vec<usize>, Vec<usize>) {
-        let mut done = Vec::with_capacity(self.done_count);
-        let mut pending = Vec::with_capacity(self.done.len() - self.done_count);
-        for (index, &is_done) in self.done.iter().enumerate() {
-            if is_done {
-                done.push(index);
-            } else {
-                pending.push(index);
-            }
-        }
-        (done, pending)
+        (0..self.done.len()).partition(|&index| self.done[index])
     }
 }

@@ -1,24 +1,19 @@
-//! The one state machine behind [`Retry`](super::Retry) and [`Polling`](super::Polling), and
-//! its two drivers: a blocking one that sleeps on the calling thread and an async one that
-//! sleeps on `async-io` timers.
+//! The one state machine behind [`Retry`](super::Retry) and [`Polling`](super::Polling).
 //!
-//! The machine itself never sleeps: [`Machine::step`] advances as far as it can without
-//! waiting and then says when it next needs to run (a backoff that ends, an attempt that times
-//! out, the deadline). Each driver turns that instant into its own kind of sleep, so both modes
-//! follow exactly the same schedule.
+//! [`Schedule::step`] advances as far as it can without waiting and then says when it next
+//! needs to run (a backoff that ends, an attempt that times out, the deadline). The two drivers
+//! turn that instant into their own kind of sleep through an [`Alarm`]: an async wait on an
+//! `async-io` timer, a blocking wait by parking its thread. Both follow the same schedule.
 
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-
-use async_io::Timer;
 
 use super::policy::RetryPolicy;
 use crate::api_future::ApiFuture;
-use crate::error::{Error, panic_message};
-use crate::timeout;
+use crate::error::{Error, is_failure, panic_message};
+use crate::timeout::{self, Alarm, LazyTimer, Limit, earliest};
 
 /// What the operation's classifier says about a failed attempt's error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,34 +39,98 @@ pub enum Progress<T> {
     PendingFor(Duration),
 }
 
+/// A closure that makes attempt number `n`: what [`retry`](super::retry) and
+/// [`poll_until_ready`](super::poll_until_ready) take. Implemented for every
+/// `FnMut(u32) -> A + Send` where `A: ApiFuture`; it names the attempt type, so that
+/// [`Retry`](super::Retry) needs no type parameter beside the closure.
+#[doc(hidden)]
+pub trait AttemptFn: Send {
+    /// The future of one attempt.
+    type Attempt: ApiFuture;
+    /// Makes attempt number `number`, counting from 1.
+    fn attempt(&mut self, number: u32) -> Self::Attempt;
+}
+
+impl<F, A> AttemptFn for F
+where
+    F: FnMut(u32) -> A + Send,
+    A: ApiFuture,
+{
+    type Attempt = A;
+
+    fn attempt(&mut self, number: u32) -> A {
+        self(number)
+    }
+}
+
+/// How an attempt's value is read: [`Values`] for a retry (every value ends it), [`Probes`] for
+/// a poll (a value is a [`Progress`]).
+#[doc(hidden)]
+pub trait Reading<V> {
+    /// What the whole operation gives.
+    type Value: Send;
+    /// Reads one attempt's value.
+    fn read(value: V) -> Progress<Self::Value>;
+}
+
+/// A retry's reading: the first value ends the operation.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Values {}
+
+/// A poll's reading: attempts report [`Progress`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Probes {}
+
+impl<V: Send> Reading<V> for Values {
+    type Value = V;
+
+    #[inline]
+    fn read(value: V) -> Progress<V> {
+        Progress::Ready(value)
+    }
+}
+
+impl<T: Send> Reading<Progress<T>> for Probes {
+    type Value = T;
+
+    #[inline]
+    fn read(progress: Progress<T>) -> Progress<T> {
+        progress
+    }
+}
+
+pub(crate) type AttemptOf<F> = <F as AttemptFn>::Attempt;
+pub(crate) type ValueOf<F> = <AttemptOf<F> as ApiFuture>::Value;
+pub(crate) type FailureOf<F> = <AttemptOf<F> as ApiFuture>::Failure;
+/// What the whole operation gives: the read value, or why there is none.
+pub(crate) type OutcomeOf<F, R> = Result<<R as Reading<ValueOf<F>>>::Value, Error<FailureOf<F>>>;
 pub(crate) type Classify<E> = Box<dyn FnMut(&E) -> RetryDecision + Send>;
 pub(crate) type Notify<E> = Box<dyn FnMut(&E, Duration) + Send>;
-pub(crate) type MakeAttempt<A> = Box<dyn FnMut(u32) -> A + Send>;
 
 /// Where the schedule stands.
-enum Stage<A, T, E> {
+enum Phase<F: AttemptFn, R: Reading<ValueOf<F>>> {
     /// An attempt is in flight; it is cancelled (dropped) if it runs past `timeout_at`.
     Attempt {
-        attempt: A,
+        attempt: AttemptOf<F>,
         timeout_at: Option<Instant>,
     },
     /// The first attempt's outcome, there as soon as it was made and read at the first step
     /// (after [`Retry::when`](super::Retry::when) had its chance to set the classifier).
-    Arrived(Result<Progress<T>, Error<E>>),
+    Arrived(Result<Progress<R::Value>, Error<FailureOf<F>>>),
     /// Waiting for the next attempt.
     Sleeping { until: Instant },
     /// The outcome, until a wait takes it.
-    Finished(Option<Result<T, Error<E>>>),
+    Finished(Option<OutcomeOf<F, R>>),
 }
 
-/// The schedule of attempts, shared by retrying (`V = T`) and polling (`V = Progress<T>`).
-pub(crate) struct Machine<V, T, E, A> {
+/// The schedule of attempts, shared by retrying and polling.
+pub(crate) struct Schedule<F: AttemptFn, R: Reading<ValueOf<F>>> {
     policy: RetryPolicy,
-    make: MakeAttempt<A>,
-    classify: Classify<E>,
-    notify: Option<Notify<E>>,
-    /// How an attempt's value reads: finished, or pending for a while.
-    progress: fn(V) -> Progress<T>,
+    make: F,
+    classify: Classify<FailureOf<F>>,
+    notify: Option<Notify<FailureOf<F>>>,
     /// Attempts started (the closure's argument), probes that said `Pending` included.
     started: u32,
     /// Attempts that failed: these use up `max_attempts`.
@@ -79,10 +138,8 @@ pub(crate) struct Machine<V, T, E, A> {
     /// Sleeps taken so far: the index into the policy's backoff.
     backoffs: u32,
     deadline: Option<Instant>,
-    last_error: Option<E>,
-    stage: Stage<A, T, E>,
-    /// The async driver's timer, and the instant it is set for.
-    timer: Option<(Instant, Timer)>,
+    last_error: Option<FailureOf<F>>,
+    phase: Phase<F, R>,
 }
 
 /// What a step ended on.
@@ -92,95 +149,157 @@ enum Step {
     Pending(Option<Instant>),
 }
 
-impl<V, T, E, A> Machine<V, T, E, A>
-where
-    A: ApiFuture<V, E>,
-{
+/// A retry's state: most first attempts succeed at once, and then there is nothing to schedule,
+/// only a value to hand out.
+pub(crate) enum Run<F: AttemptFn, R: Reading<ValueOf<F>>> {
+    /// The first attempt was done with a value when the retry was made.
+    Done(Option<R::Value>),
+    Machine(Box<Machine<F, R>>),
+}
+
+/// The schedule, and the timer its async waits sleep on.
+pub(crate) struct Machine<F: AttemptFn, R: Reading<ValueOf<F>>> {
+    schedule: Schedule<F, R>,
+    alarm: Alarm,
+}
+
+impl<F: AttemptFn, R: Reading<ValueOf<F>>> Run<F, R> {
     /// Starts the first attempt at once. An attempt that is already done with a value needs no
     /// schedule, so nothing is allocated for it and no clock is read (unless the policy has a
     /// deadline or an attempt timeout, which count from before the first attempt starts).
     #[inline]
-    pub(crate) fn start<F>(
-        policy: RetryPolicy,
-        mut make: F,
-        progress: fn(V) -> Progress<T>,
-    ) -> Run<V, T, E, A>
-    where
-        F: FnMut(u32) -> A + Send + 'static,
-    {
+    pub(crate) fn start(policy: RetryPolicy, mut make: F) -> Self {
         let now =
             (policy.deadline().is_some() || policy.attempt_timeout().is_some()).then(Instant::now);
-        let stage = match panic::catch_unwind(AssertUnwindSafe(|| make(1))) {
+        let phase = match panic::catch_unwind(AssertUnwindSafe(|| make.attempt(1))) {
             Ok(mut attempt) => match attempt.try_result() {
-                Some(outcome) => match outcome.map(progress) {
+                Some(outcome) => match outcome.map(R::read) {
                     Ok(Progress::Ready(value)) => return Run::Done(Some(value)),
-                    outcome => Stage::Arrived(outcome),
+                    outcome => Phase::Arrived(outcome),
                 },
-                None => Stage::Attempt {
+                None => Phase::Attempt {
                     attempt,
                     timeout_at: policy
                         .attempt_timeout()
                         .and_then(|limit| now?.checked_add(limit)),
                 },
             },
-            Err(payload) => Stage::Finished(Some(Err(Error::Panicked(panic_message(&*payload))))),
+            Err(payload) => Phase::Finished(Some(Err(Error::Panicked(panic_message(&*payload))))),
         };
         let deadline = policy
             .deadline()
             .and_then(|budget| now?.checked_add(budget));
         Run::Machine(Box::new(Machine {
-            policy,
-            make: Box::new(make),
-            classify: Box::new(|_| RetryDecision::Retry),
-            notify: None,
-            progress,
-            started: 1,
-            failures: 0,
-            backoffs: 0,
-            deadline,
-            last_error: None,
-            stage,
-            timer: None,
+            schedule: Schedule {
+                policy,
+                make,
+                classify: Box::new(|_| RetryDecision::Retry),
+                notify: None,
+                started: 1,
+                failures: 0,
+                backoffs: 0,
+                deadline,
+                last_error: None,
+                phase,
+            },
+            alarm: Alarm::Timer(LazyTimer::default()),
         }))
     }
 
-    pub(crate) fn set_classify(&mut self, classify: Classify<E>) {
-        self.classify = classify;
+    pub(crate) fn set_classify(&mut self, classify: Classify<FailureOf<F>>) {
+        if let Run::Machine(machine) = self {
+            machine.schedule.classify = classify;
+        }
     }
 
-    pub(crate) fn set_notify(&mut self, notify: Notify<E>) {
-        self.notify = Some(notify);
+    pub(crate) fn set_notify(&mut self, notify: Notify<FailureOf<F>>) {
+        if let Run::Machine(machine) = self {
+            machine.schedule.notify = Some(notify);
+        }
     }
 
     /// Attempts started so far.
     pub(crate) fn attempts(&self) -> u32 {
-        self.started
+        match self {
+            Run::Done(_) => 1,
+            Run::Machine(machine) => machine.schedule.started,
+        }
     }
 
     /// Drops the attempt in flight (which cancels it) and ends with `Cancelled`; false if the
-    /// machine had already finished.
+    /// retry had already finished.
     pub(crate) fn cancel(&mut self) -> bool {
-        match self.stage {
-            Stage::Finished(Some(Err(Error::Cancelled))) => true,
-            Stage::Finished(_) => false,
+        let Run::Machine(machine) = self else {
+            return false;
+        };
+        let schedule = &mut machine.schedule;
+        match schedule.phase {
+            Phase::Finished(Some(Err(Error::Cancelled))) => true,
+            Phase::Finished(_) => false,
             _ => {
-                self.finish(Err(Error::Cancelled));
+                machine.alarm.clear();
+                schedule.finish(Err(Error::Cancelled));
                 true
             }
         }
     }
 
-    /// Starts attempt number `started + 1`; a panicking closure ends the machine.
+    /// The async driver: the schedule sleeps on the machine's async-io timer.
+    #[inline]
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self {
+            Run::Done(_) => Poll::Ready(()),
+            Run::Machine(machine) => machine.schedule.poll(cx, &mut machine.alarm),
+        }
+    }
+
+    /// The blocking driver: the schedule sleeps by parking the calling thread, never past the
+    /// wait's own `limit`.
+    pub(crate) fn block(&mut self, limit: Limit) -> OutcomeOf<F, R> {
+        if let Run::Machine(machine) = self {
+            let schedule = &mut machine.schedule;
+            if timeout::block_on(limit, |cx, alarm| schedule.poll(cx, alarm)).is_none() {
+                return schedule.try_take().unwrap_or(Err(Error::Timeout));
+            }
+        }
+        self.try_take().unwrap_or(Err(Error::Consumed))
+    }
+
+    /// Takes the outcome if the retry finished: a value, `Failed` or `Panicked` once (then
+    /// `Consumed`); `Cancelled`, `Abandoned` and `DeadlineExceeded` every time.
+    #[inline(always)]
+    pub(crate) fn try_take(&mut self) -> Option<OutcomeOf<F, R>> {
+        match self {
+            Run::Done(slot) => Some(slot.take().ok_or(Error::Consumed)),
+            Run::Machine(machine) => machine.schedule.try_take(),
+        }
+    }
+
+    /// Whether the retry finished with a failure; `None` while it runs.
+    pub(crate) fn peek_failed(&self) -> Option<bool> {
+        match self {
+            Run::Done(_) => Some(false),
+            Run::Machine(machine) => match &machine.schedule.phase {
+                Phase::Finished(Some(outcome)) => Some(is_failure(outcome)),
+                Phase::Finished(None) => Some(false),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
+    /// Starts attempt number `started + 1`; a panicking closure ends the schedule.
     fn start_attempt(&mut self, now: Option<Instant>) {
-        self.started += 1;
+        self.started = self.started.saturating_add(1);
         let number = self.started;
-        match panic::catch_unwind(AssertUnwindSafe(|| (self.make)(number))) {
+        match panic::catch_unwind(AssertUnwindSafe(|| self.make.attempt(number))) {
             Ok(attempt) => {
                 let timeout_at = self
                     .policy
                     .attempt_timeout()
                     .and_then(|limit| now.unwrap_or_else(Instant::now).checked_add(limit));
-                self.stage = Stage::Attempt {
+                self.phase = Phase::Attempt {
                     attempt,
                     timeout_at,
                 };
@@ -189,9 +308,8 @@ where
         }
     }
 
-    fn finish(&mut self, outcome: Result<T, Error<E>>) {
-        self.timer = None;
-        self.stage = Stage::Finished(Some(outcome));
+    fn finish(&mut self, outcome: OutcomeOf<F, R>) {
+        self.phase = Phase::Finished(Some(outcome));
     }
 
     /// Ends with the last operation error if there was one, else `DeadlineExceeded`.
@@ -204,7 +322,7 @@ where
     }
 
     /// Sleeps `delay` before the next attempt, unless that would reach the deadline:
-    /// `past_deadline` is what the machine ends with then.
+    /// `past_deadline` is what the schedule ends with then.
     fn sleep(&mut self, delay: Duration, past_deadline: fn(&mut Self)) {
         let now = Instant::now();
         match now.checked_add(delay) {
@@ -213,22 +331,25 @@ where
             }
             // `RetryAfter(ZERO)`, `PendingFor(ZERO)`: again at once (a long-polling server).
             Some(_) if delay.is_zero() => self.start_attempt(Some(now)),
-            Some(until) => self.stage = Stage::Sleeping { until },
+            Some(until) => self.phase = Phase::Sleeping { until },
             None if self.deadline.is_some() => past_deadline(self),
             // A sleep too long for `Instant` and no deadline: no attempt would ever follow.
             None => self.give_up(),
         }
     }
 
-    /// A failed attempt: count it and retry after `delay`, or give up.
-    fn retry_after(&mut self, delay: Duration) {
-        self.failures += 1;
+    /// A failed attempt: count it and retry after `delay`, or give up. The error, if there is
+    /// one to show, is in `last_error`.
+    fn retry_after(&mut self, delay: Duration, notify: bool) {
+        self.failures = self.failures.saturating_add(1);
         if self.failures >= self.policy.max_attempts() {
             self.give_up();
             return;
         }
-        if let (Some(notify), Some(error)) = (self.notify.as_mut(), self.last_error.as_ref()) {
-            notify(error, delay);
+        if notify {
+            if let (Some(notify), Some(error)) = (self.notify.as_mut(), self.last_error.as_ref()) {
+                notify(error, delay);
+            }
         }
         self.sleep(delay, Self::give_up);
     }
@@ -240,43 +361,37 @@ where
     }
 
     /// Reads a finished attempt's outcome and moves the schedule on.
-    fn settle(&mut self, outcome: Result<V, Error<E>>) {
-        self.settle_progress(outcome.map(self.progress));
-    }
-
-    /// [`settle`](Self::settle), with the attempt's value already read as progress.
-    fn settle_progress(&mut self, outcome: Result<Progress<T>, Error<E>>) {
+    fn read(&mut self, outcome: Result<Progress<R::Value>, Error<FailureOf<F>>>) {
         match outcome {
-            Ok(progress) => match progress {
-                Progress::Ready(value) => self.finish(Ok(value)),
-                Progress::Pending => {
-                    let delay = self.next_backoff();
-                    self.sleep(delay, |machine| {
-                        machine.finish(Err(Error::DeadlineExceeded))
-                    });
-                }
-                Progress::PendingFor(delay) => {
-                    self.sleep(delay, |machine| {
-                        machine.finish(Err(Error::DeadlineExceeded))
-                    });
-                }
-            },
+            Ok(Progress::Ready(value)) => self.finish(Ok(value)),
+            Ok(Progress::Pending) => {
+                let delay = self.next_backoff();
+                self.sleep(delay, |schedule| {
+                    schedule.finish(Err(Error::DeadlineExceeded))
+                });
+            }
+            Ok(Progress::PendingFor(delay)) => {
+                self.sleep(delay, |schedule| {
+                    schedule.finish(Err(Error::DeadlineExceeded))
+                });
+            }
             Err(Error::Failed(error)) => match (self.classify)(&error) {
                 RetryDecision::Stop => self.finish(Err(Error::Failed(error))),
                 RetryDecision::Retry => {
                     self.last_error = Some(error);
                     let delay = self.next_backoff();
-                    self.retry_after(delay);
+                    self.retry_after(delay, true);
                 }
                 RetryDecision::RetryAfter(delay) => {
                     self.last_error = Some(error);
-                    self.retry_after(delay);
+                    self.retry_after(delay, true);
                 }
             },
-            // Transient: the attempt's producer went away, or its own budget ran out.
+            // Transient, with no error to show: the attempt's producer went away, or its own
+            // budget ran out.
             Err(Error::Abandoned | Error::DeadlineExceeded | Error::Timeout) => {
                 let delay = self.next_backoff();
-                self.retry_without_error(delay);
+                self.retry_after(delay, false);
             }
             Err(error @ (Error::Panicked(_) | Error::Cancelled | Error::Consumed)) => {
                 self.finish(Err(error))
@@ -284,34 +399,23 @@ where
         }
     }
 
-    /// A failure with no operation error to show (abandoned, timed out): counted, not notified.
-    fn retry_without_error(&mut self, delay: Duration) {
-        self.failures += 1;
-        if self.failures >= self.policy.max_attempts() {
-            self.give_up();
-        } else {
-            self.sleep(delay, Self::give_up);
-        }
-    }
-
     /// Advances as far as possible without waiting.
     fn step(&mut self, cx: &mut Context<'_>) -> Step {
         loop {
-            match &mut self.stage {
-                Stage::Finished(_) => return Step::Ready,
-                Stage::Attempt {
+            match &mut self.phase {
+                Phase::Finished(_) => return Step::Ready,
+                Phase::Attempt {
                     attempt,
                     timeout_at,
                 } => {
                     // An outcome already available wins over any deadline.
                     if attempt.poll_ready(cx).is_ready() {
                         let outcome = attempt.try_result().unwrap_or(Err(Error::Consumed));
-                        self.settle(outcome);
+                        self.read(outcome.map(R::read));
                         continue;
                     }
                     let timeout_at = *timeout_at;
-                    let wake_at = earliest(timeout_at, self.deadline);
-                    let Some(wake_at) = wake_at else {
+                    let Some(wake_at) = earliest(timeout_at, self.deadline) else {
                         return Step::Pending(None);
                     };
                     if Instant::now() < wake_at {
@@ -322,17 +426,17 @@ where
                     } else {
                         // The attempt timed out: dropping it cancels it; it counts as a failure.
                         let delay = self.next_backoff();
-                        self.retry_without_error(delay);
+                        self.retry_after(delay, false);
                     }
                 }
-                Stage::Arrived(_) => {
-                    if let Stage::Arrived(outcome) =
-                        std::mem::replace(&mut self.stage, Stage::Finished(None))
+                Phase::Arrived(_) => {
+                    if let Phase::Arrived(outcome) =
+                        std::mem::replace(&mut self.phase, Phase::Finished(None))
                     {
-                        self.settle_progress(outcome);
+                        self.read(outcome);
                     }
                 }
-                Stage::Sleeping { until } => {
+                Phase::Sleeping { until } => {
                     let until = *until;
                     let now = Instant::now();
                     if now < until {
@@ -344,24 +448,20 @@ where
         }
     }
 
-    /// The async driver: steps, and sleeps on an async-io timer when the machine must wait for
-    /// an instant.
-    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Steps, and sleeps through `alarm` when the schedule must wait for an instant.
+    fn poll(&mut self, cx: &mut Context<'_>, alarm: &mut Alarm) -> Poll<()> {
         loop {
             match self.step(cx) {
-                Step::Ready => return Poll::Ready(()),
+                Step::Ready => {
+                    alarm.clear();
+                    return Poll::Ready(());
+                }
                 Step::Pending(None) => {
-                    self.timer = None;
+                    alarm.clear();
                     return Poll::Pending;
                 }
                 Step::Pending(Some(at)) => {
-                    // Re-arming a timer is a trip to the reactor: only when the instant moved.
-                    let (armed_for, timer) = self.timer.get_or_insert_with(|| (at, Timer::at(at)));
-                    if *armed_for != at {
-                        timer.set_at(at);
-                        *armed_for = at;
-                    }
-                    if Pin::new(timer).poll(cx).is_pending() {
+                    if alarm.poll_at(at, cx).is_pending() {
                         return Poll::Pending;
                     }
                 }
@@ -369,175 +469,47 @@ where
         }
     }
 
-    /// The blocking driver: steps, and parks the calling thread until it is woken or the
-    /// machine's next instant comes, never past `wait_deadline`.
-    pub(crate) fn block(&mut self, wait_deadline: Option<Instant>) -> Result<T, Error<E>> {
-        // Most calls succeed at the first attempt: settle that without making a thread waker
-        // (an allocation and a thread-handle clone).
-        if let Step::Ready = self.step(&mut Context::from_waker(Waker::noop())) {
-            return self.take();
-        }
-        let waker = timeout::thread_waker();
-        let mut cx = Context::from_waker(&waker);
-        loop {
-            let wake_at = match self.step(&mut cx) {
-                Step::Ready => return self.take(),
-                Step::Pending(wake_at) => wake_at,
-            };
-            match earliest(wake_at, wait_deadline) {
-                None => std::thread::park(),
-                Some(until) => {
-                    let now = Instant::now();
-                    if wait_deadline.is_some_and(|deadline| now >= deadline) {
-                        return Err(Error::Timeout);
-                    }
-                    if now < until {
-                        std::thread::park_timeout(until - now);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Takes the outcome if the machine finished: a value, `Failed` or `Panicked` once (then
-    /// `Consumed`); `Cancelled` and `DeadlineExceeded` every time.
-    pub(crate) fn try_take(&mut self) -> Option<Result<T, Error<E>>> {
-        match &mut self.stage {
-            Stage::Finished(slot) => Some(match slot {
-                Some(Err(Error::Cancelled)) => Err(Error::Cancelled),
-                Some(Err(Error::DeadlineExceeded)) => Err(Error::DeadlineExceeded),
-                Some(Err(Error::Abandoned)) => Err(Error::Abandoned),
-                Some(_) => slot.take().unwrap_or(Err(Error::Consumed)),
-                None => Err(Error::Consumed),
-            }),
-            _ => None,
-        }
-    }
-
-    /// Whether the machine finished with a failure; `None` while it runs.
-    pub(crate) fn peek_failed(&self) -> Option<bool> {
-        match &self.stage {
-            Stage::Finished(Some(outcome)) => Some(crate::callbacks::is_failure(outcome)),
-            Stage::Finished(None) => Some(false),
-            _ => None,
-        }
-    }
-
-    fn take(&mut self) -> Result<T, Error<E>> {
-        self.try_take().unwrap_or(Err(Error::Consumed))
+    fn try_take(&mut self) -> Option<OutcomeOf<F, R>> {
+        let Phase::Finished(slot) = &mut self.phase else {
+            return None;
+        };
+        Some(match slot {
+            Some(Err(Error::Cancelled)) => Err(Error::Cancelled),
+            Some(Err(Error::DeadlineExceeded)) => Err(Error::DeadlineExceeded),
+            Some(Err(Error::Abandoned)) => Err(Error::Abandoned),
+            _ => slot.take().unwrap_or(Err(Error::Consumed)),
+        })
     }
 }
 
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-impl<V, T, E, A> fmt::Debug for Machine<V, T, E, A> {
+impl<F: AttemptFn, R: Reading<ValueOf<F>>> fmt::Debug for Run<F, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let stage = match &self.stage {
-            Stage::Attempt { .. } => "attempt in flight",
-            Stage::Arrived(_) => "attempt done",
-            Stage::Sleeping { .. } => "sleeping",
-            Stage::Finished(Some(_)) => "finished",
-            Stage::Finished(None) => "consumed",
+        let (policy, attempts, phase) = match self {
+            Run::Done(slot) => (
+                None,
+                1,
+                if slot.is_some() {
+                    "finished"
+                } else {
+                    "consumed"
+                },
+            ),
+            Run::Machine(machine) => {
+                let schedule = &machine.schedule;
+                let phase = match &schedule.phase {
+                    Phase::Attempt { .. } => "attempt in flight",
+                    Phase::Arrived(_) => "attempt done",
+                    Phase::Sleeping { .. } => "sleeping",
+                    Phase::Finished(Some(_)) => "finished",
+                    Phase::Finished(None) => "consumed",
+                };
+                (Some(&schedule.policy), schedule.started, phase)
+            }
         };
         f.debug_struct("Retry")
-            .field("policy", &self.policy)
-            .field("attempts", &self.started)
-            .field("stage", &stage)
+            .field("policy", &policy)
+            .field("attempts", &attempts)
+            .field("phase", &phase)
             .finish_non_exhaustive()
-    }
-}
-
-/// A retry's state: most first attempts succeed at once, and then there is nothing to schedule,
-/// only a value to hand out.
-pub(crate) enum Run<V, T, E, A> {
-    /// The first attempt was done with a value when the retry was made.
-    Done(Option<T>),
-    Machine(Box<Machine<V, T, E, A>>),
-}
-
-impl<V, T, E, A> Run<V, T, E, A>
-where
-    A: ApiFuture<V, E>,
-{
-    pub(crate) fn set_classify(&mut self, classify: Classify<E>) {
-        if let Run::Machine(machine) = self {
-            machine.set_classify(classify);
-        }
-    }
-
-    pub(crate) fn set_notify(&mut self, notify: Notify<E>) {
-        if let Run::Machine(machine) = self {
-            machine.set_notify(notify);
-        }
-    }
-
-    pub(crate) fn attempts(&self) -> u32 {
-        match self {
-            Run::Done(_) => 1,
-            Run::Machine(machine) => machine.attempts(),
-        }
-    }
-
-    pub(crate) fn cancel(&mut self) -> bool {
-        match self {
-            Run::Done(_) => false,
-            Run::Machine(machine) => machine.cancel(),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        match self {
-            Run::Done(_) => Poll::Ready(()),
-            Run::Machine(machine) => machine.poll_ready(cx),
-        }
-    }
-
-    #[inline(always)]
-    pub(crate) fn try_take(&mut self) -> Option<Result<T, Error<E>>> {
-        match self {
-            Run::Done(slot) => Some(slot.take().ok_or(Error::Consumed)),
-            Run::Machine(machine) => machine.try_take(),
-        }
-    }
-
-    pub(crate) fn peek_failed(&self) -> Option<bool> {
-        match self {
-            Run::Done(_) => Some(false),
-            Run::Machine(machine) => machine.peek_failed(),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn block(&mut self, wait_deadline: Option<Instant>) -> Result<T, Error<E>> {
-        match self {
-            Run::Done(slot) => slot.take().ok_or(Error::Consumed),
-            Run::Machine(machine) => machine.block(wait_deadline),
-        }
-    }
-}
-
-impl<V, T, E, A> fmt::Debug for Run<V, T, E, A> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Run::Done(slot) => f
-                .debug_struct("Retry")
-                .field("attempts", &1)
-                .field(
-                    "stage",
-                    &if slot.is_some() {
-                        "finished"
-                    } else {
-                        "consumed"
-                    },
-                )
-                .finish_non_exhaustive(),
-            Run::Machine(machine) => machine.fmt(f),
-        }
     }
 }

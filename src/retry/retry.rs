@@ -1,38 +1,46 @@
 //! The two entry points, [`retry`] and [`poll_until_ready`], and the future they return.
 
 use std::fmt;
-use std::future::IntoFuture;
+use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::machine::{Machine, Progress, RetryDecision, Run};
+use super::machine::{
+    AttemptFn, FailureOf, OutcomeOf, Probes, Progress, Reading, RetryDecision, Run, ValueOf, Values,
+};
 use super::policy::RetryPolicy;
 use crate::api_future::ApiFuture;
-use crate::error::{BoxError, Error};
-use crate::timeout::{self, Await};
+use crate::timeout::Limit;
 
 /// An operation retried under a [`RetryPolicy`]: itself an [`ApiFuture`], so it is blocked on
 /// with [`result`](ApiFuture::result) or awaited, with non-destructive timeouts, like any
 /// other future of this crate. Made by [`retry`]; [`Polling`] (from [`poll_until_ready`]) is
 /// the same type probing a server-side operation.
 ///
+/// `F` is the closure that makes each attempt; the value and error types come from the
+/// attempts it returns.
+///
 /// The first attempt starts when the `Retry` is made. Later attempts start as a waiter drives
 /// the schedule: a blocking wait sleeps the backoff on its own thread, an async wait on an
 /// `async-io` timer, and nothing happens while nobody waits (a due attempt starts at the next
-/// wait). To run the whole loop in the background, hand the wait to [`spawn`](crate::spawn).
+/// wait). To run the whole loop with nobody waiting, call
+/// [`background`](crate::ApiFutureExt::background): that is what an SDK method should return.
 ///
 /// A wait's own timeout leaves the attempt in flight and the schedule as they are; the next
 /// wait resumes them. Dropping the `Retry`, or [`cancel`](Retry::cancel), drops the attempt in
 /// flight (which cancels it) and starts no new one.
-#[must_use = "a retry makes progress only while something waits on it"]
-pub struct Retry<T, E = BoxError, A = crate::AwaitableConcurrentFuture<T, E>, V = T> {
-    machine: Run<V, T, E, A>,
+#[must_use = "dropping a retry cancels its attempt in flight; .await it, wait on it, or detach() it"]
+pub struct Retry<F: AttemptFn, R: Reading<ValueOf<F>> = Values> {
+    run: Run<F, R>,
 }
 
 /// A server-side operation polled until it reports a value: a [`Retry`] whose attempts report
 /// [`Progress`]. Made by [`poll_until_ready`].
-pub type Polling<T, E = BoxError, A = crate::AwaitableConcurrentFuture<Progress<T>, E>> =
-    Retry<T, E, A, Progress<T>>;
+pub type Polling<F> = Retry<F, Probes>;
+
+// Nothing is pinned: the schedule is boxed and a first value is only ever moved out.
+impl<F: AttemptFn, R: Reading<ValueOf<F>>> Unpin for Retry<F, R> {}
 
 /// Runs `attempt(1)` now and retries it under `policy` while it fails.
 ///
@@ -74,13 +82,14 @@ pub type Polling<T, E = BoxError, A = crate::AwaitableConcurrentFuture<Progress<
 /// assert_eq!(calls.load(Ordering::SeqCst), 3);
 /// ```
 #[inline]
-pub fn retry<T, E, A, F>(policy: RetryPolicy, attempt: F) -> Retry<T, E, A>
+#[must_use = "dropping a retry cancels its attempt in flight; .await it, wait on it, or detach() it"]
+pub fn retry<A, F>(policy: RetryPolicy, attempt: F) -> Retry<F>
 where
-    F: FnMut(u32) -> A + Send + 'static,
-    A: ApiFuture<T, E>,
+    F: FnMut(u32) -> A + Send,
+    A: ApiFuture,
 {
     Retry {
-        machine: Machine::start(policy, attempt, Progress::Ready),
+        run: Run::start(policy, attempt),
     }
 }
 
@@ -109,20 +118,19 @@ where
 /// assert_eq!(job.attempts(), 3);
 /// ```
 #[inline]
-pub fn poll_until_ready<T, E, A, F>(policy: RetryPolicy, probe: F) -> Polling<T, E, A>
+#[must_use = "dropping a poll cancels its probe in flight; .await it, wait on it, or detach() it"]
+pub fn poll_until_ready<T, A, F>(policy: RetryPolicy, probe: F) -> Polling<F>
 where
-    F: FnMut(u32) -> A + Send + 'static,
-    A: ApiFuture<Progress<T>, E>,
+    F: FnMut(u32) -> A + Send,
+    A: ApiFuture<Value = Progress<T>>,
+    T: Send,
 {
     Retry {
-        machine: Machine::start(policy, probe, |progress| progress),
+        run: Run::start(policy, probe),
     }
 }
 
-impl<T, E, A, V> Retry<T, E, A, V>
-where
-    A: ApiFuture<V, E>,
-{
+impl<F: AttemptFn, R: Reading<ValueOf<F>>> Retry<F, R> {
     /// Sets how an operation error is read; the default retries every error.
     ///
     /// ```
@@ -134,8 +142,11 @@ where
     /// assert_eq!(call.result(Duration::from_secs(30)), Err(Error::Failed(400)));
     /// assert_eq!(call.attempts(), 1);
     /// ```
-    pub fn when(mut self, classify: impl FnMut(&E) -> RetryDecision + Send + 'static) -> Self {
-        self.machine.set_classify(Box::new(classify));
+    pub fn when(
+        mut self,
+        classify: impl FnMut(&FailureOf<F>) -> RetryDecision + Send + 'static,
+    ) -> Self {
+        self.run.set_classify(Box::new(classify));
         self
     }
 
@@ -157,8 +168,8 @@ where
     /// assert_eq!(call.result(None).unwrap(), 2);
     /// assert_eq!(log.lock().unwrap().len(), 1);
     /// ```
-    pub fn notify(mut self, notify: impl FnMut(&E, Duration) + Send + 'static) -> Self {
-        self.machine.set_notify(Box::new(notify));
+    pub fn notify(mut self, notify: impl FnMut(&FailureOf<F>, Duration) + Send + 'static) -> Self {
+        self.run.set_notify(Box::new(notify));
         self
     }
 
@@ -170,7 +181,7 @@ where
     /// assert_eq!(call.attempts(), 1); // the first starts at once
     /// ```
     pub fn attempts(&self) -> u32 {
-        self.machine.attempts()
+        self.run.attempts()
     }
 
     /// Cancels the attempt in flight and starts no new one: later waits return
@@ -186,70 +197,50 @@ where
     /// assert_eq!(call.result(None), Err(Error::Cancelled));
     /// ```
     pub fn cancel(&mut self) -> bool {
-        self.machine.cancel()
+        self.run.cancel()
     }
 }
 
-impl<T, E, A, V> ApiFuture<T, E> for Retry<T, E, A, V>
-where
-    A: ApiFuture<V, E>,
-    T: Send + Unpin,
-    E: Send + Unpin,
-    V: Unpin,
-{
+impl<F: AttemptFn, R: Reading<ValueOf<F>>> ApiFuture for Retry<F, R> {
+    type Value = R::Value;
+    type Failure = FailureOf<F>;
+
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.machine.poll_ready(cx)
+        self.run.poll_ready(cx)
     }
 
     #[inline(always)]
-    fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
-        self.machine.try_take()
+    fn try_result(&mut self) -> Option<OutcomeOf<F, R>> {
+        self.run.try_take()
     }
 
     fn peek_failed(&mut self) -> Option<bool> {
-        self.machine.peek_failed()
+        self.run.peek_failed()
     }
 
     /// Runs the schedule on the calling thread: backoffs are slept here, not on a timer thread.
     #[inline]
-    fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Result<T, Error<E>> {
-        match timeout.into() {
-            None => self.machine.block(None),
-            Some(timeout) => self.machine.block(Some(
-                timeout::deadline_after(timeout).unwrap_or_else(far_future),
-            )),
-        }
+    fn result(&mut self, timeout: impl Into<Option<Duration>>) -> OutcomeOf<F, R> {
+        self.run.block(Limit::from_timeout(timeout.into()))
     }
 
-    fn result_deadline(&mut self, deadline: Instant) -> Result<T, Error<E>> {
-        self.machine.block(Some(deadline))
+    fn result_deadline(&mut self, deadline: Instant) -> OutcomeOf<F, R> {
+        self.run.block(Limit::At(deadline))
     }
 }
 
-/// A deadline that stands for "never" when a timeout does not fit in `Instant`.
-fn far_future() -> Instant {
-    // About 30 years; `Instant` has no MAX.
-    Instant::now() + Duration::from_secs(60 * 60 * 24 * 365 * 30)
-}
+impl<F: AttemptFn, R: Reading<ValueOf<F>>> Future for Retry<F, R> {
+    type Output = OutcomeOf<F, R>;
 
-impl<T, E, A, V> IntoFuture for Retry<T, E, A, V>
-where
-    A: ApiFuture<V, E>,
-    T: Send + Unpin,
-    E: Send + Unpin,
-    V: Unpin,
-{
-    type Output = Result<T, Error<E>>;
-    type IntoFuture = Await<Self, T, E>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Await::new(self)
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().poll_outcome(cx)
     }
 }
 
-impl<T, E, A, V> fmt::Debug for Retry<T, E, A, V> {
+impl<F: AttemptFn, R: Reading<ValueOf<F>>> fmt::Debug for Retry<F, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.machine.fmt(f)
+        self.run.fmt(f)
     }
 }

@@ -103,7 +103,10 @@ pub const fn iterations(native: usize, miri: usize) -> usize {
 #[derive(Debug)]
 pub struct ViaTrait<T, E>(pub apifuture::AwaitableConcurrentFuture<T, E>);
 
-impl<T: Send, E: Send> apifuture::ApiFuture<T, E> for ViaTrait<T, E> {
+impl<T: Send, E: Send> apifuture::ApiFuture for ViaTrait<T, E> {
+    type Value = T;
+    type Failure = E;
+
     fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
         self.0.poll_ready(cx)
     }
@@ -113,12 +116,14 @@ impl<T: Send, E: Send> apifuture::ApiFuture<T, E> for ViaTrait<T, E> {
     }
 }
 
-impl<T: Send, E: Send> std::future::IntoFuture for ViaTrait<T, E> {
+impl<T: Send, E: Send> Future for ViaTrait<T, E> {
     type Output = Result<T, apifuture::Error<E>>;
-    type IntoFuture = apifuture::Await<Self, T, E>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        apifuture::Await::new(self)
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        apifuture::ApiFuture::poll_outcome(self.get_mut(), cx)
     }
 }
 

@@ -1,9 +1,12 @@
-//! [`spawn_async`]: async code run on the crate's one background executor thread.
+//! The background executor: one thread, started by the first call that needs it, running
+//! [`spawn_async`] tasks and the futures that [`background`](crate::ApiFutureExt::background)
+//! and [`detach`](crate::ApiFutureExt::detach) hand it.
 //!
 //! The executor is `async-executor`'s, driven by `async_io::block_on`, so the thread that runs
-//! the tasks also runs async-io's reactor and timers while it has nothing else to do. It starts
-//! with the first call and runs for the rest of the process.
+//! the tasks also runs async-io's reactor and timers while it has nothing else to do. It runs
+//! for the rest of the process.
 
+use std::any::Any;
 use std::future::{self, Future};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
@@ -13,9 +16,11 @@ use std::thread;
 
 use async_executor::Executor;
 
+use crate::api_future::ApiFuture;
 use crate::awaitable::AwaitableConcurrentFuture;
 use crate::error::{Error, panic_message};
 use crate::promise::{Promise, promise};
+use crate::state::Outcome;
 
 /// The name of the thread that runs every [`spawn_async`] task.
 const THREAD_NAME: &str = "apifuture-async";
@@ -84,6 +89,7 @@ const THREAD_NAME: &str = "apifuture-async";
 /// assert_eq!(double_later(3).await.unwrap(), 6);
 /// # });
 /// ```
+#[must_use = "dropping the future cancels the task; use detach() to let it run"]
 pub fn spawn_async<T, E, Fut>(fut: Fut) -> AwaitableConcurrentFuture<T, E>
 where
     Fut: Future<Output = Result<T, E>> + Send + 'static,
@@ -91,18 +97,81 @@ where
     E: Send + 'static,
 {
     let (promise, future) = promise();
-    // Without a thread the promise is dropped here: the waiter gets `Abandoned`, not a hang.
+    run(Box::pin(fut), Some(promise), |outcome| {
+        outcome.map_err(Error::Failed)
+    });
+    future
+}
+
+/// [`ApiFutureExt::background`](crate::ApiFutureExt::background): a future that is already
+/// driven by its producer comes back as it is; any other runs on the executor.
+pub(crate) fn background<F>(future: F) -> AwaitableConcurrentFuture<F::Value, F::Failure>
+where
+    F: ApiFuture + 'static,
+    F::Value: 'static,
+    F::Failure: 'static,
+{
+    match eager(future) {
+        Ok(future) => future,
+        Err(lazy) => {
+            let (promise, future) = promise();
+            run(lazy, Some(promise), |outcome| outcome);
+            future
+        }
+    }
+}
+
+/// [`ApiFutureExt::detach`](crate::ApiFutureExt::detach): a future that is already driven by
+/// its producer is let go of without telling it; any other runs to its end on the executor.
+pub(crate) fn detach<F>(future: F)
+where
+    F: ApiFuture + 'static,
+    F::Value: 'static,
+    F::Failure: 'static,
+{
+    match eager(future) {
+        Ok(future) => future.detach(),
+        Err(lazy) => run(lazy, None, |outcome| outcome),
+    }
+}
+
+/// `future` as the [`AwaitableConcurrentFuture`] it is, if it is one: its producer drives it,
+/// so it needs no task. (A trait method that the type overrides would do the same, at the cost
+/// of `api_future.rs` and this file importing each other.)
+fn eager<F>(future: F) -> Result<AwaitableConcurrentFuture<F::Value, F::Failure>, F>
+where
+    F: ApiFuture + 'static,
+    F::Value: 'static,
+    F::Failure: 'static,
+{
+    let mut slot = Some(future);
+    let eager = (&mut slot as &mut dyn Any)
+        .downcast_mut::<Option<AwaitableConcurrentFuture<F::Value, F::Failure>>>()
+        .and_then(Option::take);
+    match (eager, slot) {
+        (Some(future), _) => Ok(future),
+        (None, Some(future)) => Err(future),
+        (None, None) => unreachable!("the future is in one of the two places"),
+    }
+}
+
+/// Spawns `fut` on the executor; its output, read by `read`, completes `promise` (or is
+/// dropped when there is none). Without a thread the promise is dropped here: the waiter gets
+/// `Abandoned`, not a hang.
+fn run<Fut, T, E>(fut: Fut, promise: Option<Promise<T, E>>, read: fn(Fut::Output) -> Outcome<T, E>)
+where
+    Fut: Future + Unpin + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
     if let Some(executor) = executor() {
         executor
             .spawn(Task {
-                running: Some(Running {
-                    fut: Box::pin(fut),
-                    promise,
-                }),
+                running: Some((fut, promise)),
+                read,
             })
             .detach();
     }
-    future
 }
 
 /// The executor, with its thread started; `None` if the thread could not be started.
@@ -124,13 +193,13 @@ fn executor() -> Option<&'static Executor<'static>> {
     let executor: &'static Executor<'static> = Box::leak(Box::new(Executor::new()));
     thread::Builder::new()
         .name(THREAD_NAME.to_owned())
-        .spawn(move || run(executor))
+        .spawn(move || executor_thread(executor))
         .ok()?;
     Some(EXECUTOR.get_or_init(|| executor))
 }
 
 /// The executor thread's body: runs tasks forever.
-fn run(executor: &'static Executor<'static>) {
+fn executor_thread(executor: &'static Executor<'static>) {
     loop {
         // `Task::poll` catches the panics of user code. Should anything unwind out of `run`
         // all the same, the executor is still usable: going back to it keeps the other tasks
@@ -142,53 +211,50 @@ fn run(executor: &'static Executor<'static>) {
     }
 }
 
-/// One task of [`spawn_async`]: the user's future raced against its cancellation.
+/// One task on the executor: a future raced against its consumer's cancellation.
 ///
-/// A hand-written future rather than an async block racing the user's future against
+/// A hand-written future rather than an async block racing the future against
 /// `promise.cancelled()`: it must deliver the outcome through the promise after the race, and
-/// must not poll the user's future again once the consumer is gone.
-struct Task<Fut, T, E> {
-    /// `None` once the task has finished: cancelled, or its outcome delivered.
-    running: Option<Running<Fut, T, E>>,
+/// must not poll the future again once the consumer is gone.
+struct Task<Fut: Future, T, E> {
+    /// The future and the promise its outcome completes (`None` when detached); `None` once the
+    /// task has finished.
+    running: Option<(Fut, Option<Promise<T, E>>)>,
+    read: fn(Fut::Output) -> Outcome<T, E>,
 }
-
-struct Running<Fut, T, E> {
-    fut: Pin<Box<Fut>>,
-    promise: Promise<T, E>,
-}
-
-// Nothing in a `Task` is pinned structurally: the user's future is pinned in its own box.
-impl<Fut, T, E> Unpin for Task<Fut, T, E> {}
 
 impl<Fut, T, E> Future for Task<Fut, T, E>
 where
-    Fut: Future<Output = Result<T, E>>,
+    Fut: Future + Unpin,
 {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(Running { fut, promise }) = &mut self.running else {
+        let Some((mut fut, promise)) = self.running.take() else {
             return Poll::Ready(());
         };
-        // Cancellation first: once nobody waits, the user's future is not polled again.
-        let outcome = if promise.poll_cancelled(cx).is_ready() {
+        // Cancellation first: once nobody waits, the future is not polled again.
+        let cancelled = promise
+            .as_ref()
+            .is_some_and(|promise| promise.poll_cancelled(cx).is_ready());
+        let outcome = if cancelled {
             None
         } else {
-            match panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-                Ok(Poll::Pending) => return Poll::Pending,
-                Ok(Poll::Ready(outcome)) => Some(outcome.map_err(Error::Failed)),
+            match panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut fut).poll(cx))) {
+                Ok(Poll::Pending) => {
+                    self.running = Some((fut, promise));
+                    return Poll::Pending;
+                }
+                Ok(Poll::Ready(output)) => Some((self.read)(output)),
                 Err(payload) => Some(Err(Error::Panicked(panic_message(&*payload)))),
             }
         };
-        let Some(Running { fut, promise }) = self.running.take() else {
-            unreachable!("matched as running above");
-        };
-        // The user's future goes first, so that what it owned is released by the time a waiter
+        // The future goes first, so that what it owned is released by the time a waiter
         // wakes. Its drop, and that of a value whose future is gone, can panic with nobody to
         // report it to: caught here (the panic hook still prints it), they stay out of the
         // executor.
         drop(panic::catch_unwind(AssertUnwindSafe(move || drop(fut))));
-        if let Some(outcome) = outcome {
+        if let (Some(promise), Some(outcome)) = (promise, outcome) {
             drop(panic::catch_unwind(AssertUnwindSafe(move || {
                 promise.deliver(outcome);
             })));

@@ -1,0 +1,166 @@
+//! [`ApiFutureExt`]: the combinators every [`ApiFuture`] gets.
+
+use super::background;
+use super::boxed::BoxApiFuture;
+use super::map::{AndThen, Map, MapErr};
+use super::shared::SharedFuture;
+use crate::api_future::ApiFuture;
+use crate::awaitable::AwaitableConcurrentFuture;
+
+/// Combinators for every [`ApiFuture`]. Each result is again an `ApiFuture`: blocked on,
+/// awaited, timed out without loss (a `Timeout` leaves the inner future's value for the next
+/// wait). A closure that panics gives `Error::Panicked`.
+///
+/// Closures are `Send + 'static`: each combinator stores its closure boxed (one allocation), so
+/// that the result stays usable in generic `Send` code whatever lifetimes the value and error
+/// types carry.
+pub trait ApiFutureExt: ApiFuture {
+    /// The value passed through `f`; errors unchanged.
+    ///
+    /// ```
+    /// use apifuture::{ready, ApiFuture, ApiFutureExt, BoxError};
+    /// let mut len = ready::<&str, BoxError>("four").map(str::len);
+    /// assert_eq!(len.result(None).unwrap(), 4);
+    /// ```
+    fn map<U, F>(self, f: F) -> Map<Self, U>
+    where
+        Self: Sized,
+        F: FnOnce(Self::Value) -> U + Send + 'static,
+        U: Send,
+    {
+        Map::new(self, Box::new(f))
+    }
+
+    /// The future `f` makes from the value: a second call that needs the first's answer.
+    ///
+    /// ```
+    /// use apifuture::{ready, spawn, ApiFutureExt, BoxError};
+    /// # futures_lite::future::block_on(async {
+    /// let id = ready::<u32, BoxError>(7);
+    /// let name = id.and_then(|id| spawn(move || Ok(format!("run-{id}")))).await;
+    /// assert_eq!(name.unwrap(), "run-7");
+    /// # });
+    /// ```
+    fn and_then<B, F>(self, f: F) -> AndThen<Self, B>
+    where
+        Self: Sized,
+        B: ApiFuture<Failure = Self::Failure>,
+        F: FnOnce(Self::Value) -> B + Send + 'static,
+    {
+        AndThen::new(self, Box::new(f), |error| error)
+    }
+
+    /// The operation's own error (`Error::Failed`) passed through `f`; other outcomes unchanged.
+    ///
+    /// ```
+    /// use apifuture::{failed, ApiFuture, ApiFutureExt, Error};
+    /// let mut call = failed::<u32, u16>(503).map_err(|code| format!("HTTP {code}"));
+    /// assert_eq!(call.result(None), Err(Error::Failed("HTTP 503".to_string())));
+    /// ```
+    fn map_err<E2, F>(self, f: F) -> MapErr<Self, E2>
+    where
+        Self: Sized,
+        F: FnOnce(Self::Failure) -> E2 + Send + 'static,
+        E2: Send,
+    {
+        MapErr::new(self, Box::new(f))
+    }
+
+    /// Shares the outcome among any number of waiters: see [`SharedFuture`]. Values and
+    /// errors must be `Clone + Sync`; for `BoxError`, see [`SharedError`](crate::SharedError).
+    ///
+    /// ```
+    /// use apifuture::{ready, ApiFuture, ApiFutureExt};
+    /// let mut a = ready::<u8, String>(5).shared();
+    /// let mut b = a.clone();
+    /// assert_eq!((a.result(None).unwrap(), b.result(None).unwrap()), (5, 5));
+    /// ```
+    fn shared(self) -> SharedFuture<Self::Value, Self::Failure>
+    where
+        Self: Sized + 'static,
+        Self::Value: Clone + Sync + 'static,
+        Self::Failure: Clone + Sync + 'static,
+    {
+        SharedFuture::new(self)
+    }
+
+    /// Erases the future's type: see [`BoxApiFuture`]. One allocation.
+    ///
+    /// ```
+    /// use apifuture::{ready, ApiFutureExt, BoxApiFuture, BoxError};
+    /// let calls: Vec<BoxApiFuture<u32>> =
+    ///     vec![ready::<u32, BoxError>(1).boxed(), ready::<u32, BoxError>(1).map(|v| v + 1).boxed()];
+    /// assert_eq!(calls.len(), 2);
+    /// ```
+    fn boxed(self) -> BoxApiFuture<Self::Value, Self::Failure>
+    where
+        Self: Sized + 'static,
+    {
+        BoxApiFuture::new(self)
+    }
+
+    /// Runs the future on the crate's background executor now, so that it progresses with
+    /// nobody waiting, and returns an [`AwaitableConcurrentFuture`] of its outcome.
+    ///
+    /// A [`Retry`](crate::Retry), a [`Polling`](crate::Polling), a [`FromFuture`](crate::FromFuture)
+    /// and combinators over them only progress while something waits on them; an SDK method
+    /// that returns `.background()` of one behaves like a call that was submitted at once (the
+    /// seed SDK's calls do). A future its producer already drives (an
+    /// `AwaitableConcurrentFuture`) comes back as it is, at no cost.
+    ///
+    /// - Dropping or cancelling the returned future drops `self` on the executor, which
+    ///   cancels what it had in flight (a retry's attempt, a spawned job).
+    /// - A panic while driving `self` gives `Error::Panicked`; an outcome already taken gives
+    ///   `Error::Consumed`.
+    /// - The executor is one thread (see [`spawn_async`](crate::spawn_async)): awaiting inside
+    ///   a background task is fine, blocking there stalls the other tasks.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use apifuture::{poll_until_ready, ready, ApiFuture, ApiFutureExt, BoxError, Progress, RetryPolicy};
+    ///
+    /// let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+    /// let mut job = poll_until_ready(policy, |probe| {
+    ///     ready::<_, BoxError>(if probe < 3 { Progress::Pending } else { Progress::Ready(probe) })
+    /// })
+    /// .background(); // polling goes on from here, with nobody waiting
+    /// std::thread::sleep(Duration::from_millis(50));
+    /// assert_eq!(job.result(Duration::from_secs(30)).unwrap(), 3);
+    /// ```
+    fn background(self) -> AwaitableConcurrentFuture<Self::Value, Self::Failure>
+    where
+        Self: Sized + 'static,
+        Self::Value: 'static,
+        Self::Failure: 'static,
+    {
+        background::background(self)
+    }
+
+    /// Lets the work finish with nobody waiting for it; its outcome is dropped when it comes.
+    ///
+    /// Unlike dropping the future, this tells the producer nothing:
+    /// [`Promise::is_cancelled`](crate::Promise::is_cancelled) stays false and a
+    /// [`spawn`](crate::spawn) job that has not started still runs. A future that only
+    /// progresses while driven (a retry, a poll, [`from_future`](crate::from_future)) is
+    /// driven to its end on the background executor. Done callbacks still run. Detaching a
+    /// future that is already complete, cancelled or consumed just drops it.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use apifuture::{spawn, ApiFutureExt, BoxError};
+    ///
+    /// let (sent, received) = mpsc::channel();
+    /// spawn(move || Ok::<_, BoxError>(sent.send("ran").unwrap())).detach();
+    /// assert_eq!(received.recv().unwrap(), "ran");
+    /// ```
+    fn detach(self)
+    where
+        Self: Sized + 'static,
+        Self::Value: 'static,
+        Self::Failure: 'static,
+    {
+        background::detach(self);
+    }
+}
+
+impl<A: ApiFuture + ?Sized> ApiFutureExt for A {}
