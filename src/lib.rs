@@ -1,15 +1,15 @@
 //! API futures usable both ways: `.await` them on any executor, or block on them from a plain
-//! thread, with timeouts that lose nothing, cancellation that reaches the producer, and no
-//! runtime required.
+//! thread, with timeouts that lose nothing, cancellation that reaches the producer, retries,
+//! and no runtime required.
 //!
-//! An SDK method returns an [`AwaitableConcurrentFuture`]; its caller picks the mode:
+//! An SDK method returns a future at once; its caller picks the mode:
 //!
 //! ```
 //! use std::time::Duration;
-//! use apifuture::{spawn, ApiFuture, AwaitableConcurrentFuture, BoxError};
+//! use apifuture::{spawn, ApiFuture, BoxError};
 //!
 //! /// An SDK call: returns at once, the work goes on elsewhere.
-//! fn forward_backward(batch: Vec<f32>) -> AwaitableConcurrentFuture<f32, BoxError> {
+//! fn forward_backward(batch: Vec<f32>) -> impl ApiFuture<Value = f32, Failure = BoxError> {
 //!     spawn(move || Ok(batch.iter().sum()))
 //! }
 //!
@@ -44,11 +44,18 @@
 //!
 //! The pieces:
 //!
+//! - [`ApiFuture`] is a [`Future`] whose output is
+//!   `Result<Value, Error<Failure>>`, plus blocking and timed waits. Every future of the crate
+//!   implements it.
 //! - [`promise()`] makes a pending future and the [`Promise`] that completes it, from any
 //!   thread; [`ready`] and [`failed`] make complete ones.
-//! - [`spawn`] runs a closure on a growing thread pool (see [`pool`]) and returns its future.
-//! - Waits return `Result<T, Error<E>>`: `E` is the operation's own error (a boxed error,
-//!   [`BoxError`], unless you choose one), [`Error`] adds why a wait ended without a value.
+//! - [`spawn`] runs a closure on a growing thread pool (see [`pool`]) and returns its future;
+//!   [`spawn_async`] runs async code on a background executor thread.
+//! - [`retry`] and [`poll_until_ready`] retry a request and poll a server-side operation.
+//! - [`ApiFutureExt`] composes: `map`, `and_then`, `boxed`, `shared`, `background`, `detach`.
+//! - Waits return `Result<Value, Error<Failure>>`: `Failure` is the operation's own error (a
+//!   boxed error, [`BoxError`], unless you choose one), [`Error`] adds why a wait ended
+//!   without a value.
 //!
 //! Under the hood each future is the receiving end of a [`oneshot`] channel. Blocking waits
 //! park in oneshot's own `recv_timeout`; async waits are woken through an `atomic-waker` slot
@@ -61,13 +68,14 @@
 //! - **Same outcome in both modes.** `result(t)`, `result_async(t)` and `.await` return the same
 //!   outcome for the same completion.
 //! - **Timeouts lose nothing.** [`Error::Timeout`] leaves the future pending; the next wait can
-//!   still get the outcome. Dropping a timed-out (or unfinished) `result_async` future only stops
-//!   that wait; the producer is not told anything.
+//!   still get the outcome. Dropping a timed-out (or unfinished) `result_async` future, or
+//!   losing a `select!` on `&mut future`, only stops that wait; the producer is not told.
 //! - **Timers are never early**, and may be late by the scheduler's delay. `Duration::ZERO`
 //!   means "only if already complete"; a timeout too large for [`Instant`](std::time::Instant)
 //!   (`Duration::MAX`) waits indefinitely.
 //! - **Nothing hangs, nothing panics in the waiter.** A dropped [`Promise`] gives
-//!   [`Error::Abandoned`]; a panicking [`spawn`] closure gives [`Error::Panicked`].
+//!   [`Error::Abandoned`]; a panicking [`spawn`] closure gives [`Error::Panicked`]; polling a
+//!   future whose outcome was taken gives [`Error::Consumed`].
 //! - **Each value is dropped exactly once**, whether it was taken, never taken, or sent to a
 //!   future that was gone.
 //! - **Cheap when ready.** A wait on a future that is already complete reads no clock, creates no
@@ -81,7 +89,8 @@
 //! indefinitely. Blocking waits also come with a deadline form,
 //! [`result_deadline`](ApiFuture::result_deadline). An async wait reads the clock and arms an
 //! [`async_io::Timer`] only when it finds the future pending; the first timer used in a process
-//! starts async-io's reactor thread.
+//! starts async-io's reactor thread. Runtime timeouts work too, and lose nothing either:
+//! `tokio::time::timeout(d, &mut future)` leaves `future` waitable.
 //!
 //! ```
 //! use std::time::Duration;
@@ -93,28 +102,142 @@
 //! assert_eq!(future.result(Duration::ZERO).unwrap(), 1); // nothing was lost
 //! ```
 //!
-//! # Cancellation
+//! # Cancellation and detaching
 //!
-//! [`ConcurrentFuture::cancel`] (reach it with [`future()`](AwaitableConcurrentFuture::future))
-//! and dropping the future both tell the producer: [`Promise::is_cancelled`] turns true, so work
-//! nobody waits for can stop, and a job of [`spawn`] that has not started yet is skipped. A value
-//! completed into a cancelled future is dropped at once. `cancel` on a future that has already
-//! completed returns `false` and changes nothing. A timeout is not a cancellation.
+//! Dropping a pending future cancels its work, as Rust futures do (every future type is
+//! `#[must_use]` and says so): [`Promise::is_cancelled`] turns true, a job of [`spawn`] that has
+//! not started is skipped, a retry drops its attempt in flight. So does
+//! [`ConcurrentFuture::cancel`] (reach it with [`future()`](AwaitableConcurrentFuture::future)).
+//! A value completed into a cancelled future is dropped at once. A timeout is not a
+//! cancellation.
+//!
+//! To let the work finish with nobody waiting, [`detach`](ApiFutureExt::detach) the future
+//! instead: the producer hears nothing, and a future that needs driving (a retry, a poll) is
+//! driven to its end in the background.
 //!
 //! ```
-//! use apifuture::{promise, ApiFuture, Error};
+//! use apifuture::{promise, ApiFuture, ApiFutureExt, Error};
 //!
 //! let (promise, mut future) = promise::<u32, std::io::Error>();
 //! assert!(future.future().cancel());
 //! assert!(promise.is_cancelled());
 //! assert!(matches!(future.result(None), Err(Error::Cancelled)));
+//!
+//! let (promise, future) = apifuture::promise::<u32, std::io::Error>();
+//! future.detach();
+//! assert!(!promise.is_cancelled()); // the work goes on
+//! promise.set_result(2); // and its outcome is dropped
 //! ```
 //!
 //! # Outcomes that are handed out once, and states
 //!
 //! A value, [`Error::Failed`] and [`Error::Panicked`] are handed out by the first wait that sees
-//! them; later waits get [`Error::Consumed`]. [`Error::Cancelled`] and [`Error::Abandoned`] are
-//! states: every later wait returns them again.
+//! them; later waits (and polls) get [`Error::Consumed`]. [`Error::Cancelled`],
+//! [`Error::Abandoned`] and [`Error::DeadlineExceeded`] are states: every later wait returns
+//! them again.
+//!
+//! # Writing an SDK
+//!
+//! **What should a method return?** `impl ApiFuture<Value = T, Failure = E>`, or a concrete
+//! future type of this crate. Both block, await, spawn and compose the same way; the caller
+//! needs no other import than [`ApiFuture`].
+//!
+//! - **Eager work** ([`spawn`], [`spawn_async`], a [`promise`] completed by your transport):
+//!   return it as it is. The request is in flight as soon as the method returns.
+//! - **Lazy futures** ([`retry`], [`poll_until_ready`], [`from_future`], and
+//!   [`map`](ApiFutureExt::map)/[`and_then`](ApiFutureExt::and_then) over them) only progress
+//!   while someone waits. Return [`.background()`](ApiFutureExt::background) of them, so that
+//!   the call is submitted at once and retried or polled with nobody waiting, as the seed SDK's
+//!   calls are. It returns an [`AwaitableConcurrentFuture`].
+//! - **One type for many origins**: [`.boxed()`](ApiFutureExt::boxed) gives a
+//!   [`BoxApiFuture`], for a struct field, a `Vec` of mixed calls, or a method of a `dyn`
+//!   trait (which cannot return `impl Trait`). It costs one allocation.
+//! - **Dropping cancels.** A caller that drops the future cancels the request; one that wants
+//!   the call to finish anyway calls [`detach`](ApiFutureExt::detach). A timeout never cancels.
+//!
+//! ```
+//! use std::time::Duration;
+//! use apifuture::{
+//!     retry, spawn, ApiFuture, ApiFutureExt, BoxApiFuture, RetryPolicy,
+//! };
+//!
+//! #[derive(Debug)]
+//! struct SdkError(u16);
+//!
+//! struct Client;
+//!
+//! impl Client {
+//!     /// One request, retried on failure, running in the background from the start.
+//!     fn get_run(&self, id: u32) -> impl ApiFuture<Value = String, Failure = SdkError> + use<> {
+//!         let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+//!         retry(policy, move |attempt| {
+//!             spawn(move || if attempt < 2 { Err(SdkError(503)) } else { Ok(format!("run {id}")) })
+//!         })
+//!         .background()
+//!     }
+//! }
+//!
+//! /// A trait object needs one concrete type: box.
+//! trait Runs {
+//!     fn get_run(&self, id: u32) -> BoxApiFuture<String, SdkError>;
+//! }
+//!
+//! impl Runs for Client {
+//!     fn get_run(&self, id: u32) -> BoxApiFuture<String, SdkError> {
+//!         Client::get_run(self, id).boxed()
+//!     }
+//! }
+//!
+//! let client = Client;
+//! assert_eq!(client.get_run(1).result(Duration::from_secs(30)).unwrap(), "run 1");
+//! let runs: &dyn Runs = &client;
+//! # futures_lite::future::block_on(async {
+//! assert_eq!(runs.get_run(2).await.unwrap(), "run 2");
+//! # });
+//! ```
+//!
+//! For futures that need tokio (reqwest, hyper), see the bridge recipe on [`spawn_async`].
+//!
+//! # Writing generic code
+//!
+//! Bound on [`ApiFuture`] alone, and name the value and error through its associated types
+//! only where you need them. `F::Output` is `Result<F::Value, Error<F::Failure>>`. Helpers like
+//! these compile inside `tokio::spawn`, `smol::spawn` and `async_std::task::spawn`, whatever
+//! lifetimes the value and error types carry (`BoxError`, `&'static str`):
+//!
+//! ```
+//! use std::time::Duration;
+//! use apifuture::{join_all_async, ready, ApiFuture, BoxError, Error};
+//!
+//! /// Any future, awaited.
+//! async fn logged<F: ApiFuture>(future: F) -> F::Output {
+//!     future.await
+//! }
+//!
+//! /// A timed wait that loses nothing: on timeout, the future comes back.
+//! async fn within<F: ApiFuture>(mut future: F, limit: Duration) -> Result<F::Output, F> {
+//!     match future.result_async(limit).await {
+//!         Err(Error::Timeout) => Err(future),
+//!         outcome => Ok(outcome),
+//!     }
+//! }
+//!
+//! /// A bound that names the types.
+//! async fn total<F: ApiFuture<Value = u32>>(futures: Vec<F>) -> u32 {
+//!     join_all_async(futures).await.into_iter().filter_map(Result::ok).sum()
+//! }
+//!
+//! # futures_lite::future::block_on(async {
+//! assert_eq!(logged(ready::<u8, BoxError>(1)).await.unwrap(), 1);
+//! assert_eq!(within(ready::<u8, &str>(2), Duration::from_secs(1)).await.ok(), Some(Ok(2)));
+//! assert_eq!(total(vec![ready::<u32, BoxError>(3), ready(4)]).await, 7);
+//! # });
+//! ```
+//!
+//! Because every `ApiFuture` is [`Unpin`], `&mut future` is a future too: a `select!` arm or a
+//! runtime's timeout on `&mut future` that gives up leaves the future and its work in place, and
+//! a later wait gets the value. A wrapper of your own implements `Future` by polling the inner
+//! future with `Pin::new(&mut self.inner)`.
 //!
 //! # Retries and polling
 //!
@@ -156,8 +279,8 @@
 //!
 //! - One state machine drives both modes: a blocking wait sleeps the backoff on its own thread,
 //!   an async wait on an `async-io` timer. The first attempt starts when the retry is made;
-//!   later ones as a waiter drives the schedule. Hand the wait to [`spawn`] to run it in the
-//!   background.
+//!   later ones as a waiter drives the schedule, or at once and with nobody waiting after
+//!   [`background`](ApiFutureExt::background).
 //! - [`RetryPolicy::with_deadline`] counts the attempts' own time, not just the sleeps; no
 //!   sleep crosses it. Jitter only shortens a sleep, so none exceeds
 //!   [`with_max_delay`](RetryPolicy::with_max_delay).
@@ -221,14 +344,10 @@
 //!   returns knows its callbacks have run.
 //! - Outcomes are handed out once per future (then [`Error::Consumed`]); `wait` and
 //!   `peek_failed` only look. A [`SharedFuture`] hands a clone to each handle.
-//! - [`wait`] and [`as_completed`] accept any [`ApiFuture`]: a `Vec` of [`BoxApiFuture`]s mixes
-//!   retries, polls, maps and spawned jobs. Their blocking forms park the thread until a future
-//!   wakes it and then look only at that future, so waiting for all of N futures is O(N).
-//! - [`spawn_async`] runs async code on one background thread, for SDKs written async that
-//!   serve blocking callers too. Futures that need a tokio runtime go through the bridge
-//!   recipe instead: a [`promise`], `tokio::spawn` racing the request against
-//!   [`Promise::cancelled`], and the promise's future returned to the caller
-//!   (`tests/tokio_bridge.rs` shows and tests it).
+//! - [`wait`], [`as_completed`] and [`join_all`] accept any [`ApiFuture`] and drive every
+//!   pending one whenever it is woken, so lazy futures run side by side. Their blocking forms
+//!   park the thread until a future wakes it and then look only at that future: O(N) work for
+//!   N futures.
 //! - [`from_future`] makes any future an [`ApiFuture`] polled by whoever waits, with no thread:
 //!   a smol app can [`retry`] its async requests that way.
 //!
@@ -236,9 +355,8 @@
 //!
 //! Async waits work under smol, async-std, `futures_lite::future::block_on`,
 //! `async_io::block_on`, pollster, the `futures` executors and tokio (current-thread and
-//! multi-thread), none of which this crate depends on. `fut.await` goes through
-//! [`IntoFuture`] with the named future [`Await`], which does not
-//! allocate and is `Send + 'static` when the value and error are, so it can be spawned.
+//! multi-thread), none of which this crate depends on. `.await` polls the future itself: no
+//! wrapper, no allocation.
 //!
 //! A blocking wait called inside an async task works, but it blocks that executor thread until
 //! it returns: other tasks on the thread stall, and if the producer is one of them, it
@@ -247,7 +365,8 @@
 //! # Futures are `Send`, not `Sync`
 //!
 //! Waits take `&mut self`, so one future has one waiter at a time. Move it where it is waited
-//! on; it cannot be shared by reference between threads:
+//! on; it cannot be shared by reference between threads (use
+//! [`shared`](ApiFutureExt::shared) for several waiters):
 //!
 //! ```compile_fail
 //! fn sync<T: Sync>() {}
@@ -267,18 +386,15 @@
 //! producer only ever touches a clone of the waiter's `Waker`, so dropping a waiting future at
 //! any moment is safe.
 //!
-//! **Does a timeout cancel the work?** No. Cancel with
-//! [`cancel`](ConcurrentFuture::cancel) or by dropping the future.
+//! **Does a timeout cancel the work?** No. Dropping the future does; [`detach`](ApiFutureExt::detach)
+//! lets it finish.
 //!
-//! **"implementation of `ApiFuture` is not general enough"?** A rustc limitation: an `async fn`
-//! that is generic over an `ApiFuture` (or over the `Await` of `fut.into_future()`), awaited in
-//! a task that must be `Send`, can fail to prove `Send` when the error type carries a lifetime
-//! (`&'static str`, or `BoxError`'s `dyn Error + 'static`). Await the future directly
-//! (`fut.await`), use `fut.result_async(t)`, or write the generic helper as a named future; the
-//! crate's own multi-future helpers ([`join_all_async`]) are named futures for this reason.
+//! **Why are combinator closures `'static`?** Each combinator stores its closure boxed, one
+//! allocation, so that generic `Send` code that awaits it compiles whatever lifetimes the value
+//! and error carry. Capture owned data (clone an `Arc`) instead of references.
 //!
 //! **What does a wait on a ready future cost?** The same atomic operations as `oneshot`'s
-//! `try_recv`; see the benchmarks in the README.
+//! `try_recv`; see `benches/README.md` in the repository.
 //!
 //! # Minimum supported Rust version
 //!
@@ -288,7 +404,7 @@
 //!
 //! [`oneshot`] (the channel underneath), `atomic-waker` and `async-io` (the async wake-up and
 //! timers), `flume` and `futures::channel::oneshot` (channels with blocking or async receive),
-//! `tokio::sync::oneshot` (async-first, tokio-bound).
+//! `tokio::sync::oneshot` (async-first, tokio-bound), `backon` (retries).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
