@@ -38,7 +38,7 @@
 mod common;
 mod futures_oneshot;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::hint::black_box;
 use std::iter;
 use std::pin::pin;
@@ -209,7 +209,7 @@ fn sum<E: std::fmt::Debug>(outcomes: Vec<Result<u64, E>>) -> u64 {
 async fn apifuture_shared(waiters: usize, value: u64, complete_first: bool) -> u64 {
     let (promise, future) = apifuture::promise::<u64, ()>();
     let shared = ApiFutureExt::shared(future);
-    let handles = iter::repeat_n(shared, waiters).map(IntoFuture::into_future);
+    let handles = iter::repeat_n(shared, waiters);
     let mut all = pin!(join_all(handles));
     if !complete_first {
         assert!(poll_once(all.as_mut()).await.is_none());
@@ -234,7 +234,7 @@ async fn futures_shared(waiters: usize, value: u64, complete_first: bool) -> u64
 /// the two sharing layers compared on one source.
 async fn futures_shared_over_apifuture(waiters: usize, value: u64, complete_first: bool) -> u64 {
     let (promise, future) = apifuture::promise::<u64, ()>();
-    let shared = futures::FutureExt::shared(future.into_future());
+    let shared = futures::FutureExt::shared(future);
     let mut all = pin!(join_all(iter::repeat_n(shared, waiters)));
     if !complete_first {
         assert!(poll_once(all.as_mut()).await.is_none());
@@ -248,7 +248,7 @@ async fn futures_shared_over_apifuture(waiters: usize, value: u64, complete_firs
 async fn apifuture_shared_over_futures(waiters: usize, value: u64, complete_first: bool) -> u64 {
     let (sender, receiver) = oneshot::channel::<u64>();
     let shared = ApiFutureExt::shared(FuturesOneshot::new(receiver));
-    let handles = iter::repeat_n(shared, waiters).map(IntoFuture::into_future);
+    let handles = iter::repeat_n(shared, waiters);
     let mut all = pin!(join_all(handles));
     if !complete_first {
         assert!(poll_once(all.as_mut()).await.is_none());
@@ -308,9 +308,7 @@ fn join_ready(c: &mut Criterion) {
             async_batches(
                 iters,
                 ready_futures,
-                |futures| async {
-                    sum(join_all(futures.into_iter().map(IntoFuture::into_future)).await)
-                },
+                |futures| async { sum(join_all(futures).await) },
                 || {},
             )
         })
@@ -351,7 +349,7 @@ fn join_cross_thread(c: &mut Criterion) {
                 promises,
                 |(promises, futures)| {
                     producer.complete_promises(promises);
-                    async { sum(join_all(futures.into_iter().map(IntoFuture::into_future)).await) }
+                    async { sum(join_all(futures).await) }
                 },
                 || producer.wait_done(),
             )

@@ -23,7 +23,7 @@
 //! - `blocking`: the same with `try_result` for the poll and a blocking `result(None)` for the
 //!   await, on the calling thread (no executor).
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::hint::black_box;
 use std::iter;
 use std::pin::pin;
@@ -53,7 +53,7 @@ const DEFAULT_CYCLES: u64 = 200_000;
 
 async fn shared(waiters: usize, value: u64, pending: bool) -> u64 {
     let (promise, future) = apifuture::promise::<u64, ()>();
-    let handles = iter::repeat_n(future.shared(), waiters).map(IntoFuture::into_future);
+    let handles = iter::repeat_n(future.shared(), waiters);
     let mut all = pin!(join_all(handles));
     if pending {
         assert!(poll_once(all.as_mut()).await.is_none());
@@ -77,7 +77,7 @@ async fn futures_shared(waiters: usize, value: u64, pending: bool) -> u64 {
 
 async fn futures_over_apifuture(waiters: usize, value: u64, pending: bool) -> u64 {
     let (promise, future) = apifuture::promise::<u64, ()>();
-    let shared = futures::FutureExt::shared(future.into_future());
+    let shared = futures::FutureExt::shared(future);
     let mut all = pin!(join_all(iter::repeat_n(shared, waiters)));
     if pending {
         assert!(poll_once(all.as_mut()).await.is_none());
@@ -88,8 +88,7 @@ async fn futures_over_apifuture(waiters: usize, value: u64, pending: bool) -> u6
 
 async fn apifuture_over_futures(waiters: usize, value: u64, pending: bool) -> u64 {
     let (sender, receiver) = oneshot::channel::<u64>();
-    let handles = iter::repeat_n(FuturesOneshot::new(receiver).shared(), waiters)
-        .map(IntoFuture::into_future);
+    let handles = iter::repeat_n(FuturesOneshot::new(receiver).shared(), waiters);
     let mut all = pin!(join_all(handles));
     if pending {
         assert!(poll_once(all.as_mut()).await.is_none());
@@ -100,7 +99,7 @@ async fn apifuture_over_futures(waiters: usize, value: u64, pending: bool) -> u6
 
 async fn await_one(value: u64, pending: bool) -> u64 {
     let (promise, future) = apifuture::promise::<u64, ()>();
-    let mut waiting = pin!(future.into_future());
+    let mut waiting = pin!(future);
     if pending {
         assert!(poll_once(waiting.as_mut()).await.is_none());
     }

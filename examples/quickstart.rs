@@ -1,19 +1,31 @@
-//! An SDK-shaped client whose methods return `AwaitableConcurrentFuture`s at once, used first
-//! from a plain thread (blocking, with timeouts) and then from async code under smol.
+//! An SDK-shaped client whose methods return futures at once, used first from a plain thread
+//! (blocking, with timeouts) and then from async code under smol.
 //!
 //! Run it with `cargo run --example quickstart`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use apifuture::{ApiFuture, AwaitableConcurrentFuture, BoxError, Error, promise, spawn};
+use apifuture::{ApiFuture, ApiFutureExt, BoxError, Error, RetryPolicy, promise, retry, spawn};
 
 /// A stand-in for a training-API client: each call starts work and returns its future.
-struct TrainingClient;
+#[derive(Default)]
+struct TrainingClient {
+    /// How many times the flaky endpoint was called.
+    calls: Arc<AtomicU32>,
+}
 
 impl TrainingClient {
     /// Work done on the crate's thread pool: the common case for a blocking HTTP client.
-    fn forward_backward(&self, batch: Vec<f32>) -> AwaitableConcurrentFuture<f32, BoxError> {
+    ///
+    /// `+ use<>` says the future does not borrow the client, so that callers can spawn it,
+    /// box it or detach it (edition 2024 would otherwise tie it to `&self`).
+    fn forward_backward(
+        &self,
+        batch: Vec<f32>,
+    ) -> impl ApiFuture<Value = f32, Failure = BoxError> + use<> {
         spawn(move || {
             thread::sleep(Duration::from_millis(30)); // the request's latency
             if batch.is_empty() {
@@ -25,7 +37,10 @@ impl TrainingClient {
 
     /// Work completed by some other thread through a promise: the shape of a callback-based
     /// transport, or of a server pushing a result later.
-    fn optim_step(&self, learning_rate: f32) -> AwaitableConcurrentFuture<u64, BoxError> {
+    fn optim_step(
+        &self,
+        learning_rate: f32,
+    ) -> impl ApiFuture<Value = u64, Failure = BoxError> + use<> {
         let (promise, future) = promise();
         thread::spawn(move || {
             thread::sleep(Duration::from_millis(80));
@@ -36,6 +51,28 @@ impl TrainingClient {
         });
         future
     }
+
+    /// A request that fails twice (an overloaded server), retried in the background from the
+    /// moment it is made.
+    fn save_weights(&self) -> impl ApiFuture<Value = String, Failure = BoxError> + use<> {
+        let calls = Arc::clone(&self.calls);
+        let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(10));
+        retry(policy, move |attempt| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            spawn(move || match attempt {
+                1 | 2 => Err("503 overloaded".into()),
+                _ => Ok(format!("saved after {attempt} attempts")),
+            })
+        })
+        .background()
+    }
+}
+
+/// Any call's future, with how long the wait took: generic code needs only `F: ApiFuture`.
+async fn timed<F: ApiFuture>(future: F) -> (F::Output, Duration) {
+    let started = Instant::now();
+    let outcome = future.await;
+    (outcome, started.elapsed())
 }
 
 fn blocking(client: &TrainingClient) -> Result<(), Error> {
@@ -48,11 +85,14 @@ fn blocking(client: &TrainingClient) -> Result<(), Error> {
     println!("loss = {}", loss.result(Duration::from_secs(30))?);
 
     // A short timeout is no loss: the step is still pending and we can wait again.
-    match step.result(Duration::from_millis(1)) {
-        Err(Error::Timeout) => println!("step not finished after 1 ms; waiting on"),
-        other => println!("step already there: {other:?}"),
-    }
-    println!("step = {}", step.result(Duration::from_secs(30))?);
+    let step = match step.result(Duration::from_millis(1)) {
+        Err(Error::Timeout) => {
+            println!("step not finished after 1 ms; waiting on");
+            step.result(Duration::from_secs(30))?
+        }
+        outcome => outcome?,
+    };
+    println!("step = {step}");
 
     let mut bad = client.forward_backward(vec![]);
     match bad.result(None) {
@@ -70,21 +110,33 @@ async fn asynchronous(client: &TrainingClient) -> Result<(), Error> {
     let mut step = client.optim_step(2e-3);
 
     println!("loss = {}", loss.await?);
-    match step.result_async(Duration::from_millis(1)).await {
-        Err(Error::Timeout) => println!("step not finished after 1 ms; awaiting on"),
-        other => println!("step already there: {other:?}"),
-    }
-    println!("step = {}", step.await?);
+    let step = match step.result_async(Duration::from_millis(1)).await {
+        Err(Error::Timeout) => {
+            println!("step not finished after 1 ms; awaiting on");
+            step.await?
+        }
+        outcome => outcome?,
+    };
+    println!("step = {step}");
 
-    // Dropping a future cancels it: the producer sees it and skips the work.
-    let mut abandoned = client.optim_step(3e-3);
-    println!("cancelled a step: {}", abandoned.future().cancel());
+    // A retried call runs in the background: by the time we look, it has made progress.
+    let saved = client.save_weights();
+    smol::Timer::after(Duration::from_millis(60)).await;
+    let attempts = client.calls.load(Ordering::SeqCst);
+    println!("save_weights made {attempts} attempts with nobody waiting");
+    let (saved, took) = timed(saved).await;
+    println!("{} (the wait took {took:?})", saved?);
+
+    // Dropping a pending future cancels it: the producer sees it and skips the work. To let it
+    // finish unobserved, detach it instead.
+    drop(client.optim_step(3e-3));
+    client.optim_step(4e-3).detach();
     println!("async part took {:?}", started.elapsed());
     Ok(())
 }
 
 fn main() -> Result<(), Error> {
-    let client = TrainingClient;
+    let client = TrainingClient::default();
     blocking(&client)?;
     smol::block_on(asynchronous(&client))?;
     Ok(())

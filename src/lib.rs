@@ -154,6 +154,10 @@
 //!   trait (which cannot return `impl Trait`). It costs one allocation.
 //! - **Dropping cancels.** A caller that drops the future cancels the request; one that wants
 //!   the call to finish anyway calls [`detach`](ApiFutureExt::detach). A timeout never cancels.
+//! - **Say that the future does not borrow the client.** In edition 2024 a method's
+//!   `-> impl ApiFuture<..>` captures `&self`, and a future tied to a borrow cannot be spawned,
+//!   boxed, backgrounded or detached (`'static` is required). Write `-> impl ApiFuture<..> +
+//!   use<>` and move what the work needs (clone an `Arc`) into it, as below.
 //!
 //! ```
 //! use std::time::Duration;

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::thread;
@@ -160,7 +160,7 @@ fn blocking_and_async_give_the_same_outcome() {
         let blocking = blocking.result(None);
         let (promise, future) = apifuture::promise::<u32, TestError>();
         promise.complete(outcome);
-        let awaited = futures_lite::future::block_on(future.into_future());
+        let awaited = futures_lite::future::block_on(future);
         let (promise, mut future) = apifuture::promise::<u32, TestError>();
         promise.complete(outcome);
         let timed = futures_lite::future::block_on(future.result_async(Duration::from_secs(1)));
@@ -173,14 +173,14 @@ fn blocking_and_async_give_the_same_outcome() {
 fn the_await_future_is_send_and_static() {
     fn spawnable<F: Future + Send + 'static>(_: &F) {}
     let (_promise, future) = promise::<String, apifuture::BoxError>();
-    spawnable(&future.into_future());
+    spawnable(&future);
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "needs async-io's timers (epoll)")]
 fn an_awaited_future_can_be_spawned_as_a_task() {
     let (promise, future) = promise::<u32, TestError>();
-    let task = smol::spawn(future.into_future());
+    let task = smol::spawn(future);
     let producer = complete_later(promise, 8);
     assert_eq!(smol::block_on(task), Ok(8));
     producer.join().unwrap();

@@ -178,7 +178,11 @@ fn a_detached_job_still_runs() {
     let (ran, seen) = mpsc::channel();
     for i in 0..20 {
         let ran = ran.clone();
-        spawn(move || Ok::<_, TestError>(ran.send(i).unwrap())).detach();
+        spawn(move || {
+            ran.send(i).unwrap();
+            Ok::<_, TestError>(())
+        })
+        .detach();
     }
     let mut all: Vec<i32> = (0..20)
         .map(|_| seen.recv_timeout(WATCHDOG).unwrap())

@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -221,7 +221,7 @@ fn callbacks_run_on_the_producer_before_an_async_waiter_wakes() {
             let outcome = if use_result_async {
                 SignalOnPending::new(future.result_async(None), registered).await
             } else {
-                SignalOnPending::new(future.into_future(), registered).await
+                SignalOnPending::new(future, registered).await
             };
             log.record("waiter", show(&outcome));
             let producer_thread = producer.join().unwrap();
@@ -511,7 +511,7 @@ fn dropping_a_pending_future_runs_its_callbacks_with_cancelled() {
     let (promise, mut future) = apifuture::promise::<u32, TestError>();
     future.add_done_callback(log.callback("dropped awaiting"));
     {
-        let mut waiting = pin!(future.into_future());
+        let mut waiting = pin!(future);
         assert!(
             waiting
                 .as_mut()
@@ -615,7 +615,7 @@ fn a_panicking_callback_does_not_hang_an_async_waiter() {
         future.add_done_callback(log.callback("after"));
         let (registered, went) = mpsc::channel();
         let producer = produce_on_signal(promise, 13, went, Duration::ZERO);
-        let outcome = SignalOnPending::new(future.into_future(), registered).await;
+        let outcome = SignalOnPending::new(future, registered).await;
         log.record("waiter", show(&outcome));
         producer.join().unwrap();
         assert_eq!(

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::pin;
 use std::sync::Arc;
@@ -95,7 +95,7 @@ fn give_up(how: GiveUp, mut future: AwaitableConcurrentFuture<u32, TestError>) {
         }
         GiveUp::Drop | GiveUp::DropWithCallback | GiveUp::DropAfterTimeout => drop(future),
         GiveUp::DropAwaiting => {
-            let mut waiting = pin!(future.into_future());
+            let mut waiting = pin!(future);
             assert!(
                 waiting
                     .as_mut()

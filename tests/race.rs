@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -113,11 +113,9 @@ fn consume(consumer: Consumer, producer: Producer, expected: u64, mut future: Te
             Err(Error::Timeout) => check_outcome(producer, expected, future.result(None)),
             outcome => check_outcome(producer, expected, outcome),
         },
-        Consumer::Await => check_outcome(
-            producer,
-            expected,
-            futures_lite::future::block_on(future.into_future()),
-        ),
+        Consumer::Await => {
+            check_outcome(producer, expected, futures_lite::future::block_on(future))
+        }
         Consumer::AwaitTimeoutThenDrop => {
             {
                 // A timer needs async-io's reactor (epoll), which Miri cannot run; the waker
@@ -134,7 +132,7 @@ fn consume(consumer: Consumer, producer: Producer, expected: u64, mut future: Te
             drop(future);
         }
         Consumer::AwaitOnceThenDrop => {
-            let mut wait = pin!(future.into_future());
+            let mut wait = pin!(future);
             if let std::task::Poll::Ready(outcome) =
                 wait.as_mut().poll(&mut Context::from_waker(Waker::noop()))
             {

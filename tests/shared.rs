@@ -145,8 +145,8 @@ fn a_lone_waiter_and_one_that_joins_it_are_both_woken() {
     // second must not rely on that.
     let (producer, future) = promise::<u8, TestError>();
     let shared = future.shared();
-    let mut a = std::pin::pin!(std::future::IntoFuture::into_future(shared.clone()));
-    let mut b = std::pin::pin!(std::future::IntoFuture::into_future(shared));
+    let mut a = std::pin::pin!(shared.clone());
+    let mut b = std::pin::pin!(shared);
     let woken_a = poll_pending_once(&mut a);
     let woken_b = poll_pending_once(&mut b);
     producer.set_result(6);
@@ -165,7 +165,7 @@ fn a_lone_waiter_and_one_that_joins_it_are_both_woken() {
 #[test]
 fn a_lone_waiter_polled_with_a_new_waker_is_woken_on_the_new_one() {
     let (producer, future) = promise::<u8, TestError>();
-    let mut waiting = std::pin::pin!(std::future::IntoFuture::into_future(future.shared()));
+    let mut waiting = std::pin::pin!(future.shared());
     let (_, current) = poll_pending_with_two_wakers(waiting.as_mut());
     producer.set_result(2);
     assert!(
@@ -184,7 +184,7 @@ fn a_waiter_joining_a_lone_one_races_the_producer() {
         let (producer, future) = promise::<u16, TestError>();
         let shared = future.shared();
         let mut second = shared.clone();
-        let mut first = std::pin::pin!(std::future::IntoFuture::into_future(shared));
+        let mut first = std::pin::pin!(shared);
         let woken = poll_pending_once(&mut first);
         let start = Arc::new(StartLine::new());
         let joining = {
@@ -214,7 +214,6 @@ fn a_waiter_joining_a_lone_one_races_the_producer() {
 #[test]
 fn a_handle_that_waited_and_took_the_outcome_stays_consumed() {
     let (producer, future) = promise::<u8, TestError>();
-    use std::future::IntoFuture;
     let mut a = future.shared();
     let idle: Vec<SharedFuture<u8, TestError>> = (0..200).map(|_| a.clone()).collect();
     let mut b = a.clone();
@@ -229,11 +228,8 @@ fn a_handle_that_waited_and_took_the_outcome_stays_consumed() {
     assert_eq!(a.try_result(), Some(Err(Error::Consumed)));
     assert_eq!(a.result(None), Err(Error::Consumed));
     assert!(a.done());
-    assert_eq!(
-        futures_lite::future::block_on(a.into_future()),
-        Err(Error::Consumed)
-    );
-    assert_eq!(futures_lite::future::block_on(b.into_future()), Ok(8));
+    assert_eq!(futures_lite::future::block_on(a), Err(Error::Consumed));
+    assert_eq!(futures_lite::future::block_on(b), Ok(8));
     for mut handle in idle {
         assert_eq!(handle.result(None), Ok(8));
     }

@@ -150,7 +150,11 @@ pub trait ApiFutureExt: ApiFuture {
     /// use apifuture::{spawn, ApiFutureExt, BoxError};
     ///
     /// let (sent, received) = mpsc::channel();
-    /// spawn(move || Ok::<_, BoxError>(sent.send("ran").unwrap())).detach();
+    /// spawn(move || {
+    ///     sent.send("ran").unwrap();
+    ///     Ok::<_, BoxError>(())
+    /// })
+    /// .detach(); // the job runs although nobody keeps its future
     /// assert_eq!(received.recv().unwrap(), "ran");
     /// ```
     fn detach(self)
