@@ -363,3 +363,117 @@ fn all_completed_timeout_reports_what_is_done() {
     assert_eq!((done, left), (vec![0, 2, 4], vec![1, 3]));
     drop(producers);
 }
+
+/// Three lazy futures (driven only by whoever waits) that each sleep on a timer, and the log of
+/// when each started and finished: every multi-wait must drive them side by side.
+fn lazy_sleepers(
+    log: &Arc<std::sync::Mutex<Vec<&'static str>>>,
+) -> Vec<BoxApiFuture<u32, TestError>> {
+    (0..3)
+        .map(|i| {
+            let log = Arc::clone(log);
+            apifuture::from_future(async move {
+                log.lock().unwrap().push("start");
+                async_io::Timer::after(Duration::from_millis(100)).await;
+                log.lock().unwrap().push("end");
+                Ok::<u32, TestError>(i)
+            })
+            .boxed()
+        })
+        .collect()
+}
+
+/// Runs `f` on its own thread; a wait that hangs fails the test instead of hanging it.
+fn within_watchdog<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (done, result) = std::sync::mpsc::channel();
+    thread::spawn(move || done.send(f()).unwrap());
+    result
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the wait hung: a pending future was not driven")
+}
+
+/// Every future started before any finished: they were driven concurrently, not one by one.
+fn ran_side_by_side(log: &std::sync::Mutex<Vec<&'static str>>) {
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 6, "{log:?}");
+    assert_eq!(&log[..3], ["start"; 3], "{log:?}");
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "async-io timers need the reactor, which Miri cannot run"
+)]
+fn lazy_futures_are_driven_side_by_side_by_every_multi_wait() {
+    type Log = Arc<std::sync::Mutex<Vec<&'static str>>>;
+    let fresh = || -> Log { Arc::default() };
+
+    let log = fresh();
+    let mut futures = lazy_sleepers(&log);
+    assert_eq!(
+        wait(&mut futures, LONG, ReturnWhen::AllCompleted).1,
+        Vec::<usize>::new()
+    );
+    ran_side_by_side(&log);
+
+    let log = fresh();
+    let mut futures = lazy_sleepers(&log);
+    let (_, pending) =
+        futures_lite::future::block_on(wait_async(&mut futures, LONG, ReturnWhen::AllCompleted));
+    assert!(pending.is_empty());
+    ran_side_by_side(&log);
+
+    let log = fresh();
+    let mut indices: Vec<usize> = as_completed(lazy_sleepers(&log), LONG)
+        .map(|(i, _)| i)
+        .collect();
+    indices.sort();
+    assert_eq!(indices, [0, 1, 2]);
+    ran_side_by_side(&log);
+
+    let log = fresh();
+    let stream = as_completed_async(lazy_sleepers(&log), LONG);
+    let outcomes: Vec<_> = futures_lite::future::block_on(stream.collect());
+    assert_eq!(outcomes.len(), 3);
+    ran_side_by_side(&log);
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "async-io timers need the reactor, which Miri cannot run"
+)]
+fn a_lazy_future_waiting_on_a_later_one_does_not_hang_any_multi_wait() {
+    // Future 0 waits for what future 1 sends; both are lazy, so a wait that drives only the
+    // first pending future would never get future 1 going.
+    fn pair() -> Vec<BoxApiFuture<u32, TestError>> {
+        let (sender, receiver) = futures::channel::oneshot::channel::<u32>();
+        let waiting = apifuture::from_future(async move { receiver.await.map_err(|_| "gone") });
+        let sending = apifuture::from_future(async move {
+            async_io::Timer::after(Duration::from_millis(5)).await;
+            sender.send(7).map_err(|_| "gone")?;
+            Ok::<u32, TestError>(1)
+        });
+        vec![waiting.boxed(), sending.boxed()]
+    }
+    within_watchdog(|| {
+        let mut futures = pair();
+        assert_eq!(wait(&mut futures, LONG, ReturnWhen::AllCompleted).0, [0, 1]);
+        let mut futures = pair();
+        assert_eq!(
+            wait(&mut futures, LONG, ReturnWhen::FirstCompleted).0.len(),
+            1,
+            "the sender finishes first"
+        );
+        assert_eq!(as_completed(pair(), LONG).count(), 2);
+        let streamed = futures_lite::future::block_on(as_completed_async(pair(), LONG).count());
+        assert_eq!(streamed, 2);
+        let mut futures = pair();
+        let (done, _) = futures_lite::future::block_on(wait_async(
+            &mut futures,
+            LONG,
+            ReturnWhen::AllCompleted,
+        ));
+        assert_eq!(done, [0, 1]);
+    });
+}
