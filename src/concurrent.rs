@@ -194,32 +194,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// ```
     #[inline]
     pub fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Outcome<T, E> {
-        if let Some(outcome) = self.try_result() {
-            return outcome;
-        }
-        let receiver = match &self.inbox {
-            Inbox::Channel(receiver) => receiver,
-            _ => return self.wait_relayed(Limit::from_timeout(timeout.into())),
-        };
-        let received = match timeout.into() {
-            None => receiver
-                .recv_ref()
-                .map_err(|_| RecvTimeoutError::Disconnected),
-            Some(timeout) if timeout.is_zero() => return Err(Error::Timeout),
-            Some(timeout) => receiver.recv_timeout(timeout),
-        };
-        self.received(received)
-    }
-
-    /// Blocks on a future whose outcome comes through the done-callback relay.
-    fn wait_relayed(&mut self, limit: Limit) -> Outcome<T, E> {
-        timeout::block_on(limit, |cx, _| {
-            if self.poll_ready(cx).is_pending() {
-                return Poll::Pending;
-            }
-            self.try_result().map_or(Poll::Pending, Poll::Ready)
-        })
-        .unwrap_or_else(|| self.try_result().unwrap_or(Err(Error::Timeout)))
+        self.wait(Limit::from_timeout(timeout.into()))
     }
 
     /// Like [`result`](Self::result), with a point in time instead of a duration. A deadline in
@@ -234,14 +209,33 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// ```
     #[inline]
     pub fn result_deadline(&mut self, deadline: Instant) -> Outcome<T, E> {
+        self.wait(Limit::At(deadline))
+    }
+
+    /// The blocking wait: in oneshot's own receive while the outcome comes through the channel,
+    /// which parks the thread without the waker machinery; through the relay otherwise.
+    #[inline]
+    fn wait(&mut self, limit: Limit) -> Outcome<T, E> {
         if let Some(outcome) = self.try_result() {
             return outcome;
         }
-        let receiver = match &self.inbox {
-            Inbox::Channel(receiver) => receiver,
-            _ => return self.wait_relayed(Limit::At(deadline)),
+        let Inbox::Channel(receiver) = &self.inbox else {
+            return timeout::block_on(limit, |cx, _| {
+                if self.poll_ready(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.try_result().map_or(Poll::Pending, Poll::Ready)
+            })
+            .unwrap_or_else(|| self.try_result().unwrap_or(Err(Error::Timeout)));
         };
-        let received = receiver.recv_deadline(deadline);
+        let received = match limit {
+            Limit::Forever => receiver
+                .recv_ref()
+                .map_err(|_| RecvTimeoutError::Disconnected),
+            Limit::After(timeout) if timeout.is_zero() => return Err(Error::Timeout),
+            Limit::After(timeout) => receiver.recv_timeout(timeout),
+            Limit::At(deadline) => receiver.recv_deadline(deadline),
+        };
         self.received(received)
     }
 

@@ -103,30 +103,38 @@ impl LazyTimer {
 }
 
 /// The time limit of one async wait: the clock is read and the timer armed only when the wait
-/// finds nothing there, so a wait on a ready future costs no timer work.
+/// finds nothing there, so a wait on a ready future costs no timer work. One enum, so that a
+/// pending wait holds no more than the timer (which keeps its own instant).
 #[derive(Debug)]
-pub(crate) struct AsyncLimit {
-    limit: Limit,
-    timer: LazyTimer,
+pub(crate) enum AsyncLimit {
+    Forever,
+    After(Duration),
+    At(Instant),
+    Armed(Timer),
 }
 
 impl AsyncLimit {
     #[inline]
     pub(crate) fn new(limit: Limit) -> Self {
-        AsyncLimit {
-            limit,
-            timer: LazyTimer::default(),
+        match limit {
+            Limit::Forever => AsyncLimit::Forever,
+            Limit::After(timeout) => AsyncLimit::After(timeout),
+            Limit::At(deadline) => AsyncLimit::At(deadline),
         }
     }
 
     /// Called by a wait that found nothing: ready if its time is up, else pending with `cx`
     /// registered to be woken when it is.
     pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        match self.limit.start() {
-            None => Poll::Ready(()),
-            Some(None) => Poll::Pending,
-            Some(Some(deadline)) => self.timer.poll_at(deadline, cx),
-        }
+        let deadline = match self {
+            AsyncLimit::Forever => return Poll::Pending,
+            AsyncLimit::After(timeout) if timeout.is_zero() => return Poll::Ready(()),
+            AsyncLimit::After(timeout) => deadline_after(*timeout),
+            AsyncLimit::At(deadline) => Some(*deadline),
+            AsyncLimit::Armed(timer) => return Pin::new(timer).poll(cx).map(drop),
+        };
+        *self = deadline.map_or(AsyncLimit::Forever, |at| AsyncLimit::Armed(Timer::at(at)));
+        self.poll_expired(cx)
     }
 }
 
