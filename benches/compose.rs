@@ -1,7 +1,28 @@
-//! Composition over many futures: one outcome shared by many waiters, and many futures joined
-//! or waited on at once. Each group sets apifuture beside its peer from the `futures` crate,
-//! measured in the same run and on the same executor (`futures_lite::future::block_on`).
+//! Composition: a combinator over one future, one outcome shared by many waiters, and many
+//! futures joined or waited on at once. Each group sets apifuture beside its peer from the
+//! `futures` crate, measured in the same run and on the same executor
+//! (`futures_lite::future::block_on`).
 //!
+//! - `combinators/ready_blocking` and `combinators/ready_async`: what a combinator adds to a
+//!   future that is already complete, per future: made, blocked on with `result(None)` or
+//!   `.await`ed, dropped. `ready` is `ready(v)` alone. `map` is `ready(v).map(f)` with `f`
+//!   capturing a `u64`: `Map` stores its closure boxed (DESIGN.md section 4,
+//!   `src/compose/map.rs`), so the difference between `map` and `ready` in the async group is
+//!   that box's allocation and free plus the call through it (inside `catch_unwind`).
+//!   `map_no_capture` is the same with a closure that captures nothing, for which `Box`
+//!   allocates nothing: the call alone. `map_err` is `ready(v).map_err(g)`, `g` capturing a
+//!   `u64`; the value is `Ok`, so `g` is boxed and dropped but never called. `and_then` is
+//!   `ready(v).and_then(|v| ready(v + k))`: a second ready future besides the box and the call,
+//!   so set it against twice `ready`. In the blocking group `ready` takes
+//!   `AwaitableConcurrentFuture`'s own `result`, which looks at the channel and returns, while
+//!   the combinators take the trait's provided one, which clones the thread's waker before its
+//!   first poll: `ready_provided_result` is `ready(v)` behind a pass-through `ApiFuture` that
+//!   keeps the provided `result`, so `map` against it is the box and the call, and it against
+//!   `ready` is the provided wait's own cost. Peers: `futures_oneshot` is a
+//!   `futures::channel::oneshot` receiver sent to before the wait, and `futures_oneshot_map`
+//!   the same through `futures::FutureExt::map`, which stores its closure inline (no
+//!   allocation); blocked on, each pays a fresh `futures::executor::block_on`, as in
+//!   `benches/ready.rs`.
 //! - `shared/async_N`: a fresh pending future shared by N async waiters, all polled once while
 //!   pending, then completed from the same thread, which wakes every waiter. The whole cycle is
 //!   timed: create, share, N handles, first poll, complete, wake, N outcomes. apifuture's
@@ -30,10 +51,11 @@
 //! outcome (or `wait` returns); the producer's finishing its batch is awaited outside the clock.
 //!
 //! Run with `cargo bench --bench compose`; one group with e.g.
-//! `cargo bench --bench compose -- wait_all/blocking_10k`. The cross-thread groups need two
+//! `cargo bench --bench compose -- wait_all/blocking_10k`, the combinator groups with
+//! `cargo bench --bench compose -- combinators`. The cross-thread groups need two
 //! cores to mean much, and are noisy on a shared machine.
 
-// `blocking_loop` has no use here: every blocking row needs its batch made outside the clock.
+// Each bench uses the shared loops it needs.
 #[allow(dead_code)]
 mod common;
 mod futures_oneshot;
@@ -41,18 +63,179 @@ mod futures_oneshot;
 use std::future::Future;
 use std::hint::black_box;
 use std::iter;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::mpsc;
+use std::task::{Context, Poll};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use apifuture::{ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, Promise, ReturnWhen};
-use common::async_loop;
+use apifuture::{
+    ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, BoxError, Error, Promise, ReturnWhen,
+};
+use common::{async_loop, blocking_loop};
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::channel::oneshot;
 use futures::future::join_all;
 use futures_lite::future::{block_on, poll_once};
 use futures_oneshot::FuturesOneshot;
+
+/// A future that passes everything through to the one it holds but keeps `ApiFuture`'s
+/// provided `result`: the blocking wait that `Map`, `MapErr` and `AndThen` take.
+struct ProvidedWait<A>(A);
+
+impl<A: ApiFuture> ApiFuture for ProvidedWait<A> {
+    type Value = A::Value;
+    type Failure = A::Failure;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.poll_ready(cx)
+    }
+
+    fn try_result(&mut self) -> Option<Result<A::Value, Error<A::Failure>>> {
+        self.0.try_result()
+    }
+}
+
+impl<A: ApiFuture> Future for ProvidedWait<A> {
+    type Output = Result<A::Value, Error<A::Failure>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().poll_outcome(cx)
+    }
+}
+
+/// A ready future of the combinator groups.
+fn ready(value: u64) -> AwaitableConcurrentFuture<u64, BoxError> {
+    apifuture::ready(value)
+}
+
+/// `futures`' oneshot receiver, already sent `value`.
+fn sent(value: u64) -> oneshot::Receiver<u64> {
+    let (sender, receiver) = oneshot::channel();
+    sender.send(value).unwrap();
+    receiver
+}
+
+fn combinators_blocking(c: &mut Criterion) {
+    let mut group = c.benchmark_group("combinators/ready_blocking");
+    group.bench_function("ready", |b| {
+        b.iter_custom(|iters| blocking_loop(iters, |i| ready(i).result(None).unwrap()))
+    });
+    group.bench_function("ready_provided_result", |b| {
+        b.iter_custom(|iters| {
+            blocking_loop(iters, |i| ProvidedWait(ready(i)).result(None).unwrap())
+        })
+    });
+    group.bench_function("map", |b| {
+        b.iter_custom(|iters| {
+            blocking_loop(iters, |i| {
+                ready(i).map(move |v| v + i).result(None).unwrap()
+            })
+        })
+    });
+    group.bench_function("map_no_capture", |b| {
+        b.iter_custom(|iters| {
+            blocking_loop(iters, |i| ready(i).map(|v| v + 1).result(None).unwrap())
+        })
+    });
+    group.bench_function("map_err", |b| {
+        b.iter_custom(|iters| {
+            blocking_loop(iters, |i| {
+                ready(i)
+                    .map_err(move |error| format!("call {i}: {error}"))
+                    .result(None)
+                    .unwrap()
+            })
+        })
+    });
+    group.bench_function("and_then", |b| {
+        b.iter_custom(|iters| {
+            blocking_loop(iters, |i| {
+                ready(i)
+                    .and_then(move |v| ready(v + i))
+                    .result(None)
+                    .unwrap()
+            })
+        })
+    });
+    group.bench_function("futures_oneshot", |b| {
+        b.iter_custom(|iters| {
+            blocking_loop(iters, |i| futures::executor::block_on(sent(i)).unwrap())
+        })
+    });
+    group.bench_function("futures_oneshot_map", |b| {
+        b.iter_custom(|iters| {
+            blocking_loop(iters, |i| {
+                let mapped =
+                    futures::FutureExt::map(sent(i), move |received| received.map(|v| v + i));
+                futures::executor::block_on(mapped).unwrap()
+            })
+        })
+    });
+    group.finish();
+}
+
+fn combinators_async(c: &mut Criterion) {
+    let mut group = c.benchmark_group("combinators/ready_async");
+    group.bench_function("ready", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let future = ready(i);
+                async move { future.await.unwrap() }
+            })
+        })
+    });
+    group.bench_function("map", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let future = ready(i).map(move |v| v + i);
+                async move { future.await.unwrap() }
+            })
+        })
+    });
+    group.bench_function("map_no_capture", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let future = ready(i).map(|v| v + 1);
+                async move { future.await.unwrap() }
+            })
+        })
+    });
+    group.bench_function("map_err", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let future = ready(i).map_err(move |error| format!("call {i}: {error}"));
+                async move { future.await.unwrap() }
+            })
+        })
+    });
+    group.bench_function("and_then", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let future = ready(i).and_then(move |v| ready(v + i));
+                async move { future.await.unwrap() }
+            })
+        })
+    });
+    group.bench_function("futures_oneshot", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let receiver = sent(i);
+                async move { receiver.await.unwrap() }
+            })
+        })
+    });
+    group.bench_function("futures_oneshot_map", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let mapped =
+                    futures::FutureExt::map(sent(i), move |received| received.map(|v| v + i));
+                async move { mapped.await.unwrap() }
+            })
+        })
+    });
+    group.finish();
+}
 
 /// How many futures the join and wait groups handle per timed batch.
 const BATCH: u64 = 10_000;
@@ -442,4 +625,14 @@ criterion_group! {
         .sample_size(10);
     targets = join_ready, join_cross_thread, wait_ready, wait_cross_thread
 }
-criterion_main!(shared_futures, many_futures);
+criterion_group! {
+    name = combinators;
+    // A ready future costs tens of nanoseconds, so three seconds cover millions of them (the
+    // settings of benches/ready.rs).
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50);
+    targets = combinators_blocking, combinators_async
+}
+criterion_main!(combinators, shared_futures, many_futures);

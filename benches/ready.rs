@@ -5,9 +5,42 @@
 //! nothing over the channel itself. Each group puts `apifuture` beside the raw channels it could
 //! have been built on, waiting the same way (blocking or async, with or without a time limit).
 //!
-//! Rows named `*_try_recv` / `*_try_result` never wait: they are the floor, the price of the
-//! channel alone. A peer that cannot wait in some mode without machinery this crate forbids
-//! (oneshot's `async` feature, a tokio runtime on a plain thread) only has its floor there.
+//! Rows named `*_try_recv` / `*_try_result` never wait: they are the price of the channel
+//! alone. A peer that cannot wait in some mode without machinery this crate forbids (oneshot's
+//! `async` feature, a tokio runtime on a plain thread) only has that row there.
+//!
+//! # The design's floor
+//!
+//! The `floor_oneshot_arc*` rows, in every group, are the floor of this design (DESIGN.md
+//! section 6): oneshot's channel plus one `Arc`'d atomic state word shared with the producer.
+//! With oneshot's own async receiver off limits (faern/oneshot#87, see `src/state.rs`), the
+//! producer cannot reach an async waiter through the channel, so producer and consumer share a
+//! second allocation that holds the waiter's wake-up; without unsafe code, state that either
+//! end may drop last is an `Arc`, and a producer that must not miss a waiter announces its
+//! completion with a read-modify-write whose result tells it whether to wake. Any no-unsafe
+//! design on oneshot pays that much on every future, waiter or not. One round of the floor:
+//!
+//! - the channel, then the `Arc` and its clone for the producer;
+//! - the producer sends, sets its bit with one `fetch_or`, and drops its `Arc`;
+//! - the consumer takes the value (see below for how it waits), looks at the word once, and
+//!   drops its `Arc` (the last reference: the free).
+//!
+//! In `floor_oneshot_arc` the consumer's look is a read-modify-write as well, one each side as
+//! DESIGN.md counts it; in `floor_oneshot_arc_load` it is a load, closer to what apifuture's
+//! consumer does on this path (it takes the value from the channel and never touches the
+//! word), so that row is the stricter floor. The floors' channel carries a `u64` as the raw
+//! rows' does; apifuture's carries `Result<u64, Error<BoxError>>`, its own cost.
+//!
+//! The blocking floors wait the way apifuture does: they look with `try_recv` first and block
+//! in `recv()` or `recv_timeout(30 s)` only if nothing is there. Raw oneshot's `recv_timeout`
+//! reads the clock before it looks (the `oneshot` row of the timed group pays that), which a
+//! wait on a complete future must not do (DESIGN.md section 2), so the floor does not either.
+//! In the async groups raw oneshot cannot `.await` without its `async` feature, which this
+//! crate forbids, so the floors take the value with `try_recv` inside the awaited block, as
+//! `oneshot_try_recv` does: next to apifuture's `.await` they lack the poll of one more future,
+//! not a wait (a ready future's wait is a look at the channel in both). Raw oneshot's own speed
+//! differs up to 3x between machines, so read apifuture against the floor of the same run
+//! rather than against raw oneshot.
 //!
 //! Run with `cargo bench --bench ready`; filter a group with e.g.
 //! `cargo bench --bench ready -- ready/async_timeout`.
@@ -15,6 +48,8 @@
 mod common;
 
 use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use apifuture::{ApiFuture, BoxError};
@@ -38,9 +73,107 @@ async fn or_timer<T>(wait: impl Future<Output = Option<T>>) -> Option<T> {
     .await
 }
 
-/// The floor rows every group carries: the channels' non-waiting receives, which are the
+/// The bit the floor's producer sets when it has sent: `src/state.rs`'s `COMPLETE`.
+const COMPLETE: usize = 1;
+/// The bit the floor's consumer sets in `floor_oneshot_arc`, standing for the announcements of
+/// apifuture's consumer (`ASYNC_WAITER`, `CLOSED`).
+const CONSUMER: usize = 1 << 1;
+
+/// The producing half of one floor round (see the module docs): the channel, the shared word
+/// and the producer's clone of it; then the producer sends `value`, announces it with one
+/// read-modify-write and drops its end. Returns what the consumer holds.
+#[inline(always)]
+fn floor_sent(value: u64) -> (oneshot::Receiver<u64>, Arc<AtomicUsize>) {
+    let (sender, receiver) = oneshot::channel();
+    let word = Arc::new(AtomicUsize::new(0));
+    let producer = Arc::clone(&word);
+    sender.send(value).unwrap();
+    producer.fetch_or(COMPLETE, Ordering::AcqRel);
+    drop(producer);
+    (receiver, word)
+}
+
+/// The consumer's last step of a floor round, once it has its value: one look at the word
+/// (`look`), then its `Arc` dropped, which frees the word.
+#[inline(always)]
+fn floor_taken(word: Arc<AtomicUsize>, look: impl FnOnce(&AtomicUsize) -> usize) {
+    let seen = look(&word);
+    assert!(seen & COMPLETE != 0, "the producer announced its value");
+    drop(word);
+}
+
+/// The consumer's look in `floor_oneshot_arc`: a read-modify-write.
+#[inline(always)]
+fn announce(word: &AtomicUsize) -> usize {
+    word.fetch_or(CONSUMER, Ordering::AcqRel)
+}
+
+/// The consumer's look in `floor_oneshot_arc_load`: a load.
+#[inline(always)]
+fn load(word: &AtomicUsize) -> usize {
+    word.load(Ordering::Acquire)
+}
+
+/// The design's floor rows of a blocking group: `wait` takes the value out of the channel,
+/// looking first and blocking in the group's receive only if nothing is there.
+fn blocking_floors(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    wait: impl Fn(oneshot::Receiver<u64>) -> u64 + Copy,
+) {
+    group.bench_function("floor_oneshot_arc", |b| {
+        b.iter_custom(|iters| {
+            blocking_loop(iters, |i| {
+                let (receiver, word) = floor_sent(i);
+                let value = wait(receiver);
+                floor_taken(word, announce);
+                value
+            })
+        })
+    });
+    group.bench_function("floor_oneshot_arc_load", |b| {
+        b.iter_custom(|iters| {
+            blocking_loop(iters, |i| {
+                let (receiver, word) = floor_sent(i);
+                let value = wait(receiver);
+                floor_taken(word, load);
+                value
+            })
+        })
+    });
+}
+
+/// The design's floor rows of an async group: raw oneshot cannot `.await` here (its `async`
+/// feature is forbidden), so the awaited block takes the value with `try_recv`.
+fn async_floors(group: &mut BenchmarkGroup<'_, WallTime>) {
+    group.bench_function("floor_oneshot_arc", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let (receiver, word) = floor_sent(i);
+                async move {
+                    let value = receiver.try_recv().unwrap();
+                    floor_taken(word, announce);
+                    value
+                }
+            })
+        })
+    });
+    group.bench_function("floor_oneshot_arc_load", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let (receiver, word) = floor_sent(i);
+                async move {
+                    let value = receiver.try_recv().unwrap();
+                    floor_taken(word, load);
+                    value
+                }
+            })
+        })
+    });
+}
+
+/// The non-waiting rows every group carries: the channels' non-waiting receives, which are the
 /// price of a channel alone. Each group repeats them so that one report shows them side by side.
-fn blocking_floors(group: &mut BenchmarkGroup<'_, WallTime>) {
+fn blocking_try_rows(group: &mut BenchmarkGroup<'_, WallTime>) {
     group.bench_function("apifuture_try_result", |b| {
         b.iter_custom(|iters| {
             blocking_loop(iters, |i| {
@@ -70,10 +203,10 @@ fn blocking_floors(group: &mut BenchmarkGroup<'_, WallTime>) {
     });
 }
 
-/// [`blocking_floors`] inside an async block: awaiting oneshot's receiver needs its `async`
+/// [`blocking_try_rows`] inside an async block: awaiting oneshot's receiver needs its `async`
 /// feature, which this crate keeps off (faern/oneshot#87), so its non-waiting receive is the
 /// best raw oneshot can do in the async groups.
-fn async_floors(group: &mut BenchmarkGroup<'_, WallTime>) {
+fn async_try_rows(group: &mut BenchmarkGroup<'_, WallTime>) {
     group.bench_function("apifuture_try_result", |b| {
         b.iter_custom(|iters| {
             async_loop(iters, |i| {
@@ -123,6 +256,10 @@ fn blocking(c: &mut Criterion) {
             })
         })
     });
+    blocking_floors(&mut group, |rx| match rx.try_recv() {
+        Ok(value) => value,
+        Err(_) => rx.recv().unwrap(),
+    });
     // `blocking_recv` panics inside a runtime; criterion's thread is a plain one, as an SDK
     // caller's would be.
     group.bench_function("tokio", |b| {
@@ -154,7 +291,7 @@ fn blocking(c: &mut Criterion) {
             })
         })
     });
-    blocking_floors(&mut group);
+    blocking_try_rows(&mut group);
     group.finish();
 }
 
@@ -178,6 +315,10 @@ fn blocking_timeout(c: &mut Criterion) {
             })
         })
     });
+    blocking_floors(&mut group, |rx| match rx.try_recv() {
+        Ok(value) => value,
+        Err(_) => rx.recv_timeout(TIMEOUT).unwrap(),
+    });
     group.bench_function("futures_or_timer", |b| {
         b.iter_custom(|iters| {
             blocking_loop(iters, |i| {
@@ -196,7 +337,7 @@ fn blocking_timeout(c: &mut Criterion) {
             })
         })
     });
-    blocking_floors(&mut group);
+    blocking_try_rows(&mut group);
     group.finish();
 }
 
@@ -211,6 +352,7 @@ fn asynchronous(c: &mut Criterion) {
             })
         })
     });
+    async_floors(&mut group);
     // tokio's channel polls fine outside a tokio runtime; only its timers need one.
     group.bench_function("tokio", |b| {
         b.iter_custom(|iters| {
@@ -239,7 +381,7 @@ fn asynchronous(c: &mut Criterion) {
             })
         })
     });
-    async_floors(&mut group);
+    async_try_rows(&mut group);
     group.finish();
 }
 
@@ -254,6 +396,7 @@ fn asynchronous_timeout(c: &mut Criterion) {
             })
         })
     });
+    async_floors(&mut group);
     // `tokio::time::timeout` panics without a tokio runtime with timers, so this row alone runs
     // under tokio's own current-thread `block_on` (built once per sample, outside the clock).
     // The executor differs from the other rows; the channel and the timeout are tokio's.
@@ -297,7 +440,7 @@ fn asynchronous_timeout(c: &mut Criterion) {
             })
         })
     });
-    async_floors(&mut group);
+    async_try_rows(&mut group);
     group.finish();
 }
 

@@ -277,11 +277,15 @@ fn poll_pending<F: ApiFuture + ?Sized>(
     }
 }
 
-/// The provided blocking wait: parks the thread between polls of the future.
+/// The provided blocking wait: parks the thread between polls of the future. An outcome that is
+/// already there is taken before any waker is made.
 fn block<F: ApiFuture + ?Sized>(
     future: &mut F,
     limit: Limit,
 ) -> Result<F::Value, Error<F::Failure>> {
+    if let Some(outcome) = future.try_result() {
+        return outcome;
+    }
     timeout::block_on(limit, |cx, _| future.poll_outcome(cx))
         .unwrap_or_else(|| future.try_result().unwrap_or(Err(Error::Timeout)))
 }
