@@ -157,7 +157,8 @@
 //! - **Say that the future does not borrow the client.** In edition 2024 a method's
 //!   `-> impl ApiFuture<..>` captures `&self`, and a future tied to a borrow cannot be spawned,
 //!   boxed, backgrounded or detached (`'static` is required). Write `-> impl ApiFuture<..> +
-//!   use<>` and move what the work needs (clone an `Arc`) into it, as below.
+//!   use<>` (in a trait method, `+ 'static`) and move what the work needs (clone an `Arc`)
+//!   into it, as below.
 //!
 //! ```
 //! use std::time::Duration;
