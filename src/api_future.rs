@@ -157,6 +157,17 @@ pub trait ApiFuture:
         None
     }
 
+    /// For a future that reaches its outcome without being polled (its producer completes it:
+    /// a promise, a spawned job, a map over one), whether it is done, looked at without
+    /// registering any waker. `None` for a future that must be polled to progress, the answer
+    /// that is always safe and the default. A wait on many futures only looks at the first
+    /// kind and parks on the last one still pending, instead of giving each a waker of its own
+    /// and waking with each completion.
+    #[doc(hidden)]
+    fn done_unpolled(&mut self) -> Option<bool> {
+        None
+    }
+
     /// What `.await` does, as a method: takes the outcome if it is there, otherwise drives the
     /// operation and registers `cx`. Implementations call it from `Future::poll` (see the
     /// trait's example); waiting code uses `.await` instead.

@@ -205,6 +205,13 @@ impl<T: Send, E: Send> ApiFuture for AwaitableConcurrentFuture<T, E> {
         self.inner.peek_failed()
     }
 
+    /// The producer completes it; a done-callback relay too is driven by the producer's
+    /// wake-up.
+    #[inline]
+    fn done_unpolled(&mut self) -> Option<bool> {
+        Some(self.inner.done())
+    }
+
     /// Blocks in oneshot's own `recv_timeout`, which parks the thread without the waker
     /// machinery of the provided method.
     #[inline]

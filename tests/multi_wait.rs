@@ -477,3 +477,70 @@ fn a_lazy_future_waiting_on_a_later_one_does_not_hang_any_multi_wait() {
         assert_eq!(done, [0, 1]);
     });
 }
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "async-io timers need the reactor, which Miri cannot run"
+)]
+fn all_completed_mixes_producer_driven_and_lazy_futures_in_any_order() {
+    // Promises (completed by their producer, unpolled) between lazy futures (completed only by
+    // being polled), the promises completed from another thread in reverse order.
+    type Mixed = (
+        Vec<Promise<u32, TestError>>,
+        Vec<BoxApiFuture<u32, TestError>>,
+    );
+    fn mixed() -> Mixed {
+        let mut producers = Vec::new();
+        let mut futures = Vec::new();
+        for i in 0..6u32 {
+            if i % 2 == 0 {
+                let (producer, future) = promise::<u32, TestError>();
+                producers.push(producer);
+                futures.push(future.map(|v| v).boxed());
+            } else {
+                futures.push(
+                    apifuture::from_future(async move {
+                        async_io::Timer::after(Duration::from_millis(2)).await;
+                        Ok::<u32, TestError>(i)
+                    })
+                    .boxed(),
+                );
+            }
+        }
+        (producers, futures)
+    }
+    fn complete_in_reverse(producers: Vec<Promise<u32, TestError>>) -> thread::JoinHandle<()> {
+        thread::spawn(move || {
+            for (i, producer) in producers.into_iter().enumerate().rev() {
+                producer.set_result(2 * i as u32);
+            }
+        })
+    }
+    within_watchdog(|| {
+        let (producers, mut futures) = mixed();
+        let late = complete_in_reverse(producers);
+        assert_eq!(
+            wait(&mut futures, LONG, ReturnWhen::AllCompleted),
+            ((0..6).collect::<Vec<_>>(), vec![])
+        );
+        late.join().unwrap();
+        let values: Vec<u32> = futures
+            .iter_mut()
+            .map(|f| f.result(None).unwrap())
+            .collect();
+        assert_eq!(values, [0, 1, 2, 3, 4, 5]);
+
+        let (producers, futures) = mixed();
+        let late = complete_in_reverse(producers);
+        let outcomes = apifuture::join_all(futures);
+        late.join().unwrap();
+        assert_eq!(outcomes, (0..6).map(Ok).collect::<Vec<_>>());
+
+        let (producers, futures) = mixed();
+        let late = complete_in_reverse(producers);
+        let outcomes = futures_lite::future::block_on(apifuture::join_all_async(futures));
+        late.join().unwrap();
+        assert_eq!(outcomes, (0..6).map(Ok).collect::<Vec<_>>());
+    });
+}

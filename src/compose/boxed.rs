@@ -14,6 +14,7 @@ trait Erased<T, E>: Send {
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
     fn try_result(&mut self) -> Option<Result<T, Error<E>>>;
     fn peek_failed(&mut self) -> Option<bool>;
+    fn done_unpolled(&mut self) -> Option<bool>;
 }
 
 impl<A: ApiFuture> Erased<A::Value, A::Failure> for A {
@@ -27,6 +28,10 @@ impl<A: ApiFuture> Erased<A::Value, A::Failure> for A {
 
     fn peek_failed(&mut self) -> Option<bool> {
         ApiFuture::peek_failed(self)
+    }
+
+    fn done_unpolled(&mut self) -> Option<bool> {
+        ApiFuture::done_unpolled(self)
     }
 }
 
@@ -73,6 +78,10 @@ impl<T: Send, E: Send> ApiFuture for BoxApiFuture<T, E> {
 
     fn peek_failed(&mut self) -> Option<bool> {
         self.inner.peek_failed()
+    }
+
+    fn done_unpolled(&mut self) -> Option<bool> {
+        self.inner.done_unpolled()
     }
 }
 

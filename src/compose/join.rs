@@ -3,10 +3,11 @@
 
 use std::fmt;
 use std::future::Future;
+use std::mem;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::ready_queue::Tracker;
+use super::ready_queue::AllDone;
 use crate::api_future::ApiFuture;
 use crate::error::Error;
 use crate::timeout::{self, Limit};
@@ -47,9 +48,9 @@ pub fn join_all<F: ApiFuture>(futures: impl IntoIterator<Item = F>) -> Vec<Outco
 pub fn join_all_async<F: ApiFuture>(futures: impl IntoIterator<Item = F>) -> JoinAll<F> {
     let futures: Vec<F> = futures.into_iter().collect();
     JoinAll {
-        tracker: Tracker::new(futures.len()),
-        outcomes: futures.iter().map(|_| None).collect(),
-        missing: futures.len(),
+        all: AllDone::new(futures.len()),
+        ordered: Vec::with_capacity(futures.len()),
+        early: Vec::new(),
         futures,
     }
 }
@@ -59,10 +60,12 @@ pub fn join_all_async<F: ApiFuture>(futures: impl IntoIterator<Item = F>) -> Joi
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct JoinAll<F: ApiFuture> {
     futures: Vec<F>,
-    outcomes: Vec<Option<Outcome<F>>>,
-    /// How many outcomes are still to come.
-    missing: usize,
-    tracker: Tracker,
+    /// The outcomes of the first futures, all there: most batches complete in order, and
+    /// their outcomes go straight where they are returned from.
+    ordered: Vec<Outcome<F>>,
+    /// Outcomes that came before an earlier future's, by index (sized when the first does).
+    early: Vec<Option<Outcome<F>>>,
+    all: AllDone,
 }
 
 // Nothing is pinned: the outcomes are only ever moved out.
@@ -70,29 +73,30 @@ impl<F: ApiFuture> Unpin for JoinAll<F> {}
 
 impl<F: ApiFuture> JoinAll<F> {
     fn poll_all(&mut self, cx: &mut Context<'_>) -> Poll<Vec<Outcome<F>>> {
-        loop {
-            for index in self.tracker.batch() {
-                if self.outcomes[index].is_some() {
-                    continue;
+        let (ordered, early) = (&mut self.ordered, &mut self.early);
+        let len = self.futures.len();
+        let polled = self.all.poll(&mut self.futures, cx, |index, future| {
+            // Done means an outcome to take; a future that breaks that promise hands out
+            // `Consumed` rather than stalling the join.
+            let outcome = future.try_result().unwrap_or(Err(Error::Consumed));
+            if index != ordered.len() {
+                if early.is_empty() {
+                    early.resize_with(len, || None);
                 }
-                let future = &mut self.futures[index];
-                if self.tracker.poll_ready(index, future).is_pending() {
-                    continue;
-                }
-                if let Some(outcome) = future.try_result() {
-                    self.outcomes[index] = Some(outcome);
-                    self.missing -= 1;
-                }
+                early[index] = Some(outcome);
+                return;
             }
-            if self.missing == 0 {
-                self.futures.clear();
-                let outcomes = std::mem::take(&mut self.outcomes);
-                return Poll::Ready(outcomes.into_iter().flatten().collect());
+            ordered.push(outcome);
+            while let Some(next) = early.get_mut(ordered.len()).and_then(Option::take) {
+                ordered.push(next);
             }
-            if self.tracker.sleep_on(cx.waker()) {
-                return Poll::Pending;
-            }
+        });
+        if polled.is_pending() {
+            return Poll::Pending;
         }
+        self.futures.clear();
+        self.early = Vec::new();
+        Poll::Ready(mem::take(&mut self.ordered))
     }
 }
 
@@ -107,8 +111,8 @@ impl<F: ApiFuture> Future for JoinAll<F> {
 impl<F: ApiFuture> fmt::Debug for JoinAll<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinAll")
-            .field("done", &(self.outcomes.len() - self.missing))
-            .field("total", &self.outcomes.len())
-            .finish()
+            .field("futures", &self.futures.len())
+            .field("in_order", &self.ordered.len())
+            .finish_non_exhaustive()
     }
 }

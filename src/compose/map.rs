@@ -67,6 +67,10 @@ impl<A: ApiFuture, U: Send> ApiFuture for Map<A, U> {
     fn peek_failed(&mut self) -> Option<bool> {
         self.inner.peek_failed()
     }
+
+    fn done_unpolled(&mut self) -> Option<bool> {
+        self.inner.done_unpolled()
+    }
 }
 
 /// The future of [`ApiFutureExt::map_err`](crate::ApiFutureExt::map_err): the operation's own
@@ -110,6 +114,10 @@ impl<A: ApiFuture, E2: Send> ApiFuture for MapErr<A, E2> {
     /// As the inner future's: mapping an error keeps it an error.
     fn peek_failed(&mut self) -> Option<bool> {
         self.inner.peek_failed()
+    }
+
+    fn done_unpolled(&mut self) -> Option<bool> {
+        self.inner.done_unpolled()
     }
 }
 

@@ -1,10 +1,20 @@
-//! Which of many futures to look at next: each future gets a waker of its own that records its
-//! index, so a multi-future wait polls again exactly the futures that were woken. Every
-//! pending future is thus driven whenever it asks to be (a lazy future's timer fires, its
-//! attempt completes), all of them concurrently, and `wait(.., AllCompleted)` stays O(N)
-//! overall instead of re-polling all N on every wake-up. The blocking waits park until a
-//! waker fires rather than poll in a loop.
+//! Which of many futures to look at next.
+//!
+//! A [`Tracker`] gives each pending future a waker of its own that records its index, so a
+//! multi-future wait polls again exactly the futures that were woken: every pending future is
+//! driven whenever it asks to be (a lazy future's timer fires, its attempt completes), all of
+//! them concurrently, and the blocking waits park until a waker fires rather than poll in a
+//! loop.
+//!
+//! Waiting for all of them, [`AllDone`] spares the futures that complete unpolled
+//! ([`ApiFuture::done_unpolled`]: a promise, a spawned job) a waker each: it only looks at
+//! them, registering nothing (so their producers wake nobody), and parks on the last one still
+//! pending. Futures usually complete in about the order
+//! they were made, so the waiter wakes about once for all of them, where a waker each would
+//! wake it for every completion, in lockstep with the producer. Two ends close in on the
+//! pending ones and never move back, so the work is O(N) overall in any completion order.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::mem;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +24,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use crate::api_future::ApiFuture;
 
 /// The indices woken since the last look, and who to wake when one comes.
-pub(crate) struct ReadyQueue {
+struct ReadyQueue {
     /// Whether each index is already queued, so that a future woken many times is queued once.
     queued: Box<[AtomicBool]>,
     state: Mutex<Woken>,
@@ -58,13 +68,12 @@ impl ReadyQueue {
     }
 }
 
-/// The wakers of a set of `len` futures and the queue they fill.
-///
-/// A future's waker is made the first time the future is found pending: most futures of a
-/// batch that is already done never need one, and making 10,000 of them (an allocation each)
-/// costs more than looking at the futures.
+/// The wakers of a set of `len` futures and the queue they fill. Nothing is allocated until a
+/// future is found pending: a batch that is already done needs no waker, and making 10,000 of
+/// them (an allocation each) costs more than looking at the futures.
 pub(crate) struct Tracker {
-    queue: Arc<ReadyQueue>,
+    len: usize,
+    queue: Option<Arc<ReadyQueue>>,
     wakers: Vec<Option<Waker>>,
     /// Whether every index was handed out once by [`batch`](Tracker::batch).
     scanned: bool,
@@ -72,38 +81,43 @@ pub(crate) struct Tracker {
 
 impl Tracker {
     pub(crate) fn new(len: usize) -> Self {
-        let queue = Arc::new(ReadyQueue {
-            queued: (0..len).map(|_| AtomicBool::new(false)).collect(),
-            state: Mutex::new(Woken {
-                ready: Vec::new(),
-                waiter: None,
-            }),
-        });
         Tracker {
-            queue,
-            wakers: vec![None; len],
+            len,
+            queue: None,
+            wakers: Vec::new(),
             scanned: false,
         }
     }
 
+    fn queue(&mut self) -> &Arc<ReadyQueue> {
+        let len = self.len;
+        self.queue.get_or_insert_with(|| {
+            Arc::new(ReadyQueue {
+                queued: (0..len).map(|_| AtomicBool::new(false)).collect(),
+                state: Mutex::new(Woken {
+                    ready: Vec::new(),
+                    waiter: None,
+                }),
+            })
+        })
+    }
+
     /// Polls future `index` for readiness with its own waker, made on first need.
     pub(crate) fn poll_ready<F: ApiFuture>(&mut self, index: usize, future: &mut F) -> Poll<()> {
-        if let Some(waker) = &self.wakers[index] {
+        if let Some(Some(waker)) = self.wakers.get(index) {
             return future.poll_ready(&mut Context::from_waker(waker));
         }
-        if future
-            .poll_ready(&mut Context::from_waker(Waker::noop()))
-            .is_ready()
-        {
+        if look(future).is_ready() {
             return Poll::Ready(());
         }
         // Pending: poll again with a waker that reports this index. The waker of the last
         // poll is the one a future keeps, so the no-op one is forgotten.
-        let waker = Waker::from(Arc::new(IndexWaker {
-            index,
-            queue: Arc::clone(&self.queue),
-        }));
+        let queue = Arc::clone(self.queue());
+        let waker = Waker::from(Arc::new(IndexWaker { index, queue }));
         let polled = future.poll_ready(&mut Context::from_waker(&waker));
+        if self.wakers.is_empty() {
+            self.wakers.resize(self.len, None);
+        }
         self.wakers[index] = Some(waker);
         polled
     }
@@ -114,23 +128,26 @@ impl Tracker {
             return self.take_ready();
         }
         self.scanned = true;
-        (0..self.wakers.len()).collect()
+        (0..self.len).collect()
     }
 
     /// Takes the indices woken since the last call, in the order they were woken. Each can be
     /// queued again from now on.
     fn take_ready(&self) -> Vec<usize> {
-        let ready = mem::take(&mut self.queue.lock().ready);
+        let Some(queue) = &self.queue else {
+            return Vec::new();
+        };
+        let ready = mem::take(&mut queue.lock().ready);
         for &index in &ready {
-            self.queue.queued[index].store(false, Ordering::Release);
+            queue.queued[index].store(false, Ordering::Release);
         }
         ready
     }
 
     /// Registers `waiter` to be woken by the next index that is queued; false (and nothing
     /// registered) if some are queued already, so the caller must not sleep.
-    pub(crate) fn sleep_on(&self, waiter: &Waker) -> bool {
-        let mut state = self.queue.lock();
+    pub(crate) fn sleep_on(&mut self, waiter: &Waker) -> bool {
+        let mut state = self.queue().lock();
         if !state.ready.is_empty() {
             return false;
         }
@@ -142,11 +159,146 @@ impl Tracker {
     }
 }
 
+/// Polls `future` for readiness with a no-op waker: a look that registers nobody.
+fn look<F: ApiFuture>(future: &mut F) -> Poll<()> {
+    future.poll_ready(&mut Context::from_waker(Waker::noop()))
+}
+
 impl fmt::Debug for Tracker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tracker")
-            .field("futures", &self.wakers.len())
-            .field("woken", &self.queue.lock().ready.len())
-            .finish()
+            .field("futures", &self.len)
+            .field("wakers", &self.wakers.iter().flatten().count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where one future of an [`AllDone`] stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Polled through its own waker whenever it is woken.
+    Driven,
+    /// Completes unpolled: only looked at, from the two ends of the queue of such futures.
+    Watched,
+    Done,
+}
+
+/// Waits for every future of a set to be done, driving those that need it (see the module
+/// docs).
+pub(crate) struct AllDone {
+    tracker: Tracker,
+    /// Each future's standing, made when the first one is found pending (a set that is done
+    /// already needs none).
+    standing: Vec<Standing>,
+    /// The watched futures not yet seen done, in input order.
+    watched: VecDeque<usize>,
+    /// Driven futures not yet done.
+    driven: usize,
+    scanned: bool,
+}
+
+impl AllDone {
+    pub(crate) fn new(len: usize) -> Self {
+        AllDone {
+            tracker: Tracker::new(len),
+            standing: Vec::new(),
+            watched: VecDeque::new(),
+            driven: 0,
+            scanned: false,
+        }
+    }
+
+    /// Ready once every future is done; otherwise `cx` is registered to be woken when one that
+    /// matters wakes. `found(index, future)` is called once for each future, when it is first
+    /// seen done.
+    pub(crate) fn poll<F: ApiFuture>(
+        &mut self,
+        futures: &mut [F],
+        cx: &mut Context<'_>,
+        mut found: impl FnMut(usize, &mut F),
+    ) -> Poll<()> {
+        if !self.scanned {
+            self.scan(futures, &mut found);
+        }
+        loop {
+            for index in self.tracker.take_ready() {
+                if self.standing[index] == Standing::Driven
+                    && self
+                        .tracker
+                        .poll_ready(index, &mut futures[index])
+                        .is_ready()
+                {
+                    self.standing[index] = Standing::Done;
+                    self.driven -= 1;
+                    found(index, &mut futures[index]);
+                }
+            }
+            // Completed in order, the watched futures are done from the front...
+            while let Some(&index) = self.watched.front() {
+                if futures[index].done_unpolled() == Some(false) {
+                    break;
+                }
+                self.watched.pop_front();
+                self.standing[index] = Standing::Done;
+                found(index, &mut futures[index]);
+            }
+            // ...and the last one pending is the one worth a waker.
+            while let Some(&index) = self.watched.back() {
+                let future = &mut futures[index];
+                if future.done_unpolled() == Some(false)
+                    && self.tracker.poll_ready(index, future).is_pending()
+                {
+                    break;
+                }
+                self.watched.pop_back();
+                self.standing[index] = Standing::Done;
+                found(index, &mut futures[index]);
+            }
+            if self.driven == 0 && self.watched.is_empty() {
+                return Poll::Ready(());
+            }
+            if self.tracker.sleep_on(cx.waker()) {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// The first look at every future: those done already are found, the others sorted into
+    /// driven (polled now with their own waker) and watched.
+    fn scan<F: ApiFuture>(&mut self, futures: &mut [F], found: &mut impl FnMut(usize, &mut F)) {
+        self.scanned = true;
+        let len = futures.len();
+        for (index, future) in futures.iter_mut().enumerate() {
+            let standing = match future.done_unpolled() {
+                Some(true) => Standing::Done,
+                Some(false) => {
+                    self.watched.push_back(index);
+                    Standing::Watched
+                }
+                None if self.tracker.poll_ready(index, future).is_ready() => Standing::Done,
+                None => {
+                    self.driven += 1;
+                    Standing::Driven
+                }
+            };
+            if standing == Standing::Done {
+                found(index, future);
+            } else {
+                if self.standing.is_empty() {
+                    self.standing = vec![Standing::Done; len];
+                }
+                self.standing[index] = standing;
+            }
+        }
+    }
+}
+
+impl fmt::Debug for AllDone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AllDone")
+            .field("futures", &self.tracker.len)
+            .field("driven", &self.driven)
+            .field("watched", &self.watched.len())
+            .finish_non_exhaustive()
     }
 }

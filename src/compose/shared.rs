@@ -150,6 +150,9 @@ struct Hub<T, E> {
     watch: AtomicUsize,
     /// How many wakers `waiters` holds; written under its lock.
     registered: AtomicUsize,
+    /// Whether the source completes without being polled (see
+    /// [`ApiFuture::done_unpolled`]); then so does every handle.
+    unpolled: bool,
     waiters: Mutex<Waiters>,
     /// The outcome, once there: read without a lock by every handle.
     outcome: OnceLock<Result<T, Error<E>>>,
@@ -376,7 +379,7 @@ impl<T, E, S: ?Sized> Group<T, E, S> {
 }
 
 impl<T, E> SharedFuture<T, E> {
-    pub(crate) fn new<A>(source: A) -> Self
+    pub(crate) fn new<A>(mut source: A) -> Self
     where
         A: ApiFuture<Value = T, Failure = E> + 'static,
         T: Send + Sync + 'static,
@@ -384,8 +387,10 @@ impl<T, E> SharedFuture<T, E> {
     {
         // `new_cyclic` allocates first and builds the group in place; `Arc::new` built it on
         // the stack and copied it over.
+        let unpolled = source.done_unpolled().is_some();
         let group = Arc::new_cyclic(|_| Group {
             hub: Hub {
+                unpolled,
                 outcome: OnceLock::new(),
                 watch: AtomicUsize::new(IDLE),
                 registered: AtomicUsize::new(0),
@@ -514,6 +519,18 @@ where
             self.group.lock_source().collect(hub);
         }
         hub.outcome.get().map(is_failure)
+    }
+
+    fn done_unpolled(&mut self) -> Option<bool> {
+        let hub = &self.group.hub;
+        if !hub.unpolled {
+            return None;
+        }
+        Some(
+            self.key == TAKEN
+                || hub.outcome.get().is_some()
+                || self.group.lock_source().collect(hub),
+        )
     }
 }
 

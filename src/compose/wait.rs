@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::ready_queue::Tracker;
+use super::ready_queue::{AllDone, Tracker};
 use crate::api_future::ApiFuture;
 use crate::timeout::{self, AsyncLimit, Limit};
 
@@ -138,11 +138,18 @@ impl<F> fmt::Debug for WaitAsync<'_, F> {
 
 /// What a multi-future wait knows so far, in either mode.
 struct Watch {
-    tracker: Tracker,
     when: ReturnWhen,
+    /// How futures are looked at: for `AllCompleted` the cheapest way that sees every one
+    /// done; otherwise each with its own waker, so that the first to finish is seen at once.
+    by: Looking,
     done: Vec<bool>,
     done_count: usize,
     failed: bool,
+}
+
+enum Looking {
+    All(AllDone),
+    Each(Tracker),
 }
 
 impl fmt::Debug for Watch {
@@ -158,8 +165,11 @@ impl fmt::Debug for Watch {
 impl Watch {
     fn new(len: usize, when: ReturnWhen) -> Self {
         Watch {
-            tracker: Tracker::new(len),
             when,
+            by: match when {
+                ReturnWhen::AllCompleted => Looking::All(AllDone::new(len)),
+                _ => Looking::Each(Tracker::new(len)),
+            },
             done: vec![false; len],
             done_count: 0,
             failed: false,
@@ -169,44 +179,51 @@ impl Watch {
     /// Polls the futures that may have changed; ready once the wait is over, else `cx` is
     /// registered to be woken by the next future that wakes.
     fn poll<F: ApiFuture>(&mut self, futures: &mut [F], cx: &mut Context<'_>) -> Poll<()> {
-        loop {
-            for index in self.tracker.batch() {
-                self.look(futures, index);
+        let tracker = match &mut self.by {
+            Looking::All(all) => {
+                let (done, done_count) = (&mut self.done, &mut self.done_count);
+                return all.poll(futures, cx, |index, _| {
+                    done[index] = true;
+                    *done_count += 1;
+                });
             }
-            if self.finished() {
+            Looking::Each(tracker) => tracker,
+        };
+        loop {
+            for index in tracker.batch() {
+                let future = &mut futures[index];
+                if self.done[index] || tracker.poll_ready(index, future).is_pending() {
+                    continue;
+                }
+                self.done[index] = true;
+                self.done_count += 1;
+                if self.when == ReturnWhen::FirstFailed && future.peek_failed() == Some(true) {
+                    self.failed = true;
+                }
+            }
+            let all = self.done_count == self.done.len();
+            if all || self.done_count > 0 && self.when == ReturnWhen::FirstCompleted || self.failed
+            {
                 return Poll::Ready(());
             }
-            if self.tracker.sleep_on(cx.waker()) {
+            if tracker.sleep_on(cx.waker()) {
                 return Poll::Pending;
             }
         }
     }
 
-    fn look<F: ApiFuture>(&mut self, futures: &mut [F], index: usize) {
-        if self.done[index] {
-            return;
-        }
-        let future = &mut futures[index];
-        if self.tracker.poll_ready(index, future).is_pending() {
-            return;
-        }
-        self.done[index] = true;
-        self.done_count += 1;
-        if self.when == ReturnWhen::FirstFailed && future.peek_failed() == Some(true) {
-            self.failed = true;
-        }
-    }
-
-    fn finished(&self) -> bool {
-        let all = self.done_count == self.done.len();
-        match self.when {
-            ReturnWhen::FirstCompleted => self.done_count > 0 || all,
-            ReturnWhen::AllCompleted => all,
-            ReturnWhen::FirstFailed => self.failed || all,
-        }
-    }
-
     fn split(&self) -> (Vec<usize>, Vec<usize>) {
-        (0..self.done.len()).partition(|&index| self.done[index])
+        let len = self.done.len();
+        if self.done_count == len {
+            return ((0..len).collect(), Vec::new());
+        }
+        let mut split = (
+            Vec::with_capacity(self.done_count),
+            Vec::with_capacity(len - self.done_count),
+        );
+        for (index, &done) in self.done.iter().enumerate() {
+            if done { &mut split.0 } else { &mut split.1 }.push(index);
+        }
+        split
     }
 }
