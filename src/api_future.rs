@@ -96,6 +96,7 @@ use crate::timeout::{self, AsyncLimit, Limit};
 /// assert_eq!(Doubled(apifuture::ready(21)).await.unwrap(), 42);
 /// # });
 /// ```
+#[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
 pub trait ApiFuture:
     Future<Output = Result<Self::Value, Error<Self::Failure>>> + Send + Unpin
 {
@@ -267,6 +268,38 @@ pub trait ApiFuture:
             future: self,
             limit: AsyncLimit::new(Limit::from_timeout(timeout.into())),
         }
+    }
+}
+
+/// A borrowed future is one too: a multi-future wait or a generic helper can take `&mut f`
+/// and leave `f` with its owner (`join_all(&mut futures)`, then look at each one). Dropping
+/// the borrow cancels nothing.
+///
+/// ```
+/// use apifuture::{join_all, ready, ApiFuture, BoxError, Error};
+/// let mut futures = vec![ready::<u8, BoxError>(1), ready(2)];
+/// let outcomes = join_all(&mut futures);
+/// assert_eq!(outcomes.into_iter().map(Result::unwrap).collect::<Vec<_>>(), [1, 2]);
+/// assert!(matches!(futures[0].try_result(), Some(Err(Error::Consumed)))); // still here
+/// ```
+impl<F: ApiFuture + ?Sized> ApiFuture for &mut F {
+    type Value = F::Value;
+    type Failure = F::Failure;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        (**self).poll_ready(cx)
+    }
+
+    fn try_result(&mut self) -> Option<Result<F::Value, Error<F::Failure>>> {
+        (**self).try_result()
+    }
+
+    fn peek_failed(&mut self) -> Option<bool> {
+        (**self).peek_failed()
+    }
+
+    fn done_unpolled(&mut self) -> Option<bool> {
+        (**self).done_unpolled()
     }
 }
 

@@ -163,7 +163,6 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
 /// assert_eq!(future.result(None).unwrap(), "cached");
 /// ```
 #[inline(always)]
-#[must_use = "dropping a future drops its value"]
 pub fn ready<T, E>(value: T) -> AwaitableConcurrentFuture<T, E> {
     AwaitableConcurrentFuture::new(ConcurrentFuture::completed(Ok(value)))
 }
@@ -176,7 +175,6 @@ pub fn ready<T, E>(value: T) -> AwaitableConcurrentFuture<T, E> {
 /// assert_eq!(future.result(None), Err(Error::Failed("bad request")));
 /// ```
 #[inline(always)]
-#[must_use = "dropping a future drops its error"]
 pub fn failed<T, E>(error: E) -> AwaitableConcurrentFuture<T, E> {
     AwaitableConcurrentFuture::new(ConcurrentFuture::completed(Err(Error::Failed(error))))
 }

@@ -189,6 +189,13 @@ pub(crate) fn is_failure<T, E>(outcome: &Result<T, Error<E>>) -> bool {
     outcome.as_ref().is_err_and(Error::is_failure)
 }
 
+/// Runs user code (a closure handed to a combinator or a retry); a panic in it becomes
+/// `Error::Panicked` rather than unwinding into the waiter.
+pub(crate) fn guarded<R, E>(f: impl FnOnce() -> R) -> Result<R, Error<E>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .map_err(|payload| Error::Panicked(panic_message(&*payload)))
+}
+
 /// Turns a panic payload into the message carried by [`Error::Panicked`].
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {

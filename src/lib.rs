@@ -113,7 +113,18 @@
 //!
 //! To let the work finish with nobody waiting, [`detach`](ApiFutureExt::detach) the future
 //! instead: the producer hears nothing, and a future that needs driving (a retry, a poll) is
-//! driven to its end in the background.
+//! driven to its end in the background. `let _ = future;` is a drop, not a detach: it cancels
+//! (the compiler's unused-result warning names `detach()` for this reason).
+//!
+//! ```compile_fail
+//! #![deny(unused_must_use)]
+//! // Unused, the future would be dropped at once and the job cancelled: rustc says so.
+//! apifuture::spawn(|| Ok::<u8, apifuture::BoxError>(1));
+//! ```
+//!
+//! A job of [`spawn`] that has already started runs to its end: a closure cannot be stopped
+//! from outside. Work that should stop midway completes a [`promise`] and checks
+//! [`Promise::is_cancelled`] (or waits on [`Promise::cancelled`]) as it goes.
 //!
 //! ```
 //! use apifuture::{promise, ApiFuture, ApiFutureExt, Error};
@@ -156,9 +167,10 @@
 //!   the call to finish anyway calls [`detach`](ApiFutureExt::detach). A timeout never cancels.
 //! - **Say that the future does not borrow the client.** In edition 2024 a method's
 //!   `-> impl ApiFuture<..>` captures `&self`, and a future tied to a borrow cannot be spawned,
-//!   boxed, backgrounded or detached (`'static` is required). Write `-> impl ApiFuture<..> +
-//!   use<>` (in a trait method, `+ 'static`) and move what the work needs (clone an `Arc`)
-//!   into it, as below.
+//!   boxed, backgrounded or detached (`'static` is required; rustc says "borrowed data escapes
+//!   outside of method" or "`client` does not live long enough"). Write `-> impl
+//!   ApiFuture<..> + use<>` (in a trait method, `+ 'static`) and move what the work needs
+//!   (clone an `Arc`) into it, as below.
 //!
 //! ```
 //! use std::time::Duration;
@@ -239,10 +251,13 @@
 //! # });
 //! ```
 //!
-//! Because every `ApiFuture` is [`Unpin`], `&mut future` is a future too: a `select!` arm or a
-//! runtime's timeout on `&mut future` that gives up leaves the future and its work in place, and
-//! a later wait gets the value. A wrapper of your own implements `Future` by polling the inner
-//! future with `Pin::new(&mut self.inner)`.
+//! Because every `ApiFuture` is [`Unpin`], `&mut future` is a future too (and an `ApiFuture`):
+//! a `tokio::select!` arm or a runtime's timeout on `&mut future` that gives up leaves the
+//! future and its work in place, and a later wait gets the value. (When the timeout does not
+//! fire, the value is in what it returned: `let _ = timeout(d, &mut f).await` throws it away,
+//! and a later wait gets `Consumed`.) The `futures` crate's `select!` wants a fused future:
+//! write `(&mut future).fuse()` there. A wrapper of your own implements `Future` by polling
+//! the inner future with `Pin::new(&mut self.inner)`.
 //!
 //! # Retries and polling
 //!
@@ -393,6 +408,12 @@
 //!
 //! **Does a timeout cancel the work?** No. Dropping the future does; [`detach`](ApiFutureExt::detach)
 //! lets it finish.
+//!
+//! **How do I get my own error back after `?`?** `Error<E>` displays `E` but has no
+//! `source()` (it is an error for every displayable `E`, `BoxError` included, so it cannot
+//! require `E: Error`). Convert before `?`, with a `From<Error<MyError>>` for your
+//! application's error or [`Error::into_failed`]; or, after `?` into a `Box<dyn Error>`,
+//! `downcast_ref::<Error<MyError>>()` and [`Error::as_failed`].
 //!
 //! **Why are combinator closures `'static`?** Each combinator stores its closure boxed, one
 //! allocation, so that generic `Send` code that awaits it compiles whatever lifetimes the value

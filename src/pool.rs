@@ -80,7 +80,6 @@ static POOL: Pool = Pool {
 /// let mut boom = spawn(|| -> Result<u32, &str> { panic!("boom") });
 /// assert_eq!(boom.result(None), Err(Error::Panicked("boom".to_string())));
 /// ```
-#[must_use = "dropping the future cancels the job if it has not started; use detach() to let it run"]
 pub fn spawn<T, E, F>(f: F) -> AwaitableConcurrentFuture<T, E>
 where
     F: FnOnce() -> Result<T, E> + Send + 'static,

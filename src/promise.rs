@@ -48,7 +48,6 @@ pub struct Promise<T, E = BoxError> {
 /// # });
 /// ```
 #[inline(always)]
-#[must_use = "a promise and its future do nothing unless kept"]
 pub fn promise<T, E>() -> (Promise<T, E>, AwaitableConcurrentFuture<T, E>) {
     let (sender, receiver) = oneshot::channel();
     // Built in place, not on the stack first: see `state.rs`.

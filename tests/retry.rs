@@ -221,6 +221,31 @@ fn panics_end_the_retry_with_panicked() {
 }
 
 #[test]
+fn a_panicking_classifier_or_notifier_gives_panicked_in_every_mode() {
+    let panicked = |m: &str| Err(Error::Panicked(m.to_owned()));
+    both_modes(|mode| {
+        let mut call = retry(fast(), flaky(2)).when(|_| panic!("classifier"));
+        assert_eq!(mode.wait(&mut call), panicked("classifier"));
+        assert_eq!(mode.wait(&mut call), Err(Error::Consumed));
+        let mut call = retry(fast(), flaky(2)).notify(|_, _| panic!("notifier"));
+        assert_eq!(mode.wait(&mut call), panicked("notifier"));
+    });
+    // The same outcome when a background task drives it, and inside a multi-wait the panic
+    // stays with its own future.
+    use apifuture::ApiFutureExt;
+    let background = retry(fast(), flaky(2)).when(|_| panic!("in the background"));
+    assert_eq!(
+        background.background().result(None),
+        panicked("in the background")
+    );
+    let outcomes = apifuture::join_all(vec![
+        ready::<u32, TestError>(1).boxed(),
+        retry(fast(), flaky(2)).when(|_| panic!("joined")).boxed(),
+    ]);
+    assert_eq!(outcomes, [Ok(1), panicked("joined")]);
+}
+
+#[test]
 fn a_cancelled_attempt_ends_the_retry() {
     let mut call = retry(fast(), |_| {
         let (_producer, mut attempt) = promise::<u32, TestError>();

@@ -89,7 +89,6 @@ const THREAD_NAME: &str = "apifuture-async";
 /// assert_eq!(double_later(3).await.unwrap(), 6);
 /// # });
 /// ```
-#[must_use = "dropping the future cancels the task; use detach() to let it run"]
 pub fn spawn_async<T, E, Fut>(fut: Fut) -> AwaitableConcurrentFuture<T, E>
 where
     Fut: Future<Output = Result<T, E>> + Send + 'static,

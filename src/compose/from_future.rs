@@ -31,7 +31,6 @@ use crate::error::{Error, panic_message};
 /// });
 /// assert_eq!(call.result(Duration::from_secs(30)).unwrap(), 7); // driven on this thread
 /// ```
-#[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
 pub fn from_future<T, E, Fut>(fut: Fut) -> FromFuture<Fut>
 where
     Fut: Future<Output = Result<T, E>> + Send,

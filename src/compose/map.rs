@@ -10,19 +10,11 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::api_future::ApiFuture;
-use crate::error::{Error, panic_message};
-
-/// Runs a user closure; a panic in it becomes `Error::Panicked` rather than unwinding into the
-/// waiter.
-fn guarded<R, E>(f: impl FnOnce() -> R) -> Result<R, Error<E>> {
-    panic::catch_unwind(AssertUnwindSafe(f))
-        .map_err(|payload| Error::Panicked(panic_message(&*payload)))
-}
+use crate::error::{Error, guarded};
 
 /// The closure of a [`Map`].
 type MapFn<A, U> = Box<dyn FnOnce(<A as ApiFuture>::Value) -> U + Send>;

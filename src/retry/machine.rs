@@ -6,13 +6,12 @@
 //! `async-io` timer, a blocking wait by parking its thread. Both follow the same schedule.
 
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::policy::RetryPolicy;
 use crate::api_future::ApiFuture;
-use crate::error::{Error, is_failure, panic_message};
+use crate::error::{Error, guarded, is_failure};
 use crate::timeout::{self, Alarm, LazyTimer, Limit, earliest};
 
 /// What the operation's classifier says about a failed attempt's error.
@@ -171,7 +170,7 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Run<F, R> {
     pub(crate) fn start(policy: RetryPolicy, mut make: F) -> Self {
         let now =
             (policy.deadline().is_some() || policy.attempt_timeout().is_some()).then(Instant::now);
-        let phase = match panic::catch_unwind(AssertUnwindSafe(|| make.attempt(1))) {
+        let phase = match guarded(|| make.attempt(1)) {
             Ok(mut attempt) => match attempt.try_result() {
                 Some(outcome) => match outcome.map(R::read) {
                     Ok(Progress::Ready(value)) => return Run::Done(Some(value)),
@@ -184,7 +183,7 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Run<F, R> {
                         .and_then(|limit| now?.checked_add(limit)),
                 },
             },
-            Err(payload) => Phase::Finished(Some(Err(Error::Panicked(panic_message(&*payload))))),
+            Err(panicked) => Phase::Finished(Some(Err(panicked))),
         };
         let deadline = policy
             .deadline()
@@ -293,7 +292,7 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
     fn start_attempt(&mut self, now: Option<Instant>) {
         self.started = self.started.saturating_add(1);
         let number = self.started;
-        match panic::catch_unwind(AssertUnwindSafe(|| self.make.attempt(number))) {
+        match guarded(|| self.make.attempt(number)) {
             Ok(attempt) => {
                 let timeout_at = self
                     .policy
@@ -304,7 +303,7 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
                     timeout_at,
                 };
             }
-            Err(payload) => self.finish(Err(Error::Panicked(panic_message(&*payload)))),
+            Err(panicked) => self.finish(Err(panicked)),
         }
     }
 
@@ -348,7 +347,9 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
         }
         if notify {
             if let (Some(notify), Some(error)) = (self.notify.as_mut(), self.last_error.as_ref()) {
-                notify(error, delay);
+                if let Err(panicked) = guarded(|| notify(error, delay)) {
+                    return self.finish(Err(panicked));
+                }
             }
         }
         self.sleep(delay, Self::give_up);
@@ -375,14 +376,15 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
                     schedule.finish(Err(Error::DeadlineExceeded))
                 });
             }
-            Err(Error::Failed(error)) => match (self.classify)(&error) {
-                RetryDecision::Stop => self.finish(Err(Error::Failed(error))),
-                RetryDecision::Retry => {
+            Err(Error::Failed(error)) => match guarded(|| (self.classify)(&error)) {
+                Err(panicked) => self.finish(Err(panicked)),
+                Ok(RetryDecision::Stop) => self.finish(Err(Error::Failed(error))),
+                Ok(RetryDecision::Retry) => {
                     self.last_error = Some(error);
                     let delay = self.next_backoff();
                     self.retry_after(delay, true);
                 }
-                RetryDecision::RetryAfter(delay) => {
+                Ok(RetryDecision::RetryAfter(delay)) => {
                     self.last_error = Some(error);
                     self.retry_after(delay, true);
                 }

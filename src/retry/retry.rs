@@ -19,7 +19,9 @@ use crate::timeout::Limit;
 /// the same type probing a server-side operation.
 ///
 /// `F` is the closure that makes each attempt; the value and error types come from the
-/// attempts it returns.
+/// attempts it returns. Code that names the type writes the bounds of [`retry`]
+/// (`F: FnMut(u32) -> A + Send, A: ApiFuture`); mostly `impl ApiFuture<..>` or
+/// [`boxed`](crate::ApiFutureExt::boxed) spares naming it.
 ///
 /// The first attempt starts when the `Retry` is made. Later attempts start as a waiter drives
 /// the schedule: a blocking wait sleeps the backoff on its own thread, an async wait on an
@@ -82,7 +84,6 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Unpin for Retry<F, R> {}
 /// assert_eq!(calls.load(Ordering::SeqCst), 3);
 /// ```
 #[inline]
-#[must_use = "dropping a retry cancels its attempt in flight; .await it, wait on it, or detach() it"]
 pub fn retry<A, F>(policy: RetryPolicy, attempt: F) -> Retry<F>
 where
     F: FnMut(u32) -> A + Send,
@@ -118,7 +119,6 @@ where
 /// assert_eq!(job.attempts(), 3);
 /// ```
 #[inline]
-#[must_use = "dropping a poll cancels its probe in flight; .await it, wait on it, or detach() it"]
 pub fn poll_until_ready<T, A, F>(policy: RetryPolicy, probe: F) -> Polling<F>
 where
     F: FnMut(u32) -> A + Send,
