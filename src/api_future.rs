@@ -351,6 +351,10 @@ impl<F: ApiFuture + ?Sized> Future for ResultAsync<'_, F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if let Some(outcome) = this.future.try_result() {
+            return Poll::Ready(outcome);
+        }
+        this.limit.start();
         if let Poll::Ready(outcome) = this.future.poll_outcome(cx) {
             return Poll::Ready(outcome);
         }

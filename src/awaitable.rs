@@ -207,7 +207,7 @@ impl<T: Send, E: Send> ApiFuture for AwaitableConcurrentFuture<T, E> {
     /// wake-up.
     #[inline]
     fn done_unpolled(&mut self) -> Option<bool> {
-        Some(self.inner.done())
+        Some(self.inner.ready_to_take())
     }
 
     /// Blocks in oneshot's own `recv_timeout`, which parks the thread without the waker

@@ -3,7 +3,7 @@
 //! A future without callbacks hands its outcome straight from the channel to the waiter. The
 //! first [`add_done_callback`](crate::AwaitableConcurrentFuture::add_done_callback) moves the
 //! channel's receiver into a [`Relay`] and leaves the relay's waker in the async-waiter slot of
-//! [`Shared`](crate::state::Shared). When the producer completes, its usual wake-up lands in
+//! [`Link`](crate::state::Link). When the producer completes, its usual wake-up lands in
 //! the relay, on the producer's thread: the relay takes the outcome out of the channel, runs the
 //! callbacks with it by reference, stores it, and only then wakes the waiter (its task or its
 //! parked thread). Futures that never get a callback pay nothing for this: no bit, no branch on
@@ -135,13 +135,21 @@ impl<T, E> Relay<T, E> {
         }
     }
 
-    /// Whether an outcome is there or on its way (the consumer's `done`).
+    /// Whether an outcome is there or on its way (the consumer's `done`): from the producer's
+    /// send on, while the callbacks run too.
     pub(crate) fn done(&self) -> bool {
         match &self.lock().delivery {
             Delivery::Waiting(receiver) => receiver.has_message() || receiver.is_closed(),
-            Delivery::Done(_) => true,
-            Delivery::Running | Delivery::Closed => false,
+            Delivery::Running | Delivery::Done(_) => true,
+            Delivery::Closed => false,
         }
+    }
+
+    /// Whether the outcome is delivered (the callbacks have run) and can be taken, delivering
+    /// it here first if it was sent but not yet delivered.
+    pub(crate) fn delivered(&self) -> bool {
+        self.deliver();
+        matches!(self.lock().delivery, Delivery::Done(_) | Delivery::Closed)
     }
 
     /// Takes the delivered outcome, delivering it here first if it was sent but not yet

@@ -398,14 +398,23 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// [`try_result`](Self::try_result) would return `Some`.
     #[inline]
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.done() {
-            return Poll::Ready(());
-        }
         match (&self.inbox, &self.link) {
+            // Done is not enough here: the callbacks may still be running on the producer's
+            // thread, and until they have run there is nothing to take.
             (Inbox::Relayed(relay), _) => relay.poll_delivered(cx),
+            _ if self.done() => Poll::Ready(()),
             (_, Some(link)) => link.poll_finished(cx, || self.done()),
             // Made complete: `done` cannot have been false.
             (_, None) => Poll::Ready(()),
+        }
+    }
+
+    /// Whether [`try_result`](Self::try_result) would find an outcome now, looked at without
+    /// registering any waker.
+    pub(crate) fn ready_to_take(&self) -> bool {
+        match &self.inbox {
+            Inbox::Relayed(relay) => relay.delivered(),
+            _ => self.done(),
         }
     }
 

@@ -153,6 +153,18 @@ impl<E> Error<E> {
 }
 
 impl<E> Error<E> {
+    /// The same state again if this error is one (`Cancelled`, `Abandoned`,
+    /// `DeadlineExceeded`): states are returned by every wait, where outcomes are handed out
+    /// once.
+    pub(crate) fn state<E2>(&self) -> Option<Error<E2>> {
+        match self {
+            Error::Cancelled => Some(Error::Cancelled),
+            Error::Abandoned => Some(Error::Abandoned),
+            Error::DeadlineExceeded => Some(Error::DeadlineExceeded),
+            _ => None,
+        }
+    }
+
     /// The same error with another operation error type: `Err(e)` for `Failed(e)`, which only a
     /// conversion can retype; every other variant carries no `E`.
     pub(crate) fn retype<E2>(self) -> Result<Error<E2>, E> {
@@ -183,6 +195,17 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
 }
 
 impl<E: fmt::Debug + fmt::Display> std::error::Error for Error<E> {}
+
+/// Hands out a stored outcome: a state stays for the next wait, anything else is taken (the
+/// next wait gets `Consumed`).
+pub(crate) fn hand_out<T, E>(stored: &mut Option<Result<T, Error<E>>>) -> Result<T, Error<E>> {
+    if let Some(Err(error)) = stored {
+        if let Some(state) = error.state() {
+            return Err(state);
+        }
+    }
+    stored.take().unwrap_or(Err(Error::Consumed))
+}
 
 /// Whether an outcome counts as a failure for [`ReturnWhen::FirstFailed`](crate::ReturnWhen).
 pub(crate) fn is_failure<T, E>(outcome: &Result<T, Error<E>>) -> bool {

@@ -22,7 +22,8 @@ pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Limit {
     Forever,
-    /// Counted from the first time the wait finds nothing there. `ZERO`: only what is there.
+    /// Counted from when the wait starts, which is after its look for an outcome that is
+    /// already there (that look reads no clock). `ZERO`: only what is there.
     After(Duration),
     At(Instant),
 }
@@ -123,6 +124,16 @@ impl AsyncLimit {
         }
     }
 
+    /// Starts the clock, if it has not started: called by a wait that found nothing there, before
+    /// it drives the future (which may take time of its own, a retry starting an attempt).
+    pub(crate) fn start(&mut self) {
+        if let AsyncLimit::After(timeout) = *self {
+            if !timeout.is_zero() {
+                *self = deadline_after(timeout).map_or(AsyncLimit::Forever, AsyncLimit::At);
+            }
+        }
+    }
+
     /// Called by a wait that found nothing: ready if its time is up, else pending with `cx`
     /// registered to be woken when it is.
     pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -144,24 +155,22 @@ impl AsyncLimit {
 /// which it wants to be polled again if nothing wakes it first. The thread parks between
 /// polls and polls again only when woken, when its alarm or the limit comes, or on a spurious
 /// unpark: never on a timer of its own. An outcome that arrives with the limit still wins: the
-/// limit is checked after a poll, never instead of one.
+/// limit is checked after a poll, never instead of one. The limit counts from the call (callers
+/// look for an outcome that is already there first, without the clock).
 pub(crate) fn block_on<R>(
     mut limit: Limit,
     mut poll: impl FnMut(&mut Context<'_>, &mut Alarm) -> Poll<R>,
 ) -> Option<R> {
+    let deadline = limit.start();
     let waker = thread_waker();
     let mut cx = Context::from_waker(&waker);
     let mut alarm = Alarm::Park(None);
-    let mut deadline = None;
-    let mut started = false;
     loop {
         if let Poll::Ready(value) = poll(&mut cx, &mut alarm) {
             return Some(value);
         }
-        if !started {
-            started = true;
-            deadline = limit.start()?;
-        }
+        // `ZERO`: that one look was the whole wait.
+        let deadline = deadline?;
         let wake_at = match &mut alarm {
             Alarm::Park(wake_at) => wake_at.take(),
             Alarm::Timer(_) => None,

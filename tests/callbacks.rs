@@ -1068,3 +1068,55 @@ fn an_async_waiter_moved_to_another_task_is_woken_after_the_callbacks() {
         std::task::Poll::Ready(Ok(71))
     );
 }
+
+/// A future whose done callback blocks on the producer's thread until `release` is sent: the
+/// outcome is sent but not delivered while the test looks.
+fn held_in_its_callback() -> (
+    apifuture::AwaitableConcurrentFuture<u32, TestError>,
+    mpsc::Sender<()>,
+    thread::JoinHandle<()>,
+) {
+    let (producer, mut future) = promise::<u32, TestError>();
+    let (started, running) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    future.add_done_callback(move |_| {
+        started.send(()).unwrap();
+        released.recv().unwrap();
+    });
+    let completing = thread::spawn(move || producer.set_result(1));
+    running.recv().unwrap();
+    (future, release, completing)
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "blocks threads on channels for the whole window; the race matrix covers the relay under Miri"
+)]
+fn waits_that_look_while_the_callbacks_run_get_the_value_after_them() {
+    // A blocking wait parks until the callbacks have run, then takes the value.
+    let (mut future, release, completing) = held_in_its_callback();
+    assert!(future.done(), "the outcome was sent");
+    let waiting = thread::spawn(move || future.result(Duration::from_secs(30)));
+    thread::sleep(Duration::from_millis(20));
+    release.send(()).unwrap();
+    assert_eq!(waiting.join().unwrap(), Ok(1));
+    completing.join().unwrap();
+
+    // A multi-wait does not take the future for ready (and hand out Consumed) too early.
+    let (future, release, completing) = held_in_its_callback();
+    let joining = thread::spawn(move || apifuture::join_all(vec![future]));
+    thread::sleep(Duration::from_millis(20));
+    release.send(()).unwrap();
+    assert_eq!(joining.join().unwrap(), [Ok(1)]);
+    completing.join().unwrap();
+
+    let (future, release, completing) = held_in_its_callback();
+    let yielding = thread::spawn(move || {
+        apifuture::as_completed(vec![future], Duration::from_secs(30)).collect::<Vec<_>>()
+    });
+    thread::sleep(Duration::from_millis(20));
+    release.send(()).unwrap();
+    assert_eq!(yielding.join().unwrap(), [(0, Ok(1))]);
+    completing.join().unwrap();
+}

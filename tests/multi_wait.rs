@@ -364,6 +364,34 @@ fn all_completed_timeout_reports_what_is_done() {
     drop(producers);
 }
 
+#[test]
+#[cfg_attr(miri, ignore = "waits out a real timeout")]
+fn all_completed_timeout_reports_what_was_done_during_the_wait() {
+    // Future 1, between two that stay pending, completes while the wait is under way; the
+    // split after the timeout must see it, in both modes.
+    for asynchronous in [false, true] {
+        let (mut producers, mut futures) = pending(3);
+        let middle = producers.remove(1);
+        let late = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            middle.set_result(1);
+        });
+        let limit = Duration::from_millis(300);
+        let split = if asynchronous {
+            futures_lite::future::block_on(wait_async(
+                &mut futures,
+                limit,
+                ReturnWhen::AllCompleted,
+            ))
+        } else {
+            wait(&mut futures, limit, ReturnWhen::AllCompleted)
+        };
+        late.join().unwrap();
+        assert_eq!(split, (vec![1], vec![0, 2]), "async: {asynchronous}");
+        drop(producers);
+    }
+}
+
 /// Three lazy futures (driven only by whoever waits) that each sleep on a timer, and the log of
 /// when each started and finished: every multi-wait must drive them side by side.
 fn lazy_sleepers(
@@ -543,4 +571,56 @@ fn all_completed_mixes_producer_driven_and_lazy_futures_in_any_order() {
         late.join().unwrap();
         assert_eq!(outcomes, (0..6).map(Ok).collect::<Vec<_>>());
     });
+}
+
+/// A legal future that wakes its waker on every poll, the one that says ready included.
+struct WakesOnEveryPoll {
+    polls: usize,
+    taken: bool,
+}
+
+impl ApiFuture for WakesOnEveryPoll {
+    type Value = u32;
+    type Failure = TestError;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.polls += 1;
+        cx.waker().wake_by_ref();
+        if self.polls >= 2 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    fn try_result(&mut self) -> Option<Result<u32, Error<TestError>>> {
+        if self.polls < 2 {
+            return None;
+        }
+        Some(match std::mem::replace(&mut self.taken, true) {
+            false => Ok(7),
+            true => Err(Error::Consumed),
+        })
+    }
+}
+
+impl std::future::Future for WakesOnEveryPoll {
+    type Output = Result<u32, Error<TestError>>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().poll_outcome(cx)
+    }
+}
+
+#[test]
+fn a_wake_from_a_future_found_ready_is_harmless() {
+    let fresh = || WakesOnEveryPoll {
+        polls: 0,
+        taken: false,
+    };
+    assert_eq!(apifuture::join_all(vec![fresh(), fresh()]), [Ok(7), Ok(7)]);
+    let mut futures = vec![fresh(), fresh()];
+    assert_eq!(wait(&mut futures, LONG, ReturnWhen::AllCompleted).0, [0, 1]);
+    let joined = futures_lite::future::block_on(apifuture::join_all_async(vec![fresh()]));
+    assert_eq!(joined, [Ok(7)]);
 }

@@ -346,3 +346,25 @@ fn shared_futures_are_send() {
     let shared = ready::<u8, TestError>(1).shared();
     send(&shared);
 }
+
+#[test]
+fn states_are_returned_again_by_every_handle() {
+    let (producer, future) = promise::<u32, String>();
+    drop(producer);
+    let mut a = future.shared();
+    let mut b = a.clone();
+    for _ in 0..2 {
+        assert_eq!(a.result(None), Err(Error::Abandoned));
+        assert_eq!(b.try_result(), Some(Err(Error::Abandoned)));
+    }
+    assert_eq!(a.peek_failed(), Some(true));
+    assert_eq!(
+        futures_lite::future::block_on(&mut b),
+        Err(Error::Abandoned)
+    );
+
+    let mut value = ready::<u32, String>(1).shared();
+    assert_eq!(value.result(None), Ok(1));
+    assert_eq!(value.result(None), Err(Error::Consumed));
+    assert_eq!(value.peek_failed(), Some(false));
+}

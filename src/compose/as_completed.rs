@@ -99,14 +99,14 @@ fn started(timeout: Option<Duration>) -> Limit {
 }
 
 /// The iterator of [`as_completed`].
-#[must_use = "iterators are lazy and do nothing unless consumed"]
+#[must_use = "dropping the iterator drops its futures, which cancels them; iterate it, or into_pending()"]
 pub struct AsCompleted<F> {
     completions: Completions<F>,
     limit: Limit,
 }
 
 /// The stream of [`as_completed_async`].
-#[must_use = "streams do nothing unless polled"]
+#[must_use = "dropping the stream drops its futures, which cancels them; poll it, or into_pending()"]
 pub struct AsCompletedStream<F> {
     completions: Completions<F>,
     limit: AsyncLimit,

@@ -229,7 +229,8 @@ where
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let Some((mut fut, promise)) = self.running.take() else {
+        let read = self.read;
+        let Some((fut, promise)) = &mut self.running else {
             return Poll::Ready(());
         };
         // Cancellation first: once nobody waits, the future is not polled again.
@@ -239,14 +240,14 @@ where
         let outcome = if cancelled {
             None
         } else {
-            match panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut fut).poll(cx))) {
-                Ok(Poll::Pending) => {
-                    self.running = Some((fut, promise));
-                    return Poll::Pending;
-                }
-                Ok(Poll::Ready(output)) => Some((self.read)(output)),
+            match panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *fut).poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(output)) => Some(read(output)),
                 Err(payload) => Some(Err(Error::Panicked(panic_message(&*payload)))),
             }
+        };
+        let Some((fut, promise)) = self.running.take() else {
+            return Poll::Ready(());
         };
         // The future goes first, so that what it owned is released by the time a waiter
         // wakes. Its drop, and that of a value whose future is gone, can panic with nobody to

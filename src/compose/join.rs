@@ -7,7 +7,7 @@ use std::mem;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::ready_queue::AllDone;
+use super::all_done::AllDone;
 use crate::api_future::ApiFuture;
 use crate::error::Error;
 use crate::timeout::{self, Limit};
@@ -56,8 +56,8 @@ pub fn join_all_async<F: ApiFuture>(futures: impl IntoIterator<Item = F>) -> Joi
 }
 
 /// The future of [`join_all_async`]. Dropping it drops the futures not yet complete, which
-/// cancels them.
-#[must_use = "futures do nothing unless you .await or poll them"]
+/// cancels them. Polled again after it gave the outcomes, it gives an empty `Vec`.
+#[must_use = "dropping the join drops its futures, which cancels them; .await it"]
 pub struct JoinAll<F: ApiFuture> {
     futures: Vec<F>,
     /// The outcomes of the first futures, all there: most batches complete in order, and

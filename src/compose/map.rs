@@ -186,12 +186,9 @@ impl<A: ApiFuture, B: ApiFuture> ApiFuture for AndThen<A, B> {
         match &mut self.chain {
             Chain::First(..) => None,
             Chain::Second(second) => second.try_result(),
-            // States are returned again; outcomes are handed out once.
-            Chain::Failed(error) => Some(Err(match error {
-                Some(Error::Cancelled) => Error::Cancelled,
-                Some(Error::Abandoned) => Error::Abandoned,
-                Some(Error::DeadlineExceeded) => Error::DeadlineExceeded,
-                _ => error.take().unwrap_or(Error::Consumed),
+            Chain::Failed(error) => Some(Err(match error.as_ref().and_then(Error::state) {
+                Some(state) => state,
+                None => error.take().unwrap_or(Error::Consumed),
             })),
         }
     }

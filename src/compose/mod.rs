@@ -1,6 +1,7 @@
 //! Composition: futures made from other futures, many futures at once, and the background
 //! executor, usable blocking and async like any other future of the crate.
 
+mod all_done;
 mod as_completed;
 mod background;
 mod boxed;

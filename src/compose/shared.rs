@@ -499,7 +499,17 @@ where
     #[inline]
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
         if self.key == TAKEN {
-            return Some(Err(Error::Consumed));
+            // A state is returned again by every wait, on every handle.
+            let state = self
+                .group
+                .hub
+                .outcome
+                .get()
+                .and_then(|outcome| match outcome {
+                    Err(error) => error.state(),
+                    Ok(_) => None,
+                });
+            return Some(Err(state.unwrap_or(Error::Consumed)));
         }
         let outcome = match self.group.hub.outcome.get() {
             Some(outcome) => clone_outcome(outcome),
@@ -512,7 +522,13 @@ where
 
     fn peek_failed(&mut self) -> Option<bool> {
         if self.key == TAKEN {
-            return Some(false);
+            // Only a state is still there to look at.
+            let hub = &self.group.hub;
+            return Some(
+                hub.outcome
+                    .get()
+                    .is_some_and(|o| o.as_ref().is_err_and(|e| e.state::<E>().is_some())),
+            );
         }
         let hub = &self.group.hub;
         if hub.outcome.get().is_none() {

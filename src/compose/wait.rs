@@ -7,7 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::ready_queue::{AllDone, Tracker};
+use super::all_done::AllDone;
+use super::ready_queue::Tracker;
 use crate::api_future::ApiFuture;
 use crate::timeout::{self, AsyncLimit, Limit};
 
@@ -73,8 +74,9 @@ pub fn wait<F: ApiFuture>(
 ) -> (Vec<usize>, Vec<usize>) {
     let mut watch = Watch::new(futures.len(), when);
     let limit = Limit::from_timeout(timeout.into());
-    // Timed out or not, the split says where each future stands.
-    timeout::block_on(limit, |cx, _| watch.poll(futures, cx));
+    if timeout::block_on(limit, |cx, _| watch.poll(futures, cx)).is_none() {
+        watch.sweep(futures);
+    }
     watch.split()
 }
 
@@ -119,10 +121,12 @@ impl<F: ApiFuture> Future for WaitAsync<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if this.watch.poll(this.futures, cx).is_pending()
-            && this.limit.poll_expired(cx).is_pending()
-        {
-            return Poll::Pending;
+        this.limit.start();
+        if this.watch.poll(this.futures, cx).is_pending() {
+            if this.limit.poll_expired(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.watch.sweep(this.futures);
         }
         Poll::Ready(this.watch.split())
     }
@@ -141,15 +145,15 @@ struct Watch {
     when: ReturnWhen,
     /// How futures are looked at: for `AllCompleted` the cheapest way that sees every one
     /// done; otherwise each with its own waker, so that the first to finish is seen at once.
-    by: Looking,
+    strategy: Strategy,
     done: Vec<bool>,
     done_count: usize,
     failed: bool,
 }
 
-enum Looking {
-    All(AllDone),
-    Each(Tracker),
+enum Strategy {
+    AllDone(AllDone),
+    EachWoken(Tracker),
 }
 
 impl fmt::Debug for Watch {
@@ -166,9 +170,9 @@ impl Watch {
     fn new(len: usize, when: ReturnWhen) -> Self {
         Watch {
             when,
-            by: match when {
-                ReturnWhen::AllCompleted => Looking::All(AllDone::new(len)),
-                _ => Looking::Each(Tracker::new(len)),
+            strategy: match when {
+                ReturnWhen::AllCompleted => Strategy::AllDone(AllDone::new(len)),
+                _ => Strategy::EachWoken(Tracker::new(len)),
             },
             done: vec![false; len],
             done_count: 0,
@@ -179,15 +183,15 @@ impl Watch {
     /// Polls the futures that may have changed; ready once the wait is over, else `cx` is
     /// registered to be woken by the next future that wakes.
     fn poll<F: ApiFuture>(&mut self, futures: &mut [F], cx: &mut Context<'_>) -> Poll<()> {
-        let tracker = match &mut self.by {
-            Looking::All(all) => {
+        let tracker = match &mut self.strategy {
+            Strategy::AllDone(all) => {
                 let (done, done_count) = (&mut self.done, &mut self.done_count);
                 return all.poll(futures, cx, |index, _| {
                     done[index] = true;
                     *done_count += 1;
                 });
             }
-            Looking::Each(tracker) => tracker,
+            Strategy::EachWoken(tracker) => tracker,
         };
         loop {
             for index in tracker.batch() {
@@ -209,6 +213,18 @@ impl Watch {
             if tracker.sleep_on(cx.waker()) {
                 return Poll::Pending;
             }
+        }
+    }
+
+    /// After a timeout: one more look at what an all-completed wait does not watch closely, so
+    /// that the split names every future done by now.
+    fn sweep<F: ApiFuture>(&mut self, futures: &mut [F]) {
+        if let Strategy::AllDone(all) = &mut self.strategy {
+            let (done, done_count) = (&mut self.done, &mut self.done_count);
+            all.sweep(futures, |index, _| {
+                done[index] = true;
+                *done_count += 1;
+            });
         }
     }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::policy::RetryPolicy;
 use crate::api_future::ApiFuture;
-use crate::error::{Error, guarded, is_failure};
+use crate::error::{Error, guarded, hand_out, is_failure};
 use crate::timeout::{self, Alarm, LazyTimer, Limit, earliest};
 
 /// What the operation's classifier says about a failed attempt's error.
@@ -475,12 +475,7 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
         let Phase::Finished(slot) = &mut self.phase else {
             return None;
         };
-        Some(match slot {
-            Some(Err(Error::Cancelled)) => Err(Error::Cancelled),
-            Some(Err(Error::DeadlineExceeded)) => Err(Error::DeadlineExceeded),
-            Some(Err(Error::Abandoned)) => Err(Error::Abandoned),
-            _ => slot.take().unwrap_or(Err(Error::Consumed)),
-        })
+        Some(hand_out(slot))
     }
 }
 

@@ -19,7 +19,8 @@ use crate::timeout::Limit;
 /// the same type probing a server-side operation.
 ///
 /// `F` is the closure that makes each attempt; the value and error types come from the
-/// attempts it returns. Code that names the type writes the bounds of [`retry`]
+/// attempts it returns. (`R` tells a retry from a poll: [`Polling<F>`](Polling) is this type
+/// reading each attempt's value as a [`Progress`].) Code that names the type writes the bounds of [`retry`]
 /// (`F: FnMut(u32) -> A + Send, A: ApiFuture`); mostly `impl ApiFuture<..>` or
 /// [`boxed`](crate::ApiFutureExt::boxed) spares naming it.
 ///
@@ -131,7 +132,8 @@ where
 }
 
 impl<F: AttemptFn, R: Reading<ValueOf<F>>> Retry<F, R> {
-    /// Sets how an operation error is read; the default retries every error.
+    /// Sets how an operation error is read; the default retries every error. `classify` gets
+    /// the attempts' own error (`&E` where the attempts are `ApiFuture<Failure = E>`).
     ///
     /// ```
     /// use std::time::Duration;
