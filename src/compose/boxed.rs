@@ -88,6 +88,7 @@ impl<T: Send, E: Send> ApiFuture for BoxApiFuture<T, E> {
 impl<T: Send, E: Send> Future for BoxApiFuture<T, E> {
     type Output = Result<T, Error<E>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.get_mut().poll_outcome(cx)
     }

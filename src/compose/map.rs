@@ -218,6 +218,7 @@ macro_rules! future_and_debug {
         {
             type Output = Result<<Self as ApiFuture>::Value, Error<<Self as ApiFuture>::Failure>>;
 
+            #[inline]
             fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
                 self.get_mut().poll_outcome(cx)
             }

@@ -150,9 +150,6 @@ struct Hub<T, E> {
     watch: AtomicUsize,
     /// How many wakers `waiters` holds; written under its lock.
     registered: AtomicUsize,
-    /// Whether the source completes without being polled (see
-    /// [`ApiFuture::done_unpolled`]); then so does every handle.
-    unpolled: bool,
     waiters: Mutex<Waiters>,
     /// The outcome, once there: read without a lock by every handle.
     outcome: OnceLock<Result<T, Error<E>>>,
@@ -235,6 +232,8 @@ trait Source<T, E>: Send {
     /// Moves the outcome into `hub` if the source has one, without polling it; true if the
     /// outcome is there now.
     fn collect(&mut self, hub: &Hub<T, E>) -> bool;
+    /// [`ApiFuture::done_unpolled`] of the source, collecting an outcome it finds.
+    fn done_unpolled(&mut self, hub: &Hub<T, E>) -> Option<bool>;
 }
 
 impl<T, E> Hub<T, E> {
@@ -352,6 +351,13 @@ where
         Poll::Ready(())
     }
 
+    fn done_unpolled(&mut self, hub: &Hub<T, E>) -> Option<bool> {
+        let Some(future) = &mut self.future else {
+            return Some(true);
+        };
+        Some(future.done_unpolled()? && self.collect(hub))
+    }
+
     fn collect(&mut self, hub: &Hub<T, E>) -> bool {
         let Some(future) = &mut self.future else {
             return hub.outcome.get().is_some();
@@ -379,7 +385,7 @@ impl<T, E, S: ?Sized> Group<T, E, S> {
 }
 
 impl<T, E> SharedFuture<T, E> {
-    pub(crate) fn new<A>(mut source: A) -> Self
+    pub(crate) fn new<A>(source: A) -> Self
     where
         A: ApiFuture<Value = T, Failure = E> + 'static,
         T: Send + Sync + 'static,
@@ -387,10 +393,8 @@ impl<T, E> SharedFuture<T, E> {
     {
         // `new_cyclic` allocates first and builds the group in place; `Arc::new` built it on
         // the stack and copied it over.
-        let unpolled = source.done_unpolled().is_some();
         let group = Arc::new_cyclic(|_| Group {
             hub: Hub {
-                unpolled,
                 outcome: OnceLock::new(),
                 watch: AtomicUsize::new(IDLE),
                 registered: AtomicUsize::new(0),
@@ -499,36 +503,26 @@ where
     #[inline]
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
         if self.key == TAKEN {
-            // A state is returned again by every wait, on every handle.
-            let state = self
-                .group
-                .hub
-                .outcome
-                .get()
-                .and_then(|outcome| match outcome {
-                    Err(error) => error.state(),
-                    Ok(_) => None,
-                });
-            return Some(Err(state.unwrap_or(Error::Consumed)));
+            return Some(Err(Error::Consumed));
         }
         let outcome = match self.group.hub.outcome.get() {
             Some(outcome) => clone_outcome(outcome),
             None => self.collect()?,
         };
-        // The outcome is there now, so nobody registers or wakes any more: the key is free.
-        self.key = TAKEN;
+        // The outcome is there now, so nobody registers or wakes any more: the key is free. A
+        // state stays to be returned again by the next wait (it reads the outcome once more).
+        if !matches!(
+            outcome,
+            Err(Error::Cancelled | Error::Abandoned | Error::DeadlineExceeded)
+        ) {
+            self.key = TAKEN;
+        }
         Some(outcome)
     }
 
     fn peek_failed(&mut self) -> Option<bool> {
         if self.key == TAKEN {
-            // Only a state is still there to look at.
-            let hub = &self.group.hub;
-            return Some(
-                hub.outcome
-                    .get()
-                    .is_some_and(|o| o.as_ref().is_err_and(|e| e.state::<E>().is_some())),
-            );
+            return Some(false);
         }
         let hub = &self.group.hub;
         if hub.outcome.get().is_none() {
@@ -537,16 +531,13 @@ where
         hub.outcome.get().map(is_failure)
     }
 
+    /// As the source's: a handle is done unpolled when its source is.
     fn done_unpolled(&mut self) -> Option<bool> {
         let hub = &self.group.hub;
-        if !hub.unpolled {
-            return None;
+        if self.key == TAKEN || hub.outcome.get().is_some() {
+            return Some(true);
         }
-        Some(
-            self.key == TAKEN
-                || hub.outcome.get().is_some()
-                || self.group.lock_source().collect(hub),
-        )
+        self.group.lock_source().done_unpolled(hub)
     }
 }
 
@@ -572,6 +563,7 @@ where
 {
     type Output = Result<T, Error<E>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.get_mut().poll_outcome(cx)
     }
