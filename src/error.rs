@@ -214,6 +214,7 @@ pub(crate) fn is_failure<T, E>(outcome: &Result<T, Error<E>>) -> bool {
 
 /// Runs user code (a closure handed to a combinator or a retry); a panic in it becomes
 /// `Error::Panicked` rather than unwinding into the waiter.
+#[inline]
 pub(crate) fn guarded<R, E>(f: impl FnOnce() -> R) -> Result<R, Error<E>> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
         .map_err(|payload| Error::Panicked(panic_message(&*payload)))

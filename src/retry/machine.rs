@@ -57,6 +57,7 @@ where
 {
     type Attempt = A;
 
+    #[inline]
     fn attempt(&mut self, number: u32) -> A {
         self(number)
     }
