@@ -303,6 +303,31 @@ impl<F: ApiFuture + ?Sized> ApiFuture for &mut F {
     }
 }
 
+/// `impl Future` for a future of this crate: `.await` is [`ApiFuture::poll_outcome`]. Written
+/// `future_by_poll_outcome!([generics] Type, [where-bounds]);`.
+macro_rules! future_by_poll_outcome {
+    ([$($generics:tt)*] $ty:ty, [$($bounds:tt)*]) => {
+        impl<$($generics)*> ::std::future::Future for $ty
+        where
+            $($bounds)*
+        {
+            type Output = Result<
+                <Self as $crate::ApiFuture>::Value,
+                $crate::Error<<Self as $crate::ApiFuture>::Failure>,
+            >;
+
+            #[inline]
+            fn poll(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<Self::Output> {
+                $crate::ApiFuture::poll_outcome(self.get_mut(), cx)
+            }
+        }
+    };
+}
+pub(crate) use future_by_poll_outcome;
+
 /// [`ApiFuture::poll_outcome`] for a future found pending, out of line so that the ready path
 /// stays small where it is inlined.
 #[inline(never)]

@@ -1,12 +1,10 @@
 //! [`AwaitableConcurrentFuture`]: a [`ConcurrentFuture`] made awaitable.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::api_future::ApiFuture;
+use crate::api_future::{ApiFuture, future_by_poll_outcome};
 use crate::concurrent::ConcurrentFuture;
 use crate::error::{BoxError, Error};
 
@@ -223,14 +221,7 @@ impl<T: Send, E: Send> ApiFuture for AwaitableConcurrentFuture<T, E> {
     }
 }
 
-impl<T: Send, E: Send> Future for AwaitableConcurrentFuture<T, E> {
-    type Output = Result<T, Error<E>>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_outcome(cx)
-    }
-}
+future_by_poll_outcome!([T: Send, E: Send] AwaitableConcurrentFuture<T, E>, []);
 
 impl<T, E> fmt::Debug for AwaitableConcurrentFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

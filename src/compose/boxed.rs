@@ -1,11 +1,9 @@
 //! [`BoxApiFuture`]: any [`ApiFuture`] behind one type.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::api_future::ApiFuture;
+use crate::api_future::{ApiFuture, future_by_poll_outcome};
 use crate::error::{BoxError, Error};
 
 /// The primitives of [`ApiFuture`] as a trait object. (`dyn ApiFuture` would need its
@@ -85,14 +83,7 @@ impl<T: Send, E: Send> ApiFuture for BoxApiFuture<T, E> {
     }
 }
 
-impl<T: Send, E: Send> Future for BoxApiFuture<T, E> {
-    type Output = Result<T, Error<E>>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_outcome(cx)
-    }
-}
+future_by_poll_outcome!([T: Send, E: Send] BoxApiFuture<T, E>, []);
 
 impl<T, E> fmt::Debug for BoxApiFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -6,7 +6,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::api_future::ApiFuture;
+use crate::api_future::{ApiFuture, future_by_poll_outcome};
 use crate::error::{Error, panic_message};
 
 /// Wraps `fut` as an [`ApiFuture`] driven by whoever waits on it: no thread, no executor. A
@@ -101,19 +101,10 @@ where
     }
 }
 
-impl<Fut, T, E> Future for FromFuture<Fut>
-where
-    Fut: Future<Output = Result<T, E>> + Send,
-    T: Send,
-    E: Send,
-{
-    type Output = Result<T, Error<E>>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_outcome(cx)
-    }
-}
+future_by_poll_outcome!(
+    [Fut, T, E] FromFuture<Fut>,
+    [Fut: Future<Output = Result<T, E>> + Send, T: Send, E: Send]
+);
 
 impl<Fut: Future> fmt::Debug for FromFuture<Fut> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

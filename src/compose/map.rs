@@ -9,11 +9,9 @@
 //! that where it is made and keeps the identity conversion it implies as a `fn` pointer.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::api_future::ApiFuture;
+use crate::api_future::{ApiFuture, future_by_poll_outcome};
 use crate::error::{Error, guarded};
 
 /// The closure of a [`Map`].
@@ -209,21 +207,9 @@ impl<A: ApiFuture, B: ApiFuture> ApiFuture for AndThen<A, B> {
     }
 }
 
-/// `Future` through [`ApiFuture::poll_outcome`], and an opaque `Debug`, for each combinator.
-macro_rules! future_and_debug {
+/// An opaque `Debug` for each combinator.
+macro_rules! opaque_debug {
     ($ty:ident <$a:ident, $b:ident>, where $($bounds:tt)*) => {
-        impl<$a, $b> Future for $ty<$a, $b>
-        where
-            $($bounds)*
-        {
-            type Output = Result<<Self as ApiFuture>::Value, Error<<Self as ApiFuture>::Failure>>;
-
-            #[inline]
-            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-                self.get_mut().poll_outcome(cx)
-            }
-        }
-
         impl<$a, $b> fmt::Debug for $ty<$a, $b>
         where
             $($bounds)*
@@ -235,6 +221,9 @@ macro_rules! future_and_debug {
     };
 }
 
-future_and_debug!(Map<A, U>, where A: ApiFuture, U: Send);
-future_and_debug!(MapErr<A, E2>, where A: ApiFuture, E2: Send);
-future_and_debug!(AndThen<A, B>, where A: ApiFuture, B: ApiFuture);
+future_by_poll_outcome!([A: ApiFuture, U: Send] Map<A, U>, []);
+future_by_poll_outcome!([A: ApiFuture, E2: Send] MapErr<A, E2>, []);
+future_by_poll_outcome!([A: ApiFuture, B: ApiFuture] AndThen<A, B>, []);
+opaque_debug!(Map<A, U>, where A: ApiFuture);
+opaque_debug!(MapErr<A, E2>, where A: ApiFuture);
+opaque_debug!(AndThen<A, B>, where A: ApiFuture, B: ApiFuture);

@@ -18,14 +18,12 @@
 //! polled for anyone but a lone waiter: a second waiter, or `done()`.
 
 use std::fmt;
-use std::future::Future;
 use std::mem;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::api_future::ApiFuture;
+use crate::api_future::{ApiFuture, future_by_poll_outcome};
 use crate::error::{BoxError, Error, is_failure};
 
 /// An error type that [`SharedFuture`] can clone: [`BoxError`] is not `Clone`, so share a
@@ -556,18 +554,7 @@ fn clone_error<E: Clone>(error: &Error<E>) -> Error<E> {
     error.clone()
 }
 
-impl<T, E> Future for SharedFuture<T, E>
-where
-    T: Clone + Send + Sync,
-    E: Clone + Send + Sync,
-{
-    type Output = Result<T, Error<E>>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_outcome(cx)
-    }
-}
+future_by_poll_outcome!([T, E] SharedFuture<T, E>, [T: Clone + Send + Sync, E: Clone + Send + Sync]);
 
 impl<T, E> fmt::Debug for SharedFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

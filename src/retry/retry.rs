@@ -1,8 +1,6 @@
 //! The two entry points, [`retry`] and [`poll_until_ready`], and the future they return.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -10,7 +8,7 @@ use super::machine::{
     AttemptFn, FailureOf, OutcomeOf, Probes, Progress, Reading, RetryDecision, Run, ValueOf, Values,
 };
 use super::policy::RetryPolicy;
-use crate::api_future::ApiFuture;
+use crate::api_future::{ApiFuture, future_by_poll_outcome};
 use crate::timeout::Limit;
 
 /// An operation retried under a [`RetryPolicy`]: itself an [`ApiFuture`], so it is blocked on
@@ -232,14 +230,7 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> ApiFuture for Retry<F, R> {
     }
 }
 
-impl<F: AttemptFn, R: Reading<ValueOf<F>>> Future for Retry<F, R> {
-    type Output = OutcomeOf<F, R>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_outcome(cx)
-    }
-}
+future_by_poll_outcome!([F: AttemptFn, R: Reading<ValueOf<F>>] Retry<F, R>, []);
 
 impl<F: AttemptFn, R: Reading<ValueOf<F>>> fmt::Debug for Retry<F, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
