@@ -69,6 +69,9 @@ where
 pub trait Reading<V> {
     /// What the whole operation gives.
     type Value: Send;
+    /// Whether this is a poll, which counts failures in a row and re-probes on an attempt
+    /// timeout, rather than a retry.
+    const POLLING: bool;
     /// Reads one attempt's value.
     fn read(value: V) -> Progress<Self::Value>;
 }
@@ -85,6 +88,7 @@ pub enum Probes {}
 
 impl<V: Send> Reading<V> for Values {
     type Value = V;
+    const POLLING: bool = false;
 
     #[inline]
     fn read(value: V) -> Progress<V> {
@@ -94,6 +98,7 @@ impl<V: Send> Reading<V> for Values {
 
 impl<T: Send> Reading<Progress<T>> for Probes {
     type Value = T;
+    const POLLING: bool = true;
 
     #[inline]
     fn read(progress: Progress<T>) -> Progress<T> {
@@ -132,11 +137,16 @@ pub(crate) struct Schedule<F: AttemptFn, R: Reading<ValueOf<F>>> {
     classify: Classify<FailureOf<F>>,
     notify: Option<Notify<FailureOf<F>>>,
     /// Attempts started (the closure's argument), probes that said `Pending` included.
+    /// Saturates at `u32::MAX`: a poll may outlive any counter, and must not panic or wrap.
     started: u32,
-    /// Attempts that failed: these use up `max_attempts`.
+    /// Failed attempts: these use up `max_attempts`. A poll counts them in a row: an answer
+    /// from the server (`Pending`, `PendingFor`) starts the count again.
     failures: u32,
-    /// Sleeps taken so far: the index into the policy's backoff.
+    /// Backoffs slept after failures: the index into the policy's schedule. A poll's answer
+    /// resets it too.
     backoffs: u32,
+    /// `Pending` answers in a row: the index into the schedule for the sleep after the next one.
+    waits: u32,
     deadline: Option<Instant>,
     last_error: Option<FailureOf<F>>,
     phase: Phase<F, R>,
@@ -147,7 +157,16 @@ enum Step {
     Ready,
     /// Run again when woken, or at this instant at the latest.
     Pending(Option<Instant>),
+    /// An attempt is due, but this step already started [`RESTARTS_PER_STEP`] of them without
+    /// waiting: give the thread (or the executor) back before the next.
+    Yield,
 }
+
+/// How many attempts one step starts without a wait in between. Attempts that are done at once
+/// under a zero delay (`PendingFor(ZERO)`, a zero backoff) would otherwise keep a step going
+/// for ever: a blocking wait could not see its own timeout and an async one would hold its
+/// executor thread.
+const RESTARTS_PER_STEP: u32 = 32;
 
 /// A retry's state: most first attempts succeed at once, and then there is nothing to schedule,
 /// only a value to hand out.
@@ -198,6 +217,7 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Run<F, R> {
                 started: 1,
                 failures: 0,
                 backoffs: 0,
+                waits: 0,
                 deadline,
                 last_error: None,
                 phase,
@@ -329,8 +349,8 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
             Some(until) if self.deadline.is_some_and(|deadline| until >= deadline) => {
                 past_deadline(self)
             }
-            // `RetryAfter(ZERO)`, `PendingFor(ZERO)`: again at once (a long-polling server).
-            Some(_) if delay.is_zero() => self.start_attempt(Some(now)),
+            // `RetryAfter(ZERO)` and `PendingFor(ZERO)` (a long-polling server) are due at once:
+            // the step starts them, within its budget.
             Some(until) => self.phase = Phase::Sleeping { until },
             None if self.deadline.is_some() => past_deadline(self),
             // A sleep too long for `Instant` and no deadline: no attempt would ever follow.
@@ -367,17 +387,40 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
         match outcome {
             Ok(Progress::Ready(value)) => self.finish(Ok(value)),
             Ok(Progress::Pending) => {
-                let delay = self.next_backoff();
-                self.sleep(delay, |schedule| {
-                    schedule.finish(Err(Error::DeadlineExceeded))
-                });
+                self.answered();
+                let delay = self.policy.delay(self.waits);
+                self.waits = self.waits.saturating_add(1);
+                self.sleep(delay, Self::deadline_while_pending);
             }
             Ok(Progress::PendingFor(delay)) => {
-                self.sleep(delay, |schedule| {
-                    schedule.finish(Err(Error::DeadlineExceeded))
-                });
+                self.answered();
+                self.waits = 0;
+                self.sleep(delay, Self::deadline_while_pending);
             }
-            Err(Error::Failed(error)) => match guarded(|| (self.classify)(&error)) {
+            Err(error) => {
+                // Only answers make a run of `Pending`s.
+                self.waits = 0;
+                self.failed(error);
+            }
+        }
+    }
+
+    /// The server answered "not yet": it is alive, so a poll's failures start counting again,
+    /// and an error seen before this answer is no longer why the poll might end.
+    fn answered(&mut self) {
+        self.failures = 0;
+        self.backoffs = 0;
+        self.last_error = None;
+    }
+
+    fn deadline_while_pending(&mut self) {
+        self.finish(Err(Error::DeadlineExceeded));
+    }
+
+    /// Reads a failed attempt's error.
+    fn failed(&mut self, error: Error<FailureOf<F>>) {
+        match error {
+            Error::Failed(error) => match guarded(|| (self.classify)(&error)) {
                 Err(panicked) => self.finish(Err(panicked)),
                 Ok(RetryDecision::Stop) => self.finish(Err(Error::Failed(error))),
                 Ok(RetryDecision::Retry) => {
@@ -392,18 +435,20 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
             },
             // Transient, with no error to show: the attempt's producer went away, or its own
             // budget ran out.
-            Err(Error::Abandoned | Error::DeadlineExceeded | Error::Timeout) => {
+            Error::Abandoned | Error::DeadlineExceeded | Error::Timeout => {
                 let delay = self.next_backoff();
                 self.retry_after(delay, false);
             }
-            Err(error @ (Error::Panicked(_) | Error::Cancelled | Error::Consumed)) => {
+            error @ (Error::Panicked(_) | Error::Cancelled | Error::Consumed) => {
                 self.finish(Err(error))
             }
         }
     }
 
-    /// Advances as far as possible without waiting.
+    /// Advances as far as possible without waiting, starting at most [`RESTARTS_PER_STEP`]
+    /// attempts.
     fn step(&mut self, cx: &mut Context<'_>) -> Step {
+        let mut restarts = 0;
         loop {
             match &mut self.phase {
                 Phase::Finished(_) => return Step::Ready,
@@ -426,6 +471,11 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
                     }
                     if self.deadline.is_some_and(|deadline| deadline <= wake_at) {
                         self.give_up();
+                    } else if R::POLLING {
+                        // A long poll that is still held is "no answer yet", not a failure:
+                        // the probe is dropped (cancelled) and sent again at once, using no
+                        // attempt and leaving the failure count as it is.
+                        self.phase = Phase::Sleeping { until: wake_at };
                     } else {
                         // The attempt timed out: dropping it cancels it; it counts as a failure.
                         let delay = self.next_backoff();
@@ -445,6 +495,10 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
                     if now < until {
                         return Step::Pending(Some(until));
                     }
+                    if restarts == RESTARTS_PER_STEP {
+                        return Step::Yield;
+                    }
+                    restarts += 1;
                     self.start_attempt(Some(now));
                 }
             }
@@ -461,6 +515,13 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
                 }
                 Step::Pending(None) => {
                     alarm.clear();
+                    return Poll::Pending;
+                }
+                Step::Yield => {
+                    // Polled again at once, after whatever else the thread or executor has to
+                    // do; a blocking wait looks at its own timeout first.
+                    alarm.clear();
+                    cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
                 Step::Pending(Some(at)) => {
@@ -509,5 +570,33 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> fmt::Debug for Run<F, R> {
             .field("attempts", &attempts)
             .field("phase", &phase)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AwaitableConcurrentFuture, ready};
+
+    #[test]
+    fn the_probe_counter_saturates_instead_of_overflowing() {
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let last = std::sync::Arc::clone(&seen);
+        let probe = move |n: u32| -> AwaitableConcurrentFuture<Progress<u8>, &'static str> {
+            last.store(n, std::sync::atomic::Ordering::SeqCst);
+            ready(Progress::PendingFor(Duration::ZERO))
+        };
+        let mut run = Run::<_, Probes>::start(RetryPolicy::new(), probe);
+        let Run::Machine(machine) = &mut run else {
+            panic!("a pending probe needs the schedule")
+        };
+        // Four billion probes later: the next steps start more than the two left.
+        machine.schedule.started = u32::MAX - 2;
+        assert_eq!(
+            run.block(Limit::After(Duration::from_millis(20))),
+            Err(Error::Timeout)
+        );
+        assert_eq!(run.attempts(), u32::MAX);
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), u32::MAX);
     }
 }

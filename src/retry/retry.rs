@@ -96,12 +96,26 @@ where
 /// Probes a long-running server-side operation until it reports [`Progress::Ready`]: the SDK's
 /// "request id -> result" loop.
 ///
-/// `probe` gets the probe's number (every probe counts, from 1). [`Progress::Pending`] sleeps
-/// the policy's backoff (continuing it, never resetting it) and does not use up attempts;
-/// [`Progress::PendingFor(d)`](Progress::PendingFor) sleeps `d`. Errors are read as [`retry`]
-/// reads them and do use up attempts. If the deadline comes while the operation is pending, the
-/// polling ends with `DeadlineExceeded`. Dropping the `Polling` stops it: no probe starts after
-/// that.
+/// `probe` gets the probe's number (every probe counts, from 1; the count stops at `u32::MAX`).
+/// The rules are those of the seed's SDK, whose polls run for hours:
+///
+/// | The probe gives | The poll |
+/// |---|---|
+/// | [`Progress::Ready(v)`](Progress::Ready) | ends with `v` |
+/// | [`Progress::Pending`] | sleeps the policy's backoff from its first delay, growing with each `Pending` in a row |
+/// | [`Progress::PendingFor(d)`](Progress::PendingFor) | sleeps `d` (`ZERO`: probes again at once, as a long poll wants) |
+/// | an error | read as [`retry`] reads it; `max_attempts` bounds failures *in a row* |
+/// | no outcome within the attempt timeout | drops (cancels) the probe and sends the next at once, using no attempt |
+///
+/// An answer (`Pending`, `PendingFor`) shows the server is alive: it resets the failure count,
+/// the failure backoff, and the error the poll would end with, so a poll that gets an answer
+/// every time never runs out of attempts and only the deadline ends it (with
+/// `DeadlineExceeded`). A wait's own timeout holds whatever the probes do: a step starts at most
+/// a few dozen probes without sleeping, then gives the thread or the executor back. Dropping
+/// the `Polling` stops it: no probe starts after that.
+///
+/// A `PendingFor` (or `RetryAfter`) too long for [`Instant`] ends the poll at once with
+/// `DeadlineExceeded` (or the last error): no probe would ever follow it.
 ///
 /// # Examples
 ///
