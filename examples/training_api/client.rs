@@ -1,25 +1,37 @@
-//! A training-API client built on apifuture, as an SDK author would write it: every call
-//! returns a future at once; the caller blocks on it or awaits it.
+//! A training-API client built on apifuture, as an SDK author would write it, behaving as the
+//! seed's SDK does: every call starts its work when it is made and returns a future at once;
+//! the caller blocks on it or awaits it, now or later.
 //!
 //! A call is two phases. The submission (`POST /forward_backward`, `POST /optim_step`) is
-//! retried under a [`RetryPolicy`] with one idempotency key per logical submission, so a retry
-//! after a lost answer never runs the job twice. The server answers with a request id, which is
-//! then polled (`POST /retrieve_future`) with [`poll_until_ready`] until the result is there.
+//! retried under a [`RetryPolicy`]; the server answers with a request id, which is then polled
+//! (`POST /retrieve_future`) with [`poll_until_ready`] until the result is there. Both run in
+//! the background ([`ApiFutureExt::background`]), so a user can submit a step's two calls back to
+//! back and wait for them afterwards: both are in flight meanwhile.
+//!
+//! Training calls are ordered. Each takes a sequence number when it is made, and its submission
+//! goes out only once every earlier training submission has ended (been accepted, or given up),
+//! so an `optim_step` reaches the server after the `forward_backward` made before it even when
+//! that one is being retried. Every retry of a submission carries the same sequence number and
+//! idempotency key, so a retry after a lost answer never runs the job twice.
+//!
 //! HTTP goes through `ureq`, a small blocking client, so each request runs on apifuture's
 //! [`spawn`] pool; nothing here needs an async runtime, yet the calls can be awaited anywhere.
 #![allow(dead_code)]
 
+use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::future::Future;
+use std::hash::BuildHasher;
+use std::io::Read;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use apifuture::{
-    ApiFuture, ApiFutureExt, BoxApiFuture, Error, Progress, RetryDecision, RetryPolicy,
-    poll_until_ready, retry, spawn,
+    ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, Error, Progress, Promise, RetryDecision,
+    RetryPolicy, poll_until_ready, promise, ready, retry, spawn,
 };
 use serde_json::{Value, json};
 
@@ -31,15 +43,19 @@ pub enum ApiError {
         code: u16,
         retry_after: Option<Duration>,
     },
-    /// No answer: the connection failed, was closed, or timed out.
+    /// No answer: the connection failed, was closed, or timed out, or the answer was cut short.
     Transport(String),
-    /// An answer that is not what the API promises.
+    /// An answer that is not what the API promises: not JSON, a field missing, too large.
     Protocol(String),
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            ApiError::Status {
+                code,
+                retry_after: Some(hint),
+            } => write!(f, "HTTP {code} (retry after {hint:?})"),
             ApiError::Status { code, .. } => write!(f, "HTTP {code}"),
             ApiError::Transport(why) => write!(f, "transport error: {why}"),
             ApiError::Protocol(why) => write!(f, "unexpected answer: {why}"),
@@ -50,10 +66,14 @@ impl fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 /// Hints longer than this are not honoured: the call fails instead of sleeping for minutes.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// How the SDK classifies a failed request: rate limits and overload are retried (after the
-/// server's hint if it gave one), client errors are not.
+/// Answers larger than this are refused unread (by `Content-Length`) or cut off at the limit.
+pub const MAX_BODY: u64 = 1 << 20;
+
+/// How the SDK classifies a failed request: timeouts, rate limits and overload are retried
+/// (after the server's hint if it gave one), client errors and malformed answers are not. A 409
+/// is the server refusing a submission out of sequence order: retrying cannot fix that.
 pub fn classify(error: &ApiError) -> RetryDecision {
     match error {
         ApiError::Status {
@@ -65,7 +85,7 @@ pub fn classify(error: &ApiError) -> RetryDecision {
             ..
         } => RetryDecision::Stop,
         ApiError::Status {
-            code: 408 | 409 | 429 | 500..=599,
+            code: 408 | 429 | 500..=599,
             ..
         } => RetryDecision::Retry,
         ApiError::Status { .. } | ApiError::Protocol(_) => RetryDecision::Stop,
@@ -73,7 +93,8 @@ pub fn classify(error: &ApiError) -> RetryDecision {
     }
 }
 
-/// Reads `retry-after-ms` (milliseconds) or `Retry-After` (whole seconds).
+/// Reads `retry-after-ms` (milliseconds) or `Retry-After` (whole seconds). A value that is not
+/// a number is ignored (the policy's backoff applies); one too large for `u64` too.
 fn retry_after(response: &ureq::Response) -> Option<Duration> {
     if let Some(ms) = response
         .header("retry-after-ms")
@@ -85,13 +106,46 @@ fn retry_after(response: &ureq::Response) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
-/// One POST with a JSON body; 2xx gives the JSON answer.
+/// Reads a body of at most [`MAX_BODY`] bytes: a larger one is refused without downloading it
+/// (and, being a `Protocol` error, is not retried either).
+fn read_body(response: ureq::Response) -> Result<String, ApiError> {
+    let declared = response
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY) {
+        return Err(ApiError::Protocol(format!(
+            "an answer of {} bytes, over the {MAX_BODY}-byte limit",
+            declared.unwrap_or_default()
+        )));
+    }
+    let mut body = Vec::new();
+    response
+        .into_reader()
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| ApiError::Transport(format!("reading the answer: {e}")))?;
+    if body.len() as u64 > MAX_BODY {
+        return Err(ApiError::Protocol(format!(
+            "an answer over the {MAX_BODY}-byte limit"
+        )));
+    }
+    String::from_utf8(body).map_err(|_| ApiError::Protocol("an answer that is not UTF-8".into()))
+}
+
+/// What a POST got back that the caller reads further: a 2xx, or the long poll's 408.
+struct Reply {
+    status: u16,
+    body: Value,
+}
+
+/// One POST with a JSON body. A 2xx answer must be JSON; a 408's body is read if it is JSON
+/// (it carries the queue state) and ignored otherwise; other statuses are errors.
 fn post(
     agent: &ureq::Agent,
     url: &str,
     key: Option<&str>,
     body: &Value,
-) -> Result<(u16, Value), ApiError> {
+) -> Result<Reply, ApiError> {
     let mut request = agent.post(url).set("Content-Type", "application/json");
     if let Some(key) = key {
         request = request.set("Idempotency-Key", key);
@@ -99,42 +153,95 @@ fn post(
     match request.send_string(&body.to_string()) {
         Ok(response) => {
             let status = response.status();
-            let text = response
-                .into_string()
-                .map_err(|e| ApiError::Transport(e.to_string()))?;
-            let json =
-                serde_json::from_str(&text).map_err(|e| ApiError::Protocol(e.to_string()))?;
-            Ok((status, json))
+            let text = read_body(response)?;
+            let body = serde_json::from_str(&text).map_err(|e| {
+                ApiError::Protocol(format!("HTTP {status} with a body that is not JSON ({e})"))
+            })?;
+            Ok(Reply { status, body })
         }
-        Err(ureq::Error::Status(code, response)) => {
-            let retry_after = retry_after(&response);
-            if code == 408 {
-                // "not finished yet" on the long-poll endpoint: the caller reads it as pending.
-                return Ok((408, json!({"type": "try_again"})));
-            }
-            Err(ApiError::Status { code, retry_after })
+        Err(ureq::Error::Status(408, response)) => {
+            let body = read_body(response)
+                .ok()
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or(Value::Null);
+            Ok(Reply { status: 408, body })
         }
+        Err(ureq::Error::Status(code, response)) => Err(ApiError::Status {
+            code,
+            retry_after: retry_after(&response),
+        }),
         Err(ureq::Error::Transport(transport)) => Err(ApiError::Transport(transport.to_string())),
     }
 }
 
-/// The client: cheap to clone, shares one connection pool.
+/// What the user sees of a call waiting in the server's queue; see
+/// [`TrainingClient::on_queue_state`].
+#[derive(Debug, Clone, Copy)]
+pub struct QueueUpdate<'a> {
+    /// `"forward_backward"` or `"optim_step"`.
+    pub kind: &'a str,
+    /// The call's sequence number.
+    pub seq: u64,
+    pub request_id: &'a str,
+    /// What the server says of its queue: `active`, `paused_rate_limit`, `paused_capacity`...
+    pub queue_state: &'a str,
+    /// Polls of the result so far.
+    pub polls: u32,
+    /// Time since the call was made.
+    pub elapsed: Duration,
+}
+
+type OnQueue = Arc<dyn Fn(&QueueUpdate<'_>) + Send + Sync>;
+
+/// The client: cheap to clone; clones share one connection pool and one sequence.
 #[derive(Clone)]
 pub struct TrainingClient {
-    base: Arc<str>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    base: String,
     agent: ureq::Agent,
     policy: RetryPolicy,
+    /// Makes idempotency keys unique across processes and machines; see [`session_id`].
+    session: String,
+    /// The next sequence number, and the turn of the call that gets it: it comes when every
+    /// earlier submission has ended. One lock, so numbers and turns are handed out in one order.
+    sequence: Mutex<(u64, AwaitableConcurrentFuture<(), ApiError>)>,
+    on_queue: Option<(Duration, OnQueue)>,
+    /// A 408 that came back faster than this was not a held long poll: back off before the next.
+    long_poll_floor: Duration,
 }
 
 impl fmt::Debug for TrainingClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TrainingClient")
-            .field("base", &self.base)
+            .field("base", &self.inner.base)
+            .field("session", &self.inner.session)
             .finish_non_exhaustive()
     }
 }
 
-static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
+/// 128 bits from the operating system's random source (std's `RandomState` keys come from it),
+/// in hex. Two processes with the same pid, in two containers, still get different sessions.
+fn session_id() -> String {
+    let (a, b) = (RandomState::new(), RandomState::new());
+    format!("{:016x}{:016x}", a.hash_one(1u8), b.hash_one(2u8))
+}
+
+/// Passes the turn to the next training call when the submission holding it has ended: when it
+/// is dropped, which happens as soon as the submission's retry finishes (`and_then` drops its
+/// first stage then) or when the whole call is dropped before that. Either way the next call is
+/// never stuck behind this one.
+struct Turn(Option<Promise<(), ApiError>>);
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if let Some(next) = self.0.take() {
+            next.set_result(());
+        }
+    }
+}
 
 impl TrainingClient {
     /// A client for the API at `base` (`http://host:port`), retrying under `policy`. Each HTTP
@@ -142,57 +249,114 @@ impl TrainingClient {
     pub fn new(base: &str, policy: RetryPolicy, request_timeout: Duration) -> Self {
         let agent = ureq::AgentBuilder::new().timeout(request_timeout).build();
         TrainingClient {
-            base: base.into(),
-            agent,
-            policy,
+            inner: Arc::new(Inner {
+                base: base.to_owned(),
+                agent,
+                policy,
+                session: session_id(),
+                sequence: Mutex::new((1, ready(()))),
+                on_queue: None,
+                long_poll_floor: Duration::from_millis(10),
+            }),
         }
     }
 
-    /// Submits a forward-backward pass over `batch`; the future gives the server's result.
+    /// Calls `report` with the server's queue state while a call waits for its result, at most
+    /// once per `every` for each call (the first time at its first "try again" answer).
+    /// It runs on a pool thread: keep it short.
+    pub fn on_queue_state(
+        self,
+        every: Duration,
+        report: impl Fn(&QueueUpdate<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.reconfigure(|inner| inner.on_queue = Some((every, Arc::new(report))))
+    }
+
+    /// A "try again" answer that came back faster than `floor` means the server did not hold
+    /// the poll: the next poll waits the policy's backoff instead of going out at once. 10 ms
+    /// by default.
+    pub fn with_long_poll_floor(self, floor: Duration) -> Self {
+        self.reconfigure(|inner| inner.long_poll_floor = floor)
+    }
+
+    /// Setters run before the client is shared; a clone made earlier keeps the old settings.
+    fn reconfigure(self, change: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            base: shared.base.clone(),
+            agent: shared.agent.clone(),
+            policy: shared.policy.clone(),
+            session: session_id(),
+            sequence: Mutex::new((1, ready(()))),
+            on_queue: shared.on_queue.clone(),
+            long_poll_floor: shared.long_poll_floor,
+        });
+        change(&mut inner);
+        TrainingClient {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The session id that prefixes this client's idempotency keys.
+    pub fn session(&self) -> &str {
+        &self.inner.session
+    }
+
+    /// Submits a forward-backward pass over `batch` now; the future gives the server's result.
     pub fn forward_backward(&self, batch: &[f64]) -> Call {
-        self.call("/forward_backward", json!({ "batch": batch }))
+        self.call("forward_backward", json!({ "batch": batch }))
     }
 
-    /// Submits an optimizer step; the future gives the server's result.
+    /// Submits an optimizer step now (after every earlier call's submission); the future gives
+    /// the server's result.
     pub fn optim_step(&self, learning_rate: f64) -> Call {
-        self.call("/optim_step", json!({ "learning_rate": learning_rate }))
+        self.call("optim_step", json!({ "learning_rate": learning_rate }))
     }
 
-    fn call(&self, path: &str, body: Value) -> Call {
-        let key = format!(
-            "key-{}-{}",
-            std::process::id(),
-            NEXT_KEY.fetch_add(1, Ordering::Relaxed)
-        );
-        let url = format!("{}{path}", self.base);
-        let agent = self.agent.clone();
-        let counts = Arc::new(Counts::default());
-        let seen = Arc::clone(&counts);
-        let submit = retry(self.policy.clone(), move |attempt| {
-            seen.submit_attempts.store(attempt, Ordering::Relaxed);
-            let (agent, url, key, body) = (agent.clone(), url.clone(), key.clone(), body.clone());
-            spawn(move || {
-                let (_, answer) = post(&agent, &url, Some(&key), &body)?;
-                answer["request_id"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| ApiError::Protocol(format!("no request_id in {answer}")))
+    fn call(&self, kind: &'static str, mut body: Value) -> Call {
+        let started = Instant::now();
+        let (seq, my_turn, next_turn) = {
+            let mut sequence = self
+                .inner
+                .sequence
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let seq = sequence.0;
+            sequence.0 += 1;
+            let (next_turn, after_me) = promise();
+            let my_turn = std::mem::replace(&mut sequence.1, after_me);
+            (seq, my_turn, Turn(Some(next_turn)))
+        };
+        body["session_id"] = json!(self.inner.session);
+        body["seq_id"] = json!(seq);
+        let counts = Arc::new(Counts {
+            kind,
+            seq,
+            started,
+            ..Counts::default()
+        });
+        let key = format!("{}-{seq}", self.inner.session);
+        let url = format!("{}/{kind}", self.inner.base);
+        let (client, seen) = (self.clone(), Arc::clone(&counts));
+        let submission = my_turn.and_then(move |()| {
+            let agent = client.inner.agent.clone();
+            retry(client.inner.policy.clone(), move |attempt| {
+                // Held until the retry ends: see `Turn`.
+                let _ = &next_turn;
+                seen.submit_attempts.store(attempt, Ordering::Relaxed);
+                let (agent, url, key, body) =
+                    (agent.clone(), url.clone(), key.clone(), body.clone());
+                spawn(move || submit(&agent, &url, &key, &body))
             })
-        })
-        .when(classify);
-        let client = self.clone();
-        let seen = Arc::clone(&counts);
-        let inner = submit
+            .when(classify)
+        });
+        let (client, seen) = (self.clone(), Arc::clone(&counts));
+        let inner = submission
             .and_then(move |request_id| {
                 let _ = seen.request_id.set(request_id.clone());
                 client.retrieve(request_id, seen)
             })
-            .boxed();
-        Call {
-            inner,
-            counts,
-            started: Instant::now(),
-        }
+            .background();
+        Call { inner, counts }
     }
 
     fn retrieve(
@@ -200,46 +364,142 @@ impl TrainingClient {
         request_id: String,
         counts: Arc<Counts>,
     ) -> impl ApiFuture<Value = Value, Failure = ApiError> + use<> {
-        let url = format!("{}/retrieve_future", self.base);
-        let agent = self.agent.clone();
+        let inner = Arc::clone(&self.inner);
+        let url = format!("{}/retrieve_future", inner.base);
         let body = json!({ "request_id": request_id });
-        poll_until_ready(self.policy.clone(), move |probe| {
+        poll_until_ready(inner.policy.clone(), move |probe| {
             counts.polls.store(probe, Ordering::Relaxed);
-            let (agent, url, body) = (agent.clone(), url.clone(), body.clone());
+            let (inner, body, counts) = (Arc::clone(&inner), body.clone(), Arc::clone(&counts));
+            let url = url.clone();
             spawn(move || {
-                let (status, answer) = post(&agent, &url, None, &body)?;
-                if status == 408 || answer["type"] == "try_again" {
-                    // The server already held the request for its long-poll time: ask again now.
-                    Ok(Progress::PendingFor(Duration::ZERO))
-                } else {
-                    Ok(Progress::Ready(answer))
+                let sent = Instant::now();
+                let reply = post(&inner.agent, &url, None, &body)?;
+                if reply.status == 408 {
+                    counts.queue_state_seen(&inner, &reply.body);
+                    // Asking again at once is right only if the server held this poll; an
+                    // immediate 408 waits the backoff instead, so polls never flood the server.
+                    return Ok(if sent.elapsed() >= inner.long_poll_floor {
+                        Progress::PendingFor(Duration::ZERO)
+                    } else {
+                        Progress::Pending
+                    });
                 }
+                check_result(counts.kind, reply.body).map(Progress::Ready)
             })
         })
         .when(classify)
     }
 }
 
+/// One submission attempt: the request id the server gave.
+fn submit(agent: &ureq::Agent, url: &str, key: &str, body: &Value) -> Result<String, ApiError> {
+    let reply = post(agent, url, Some(key), body)?;
+    if reply.status == 408 {
+        return Err(ApiError::Status {
+            code: 408,
+            retry_after: None,
+        });
+    }
+    match reply.body.get("request_id").and_then(Value::as_str) {
+        Some(id) if !id.is_empty() => Ok(id.to_owned()),
+        _ => Err(ApiError::Protocol(format!(
+            "no request_id in {}",
+            reply.body
+        ))),
+    }
+}
+
+/// A result must be an object of the call's kind with its field: `200 {}` or `null` is not one.
+fn check_result(kind: &str, result: Value) -> Result<Value, ApiError> {
+    let field = if kind == "optim_step" { "step" } else { "loss" };
+    let fits = result.get("type").and_then(Value::as_str) == Some(kind)
+        && result.get(field).is_some_and(Value::is_number);
+    if fits {
+        Ok(result)
+    } else {
+        Err(ApiError::Protocol(format!(
+            "not a {kind} result (no \"type\": \"{kind}\" with a numeric \"{field}\"): {result}"
+        )))
+    }
+}
+
 /// What a call reports of its progress, written by its attempts.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Counts {
+    kind: &'static str,
+    seq: u64,
+    started: Instant,
     submit_attempts: AtomicU32,
     polls: AtomicU32,
     request_id: OnceLock<String>,
+    /// The last queue state the server gave, and when it was last reported.
+    queue: Mutex<(Option<String>, Option<Instant>)>,
 }
 
-/// One API call in flight: the submission's retry, then the polling of its result. An
-/// [`ApiFuture`] of its own, driven by whoever waits on it; dropping it cancels the request in
-/// flight and starts no further submission or poll.
-#[must_use = "a call makes progress only while something waits on it"]
+impl Default for Counts {
+    fn default() -> Self {
+        Counts {
+            kind: "",
+            seq: 0,
+            started: Instant::now(),
+            submit_attempts: AtomicU32::new(0),
+            polls: AtomicU32::new(0),
+            request_id: OnceLock::new(),
+            queue: Mutex::new((None, None)),
+        }
+    }
+}
+
+impl Counts {
+    /// Records the queue state of a "try again" answer and reports it if the interval allows.
+    fn queue_state_seen(&self, inner: &Inner, answer: &Value) {
+        let Some(state) = answer.get("queue_state").and_then(Value::as_str) else {
+            return;
+        };
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.0 = Some(state.to_owned());
+        let Some((every, report)) = &inner.on_queue else {
+            return;
+        };
+        if queue.1.is_some_and(|last| last.elapsed() < *every) {
+            return;
+        }
+        queue.1 = Some(Instant::now());
+        drop(queue);
+        report(&QueueUpdate {
+            kind: self.kind,
+            seq: self.seq,
+            request_id: self.request_id.get().map_or("", String::as_str),
+            queue_state: state,
+            polls: self.polls.load(Ordering::Relaxed),
+            elapsed: self.started.elapsed(),
+        });
+    }
+}
+
+/// One API call in flight: its submission (after every earlier call's), then the polling of its
+/// result, running in the background from the moment the call was made. An [`ApiFuture`]: block
+/// on it or await it. Dropping it cancels the request in flight and starts no further
+/// submission or poll; [`detach`](ApiFutureExt::detach) lets it run to the end unobserved.
+#[must_use = "dropping a call cancels it; wait on it, .await it, or detach() it"]
 pub struct Call {
-    inner: BoxApiFuture<Value, ApiError>,
+    inner: AwaitableConcurrentFuture<Value, ApiError>,
     counts: Arc<Counts>,
-    started: Instant,
 }
 
 impl Call {
-    /// Submission attempts so far (1 if the first was accepted).
+    /// `"forward_backward"` or `"optim_step"`.
+    pub fn kind(&self) -> &'static str {
+        self.counts.kind
+    }
+
+    /// The sequence number the call took when it was made.
+    pub fn seq(&self) -> u64 {
+        self.counts.seq
+    }
+
+    /// Submission attempts so far (1 if the first was accepted; 0 while an earlier call's
+    /// submission is still going on).
     pub fn submit_attempts(&self) -> u32 {
         self.counts.submit_attempts.load(Ordering::Relaxed)
     }
@@ -254,9 +514,19 @@ impl Call {
         self.counts.polls.load(Ordering::Relaxed)
     }
 
+    /// The queue state of the server's last "try again" answer, if there was one.
+    pub fn queue_state(&self) -> Option<String> {
+        let queue = self
+            .counts
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        queue.0.clone()
+    }
+
     /// Time since the call was made.
     pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
+        self.counts.started.elapsed()
     }
 }
 
@@ -275,6 +545,15 @@ impl ApiFuture for Call {
     fn peek_failed(&mut self) -> Option<bool> {
         self.inner.peek_failed()
     }
+
+    // The work runs in the background: a blocking wait only parks, as on any concurrent future.
+    fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Result<Value, Error<ApiError>> {
+        self.inner.result(timeout)
+    }
+
+    fn result_deadline(&mut self, deadline: Instant) -> Result<Value, Error<ApiError>> {
+        self.inner.result_deadline(deadline)
+    }
 }
 
 impl Future for Call {
@@ -288,6 +567,8 @@ impl Future for Call {
 impl fmt::Debug for Call {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Call")
+            .field("kind", &self.counts.kind)
+            .field("seq", &self.seq())
             .field("submit_attempts", &self.submit_attempts())
             .field("request_id", &self.request_id())
             .field("polls", &self.polls())

@@ -8,7 +8,10 @@
 //! # The protocol
 //!
 //! * `POST /forward_backward` and `POST /optim_step` take a JSON body and answer 200
-//!   `{"request_id": "<id>"}` at once. The job they start finishes after the work time
+//!   `{"request_id": "<id>"}` at once. A body with `"seq_id": <n>` (and optionally
+//!   `"session_id": "<s>"`) is a training submission in sequence: the server accepts it only if
+//!   `n` is above the last number it accepted for that session, answers 409 otherwise, and
+//!   records the order in which it accepted them ([`TrainingServer::accepted`]). The job they start finishes after the work time
 //!   ([`TrainingServer::set_work_time`], 30 ms by default). Its result is
 //!   `{"type":"forward_backward","loss":<mean of the squares of the body's "batch" numbers,
 //!   0 without any>}` or `{"type":"optim_step","step":<1 for the first optim_step job run, 2
@@ -17,8 +20,9 @@
 //!   request id issued the first time, and its job is not run again.
 //! * `POST /retrieve_future` with `{"request_id": "<id>"}` long-polls for up to the long-poll
 //!   time ([`TrainingServer::set_long_poll`], 50 ms by default), answering 200 with the result as
-//!   soon as the job is done, or 408 `{"type":"try_again"}` if it is still running at the end of
-//!   the long poll. An unknown (or [expired](TrainingServer::expire)) id gets 410
+//!   soon as the job is done, or 408 `{"type":"try_again","queue_state":"<state>"}` if it is
+//!   still running at the end of the long poll. While the queue state
+//!   ([`TrainingServer::set_queue_state`]) is not `active`, no job finishes. An unknown (or [expired](TrainingServer::expire)) id gets 410
 //!   `{"error":"unknown or expired request id"}`.
 //!
 //! Failures are injected on demand with [`TrainingServer::inject`], and counters
@@ -39,7 +43,7 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
-use std::io;
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -59,6 +63,8 @@ pub const RETRIEVE_FUTURE: &str = "/retrieve_future";
 pub const DEFAULT_WORK_TIME: Duration = Duration::from_millis(30);
 /// Long-poll time of `/retrieve_future` unless [`TrainingServer::set_long_poll`] changes it.
 pub const DEFAULT_LONG_POLL: Duration = Duration::from_millis(50);
+/// The service time the pipelining measurement of `examples/training_client.rs` uses.
+pub const PIPELINE_WORK_TIME: Duration = Duration::from_millis(20);
 
 /// A one-shot failure, queued with [`TrainingServer::inject`] and consumed by the next request
 /// on its path.
@@ -82,6 +88,21 @@ pub enum Fault {
     /// Sleep this long, then handle the request normally (so a submission's job is created only
     /// after the sleep).
     Slow(Duration),
+    /// Read the body, then close the connection without creating a job: a request lost before
+    /// the server accepted it.
+    CloseBeforeAccept,
+    /// Handle the request normally: a placeholder that lets a queue of faults skip requests.
+    Pass,
+    /// Answer with this status, raw body and extra headers, without creating a job.
+    Answer {
+        status: u16,
+        body: String,
+        headers: Vec<(String, String)>,
+    },
+    /// Accept the request like [`Fault::CloseAfterAccept`], then write these raw bytes to the
+    /// client instead of an HTTP response and close: a truncated body, a wrong `Content-Length`,
+    /// a body past any limit.
+    RawAfterAccept(Vec<u8>),
 }
 
 /// The fake training API, listening on `127.0.0.1` on a free port until it is dropped.
@@ -197,6 +218,28 @@ impl TrainingServer {
         state.retrieve_calls.get(request_id).copied().unwrap_or(0)
     }
 
+    /// Sets the queue state that "try again" answers carry (`active` at first). While it is not
+    /// `active`, no job finishes: a paused server.
+    pub fn set_queue_state(&self, state: &str) {
+        self.shared.lock().queue_state = state.to_owned();
+        self.shared.changed.notify_all();
+    }
+
+    /// Finishes every job now (results become available at once).
+    pub fn finish_all(&self) {
+        let now = Instant::now();
+        for job in self.shared.lock().jobs.values_mut() {
+            job.done_at = job.done_at.min(now);
+        }
+        self.shared.changed.notify_all();
+    }
+
+    /// The training submissions the server accepted with a sequence number, as
+    /// `(kind, seq_id)`, in the order it accepted them.
+    pub fn accepted(&self) -> Vec<(String, u64)> {
+        self.shared.lock().accepted.clone()
+    }
+
     /// Forgets the job `request_id`, as a server does when a result expires: retrieving it
     /// answers 410 from now on. Returns whether the job was known.
     pub fn expire(&self, request_id: &str) -> bool {
@@ -258,7 +301,11 @@ struct Shared {
 struct State {
     work_time: Duration,
     long_poll: Duration,
+    queue_state: String,
     shutting_down: bool,
+    /// The last sequence number accepted for each session.
+    last_seq: HashMap<String, u64>,
+    accepted: Vec<(String, u64)>,
     next_id: u64,
     /// The last step an `optim_step` job produced.
     optim_steps: u64,
@@ -298,7 +345,10 @@ impl Shared {
             state: Mutex::new(State {
                 work_time: DEFAULT_WORK_TIME,
                 long_poll: DEFAULT_LONG_POLL,
+                queue_state: "active".to_owned(),
                 shutting_down: false,
+                last_seq: HashMap::new(),
+                accepted: Vec::new(),
                 next_id: 0,
                 optim_steps: 0,
                 jobs: HashMap::new(),
@@ -352,6 +402,20 @@ impl Shared {
         if let Some(id) = key.as_ref().and_then(|key| state.idempotency.get(key)) {
             return (200, json!({ "request_id": id }));
         }
+        if let Some(seq) = body.get("seq_id").and_then(Value::as_u64) {
+            let session = body
+                .get("session_id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let last = state.last_seq.get(&session).copied().unwrap_or(0);
+            if seq <= last {
+                let error = format!("out of order: seq_id {seq} after {last}");
+                return (409, json!({ "error": error }));
+            }
+            state.last_seq.insert(session, seq);
+            state.accepted.push((kind.to_owned(), seq));
+        }
         state.next_id += 1;
         let id = format!("req-{}", state.next_id);
         let result = if kind == "optim_step" {
@@ -389,15 +453,24 @@ impl Shared {
                 return (410, json!({ "error": "unknown or expired request id" }));
             };
             let now = Instant::now();
-            if now >= job.done_at {
+            let active = state.queue_state == "active";
+            if active && now >= job.done_at {
                 return (200, job.result.clone());
             }
             if now >= deadline || state.shutting_down {
-                return (408, json!({ "type": "try_again" }));
+                let queue_state = state.queue_state.clone();
+                return (
+                    408,
+                    json!({ "type": "try_again", "queue_state": queue_state }),
+                );
             }
             // Wake when the job is done, if that comes before the end of the long poll: the
             // answer goes out as soon as the result exists, as with a real long poll.
-            let until = deadline.min(job.done_at);
+            let until = if active {
+                deadline.min(job.done_at)
+            } else {
+                deadline
+            };
             state = self.wait_until(state, until);
         }
     }
@@ -426,9 +499,12 @@ impl Shared {
         }
     }
 
-    /// Shuts down the client's socket of the relayed connection `tiny_http` saw as `peer`.
-    fn close_connection(&self, peer: Option<&SocketAddr>) {
+    /// Writes `last_words` (raw bytes, not HTTP framed by `tiny_http`) to the client's socket of
+    /// the relayed connection `tiny_http` saw as `peer`, then shuts that socket down.
+    fn close_connection(&self, peer: Option<&SocketAddr>, last_words: &[u8]) {
         if let Some(connection) = peer.and_then(|peer| lock(&self.connections).remove(peer)) {
+            // An error means the client has gone already, which is what closing achieves.
+            let _ = (&connection.client).write_all(last_words);
             connection.close();
         }
     }
@@ -505,8 +581,32 @@ fn handle(shared: &Shared, mut request: Request) {
             // `500` that `tiny_http` sends when `request` is dropped unanswered goes to a relay
             // that can no longer deliver it.
             let _ = shared.route(request.method(), &path, &body, key, false);
-            shared.close_connection(request.remote_addr());
+            shared.close_connection(request.remote_addr(), &[]);
             drop(request);
+        }
+        Some(Fault::RawAfterAccept(bytes)) => {
+            let _ = shared.route(request.method(), &path, &body, key, false);
+            shared.close_connection(request.remote_addr(), &bytes);
+            drop(request);
+        }
+        Some(Fault::CloseBeforeAccept) => {
+            shared.close_connection(request.remote_addr(), &[]);
+            drop(request);
+        }
+        Some(Fault::Pass) => {
+            let (status, answer) = shared.route(request.method(), &path, &body, key, true);
+            respond(request, status, &answer, &[]);
+        }
+        Some(Fault::Answer {
+            status,
+            body,
+            headers,
+        }) => {
+            let mut response = Response::from_string(body).with_status_code(status);
+            for (name, value) in &headers {
+                response.add_header(header(name, value));
+            }
+            let _ = request.respond(response);
         }
         Some(Fault::Slow(delay)) => {
             shared.sleep(delay);
