@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use apifuture::{
     ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, Error, Progress, Promise, RetryDecision,
-    RetryPolicy, poll_until_ready, promise, ready, retry, spawn,
+    RetryPolicy, SharedFuture, poll_until_ready, promise, ready, retry, spawn,
 };
 use serde_json::{Value, json};
 
@@ -229,16 +229,42 @@ fn session_id() -> String {
     format!("{:016x}{:016x}", a.hash_one(1u8), b.hash_one(2u8))
 }
 
-/// Passes the turn to the next training call when the submission holding it has ended: when it
-/// is dropped, which happens as soon as the submission's retry finishes (`and_then` drops its
-/// first stage then) or when the whole call is dropped before that. Either way the next call is
-/// never stuck behind this one.
-struct Turn(Option<Promise<(), ApiError>>);
+/// A training call's place in the sequence: `before` is the turn of the call made just before
+/// it (done when every earlier submission has ended), `next` the turn it hands to the call made
+/// just after it.
+///
+/// The turn passes when the `Turn` is dropped: as soon as the call's submission retry ends
+/// (`and_then` drops its first stage then), or when the call is dropped. A call dropped while
+/// still waiting for its own turn passes it on only once that turn has come, so the next call
+/// still goes after every earlier one; either way the next call is never stuck behind this one.
+struct Turn {
+    before: Option<SharedFuture<(), ApiError>>,
+    next: Option<Promise<(), ApiError>>,
+}
+
+impl Turn {
+    /// This call's turn has come: dropping it now passes the next one's at once.
+    fn came(&mut self) {
+        self.before = None;
+    }
+}
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        if let Some(next) = self.0.take() {
-            next.set_result(());
+        let Some(next) = self.next.take() else {
+            return;
+        };
+        match self.before.take() {
+            None => next.set_result(()),
+            // Runs in the background until the earlier calls are done; then `rest` is dropped
+            // (whether the closure ran or not), which passes the turn.
+            Some(before) => {
+                let rest = Turn {
+                    before: None,
+                    next: Some(next),
+                };
+                before.map(move |()| drop(rest)).detach();
+            }
         }
     }
 }
@@ -314,7 +340,7 @@ impl TrainingClient {
 
     fn call(&self, kind: &'static str, mut body: Value) -> Call {
         let started = Instant::now();
-        let (seq, my_turn, next_turn) = {
+        let (seq, before, turn) = {
             let mut sequence = self
                 .inner
                 .sequence
@@ -323,8 +349,12 @@ impl TrainingClient {
             let seq = sequence.0;
             sequence.0 += 1;
             let (next_turn, after_me) = promise();
-            let my_turn = std::mem::replace(&mut sequence.1, after_me);
-            (seq, my_turn, Turn(Some(next_turn)))
+            let before = std::mem::replace(&mut sequence.1, after_me).shared();
+            let turn = Turn {
+                before: Some(before.clone()),
+                next: Some(next_turn),
+            };
+            (seq, before, turn)
         };
         body["session_id"] = json!(self.inner.session);
         body["seq_id"] = json!(seq);
@@ -337,11 +367,13 @@ impl TrainingClient {
         let key = format!("{}-{seq}", self.inner.session);
         let url = format!("{}/{kind}", self.inner.base);
         let (client, seen) = (self.clone(), Arc::clone(&counts));
-        let submission = my_turn.and_then(move |()| {
+        let submission = before.and_then(move |()| {
+            let mut turn = turn;
+            turn.came();
             let agent = client.inner.agent.clone();
             retry(client.inner.policy.clone(), move |attempt| {
                 // Held until the retry ends: see `Turn`.
-                let _ = &next_turn;
+                let _ = &turn;
                 seen.submit_attempts.store(attempt, Ordering::Relaxed);
                 let (agent, url, key, body) =
                     (agent.clone(), url.clone(), key.clone(), body.clone());
