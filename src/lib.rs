@@ -308,8 +308,13 @@
 //! - An attempt that runs past [`with_attempt_timeout`](RetryPolicy::with_attempt_timeout) is
 //!   cancelled (dropped) and retried; dropping or cancelling the retry cancels the attempt in
 //!   flight and starts no new one.
+//! - Polls run for hours, as the seed's SDK's do: `max_attempts` bounds failed probes *in a
+//!   row* (an answer, `Pending` or `PendingFor`, resets the count and the backoff), a probe past
+//!   the attempt timeout is sent again at once without using an attempt, and `Pending` backs off
+//!   from the first delay.
 //! - Bad input is clamped, never a panic or an endless loop: zero attempts make one, a
-//!   multiplier below 1 (or NaN) keeps the delay constant.
+//!   multiplier below 1 (or NaN) keeps the delay constant, and attempts that are done at once
+//!   under a zero delay still let a wait see its timeout and an executor run its other tasks.
 //!
 //! # Composing futures
 //!
