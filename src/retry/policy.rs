@@ -186,6 +186,9 @@ impl RetryPolicy {
     /// Sets the sleep before the first retry, from which later sleeps grow.
     ///
     /// A delay above [`max_delay`](RetryPolicy::with_max_delay) is capped like any other.
+    /// `Duration::ZERO` means no sleep at all, ever (nothing grows from zero): a poll whose
+    /// server keeps answering `Pending` then probes as fast as the probes complete. Waits still
+    /// see their timeouts and executors still run their other tasks, but it keeps a thread busy.
     ///
     /// # Examples
     ///
@@ -309,7 +312,13 @@ impl RetryPolicy {
 
     /// Sets how long one attempt may run before it is cancelled and counted as a failure.
     ///
-    /// `Duration::ZERO` is kept: every attempt that is not ready at once times out.
+    /// A poll ([`poll_until_ready`](crate::poll_until_ready)) reads it as a long-poll limit
+    /// instead: a probe still unanswered then is cancelled and sent again at once, using no
+    /// attempt, so only a [deadline](RetryPolicy::with_deadline) ends a poll whose server never
+    /// answers. Give such a poll one.
+    ///
+    /// `Duration::ZERO` is kept: every attempt that is not ready at once times out (and a poll
+    /// re-sends its probes as fast as it can make them).
     ///
     /// # Examples
     ///

@@ -105,7 +105,7 @@ where
 /// | [`Progress::Pending`] | sleeps the policy's backoff from its first delay, growing with each `Pending` in a row |
 /// | [`Progress::PendingFor(d)`](Progress::PendingFor) | sleeps `d` (`ZERO`: probes again at once, as a long poll wants) |
 /// | an error | read as [`retry`] reads it; `max_attempts` bounds failures *in a row* |
-/// | no outcome within the attempt timeout | drops (cancels) the probe and sends the next at once, using no attempt |
+/// | no outcome within the attempt timeout | drops (cancels) the probe and sends the next at once, using no attempt (nor resetting the count: it is not an answer) |
 ///
 /// An answer (`Pending`, `PendingFor`) shows the server is alive: it resets the failure count,
 /// the failure backoff, and the error the poll would end with, so a poll that gets an answer
@@ -113,6 +113,9 @@ where
 /// `DeadlineExceeded`). A wait's own timeout holds whatever the probes do: a step starts at most
 /// a few dozen probes without sleeping, then gives the thread or the executor back. Dropping
 /// the `Polling` stops it: no probe starts after that.
+///
+/// With an attempt timeout, a server that holds every probe and never answers keeps the poll
+/// going until the policy's deadline: set one.
 ///
 /// A `PendingFor` (or `RetryAfter`) too long for [`Instant`] ends the poll at once with
 /// `DeadlineExceeded` (or the last error): no probe would ever follow it.
