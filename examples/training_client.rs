@@ -108,6 +108,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_max_delay(Duration::from_millis(200))
         .with_deadline(Duration::from_secs(20));
     let client = TrainingClient::new(&server.base_url(), policy, Duration::from_secs(2))
+        // The loopback server holds a poll 50 ms, and answers within a millisecond otherwise.
+        .with_long_poll_floor(Duration::from_millis(20))
         .on_queue_state(Duration::from_millis(100), |update| {
             println!(
                 "  #{} {} is waiting: server queue {} ({} polls, {:.0} ms)",

@@ -144,7 +144,7 @@ fn an_answer_forgets_the_earlier_error_so_the_deadline_says_deadline_exceeded() 
         // because time ran out, not because of the 503 two probes back.
         let held: Held = Arc::default();
         let keep = Arc::clone(&held);
-        let policy = exact(Duration::from_millis(1)).with_deadline(Duration::from_millis(100));
+        let policy = exact(Duration::from_millis(1)).with_deadline(Duration::from_secs(1));
         let mut job = poll_until_ready(policy, move |n| match n {
             1 => failed("503"),
             2 => ready(Progress::Pending),
@@ -326,6 +326,20 @@ fn a_zero_delay_poll_that_is_never_ready_honours_the_wait_timeout_and_stays_wait
 
 #[test]
 fn a_zero_delay_poll_yields_to_other_tasks_on_its_executor() {
+    // On its own thread, so that a regression (a poll that never gives the thread back) fails
+    // here instead of hanging the test binary.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        yields_to_other_tasks();
+        let _ = done.send(());
+    });
+    assert!(
+        finished.recv_timeout(LONG).is_ok(),
+        "the poll held its executor thread"
+    );
+}
+
+fn yields_to_other_tasks() {
     // One executor thread: the poll and a task counting its own turns. If the poll held the
     // thread, the counter would not move until the poll's timeout.
     let executor = smol::LocalExecutor::new();
@@ -351,4 +365,51 @@ fn a_zero_delay_poll_yields_to_other_tasks_on_its_executor() {
         seen_while_polling > 10,
         "the other task ran {seen_while_polling} times"
     );
+}
+
+#[test]
+fn a_zero_attempt_timeout_counts_as_a_failure_in_a_poll_too() {
+    let held: Held = Arc::default();
+    let keep = Arc::clone(&held);
+    let policy = exact(Duration::from_micros(100))
+        .with_max_attempts(3)
+        .with_attempt_timeout(Duration::ZERO);
+    let mut job = poll_until_ready(policy, move |_| {
+        let (producer, probe) = promise();
+        keep.lock().unwrap().push(producer);
+        probe
+    });
+    // Re-sent at once, these would be a hot loop that only a deadline ends.
+    assert_eq!(job.result(LONG), Err(Error::DeadlineExceeded));
+    assert_eq!(job.attempts(), 3);
+}
+
+#[test]
+fn pending_backoff_starts_again_after_a_failure_or_a_hint() {
+    for mode in MODES {
+        // 20 ms doubling: Pending, Pending sleep 20 then 40 ms; after a failure (20 ms, the
+        // failure backoff) the next Pending sleeps 20 ms again, and after a hint too.
+        let (probe, starts) = scripted(|n| match n {
+            1 | 2 => Say::Pending,
+            3 => Say::Fail,
+            4 => Say::Pending,
+            5 => Say::PendingFor(Duration::from_millis(1)),
+            6 => Say::Pending,
+            _ => Say::Ready,
+        });
+        let policy = exact(Duration::from_millis(20)).with_multiplier(8.0);
+        let mut job = poll_until_ready(policy, probe);
+        assert_eq!(mode.wait(&mut job, LONG), Ok(7), "{mode:?}");
+        let starts = starts.lock().unwrap();
+        // The sleep after probe `n` (counted from 1).
+        let gap = |n: usize| starts[n] - starts[n - 1];
+        let ms = Duration::from_millis;
+        // Growing: the second Pending in a row sleeps 160 ms.
+        assert!(gap(2) >= ms(160), "{mode:?}: {:?}", gap(2));
+        // Reset: each Pending after a failure or a hint sleeps the first delay, not 1.28 s.
+        for n in [4, 6] {
+            assert!(gap(n) >= ms(20), "{mode:?}: probe {n} after {:?}", gap(n));
+            assert!(gap(n) < ms(1200), "{mode:?}: probe {n} after {:?}", gap(n));
+        }
+    }
 }

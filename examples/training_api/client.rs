@@ -43,8 +43,10 @@ pub enum ApiError {
         code: u16,
         retry_after: Option<Duration>,
     },
-    /// No answer: the connection failed, was closed, or timed out, or the answer was cut short.
+    /// No answer: the connection failed or was closed, or the answer was cut short.
     Transport(String),
+    /// No answer within the client's request timeout.
+    TimedOut(String),
     /// An answer that is not what the API promises: not JSON, a field missing, too large.
     Protocol(String),
 }
@@ -58,6 +60,7 @@ impl fmt::Display for ApiError {
             } => write!(f, "HTTP {code} (retry after {hint:?})"),
             ApiError::Status { code, .. } => write!(f, "HTTP {code}"),
             ApiError::Transport(why) => write!(f, "transport error: {why}"),
+            ApiError::TimedOut(why) => write!(f, "no answer in time: {why}"),
             ApiError::Protocol(why) => write!(f, "unexpected answer: {why}"),
         }
     }
@@ -89,7 +92,7 @@ pub fn classify(error: &ApiError) -> RetryDecision {
             ..
         } => RetryDecision::Retry,
         ApiError::Status { .. } | ApiError::Protocol(_) => RetryDecision::Stop,
-        ApiError::Transport(_) => RetryDecision::Retry,
+        ApiError::Transport(_) | ApiError::TimedOut(_) => RetryDecision::Retry,
     }
 }
 
@@ -170,8 +173,26 @@ fn post(
             code,
             retry_after: retry_after(&response),
         }),
+        Err(ureq::Error::Transport(transport)) if timed_out(&transport) => {
+            Err(ApiError::TimedOut(transport.to_string()))
+        }
         Err(ureq::Error::Transport(transport)) => Err(ApiError::Transport(transport.to_string())),
     }
+}
+
+/// Whether ureq gave up waiting (its socket timeouts surface as these I/O errors).
+fn timed_out(transport: &ureq::Transport) -> bool {
+    let mut source = std::error::Error::source(transport);
+    while let Some(error) = source {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            );
+        }
+        source = error.source();
+    }
+    false
 }
 
 /// What the user sees of a call waiting in the server's queue; see
@@ -233,8 +254,8 @@ fn session_id() -> String {
 /// it (done when every earlier submission has ended), `next` the turn it hands to the call made
 /// just after it.
 ///
-/// The turn passes when the `Turn` is dropped: as soon as the call's submission retry ends
-/// (`and_then` drops its first stage then), or when the call is dropped. A call dropped while
+/// The turn passes when the `Turn` is dropped: when the call's submission retry has ended (the
+/// chain drops it as it moves on to polling, or on its error), or when the call is dropped. A call dropped while
 /// still waiting for its own turn passes it on only once that turn has come, so the next call
 /// still goes after every earlier one; either way the next call is never stuck behind this one.
 struct Turn {
@@ -282,7 +303,7 @@ impl TrainingClient {
                 session: session_id(),
                 sequence: Mutex::new((1, ready(()))),
                 on_queue: None,
-                long_poll_floor: Duration::from_millis(10),
+                long_poll_floor: Duration::from_secs(1),
             }),
         }
     }
@@ -299,8 +320,8 @@ impl TrainingClient {
     }
 
     /// A "try again" answer that came back faster than `floor` means the server did not hold
-    /// the poll: the next poll waits the policy's backoff instead of going out at once. 10 ms
-    /// by default.
+    /// the poll: the next poll waits the policy's backoff instead of going out at once. 1 s by
+    /// default, above any network's round trip (a real long poll holds for tens of seconds).
     pub fn with_long_poll_floor(self, floor: Duration) -> Self {
         self.reconfigure(|inner| inner.long_poll_floor = floor)
     }
@@ -405,18 +426,26 @@ impl TrainingClient {
             let url = url.clone();
             spawn(move || {
                 let sent = Instant::now();
-                let reply = post(&inner.agent, &url, None, &body)?;
-                if reply.status == 408 {
-                    counts.queue_state_seen(&inner, &reply.body);
-                    // Asking again at once is right only if the server held this poll; an
-                    // immediate 408 waits the backoff instead, so polls never flood the server.
-                    return Ok(if sent.elapsed() >= inner.long_poll_floor {
+                // Asking again at once is right only if the server held this poll; an
+                // immediate 408 waits the backoff instead, so polls never flood the server.
+                let not_yet = || {
+                    if sent.elapsed() >= inner.long_poll_floor {
                         Progress::PendingFor(Duration::ZERO)
                     } else {
                         Progress::Pending
-                    });
+                    }
+                };
+                match post(&inner.agent, &url, None, &body) {
+                    Ok(reply) if reply.status == 408 => {
+                        counts.queue_state_seen(&inner, &reply.body);
+                        Ok(not_yet())
+                    }
+                    Ok(reply) => check_result(counts.kind, reply.body).map(Progress::Ready),
+                    // A poll held past the request timeout is "no answer yet" too, not a
+                    // failure that would use up the attempts of a healthy job.
+                    Err(ApiError::TimedOut(_)) => Ok(not_yet()),
+                    Err(error) => Err(error),
                 }
-                check_result(counts.kind, reply.body).map(Progress::Ready)
             })
         })
         .when(classify)
@@ -511,8 +540,9 @@ impl Counts {
 
 /// One API call in flight: its submission (after every earlier call's), then the polling of its
 /// result, running in the background from the moment the call was made. An [`ApiFuture`]: block
-/// on it or await it. Dropping it cancels the request in flight and starts no further
-/// submission or poll; [`detach`](ApiFutureExt::detach) lets it run to the end unobserved.
+/// on it or await it. Dropping it starts no further submission or poll; a request already on
+/// the wire cannot be called back, so a submission sent may still be accepted (and its job
+/// run). [`detach`](ApiFutureExt::detach) lets the call run to the end unobserved.
 #[must_use = "dropping a call cancels it; wait on it, .await it, or detach() it"]
 pub struct Call {
     inner: AwaitableConcurrentFuture<Value, ApiError>,

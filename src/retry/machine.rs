@@ -31,7 +31,8 @@ pub enum RetryDecision {
 pub enum Progress<T> {
     /// The operation finished with this value.
     Ready(T),
-    /// Not finished: probe again after the policy's next backoff.
+    /// Not finished: probe again after a backoff of the policy's, from its first delay for the
+    /// first `Pending` in a row and growing with each one after it.
     Pending,
     /// Not finished: probe again after this long (the server's hint). `Duration::ZERO`
     /// probes again at once, as a long-polling server wants.
@@ -157,16 +158,16 @@ enum Step {
     Ready,
     /// Run again when woken, or at this instant at the latest.
     Pending(Option<Instant>),
-    /// An attempt is due, but this step already started [`RESTARTS_PER_STEP`] of them without
+    /// An attempt is due, but this poll already started [`RESTARTS_PER_POLL`] of them without
     /// waiting: give the thread (or the executor) back before the next.
     Yield,
 }
 
-/// How many attempts one step starts without a wait in between. Attempts that are done at once
+/// How many attempts one poll of the schedule starts without a wait in between. Attempts that are done at once
 /// under a zero delay (`PendingFor(ZERO)`, a zero backoff) would otherwise keep a step going
 /// for ever: a blocking wait could not see its own timeout and an async one would hold its
 /// executor thread.
-const RESTARTS_PER_STEP: u32 = 32;
+const RESTARTS_PER_POLL: u32 = 32;
 
 /// A retry's state: most first attempts succeed at once, and then there is nothing to schedule,
 /// only a value to hand out.
@@ -413,6 +414,14 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
         self.last_error = None;
     }
 
+    /// A zero attempt timeout cancels every probe not done at once: re-sent at once, it would
+    /// be a hot loop of requests, so a poll counts those timeouts as failures, as a retry does.
+    fn held_forever(&self) -> bool {
+        self.policy
+            .attempt_timeout()
+            .is_some_and(|limit| limit.is_zero())
+    }
+
     fn deadline_while_pending(&mut self) {
         self.finish(Err(Error::DeadlineExceeded));
     }
@@ -445,10 +454,9 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
         }
     }
 
-    /// Advances as far as possible without waiting, starting at most [`RESTARTS_PER_STEP`]
-    /// attempts.
-    fn step(&mut self, cx: &mut Context<'_>) -> Step {
-        let mut restarts = 0;
+    /// Advances as far as possible without waiting; `restarts` counts the attempts started in
+    /// this poll, up to [`RESTARTS_PER_POLL`].
+    fn step(&mut self, cx: &mut Context<'_>, restarts: &mut u32) -> Step {
         loop {
             match &mut self.phase {
                 Phase::Finished(_) => return Step::Ready,
@@ -471,7 +479,7 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
                     }
                     if self.deadline.is_some_and(|deadline| deadline <= wake_at) {
                         self.give_up();
-                    } else if R::POLLING {
+                    } else if R::POLLING && !self.held_forever() {
                         // A long poll that is still held is "no answer yet", not a failure:
                         // the probe is dropped (cancelled) and sent again at once, using no
                         // attempt and leaving the failure count as it is.
@@ -495,10 +503,10 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
                     if now < until {
                         return Step::Pending(Some(until));
                     }
-                    if restarts == RESTARTS_PER_STEP {
+                    if *restarts == RESTARTS_PER_POLL {
                         return Step::Yield;
                     }
-                    restarts += 1;
+                    *restarts += 1;
                     self.start_attempt(Some(now));
                 }
             }
@@ -507,8 +515,10 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
 
     /// Steps, and sleeps through `alarm` when the schedule must wait for an instant.
     fn poll(&mut self, cx: &mut Context<'_>, alarm: &mut Alarm) -> Poll<()> {
+        // Across steps: an alarm that has already fired leads straight into the next one.
+        let mut restarts = 0;
         loop {
-            match self.step(cx) {
+            match self.step(cx, &mut restarts) {
                 Step::Ready => {
                     alarm.clear();
                     return Poll::Ready(());

@@ -166,6 +166,9 @@ impl RetryPolicy {
 
     /// Sets how many attempts to make in all, the first one included.
     ///
+    /// A poll ([`poll_until_ready`](crate::poll_until_ready)) reads it as how many probes may
+    /// fail *in a row*: any answer from the server starts the count again.
+    ///
     /// `0` is taken as `1`: the operation always runs once, and a policy of one attempt never
     /// retries.
     ///
@@ -310,15 +313,16 @@ impl RetryPolicy {
         self
     }
 
-    /// Sets how long one attempt may run before it is cancelled and counted as a failure.
+    /// Sets how long one attempt may run before it is cancelled; a retry counts that as a
+    /// failure.
     ///
     /// A poll ([`poll_until_ready`](crate::poll_until_ready)) reads it as a long-poll limit
     /// instead: a probe still unanswered then is cancelled and sent again at once, using no
     /// attempt, so only a [deadline](RetryPolicy::with_deadline) ends a poll whose server never
     /// answers. Give such a poll one.
     ///
-    /// `Duration::ZERO` is kept: every attempt that is not ready at once times out (and a poll
-    /// re-sends its probes as fast as it can make them).
+    /// `Duration::ZERO` is kept: every attempt that is not ready at once times out, and counts
+    /// as a failure in a poll too (re-sent at once, it would be a hot loop of requests).
     ///
     /// # Examples
     ///

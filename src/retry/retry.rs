@@ -105,7 +105,7 @@ where
 /// | [`Progress::Pending`] | sleeps the policy's backoff from its first delay, growing with each `Pending` in a row |
 /// | [`Progress::PendingFor(d)`](Progress::PendingFor) | sleeps `d` (`ZERO`: probes again at once, as a long poll wants) |
 /// | an error | read as [`retry`] reads it; `max_attempts` bounds failures *in a row* |
-/// | no outcome within the attempt timeout | drops (cancels) the probe and sends the next at once, using no attempt (nor resetting the count: it is not an answer) |
+/// | no outcome within the attempt timeout | drops (cancels) the probe and sends the next at once, using no attempt (nor resetting the count: it is not an answer); a zero attempt timeout counts as a failure |
 ///
 /// An answer (`Pending`, `PendingFor`) shows the server is alive: it resets the failure count,
 /// the failure backoff, and the error the poll would end with, so a poll that gets an answer
