@@ -228,14 +228,16 @@ impl<T, E> ConcurrentFuture<T, E> {
             })
             .unwrap_or_else(|| self.try_result().unwrap_or(Err(Error::Timeout)));
         };
-        let received = match limit {
+        if matches!(limit, Limit::After(timeout) if timeout.is_zero()) {
+            return Err(Error::Timeout);
+        }
+        let received = timeout::parked(|| match limit {
             Limit::Forever => receiver
                 .recv_ref()
                 .map_err(|_| RecvTimeoutError::Disconnected),
-            Limit::After(timeout) if timeout.is_zero() => return Err(Error::Timeout),
             Limit::After(timeout) => receiver.recv_timeout(timeout),
             Limit::At(deadline) => receiver.recv_deadline(deadline),
-        };
+        });
         self.received(received)
     }
 

@@ -2,10 +2,16 @@
 //!
 //! The pool starts with no thread. A job goes to an idle worker if there is one and otherwise
 //! gets a new thread, up to [`max_threads`] (512 unless [`set_max_threads`] says otherwise);
-//! past that, jobs queue. Because a busy thread is never counted as available, a job that blocks
-//! on another spawned future cannot starve it: the other job gets its own thread. A worker idle
-//! for [`keep_alive`] (10 s by default) exits. Workers are named `apifuture-pool` and survive a
-//! panicking job.
+//! past that, jobs queue. A worker idle for [`keep_alive`] (10 s by default) exits. Workers are
+//! named `apifuture-pool` and survive a panicking job.
+//!
+//! The cap counts the workers that are *running* a job. A worker parked in a blocking wait of
+//! this crate (`result`, `wait`, `join_all`... on any of its futures) does not count, and if jobs
+//! are queued when it parks, another thread starts for them. So jobs that wait on jobs they
+//! spawned cannot deadlock at the cap, at any depth: a chain of 50 nested waits under a cap of
+//! one runs on 51 threads, 50 of them parked. The pool then holds more threads than the cap, at
+//! most one more per parked wait; they exit once the waits are over and the queue is empty. A
+//! job that blocks some other way (a `std` channel, a mutex, a socket) still counts.
 //!
 //! The pool is hand-written on `std` (a mutex, a condition variable and a queue): `blocking`
 //! keeps idle threads forever in its current release, `threadpool` is unmaintained and does not
@@ -21,6 +27,7 @@ use std::time::Duration;
 use crate::awaitable::AwaitableConcurrentFuture;
 use crate::error::{Error, panic_message};
 use crate::promise::promise;
+use crate::timeout;
 
 /// How many threads the pool may run at once unless [`set_max_threads`] changes it.
 pub const DEFAULT_MAX_THREADS: usize = 512;
@@ -42,8 +49,17 @@ struct PoolState {
     threads: usize,
     /// Workers waiting for a job (they still count as waiting until they hold the lock again).
     idle: usize,
+    /// Workers parked in a blocking wait of this crate: not counted against `max_threads`.
+    parked: usize,
     max_threads: usize,
     keep_alive: Duration,
+}
+
+impl PoolState {
+    /// Workers running a job or idle: the ones the cap counts.
+    fn running(&self) -> usize {
+        self.threads - self.parked
+    }
 }
 
 static POOL: Pool = Pool {
@@ -51,6 +67,7 @@ static POOL: Pool = Pool {
         queue: VecDeque::new(),
         threads: 0,
         idle: 0,
+        parked: 0,
         max_threads: DEFAULT_MAX_THREADS,
         keep_alive: DEFAULT_KEEP_ALIVE,
     }),
@@ -100,7 +117,8 @@ where
 }
 
 /// Sets how many threads the pool may run at once (at least 1; 0 is taken as 1). Threads
-/// above a lowered bound finish the job they run, then exit.
+/// above a lowered bound finish the job they run, then exit. Workers parked in a blocking wait
+/// of this crate are not counted (see the [module docs](self)).
 ///
 /// ```
 /// apifuture::pool::set_max_threads(64);
@@ -166,26 +184,30 @@ impl Pool {
     fn execute(&'static self, job: Job) {
         let mut state = self.lock();
         state.queue.push_back(job);
-        if state.queue.len() <= state.idle {
+        if state.queue.len() <= state.idle || state.running() >= state.max_threads {
+            // An idle worker takes it, or it waits for one to be free.
             self.work.notify_one();
             return;
         }
-        if state.threads >= state.max_threads {
-            // Queued: a worker picks it up when it finishes its job. Wake one in case it is
-            // between jobs.
-            self.work.notify_one();
-            return;
-        }
+        self.start_worker(state);
+    }
+
+    /// Starts one more worker, counted in `state` before the lock is let go.
+    fn start_worker(&'static self, mut state: MutexGuard<'_, PoolState>) {
         state.threads += 1;
         drop(state);
         let spawned = thread::Builder::new()
             .name("apifuture-pool".to_owned())
-            .spawn(move || self.work_loop());
+            .spawn(move || {
+                timeout::on_park(Pool::worker_parks);
+                self.work_loop();
+            });
         if spawned.is_err() {
+            // The system is out of threads. The jobs wait for a worker that exists; with none
+            // at all, they run here rather than never.
             let mut state = self.lock();
             state.threads -= 1;
             if state.threads == 0 {
-                // No thread will ever take the queue: run it here rather than hang its futures.
                 let jobs: Vec<Job> = state.queue.drain(..).collect();
                 drop(state);
                 jobs.into_iter().for_each(run);
@@ -193,10 +215,26 @@ impl Pool {
         }
     }
 
+    /// A worker's blocking wait parks (`true`) or resumes (`false`).
+    fn worker_parks(parks: bool) {
+        let mut state = POOL.lock();
+        if !parks {
+            state.parked -= 1;
+            return;
+        }
+        state.parked += 1;
+        // The wait may be for a queued job: that job must not wait for this worker.
+        if state.queue.len() > state.idle && state.running() < state.max_threads {
+            POOL.start_worker(state);
+        }
+    }
+
     fn work_loop(&'static self) {
         let mut state = self.lock();
         loop {
-            if state.threads > state.max_threads {
+            // Workers whose waits are over may put the pool past its cap: the first to find
+            // itself in excess between jobs leaves.
+            if state.running() > state.max_threads {
                 break;
             }
             if let Some(job) = state.queue.pop_front() {

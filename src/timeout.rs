@@ -3,6 +3,7 @@
 //! async wait sleeps on one lazily armed [`async_io::Timer`] ([`LazyTimer`]). Nothing here
 //! knows what is being waited for: callers hand in a poll function.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -165,29 +166,64 @@ pub(crate) fn block_on<R>(
     let waker = thread_waker();
     let mut cx = Context::from_waker(&waker);
     let mut alarm = Alarm::Park(None);
-    loop {
-        if let Poll::Ready(value) = poll(&mut cx, &mut alarm) {
-            return Some(value);
-        }
-        // `ZERO`: that one look was the whole wait.
-        let deadline = deadline?;
-        let wake_at = match &mut alarm {
-            Alarm::Park(wake_at) => wake_at.take(),
-            Alarm::Timer(_) => None,
-        };
-        match earliest(wake_at, deadline) {
-            None => thread::park(),
-            Some(until) => {
-                let now = Instant::now();
-                if deadline.is_some_and(|deadline| now >= deadline) {
-                    return None;
-                }
-                if now < until {
-                    thread::park_timeout(until - now);
+    if let Poll::Ready(value) = poll(&mut cx, &mut alarm) {
+        return Some(value);
+    }
+    // `ZERO`: that one look was the whole wait.
+    let deadline = deadline?;
+    parked(|| {
+        loop {
+            let wake_at = match &mut alarm {
+                Alarm::Park(wake_at) => wake_at.take(),
+                Alarm::Timer(_) => None,
+            };
+            match earliest(wake_at, deadline) {
+                None => thread::park(),
+                Some(until) => {
+                    let now = Instant::now();
+                    if deadline.is_some_and(|deadline| now >= deadline) {
+                        return None;
+                    }
+                    if now < until {
+                        thread::park_timeout(until - now);
+                    }
                 }
             }
+            if let Poll::Ready(value) = poll(&mut cx, &mut alarm) {
+                return Some(value);
+            }
+        }
+    })
+}
+
+thread_local! {
+    /// What the calling thread does when one of its blocking waits parks (`true`) and resumes
+    /// (`false`): the pool's workers register one, so that a worker waiting on other work does
+    /// not count against the pool's thread cap (see `pool.rs`).
+    static ON_PARK: Cell<Option<fn(bool)>> = const { Cell::new(None) };
+}
+
+/// Sets the calling thread's [`ON_PARK`] hook.
+pub(crate) fn on_park(hook: fn(bool)) {
+    ON_PARK.with(|slot| slot.set(Some(hook)));
+}
+
+/// Runs `wait`, a blocking wait that parks, between the calling thread's hook calls: only
+/// waits that found nothing there come here, so the ready paths never read the thread-local.
+pub(crate) fn parked<R>(wait: impl FnOnce() -> R) -> R {
+    struct Resumed(fn(bool));
+    impl Drop for Resumed {
+        fn drop(&mut self) {
+            (self.0)(false);
         }
     }
+    let Some(hook) = ON_PARK.try_with(Cell::get).ok().flatten() else {
+        return wait();
+    };
+    hook(true);
+    // Called when `wait` returns or unwinds.
+    let _resumed = Resumed(hook);
+    wait()
 }
 
 /// The earlier of two optional instants; `None` only if both are.
