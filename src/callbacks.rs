@@ -16,13 +16,12 @@
 
 use std::fmt;
 use std::mem;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
 use oneshot::TryRecvError;
 
-use crate::error::{Error, is_failure};
+use crate::error::{Error, caught, is_failure};
 use crate::state::Outcome;
 
 /// A done callback, as registered.
@@ -33,7 +32,7 @@ pub(crate) type Callback<T, E> = Box<dyn FnOnce(&Outcome<T, E>) + Send>;
 pub(crate) fn run_callback<T, E>(callback: Callback<T, E>, outcome: &Outcome<T, E>) {
     // A panicking callback can leave only its own captures half-updated: the outcome is shared
     // by reference and nothing of ours is borrowed mutably across the call.
-    let _ = panic::catch_unwind(AssertUnwindSafe(move || callback(outcome)));
+    let _ = caught(move || callback(outcome));
 }
 
 /// Where a relayed future's outcome stands.

@@ -216,8 +216,32 @@ pub(crate) fn is_failure<T, E>(outcome: &Result<T, Error<E>>) -> bool {
 /// `Error::Panicked` rather than unwinding into the waiter.
 #[inline]
 pub(crate) fn guarded<R, E>(f: impl FnOnce() -> R) -> Result<R, Error<E>> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .map_err(|payload| Error::Panicked(panic_message(&*payload)))
+    caught(f).map_err(Error::Panicked)
+}
+
+/// Runs `f`; a panic in it gives its message. The payload never leaves: a payload whose own
+/// `Drop` panics would otherwise unwind out of the code that caught the first panic, past the
+/// waiter it was about to tell.
+#[inline]
+pub(crate) fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        let message = panic_message(&*payload);
+        dispose(payload);
+        message
+    })
+}
+
+/// Drops a panic payload, catching a panic of its `Drop`. That panic's payload is disposed of
+/// the same way; one that keeps panicking on drop is leaked after a few rounds.
+pub(crate) fn dispose(payload: Box<dyn std::any::Any + Send>) {
+    let mut payload = payload;
+    for _ in 0..4 {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(next) => payload = next,
+        }
+    }
+    std::mem::forget(payload);
 }
 
 /// Turns a panic payload into the message carried by [`Error::Panicked`].

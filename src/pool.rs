@@ -19,13 +19,12 @@
 //! block on I/O.
 
 use std::collections::VecDeque;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
 
 use crate::awaitable::AwaitableConcurrentFuture;
-use crate::error::{Error, panic_message};
+use crate::error::{Error, caught};
 use crate::promise::promise;
 use crate::timeout;
 
@@ -108,9 +107,9 @@ where
         if promise.is_cancelled() {
             return;
         }
-        match panic::catch_unwind(AssertUnwindSafe(f)) {
+        match caught(f) {
             Ok(outcome) => promise.complete(outcome),
-            Err(payload) => promise.deliver(Err(Error::Panicked(panic_message(&*payload)))),
+            Err(message) => promise.deliver(Err(Error::Panicked(message))),
         }
     }));
     future
@@ -262,5 +261,6 @@ impl Pool {
 /// Runs one job; a panic that escapes it (a value whose `Drop` panics, say) must not take the
 /// worker down with it.
 fn run(job: Job) {
-    drop(panic::catch_unwind(AssertUnwindSafe(job)));
+    // Whatever unwinds out of a job (a value's panicking drop) stays out of the worker.
+    let _ = caught(job);
 }

@@ -8,7 +8,6 @@
 
 use std::any::Any;
 use std::future::{self, Future};
-use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
@@ -18,7 +17,7 @@ use async_executor::Executor;
 
 use crate::api_future::ApiFuture;
 use crate::awaitable::AwaitableConcurrentFuture;
-use crate::error::{Error, panic_message};
+use crate::error::{Error, caught};
 use crate::promise::{Promise, promise};
 use crate::state::Outcome;
 
@@ -203,10 +202,9 @@ fn executor_thread(executor: &'static Executor<'static>) {
         // `Task::poll` catches the panics of user code. Should anything unwind out of `run`
         // all the same, the executor is still usable: going back to it keeps the other tasks
         // from being stranded.
-        let ran = panic::catch_unwind(AssertUnwindSafe(|| {
+        let _ = caught(|| {
             async_io::block_on(executor.run(future::pending::<()>()));
-        }));
-        drop(ran);
+        });
     }
 }
 
@@ -240,10 +238,10 @@ where
         let outcome = if cancelled {
             None
         } else {
-            match panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *fut).poll(cx))) {
+            match caught(|| Pin::new(&mut *fut).poll(cx)) {
                 Ok(Poll::Pending) => return Poll::Pending,
                 Ok(Poll::Ready(output)) => Some(read(output)),
-                Err(payload) => Some(Err(Error::Panicked(panic_message(&*payload)))),
+                Err(message) => Some(Err(Error::Panicked(message))),
             }
         };
         let Some((fut, promise)) = self.running.take() else {
@@ -253,11 +251,9 @@ where
         // wakes. Its drop, and that of a value whose future is gone, can panic with nobody to
         // report it to: caught here (the panic hook still prints it), they stay out of the
         // executor.
-        drop(panic::catch_unwind(AssertUnwindSafe(move || drop(fut))));
+        let _ = caught(move || drop(fut));
         if let (Some(promise), Some(outcome)) = (promise, outcome) {
-            drop(panic::catch_unwind(AssertUnwindSafe(move || {
-                promise.deliver(outcome);
-            })));
+            let _ = caught(move || promise.deliver(outcome));
         }
         Poll::Ready(())
     }

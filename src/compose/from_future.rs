@@ -2,12 +2,11 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::api_future::{ApiFuture, future_by_poll_outcome};
-use crate::error::{Error, panic_message};
+use crate::error::{Error, caught};
 
 /// Wraps `fut` as an [`ApiFuture`] driven by whoever waits on it: no thread, no executor. A
 /// blocking wait polls it on the calling thread; an async wait polls it in the waiting task.
@@ -70,10 +69,10 @@ where
         let Driven::Running(fut) = &mut self.state else {
             return Poll::Ready(());
         };
-        self.state = match panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+        self.state = match caught(|| fut.as_mut().poll(cx)) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(outcome)) => Driven::Done(outcome),
-            Err(payload) => Driven::Panicked(panic_message(&*payload)),
+            Err(message) => Driven::Panicked(message),
         };
         Poll::Ready(())
     }
