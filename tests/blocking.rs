@@ -181,6 +181,7 @@ fn a_blocking_wait_inside_an_async_task_works() {
         future.result(Duration::from_secs(30))
     });
     assert_eq!(outcome, Ok(10));
+    common::retire_pool_threads();
 }
 
 /// The provided `result` of the trait (the path every non-channel future uses): it parks the

@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::thread;
 use std::time::Duration;
 
 use apifuture::{ApiFuture, Error, promise, ready, spawn};
@@ -110,14 +109,18 @@ fn a_timed_out_wait_is_not_a_cancellation() {
 #[test]
 fn cancelling_a_running_spawn_lets_it_see_nothing_but_the_flag() {
     let (started_promise, mut started) = promise::<(), TestError>();
+    let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
     let mut job = spawn(move || {
         started_promise.set_result(());
-        thread::sleep(Duration::from_millis(20));
+        // Runs until the test has cancelled, however slow the machine.
+        let _ = wait_for_go.recv();
         Ok::<_, TestError>(1)
     });
     started.result(Duration::from_secs(30)).unwrap();
     assert!(job.future().cancel());
+    go.send(()).unwrap();
     assert_eq!(job.result(None), Err(Error::Cancelled));
+    common::retire_pool_threads();
 }
 
 #[test]

@@ -38,6 +38,7 @@ fn map_err_transforms_only_the_operation_error() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "async-io's reactor needs timerfd, which Miri lacks")]
 fn a_timeout_on_a_combinator_loses_nothing_in_both_modes() {
     let (producer, future) = promise::<u32, TestError>();
     let mut mapped = future.map(|v| v * 2);
@@ -68,6 +69,7 @@ fn and_then_runs_the_second_call_with_the_first_value() {
     let mut second_fails =
         ready::<u32, TestError>(1).and_then(|_| failed::<u32, TestError>("second"));
     assert_eq!(second_fails.result(None), Err(Error::Failed("second")));
+    common::retire_pool_threads();
 }
 
 #[test]
@@ -87,6 +89,7 @@ fn a_panicking_closure_gives_panicked() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "async-io's reactor needs timerfd, which Miri lacks")]
 fn boxed_futures_of_different_origins_share_a_vec() {
     let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
     let mut futures: Vec<BoxApiFuture<u32, TestError>> = vec![
@@ -118,6 +121,7 @@ fn boxed_futures_of_different_origins_share_a_vec() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "async-io's reactor needs timerfd, which Miri lacks")]
 fn from_future_is_driven_by_whoever_waits() {
     use apifuture::from_future;
     // Blocking: polled on the calling thread, no executor.
@@ -149,6 +153,7 @@ fn from_future_is_driven_by_whoever_waits() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "async-io's reactor needs timerfd, which Miri lacks")]
 fn a_smol_app_retries_async_requests_through_from_future() {
     use apifuture::from_future;
     let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
@@ -165,6 +170,7 @@ fn a_smol_app_retries_async_requests_through_from_future() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "async-io's reactor needs timerfd, which Miri lacks")]
 fn join_all_gives_every_outcome_in_input_order() {
     use apifuture::{join_all, join_all_async};
     assert!(

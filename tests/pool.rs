@@ -23,6 +23,8 @@ fn turn() -> Turn {
 
 impl Drop for Turn {
     fn drop(&mut self) {
+        // Under Miri, no thread may outlive the tests.
+        common::retire_pool_threads();
         pool::set_max_threads(pool::DEFAULT_MAX_THREADS);
         pool::set_keep_alive(pool::DEFAULT_KEEP_ALIVE);
     }
@@ -116,18 +118,25 @@ fn zero_max_threads_means_one() {
 fn idle_threads_retire() {
     let _turn = turn();
     pool::set_keep_alive(Duration::from_millis(20));
+    let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
+    let wait_for_go = Arc::new(Mutex::new(wait_for_go));
     let mut jobs: Vec<_> = (0..4)
         .map(|_| {
-            spawn(|| {
-                thread::sleep(Duration::from_millis(5));
+            let wait_for_go = Arc::clone(&wait_for_go);
+            spawn(move || {
+                let _ = wait_for_go.lock().unwrap().recv();
                 Ok::<_, TestError>(())
             })
         })
         .collect();
+    // While the jobs run, their threads are alive, however slow the machine.
+    assert!(pool::thread_count() >= 1);
+    for _ in 0..4 {
+        go.send(()).unwrap();
+    }
     for job in &mut jobs {
         job.result(LONG).unwrap();
     }
-    assert!(pool::thread_count() >= 1);
     let started = Instant::now();
     while pool::thread_count() > 0 {
         assert!(

@@ -139,6 +139,7 @@ fn a_chain_deeper_than_the_default_cap() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "async-io's reactor needs timerfd, which Miri lacks")]
 fn nested_waits_through_background_and_async_waiters() {
     let depth = iterations(10, 2) as u64;
     with_cap(1, move || {
