@@ -16,13 +16,14 @@
 
 use std::fmt;
 use std::mem;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
 use oneshot::TryRecvError;
 
 use crate::error::{Error, caught, is_failure};
 use crate::state::Outcome;
+use crate::sync::{Mutex, MutexGuard};
 
 /// A done callback, as registered.
 pub(crate) type Callback<T, E> = Box<dyn FnOnce(&Outcome<T, E>) + Send>;
@@ -258,5 +259,105 @@ impl<T, E> fmt::Debug for Relay<T, E> {
             .field("stage", &stage)
             .field("callbacks", &state.callbacks.len())
             .finish()
+    }
+}
+
+/// Loom models of the relay, over a real promise: the producer sends and (through its wake-up)
+/// delivers while the consumer adds callbacks, cancels and waits. The consumer's calls take
+/// `&mut` of its future, so they run one after another on one thread, as in real use. The
+/// oneshot channel's own atomics are std's: loom runs them but does not explore their orders.
+#[cfg(all(test, apifuture_loom))]
+mod loom_models {
+    use std::sync::Mutex as StdMutex;
+
+    use loom::thread;
+
+    use super::*;
+    use crate::promise::promise;
+    use crate::sync::model::{Copies, Tracked, check};
+
+    /// What a callback or the waiter got.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    enum Seen {
+        Value(u32),
+        Cancelled,
+        Other,
+    }
+
+    fn seen(outcome: &Outcome<Tracked, ()>) -> Seen {
+        match outcome {
+            Ok(value) => Seen::Value(value.id),
+            Err(Error::Cancelled) => Seen::Cancelled,
+            Err(_) => Seen::Other,
+        }
+    }
+
+    /// Which callback saw what. A std lock: nothing under it is a loom operation, so it is
+    /// never contended. (An assert inside a callback would be caught by `run_callback`.)
+    type Log = Arc<StdMutex<Vec<(u8, Seen)>>>;
+
+    fn logging(log: &Log, name: u8) -> impl FnOnce(&Outcome<Tracked, ()>) + Send + 'static {
+        let log = Arc::clone(log);
+        move |outcome| log.lock().unwrap().push((name, seen(outcome)))
+    }
+
+    fn sorted(log: &Log) -> Vec<(u8, Seen)> {
+        let mut log = log.lock().unwrap().clone();
+        log.sort();
+        log
+    }
+
+    /// Delivery races the first callback's relay set-up, a second callback and the waiter's
+    /// own deliveries: each callback runs once, before the waiter returns, with the value the
+    /// waiter gets; the waiter is woken; the value is dropped once.
+    #[test]
+    fn deliver_vs_add_vs_wait() {
+        check("callbacks: deliver vs add vs wait", None, || {
+            let copies = Arc::new(Copies::default());
+            let log = Log::default();
+            let (promise, mut future) = promise::<Tracked, ()>();
+            let producer = thread::spawn({
+                let copies = Arc::clone(&copies);
+                move || promise.set_result(Tracked::new(1, &copies))
+            });
+            future.add_done_callback(logging(&log, 1));
+            future.add_done_callback(logging(&log, 2));
+            let outcome = loom::future::block_on(&mut future);
+            assert_eq!(seen(&outcome), Seen::Value(1));
+            assert_eq!(sorted(&log), [(1, Seen::Value(1)), (2, Seen::Value(1))]);
+            drop((outcome, future));
+            producer.join().unwrap();
+            copies.assert_all_dropped();
+        });
+    }
+
+    /// Delivery races a cancel: one of them wins, and the callbacks (queued before the cancel
+    /// or added after it) and the waiter all see the winner's outcome; the value is dropped
+    /// once, by the consumer or, refused, by the producer.
+    #[test]
+    fn deliver_vs_cancel() {
+        check("callbacks: deliver vs cancel", None, || {
+            let copies = Arc::new(Copies::default());
+            let log = Log::default();
+            let (promise, mut future) = promise::<Tracked, ()>();
+            let producer = thread::spawn({
+                let copies = Arc::clone(&copies);
+                move || promise.set_result(Tracked::new(1, &copies))
+            });
+            future.add_done_callback(logging(&log, 1));
+            let cancelled = future.future().cancel();
+            future.add_done_callback(logging(&log, 2));
+            let outcome = loom::future::block_on(&mut future);
+            let winner = if cancelled {
+                Seen::Cancelled
+            } else {
+                Seen::Value(1)
+            };
+            assert_eq!(seen(&outcome), winner);
+            assert_eq!(sorted(&log), [(1, winner), (2, winner)]);
+            drop((outcome, future));
+            producer.join().unwrap();
+            copies.assert_all_dropped();
+        });
     }
 }

@@ -450,6 +450,7 @@ pub mod pool;
 mod promise;
 mod retry;
 mod state;
+mod sync;
 mod timeout;
 
 pub use api_future::{ApiFuture, ResultAsync};

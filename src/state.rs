@@ -29,13 +29,10 @@
 //! copied it. Done callbacks need no bit: registering one puts the callback relay's waker in
 //! the consumer's slot (see `callbacks.rs`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use atomic_waker::AtomicWaker;
-use once_cell::race::OnceBox;
-
 use crate::error::Error;
+use crate::sync::{AtomicUsize, AtomicWaker, OnceBox, Ordering};
 
 /// The outcome a producer delivers: the value, or why there is none.
 pub(crate) type Outcome<T, E> = Result<T, Error<E>>;
@@ -71,8 +68,19 @@ impl Default for Link {
 
 impl Link {
     /// Nobody listening, nothing finished.
+    #[cfg(not(apifuture_loom))]
     #[inline]
     pub(crate) const fn new() -> Self {
+        Link {
+            word: AtomicUsize::new(0),
+            waker: AtomicWaker::new(),
+            producer: OnceBox::new(),
+        }
+    }
+
+    /// Nobody listening, nothing finished (loom's primitives have no `const` constructors).
+    #[cfg(apifuture_loom)]
+    pub(crate) fn new() -> Self {
         Link {
             word: AtomicUsize::new(0),
             waker: AtomicWaker::new(),
@@ -133,5 +141,108 @@ impl Link {
         } else {
             Poll::Pending
         }
+    }
+}
+
+/// Loom models of the word's handshakes. `sent` and `dropped` stand in for the oneshot channel
+/// (a message sent, a receiver dropped), written before the announcement as the channel is.
+#[cfg(all(test, apifuture_loom))]
+mod loom_models {
+    use std::future::poll_fn;
+    use std::sync::Arc;
+
+    use loom::sync::atomic::AtomicBool;
+    use loom::thread;
+
+    use super::*;
+    use crate::sync::model::check;
+
+    /// The consumer waits for `finish`; once woken it sees what the producer did before.
+    fn await_finished(link: &Link, sent: &AtomicBool) {
+        loom::future::block_on(poll_fn(|cx| {
+            link.poll_finished(cx, || sent.load(Ordering::Acquire))
+        }));
+        assert!(sent.load(Ordering::Relaxed), "woken, send unseen");
+    }
+
+    /// The producer waits for `close`; once woken it sees the receiver dropped.
+    fn await_closed(link: &Link, dropped: &AtomicBool) {
+        loom::future::block_on(poll_fn(|cx| {
+            link.poll_closed(cx, || dropped.load(Ordering::Acquire))
+        }));
+        assert!(dropped.load(Ordering::Relaxed), "woken, drop unseen");
+    }
+
+    fn finish(link: &Link, sent: &AtomicBool) {
+        sent.store(true, Ordering::Release);
+        link.finish();
+    }
+
+    fn close(link: &Link, dropped: &AtomicBool) {
+        dropped.store(true, Ordering::Release);
+        link.close();
+    }
+
+    /// A lost wake-up leaves `block_on` waiting forever, which loom reports as a deadlock.
+    #[test]
+    fn finish_vs_poll_finished() {
+        check("state: finish vs poll_finished", None, || {
+            let link = Arc::new(Link::new());
+            let sent = Arc::new(AtomicBool::new(false));
+            let producer = thread::spawn({
+                let (link, sent) = (Arc::clone(&link), Arc::clone(&sent));
+                move || finish(&link, &sent)
+            });
+            await_finished(&link, &sent);
+            producer.join().unwrap();
+            assert_eq!(link.word.load(Ordering::Relaxed), COMPLETE | ASYNC_WAITER);
+        });
+    }
+
+    #[test]
+    fn close_vs_poll_closed() {
+        check("state: close vs poll_closed", None, || {
+            let link = Arc::new(Link::new());
+            let dropped = Arc::new(AtomicBool::new(false));
+            let consumer = thread::spawn({
+                let (link, dropped) = (Arc::clone(&link), Arc::clone(&dropped));
+                move || close(&link, &dropped)
+            });
+            await_closed(&link, &dropped);
+            consumer.join().unwrap();
+            assert_eq!(link.word.load(Ordering::Relaxed), CLOSED | PRODUCER_WAITER);
+        });
+    }
+
+    /// Both handshakes on one word at once: neither disturbs the other.
+    #[test]
+    fn all_four_on_one_word() {
+        check("state: all four on one word", Some(2), || {
+            let link = Arc::new(Link::new());
+            let sent = Arc::new(AtomicBool::new(false));
+            let dropped = Arc::new(AtomicBool::new(false));
+            let threads = [
+                thread::spawn({
+                    let (link, sent) = (Arc::clone(&link), Arc::clone(&sent));
+                    move || finish(&link, &sent)
+                }),
+                thread::spawn({
+                    let (link, dropped) = (Arc::clone(&link), Arc::clone(&dropped));
+                    move || close(&link, &dropped)
+                }),
+                thread::spawn({
+                    let (link, dropped) = (Arc::clone(&link), Arc::clone(&dropped));
+                    move || await_closed(&link, &dropped)
+                }),
+            ];
+            await_finished(&link, &sent);
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            assert_eq!(
+                link.word.load(Ordering::Relaxed),
+                COMPLETE | ASYNC_WAITER | CLOSED | PRODUCER_WAITER
+            );
+        });
     }
 }

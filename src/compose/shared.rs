@@ -19,12 +19,12 @@
 
 use std::fmt;
 use std::mem;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::api_future::{ApiFuture, future_by_poll_outcome};
 use crate::error::{BoxError, Error, is_failure};
+use crate::sync::{AtomicUsize, Mutex, MutexGuard, OnceLock, Ordering};
 
 /// An error type that [`SharedFuture`] can clone: [`BoxError`] is not `Clone`, so share a
 /// future of `BoxError` as `.map_err(SharedError::from).shared()`.
@@ -563,5 +563,71 @@ impl<T, E> fmt::Debug for SharedFuture<T, E> {
             .field("taken", &(self.key == TAKEN))
             .field("handles", &Arc::strong_count(&self.group))
             .finish()
+    }
+}
+
+/// Loom models of waiter registration against completion, over a real promise as the source.
+/// Each waiter is a loom thread in `block_on`: a wake-up lost on the way (the promise's waker
+/// slot, a direct or the group's waker, the waiter list) is a deadlock loom reports.
+#[cfg(all(test, apifuture_loom))]
+mod loom_models {
+    use loom::thread;
+
+    use super::*;
+    use crate::promise::promise;
+    use crate::sync::model::{Copies, Tracked, check};
+
+    fn value(outcome: Result<Tracked, Error<()>>) -> u32 {
+        outcome.expect("the shared value").id
+    }
+
+    /// One handle waits, the promise completes, a second handle registers (and so rearms the
+    /// source for the group) meanwhile: both are woken and get a clone of the one value.
+    #[test]
+    fn two_waiters_vs_completion() {
+        check("shared: two waiters vs completion", Some(2), || {
+            let copies = Arc::new(Copies::default());
+            let (promise, future) = promise::<Tracked, ()>();
+            let mut first = SharedFuture::new(future);
+            let mut second = first.clone();
+            let waiter = thread::spawn(move || value(loom::future::block_on(&mut first)));
+            let producer = thread::spawn({
+                let copies = Arc::clone(&copies);
+                move || promise.set_result(Tracked::new(1, &copies))
+            });
+            assert_eq!(value(loom::future::block_on(&mut second)), 1);
+            assert_eq!(waiter.join().unwrap(), 1);
+            producer.join().unwrap();
+            drop(second);
+            copies.assert_all_dropped();
+        });
+    }
+
+    /// A handle polled once and dropped mid-wait (taking its waker out of the list, and maybe
+    /// having armed the source for itself alone) while the promise completes: the other
+    /// handle's waiter is still woken, and the value is dropped once.
+    #[test]
+    fn waiter_leaves_vs_completion() {
+        check("shared: a waiter leaves vs completion", Some(2), || {
+            let copies = Arc::new(Copies::default());
+            let (promise, future) = promise::<Tracked, ()>();
+            let mut leaving = SharedFuture::new(future);
+            let mut staying = leaving.clone();
+            let leaver = thread::spawn(move || {
+                loom::future::block_on(std::future::poll_fn(|cx| {
+                    let _ = leaving.poll_ready(cx);
+                    Poll::Ready(())
+                }));
+            });
+            let producer = thread::spawn({
+                let copies = Arc::clone(&copies);
+                move || promise.set_result(Tracked::new(1, &copies))
+            });
+            assert_eq!(value(loom::future::block_on(&mut staying)), 1);
+            leaver.join().unwrap();
+            producer.join().unwrap();
+            drop(staying);
+            copies.assert_all_dropped();
+        });
     }
 }

@@ -1,0 +1,198 @@
+//! The synchronisation primitives of the handshakes (`state.rs`, `callbacks.rs`,
+//! `compose/shared.rs`): std's and the crates' normally, loom's under `cfg(apifuture_loom)`, so
+//! that the loom models in those files check the code that ships. Run them with
+//!
+//! ```text
+//! RUSTFLAGS="--cfg apifuture_loom" cargo test --release --lib --target-dir target/loom loom_models
+//! ```
+//!
+//! (`-- --nocapture` shows what each explored). The three models with four threads or more
+//! are bounded at two preemptions, which CI runs in about 20 s; `LOOM_MAX_PREEMPTIONS=3`
+//! explores 419,506, 150,401 and 53,666 interleavings (about 40 s in release). The cfg is ours, not `loom`: under `--cfg loom`
+//! concurrent-queue and parking, beneath async-io, switch to loom too and async-io no longer
+//! builds.
+//!
+//! `Arc` stays std's everywhere (loom's has no `Wake`), and so does the `oneshot` channel
+//! underneath: loom runs their atomics but explores only the orders of its own types.
+
+#[cfg(not(apifuture_loom))]
+pub(crate) use atomic_waker::AtomicWaker;
+#[cfg(not(apifuture_loom))]
+pub(crate) use once_cell::race::OnceBox;
+#[cfg(not(apifuture_loom))]
+pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(not(apifuture_loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard, OnceLock};
+
+#[cfg(apifuture_loom)]
+pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(apifuture_loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
+#[cfg(apifuture_loom)]
+pub(crate) use stand_ins::{AtomicWaker, OnceBox, OnceLock};
+
+#[cfg(apifuture_loom)]
+mod stand_ins {
+    use loom::sync::atomic::AtomicBool;
+    use std::sync::atomic::Ordering;
+    use std::task::Waker;
+
+    /// `atomic_waker::AtomicWaker`'s interface over loom's, which models it as a lock (loom
+    /// checks our use of the slot, not atomic-waker's own algorithm).
+    #[derive(Debug, Default)]
+    pub(crate) struct AtomicWaker(loom::future::AtomicWaker);
+
+    impl AtomicWaker {
+        pub(crate) fn new() -> Self {
+            AtomicWaker(loom::future::AtomicWaker::new())
+        }
+
+        pub(crate) fn register(&self, waker: &Waker) {
+            self.0.register_by_ref(waker);
+        }
+
+        pub(crate) fn wake(&self) {
+            self.0.wake();
+        }
+    }
+
+    /// `once_cell::race::OnceBox` with the value built up front and its publication as a loom
+    /// flag: the flag's release and acquire are modelled, once_cell's lazy allocation and its
+    /// race to install the box are not.
+    #[derive(Debug)]
+    pub(crate) struct OnceBox<T> {
+        set: AtomicBool,
+        value: T,
+    }
+
+    impl<T: Default> OnceBox<T> {
+        pub(crate) fn new() -> Self {
+            OnceBox {
+                set: AtomicBool::new(false),
+                value: T::default(),
+            }
+        }
+    }
+
+    impl<T> OnceBox<T> {
+        pub(crate) fn get(&self) -> Option<&T> {
+            self.set.load(Ordering::Acquire).then_some(&self.value)
+        }
+
+        pub(crate) fn get_or_init(&self, _init: impl FnOnce() -> Box<T>) -> &T {
+            self.set.fetch_or(true, Ordering::AcqRel);
+            &self.value
+        }
+    }
+
+    /// `std::sync::OnceLock` whose publication is a loom flag, so that a lock-free `get` is a
+    /// point where loom switches threads and may see the cell still empty. Only `set` under a
+    /// loom lock is modelled: racing `set`s are std's business and not checked.
+    pub(crate) struct OnceLock<T> {
+        set: AtomicBool,
+        cell: std::sync::OnceLock<T>,
+    }
+
+    impl<T> OnceLock<T> {
+        pub(crate) fn new() -> Self {
+            OnceLock {
+                set: AtomicBool::new(false),
+                cell: std::sync::OnceLock::new(),
+            }
+        }
+
+        pub(crate) fn get(&self) -> Option<&T> {
+            if self.set.load(Ordering::Acquire) {
+                self.cell.get()
+            } else {
+                None
+            }
+        }
+
+        pub(crate) fn set(&self, value: T) -> Result<(), T> {
+            self.cell.set(value)?;
+            self.set.store(true, Ordering::Release);
+            Ok(())
+        }
+    }
+}
+
+/// What the loom models share: a runner that reports what it explored, and a value that counts
+/// its copies.
+#[cfg(all(test, apifuture_loom))]
+pub(crate) mod model {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    /// Explores `model`'s interleavings, with at most `preemptions` forced thread switches each
+    /// unless `LOOM_MAX_PREEMPTIONS` says otherwise (`None`: every interleaving), and prints
+    /// how many it ran and for how long (`--nocapture` shows it).
+    pub(crate) fn check(
+        name: &str,
+        preemptions: Option<usize>,
+        model: impl Fn() + Sync + Send + 'static,
+    ) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = builder.preemption_bound.or(preemptions);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&runs);
+        let start = Instant::now();
+        builder.check(move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+            model();
+        });
+        println!(
+            "loom {name}: {} interleavings (preemption bound {:?}) in {:.2?}",
+            runs.load(Ordering::Relaxed),
+            builder.preemption_bound,
+            start.elapsed(),
+        );
+    }
+
+    /// Counts of a value's copies, made and dropped. Plain std atomics: loom does not need to
+    /// schedule around them, and they are read after the threads are joined.
+    #[derive(Debug, Default)]
+    pub(crate) struct Copies {
+        made: AtomicUsize,
+        dropped: AtomicUsize,
+    }
+
+    impl Copies {
+        /// Every copy made was dropped, once.
+        pub(crate) fn assert_all_dropped(&self) {
+            let made = self.made.load(Ordering::Relaxed);
+            assert!(made > 0);
+            assert_eq!(self.dropped.load(Ordering::Relaxed), made);
+        }
+    }
+
+    /// A value that counts its copies in [`Copies`].
+    #[derive(Debug)]
+    pub(crate) struct Tracked {
+        pub(crate) id: u32,
+        copies: Arc<Copies>,
+    }
+
+    impl Tracked {
+        pub(crate) fn new(id: u32, copies: &Arc<Copies>) -> Self {
+            copies.made.fetch_add(1, Ordering::Relaxed);
+            Tracked {
+                id,
+                copies: Arc::clone(copies),
+            }
+        }
+    }
+
+    impl Clone for Tracked {
+        fn clone(&self) -> Self {
+            Tracked::new(self.id, &self.copies)
+        }
+    }
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.copies.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
