@@ -28,7 +28,7 @@ use crate::error::{Error, caught};
 use crate::promise::promise;
 use crate::timeout;
 
-/// How many threads the pool may run at once unless [`set_max_threads`] changes it.
+/// How many workers may run jobs at once unless [`set_max_threads`] changes it.
 pub const DEFAULT_MAX_THREADS: usize = 512;
 
 /// How long an idle worker waits for a job before it exits, unless [`set_keep_alive`] changes
@@ -57,7 +57,11 @@ struct PoolState {
 impl PoolState {
     /// Workers running a job or idle: the ones the cap counts.
     fn running(&self) -> usize {
-        self.threads - self.parked
+        debug_assert!(
+            self.parked <= self.threads,
+            "more parked workers than workers"
+        );
+        self.threads.saturating_sub(self.parked)
     }
 }
 
@@ -81,8 +85,9 @@ static POOL: Pool = Pool {
 /// - `Err(Error::Cancelled)`: the future was cancelled; if that happened before a worker picked
 ///   the job up, `f` never runs. Dropping the future before the job starts skips it as well.
 ///
-/// `f` may block, also on other spawned futures: the pool grows (up to [`max_threads`]) rather
-/// than queue a job behind a blocked one.
+/// `f` may block, also on other spawned futures: the pool grows (up to [`max_threads`] running
+/// jobs, plus one thread for each worker parked in a wait of this crate) rather than queue a
+/// job behind a blocked one.
 ///
 /// # Examples
 ///
@@ -115,9 +120,13 @@ where
     future
 }
 
-/// Sets how many threads the pool may run at once (at least 1; 0 is taken as 1). Threads
-/// above a lowered bound finish the job they run, then exit. Workers parked in a blocking wait
-/// of this crate are not counted (see the [module docs](self)).
+/// Sets how many workers may run jobs at once (at least 1; 0 is taken as 1). Threads above a
+/// lowered bound finish the job they run, then exit.
+///
+/// This bounds running jobs, not threads: a worker parked in a blocking wait of this crate is
+/// not counted (see the [module docs](self)), so 10,000 jobs that each wait on an outside
+/// promise hold 10,000 threads whatever the cap. Jobs that wait on each other cannot deadlock
+/// at the cap; the price is a thread per waiting job.
 ///
 /// ```
 /// apifuture::pool::set_max_threads(64);
@@ -130,7 +139,7 @@ pub fn set_max_threads(max: usize) {
     POOL.work.notify_all();
 }
 
-/// How many threads the pool may run at once.
+/// How many workers may run jobs at once (parked ones aside).
 ///
 /// ```
 /// assert!(apifuture::pool::max_threads() >= 1);
@@ -198,8 +207,11 @@ impl Pool {
         let spawned = thread::Builder::new()
             .name("apifuture-pool".to_owned())
             .spawn(move || {
-                timeout::on_park(Pool::worker_parks);
+                timeout::on_park(Some(Pool::worker_parks));
                 self.work_loop();
+                // No longer counted in `threads`: a wait in a thread-local destructor after
+                // this must not count as a parked worker.
+                timeout::on_park(None);
             });
         if spawned.is_err() {
             // The system is out of threads. The jobs wait for a worker that exists; with none
@@ -218,7 +230,7 @@ impl Pool {
     fn worker_parks(parks: bool) {
         let mut state = POOL.lock();
         if !parks {
-            state.parked -= 1;
+            state.parked = state.parked.saturating_sub(1);
             return;
         }
         state.parked += 1;

@@ -6,9 +6,10 @@
 //! RUSTFLAGS="--cfg apifuture_loom" cargo test --release --lib --target-dir target/loom loom_models
 //! ```
 //!
-//! (`-- --nocapture` shows what each explored). The three models with four threads or more
-//! are bounded at two preemptions, which CI runs in about 20 s; `LOOM_MAX_PREEMPTIONS=3`
-//! explores 419,506, 150,401 and 53,666 interleavings (about 40 s in release). The cfg is ours, not `loom`: under `--cfg loom`
+//! (`-- --nocapture` shows what each explored). The three largest models (all four
+//! announcements on one word, and the shared future's two) are bounded at two preemptions: CI
+//! runs all seven in a debug build in about 20 s. `LOOM_MAX_PREEMPTIONS=3` explores 419,506,
+//! 150,401 and 53,666 interleavings of those three (about 40 s in release). The cfg is ours, not `loom`: under `--cfg loom`
 //! concurrent-queue and parking, beneath async-io, switch to loom too and async-io no longer
 //! builds.
 //!

@@ -199,30 +199,45 @@ pub(crate) fn block_on<R>(
 thread_local! {
     /// What the calling thread does when one of its blocking waits parks (`true`) and resumes
     /// (`false`): the pool's workers register one, so that a worker waiting on other work does
-    /// not count against the pool's thread cap (see `pool.rs`).
-    static ON_PARK: Cell<Option<fn(bool)>> = const { Cell::new(None) };
+    /// not count against the pool's thread cap (see `pool.rs`). The depth counts waits nested
+    /// in the polls of an outer one (a `map` closure or a retry attempt that blocks): only the
+    /// outermost calls the hook, so a thread is parked once however deep its waits go.
+    static ON_PARK: Cell<(Option<ParkHook>, usize)> = const { Cell::new((None, 0)) };
 }
 
-/// Sets the calling thread's [`ON_PARK`] hook.
-pub(crate) fn on_park(hook: fn(bool)) {
-    ON_PARK.with(|slot| slot.set(Some(hook)));
+/// Told `true` when a blocking wait parks, `false` when it resumes.
+type ParkHook = fn(bool);
+
+/// Sets (or, with `None`, clears) the calling thread's [`ON_PARK`] hook.
+pub(crate) fn on_park(hook: Option<ParkHook>) {
+    ON_PARK.with(|slot| slot.set((hook, slot.get().1)));
 }
 
 /// Runs `wait`, a blocking wait that parks, between the calling thread's hook calls: only
 /// waits that found nothing there come here, so the ready paths never read the thread-local.
 pub(crate) fn parked<R>(wait: impl FnOnce() -> R) -> R {
-    struct Resumed(fn(bool));
+    /// Leaves one level; the outermost calls the hook, when `wait` returns or unwinds.
+    struct Resumed(Option<ParkHook>);
     impl Drop for Resumed {
         fn drop(&mut self) {
-            (self.0)(false);
+            let _ = ON_PARK.try_with(|slot| {
+                let (hook, depth) = slot.get();
+                slot.set((hook, depth.saturating_sub(1)));
+            });
+            if let Some(hook) = self.0 {
+                hook(false);
+            }
         }
     }
-    let Some(hook) = ON_PARK.try_with(Cell::get).ok().flatten() else {
+    let Ok((Some(hook), depth)) = ON_PARK.try_with(Cell::get) else {
         return wait();
     };
-    hook(true);
-    // Called when `wait` returns or unwinds.
-    let _resumed = Resumed(hook);
+    let _ = ON_PARK.try_with(|slot| slot.set((Some(hook), depth + 1)));
+    let outermost = (depth == 0).then_some(hook);
+    if let Some(hook) = outermost {
+        hook(true);
+    }
+    let _resumed = Resumed(outermost);
     wait()
 }
 

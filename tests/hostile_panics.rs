@@ -2,7 +2,7 @@
 //! closure, a `spawn_async` task, a `from_future` future, a combinator's closure, a retry's
 //! classifier and a background future. None strands a waiter or changes the outcome: the waiter
 //! gets the value (a callback's panic is not the producer's) or `Panicked(..)`, later callbacks
-//! still run, and every value is dropped once.
+//! still run, and the value of a completed future is dropped once.
 
 mod common;
 

@@ -11,7 +11,8 @@ use std::thread;
 use std::time::Duration;
 
 use apifuture::{
-    ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, from_future, join_all, pool, spawn,
+    ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, RetryPolicy, failed, from_future, join_all,
+    pool, promise, ready, retry, spawn,
 };
 use common::{DropCounter, TestError, Tracked, iterations};
 
@@ -191,6 +192,52 @@ fn the_pool_goes_back_under_its_cap_when_the_waits_are_over() {
             pool::thread_count() <= 1,
             "{} threads",
             pool::thread_count()
+        );
+        pool::set_keep_alive(pool::DEFAULT_KEEP_ALIVE);
+        counter.assert_all_dropped();
+    });
+}
+
+#[test]
+fn a_wait_nested_in_the_polls_of_another_counts_its_worker_once() {
+    // A worker blocks on a retry whose second attempt is made by that wait's own polls (after
+    // the first fails and the backoff is slept), and the attempt closure blocks again on a
+    // spawned chain: two waits nested on one worker. It must be counted as parked once, or the
+    // pool's counts break (a debug assertion) and later jobs find no thread at a cap of one.
+    let depth = iterations(5, 2) as u64;
+    with_cap(1, move || {
+        // Miscounted, the chain's jobs queue with no worker until an idle one's keep-alive
+        // ends: a long keep-alive turns that stall into the watchdog's failure.
+        pool::set_keep_alive(Duration::from_secs(600));
+        let counter = DropCounter::new();
+        let seen = Arc::clone(&counter);
+        let mut outer = spawn(move || {
+            let inner = Arc::clone(&seen);
+            let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+            let mut retried = retry(policy, move |attempt| {
+                if attempt == 1 {
+                    return failed("try again");
+                }
+                // First a wait on an outside producer (nothing else in the pool), then on a
+                // spawned chain.
+                let (producer, outside) = promise::<u64, TestError>();
+                let feeder = thread::spawn(move || producer.set_result(1));
+                let mut outside = outside;
+                let one = outside.result(None).unwrap_or(0);
+                let _ = feeder.join();
+                match chain(Arc::clone(&inner), depth).result(None) {
+                    Ok(tracked) => ready(tracked.value + one),
+                    Err(_) => failed("a link failed"),
+                }
+            });
+            let value = retried.result(None).map_err(|_| "the retry failed")?;
+            Ok::<_, TestError>(seen.track(value + 1))
+        });
+        assert_eq!(outer.result(None).unwrap().value, depth + 2);
+        // The counts are whole: a fresh job runs.
+        assert_eq!(
+            chain(Arc::clone(&counter), 1).result(None).unwrap().value,
+            1
         );
         pool::set_keep_alive(pool::DEFAULT_KEEP_ALIVE);
         counter.assert_all_dropped();

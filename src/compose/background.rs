@@ -252,9 +252,12 @@ where
         // report it to: caught here (the panic hook still prints it), they stay out of the
         // executor.
         let _ = caught(move || drop(fut));
-        if let (Some(promise), Some(outcome)) = (promise, outcome) {
-            let _ = caught(move || promise.deliver(outcome));
-        }
+        // Delivered, or (detached, or nobody waits) dropped: either way under the catch.
+        let _ = caught(move || {
+            if let (Some(promise), Some(outcome)) = (promise, outcome) {
+                promise.deliver(outcome);
+            }
+        });
         Poll::Ready(())
     }
 }

@@ -86,10 +86,15 @@ where
 /// returns, so tests that `spawn` call this at their end when run under Miri.
 pub fn retire_pool_threads() {
     if cfg!(miri) {
+        let keep_alive = apifuture::pool::keep_alive();
         apifuture::pool::set_keep_alive(std::time::Duration::from_millis(1));
+        let mut rounds = 0;
         while apifuture::pool::thread_count() > 0 {
+            rounds += 1;
+            assert!(rounds < 100_000, "pool threads never retired");
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
+        apifuture::pool::set_keep_alive(keep_alive);
     }
 }
 
