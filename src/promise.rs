@@ -232,3 +232,107 @@ impl<T, E> fmt::Debug for Promise<T, E> {
             .finish_non_exhaustive()
     }
 }
+
+/// Loom models of the callback relay (`callbacks.rs`), kept here beside `promise()` which they
+/// drive, so that callbacks.rs imports nothing from above it. Over a real promise: the producer sends and (through its wake-up)
+/// delivers while the consumer adds callbacks, cancels and waits. The consumer's calls take
+/// `&mut` of its future, so they run one after another on one thread, as in real use. The
+/// oneshot channel's own atomics are std's: loom runs them but does not explore their orders.
+#[cfg(all(test, apifuture_loom))]
+mod loom_models {
+    use std::sync::Mutex as StdMutex;
+
+    use loom::thread;
+
+    use std::sync::Arc;
+
+    use super::promise;
+    use crate::error::Error;
+    use crate::state::Outcome;
+    use crate::sync::model::{Copies, Tracked, check};
+
+    /// What a callback or the waiter got.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    enum Seen {
+        Value(u32),
+        Cancelled,
+        Other,
+    }
+
+    fn seen(outcome: &Outcome<Tracked, ()>) -> Seen {
+        match outcome {
+            Ok(value) => Seen::Value(value.id),
+            Err(Error::Cancelled) => Seen::Cancelled,
+            Err(_) => Seen::Other,
+        }
+    }
+
+    /// Which callback saw what. A std lock: nothing under it is a loom operation, so it is
+    /// never contended. (An assert inside a callback would be caught by `run_callback`.)
+    type Log = Arc<StdMutex<Vec<(u8, Seen)>>>;
+
+    fn logging(log: &Log, name: u8) -> impl FnOnce(&Outcome<Tracked, ()>) + Send + 'static {
+        let log = Arc::clone(log);
+        move |outcome| log.lock().unwrap().push((name, seen(outcome)))
+    }
+
+    fn sorted(log: &Log) -> Vec<(u8, Seen)> {
+        let mut log = log.lock().unwrap().clone();
+        log.sort();
+        log
+    }
+
+    /// Delivery races the first callback's relay set-up, a second callback and the waiter's
+    /// own deliveries: each callback runs once, before the waiter returns, with the value the
+    /// waiter gets; the waiter is woken; the value is dropped once.
+    #[test]
+    fn deliver_vs_add_vs_wait() {
+        check("callbacks: deliver vs add vs wait", None, || {
+            let copies = Arc::new(Copies::default());
+            let log = Log::default();
+            let (promise, mut future) = promise::<Tracked, ()>();
+            let producer = thread::spawn({
+                let copies = Arc::clone(&copies);
+                move || promise.set_result(Tracked::new(1, &copies))
+            });
+            future.add_done_callback(logging(&log, 1));
+            future.add_done_callback(logging(&log, 2));
+            let outcome = loom::future::block_on(&mut future);
+            assert_eq!(seen(&outcome), Seen::Value(1));
+            assert_eq!(sorted(&log), [(1, Seen::Value(1)), (2, Seen::Value(1))]);
+            drop((outcome, future));
+            producer.join().unwrap();
+            copies.assert_all_dropped();
+        });
+    }
+
+    /// Delivery races a cancel: one of them wins, and the callbacks (queued before the cancel
+    /// or added after it) and the waiter all see the winner's outcome; the value is dropped
+    /// once, by the consumer or, refused, by the producer.
+    #[test]
+    fn deliver_vs_cancel() {
+        check("callbacks: deliver vs cancel", None, || {
+            let copies = Arc::new(Copies::default());
+            let log = Log::default();
+            let (promise, mut future) = promise::<Tracked, ()>();
+            let producer = thread::spawn({
+                let copies = Arc::clone(&copies);
+                move || promise.set_result(Tracked::new(1, &copies))
+            });
+            future.add_done_callback(logging(&log, 1));
+            let cancelled = future.future().cancel();
+            future.add_done_callback(logging(&log, 2));
+            let outcome = loom::future::block_on(&mut future);
+            let winner = if cancelled {
+                Seen::Cancelled
+            } else {
+                Seen::Value(1)
+            };
+            assert_eq!(seen(&outcome), winner);
+            assert_eq!(sorted(&log), [(1, winner), (2, winner)]);
+            drop((outcome, future));
+            producer.join().unwrap();
+            copies.assert_all_dropped();
+        });
+    }
+}
