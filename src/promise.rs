@@ -145,6 +145,7 @@ impl<T, E> Promise<T, E> {
     pub fn cancelled(&self) -> Cancelled {
         Cancelled {
             link: Arc::clone(&self.link),
+            key: 0,
         }
     }
 
@@ -152,7 +153,8 @@ impl<T, E> Promise<T, E> {
     ///
     /// `timeout` is a `Duration` or an `Option<Duration>`; `None` waits indefinitely and
     /// `Duration::ZERO` only looks. As with [`cancelled`](Self::cancelled), a waiter's timeout
-    /// does not count.
+    /// does not count. Any number of threads may wait at once on a promise they share (it is
+    /// `Sync` when `T` and `E` are): each is woken.
     ///
     /// ```
     /// use std::time::Duration;
@@ -166,15 +168,8 @@ impl<T, E> Promise<T, E> {
             return true;
         }
         let limit = Limit::from_timeout(timeout.into());
-        timeout::block_on(limit, |cx, _| self.poll_cancelled(cx)).is_some()
-    }
-
-    /// Ready once the future is cancelled or dropped; registers `cx` until then.
-    pub(crate) fn poll_cancelled(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.is_cancelled() {
-            return Poll::Ready(());
-        }
-        self.link.poll_closed(cx, || self.is_cancelled())
+        let mut cancelled = self.cancelled();
+        timeout::block_on(limit, |cx, _| Pin::new(&mut cancelled).poll(cx)).is_some()
     }
 
     /// Delivers any outcome, including the ones only the crate makes (`Panicked`).
@@ -203,19 +198,32 @@ impl<T, E> Drop for Promise<T, E> {
 ///
 /// It holds only the state the two ends share, not the promise: it is `Send` and `'static`
 /// whatever the promise's `T` and `E` are, and an async block can race it against the work
-/// and still complete (move) the promise in the other branch.
+/// and still complete (move) the promise in the other branch. Any number of them may wait at
+/// once (one per task racing its part of the work), and each is woken; one dropped before
+/// that takes its waker with it.
 #[must_use = "futures do nothing unless polled"]
 pub struct Cancelled {
     link: Arc<Link>,
+    /// This waiter's key in the producer's waker list; 0 until it first registers.
+    key: usize,
 }
 
 impl Future for Cancelled {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
         // Every way a pending consumer goes away (cancel, drop, through the callback relay or
         // not) sets the word's CLOSED bit.
-        self.link.poll_closed(cx, || false)
+        this.link.poll_closed(&mut this.key, cx)
+    }
+}
+
+impl Drop for Cancelled {
+    fn drop(&mut self) {
+        if self.key != 0 {
+            self.link.leave_closed(self.key);
+        }
     }
 }
 

@@ -20,10 +20,12 @@
 //! Whichever comes second sees the first, so no wake-up is lost, and completing a future that
 //! nobody awaits costs one read-modify-write and nothing else. The same handshake runs the other
 //! way for a producer waiting to hear that nobody wants its outcome ([`PRODUCER_WAITER`] and
-//! [`CLOSED`]).
+//! [`CLOSED`]). A producer may wait in several places at once (two tasks racing their parts of
+//! the work against cancellation, threads sharing the promise), so its side keeps a keyed
+//! list of wakers and wakes them all.
 //!
-//! The consumer's waker slot is inline; the producer's is allocated by the first producer that
-//! waits (few do). The slot comes last (`repr(C)`) and the state is built with
+//! The consumer's waker slot is inline; the producer's list is allocated by the first producer
+//! that waits (few do). The slot comes last (`repr(C)`) and the state is built with
 //! `Arc::default`, so that it is written straight into its allocation: an empty waker leaves a
 //! word undefined, and with that word mid-struct the compiler built the state on the stack and
 //! copied it. Done callbacks need no bit: registering one puts the callback relay's waker in
@@ -32,7 +34,7 @@
 use std::task::{Context, Poll};
 
 use crate::error::Error;
-use crate::sync::{AtomicUsize, AtomicWaker, OnceBox, Ordering};
+use crate::sync::{AtomicUsize, AtomicWaker, OnceBox, Ordering, WakerList};
 
 /// The outcome a producer delivers: the value, or why there is none.
 pub(crate) type Outcome<T, E> = Result<T, Error<E>>;
@@ -43,7 +45,7 @@ pub(crate) const COMPLETE: usize = 1;
 pub(crate) const ASYNC_WAITER: usize = 1 << 1;
 /// The consumer was cancelled or dropped before the outcome came: nobody wants it.
 pub(crate) const CLOSED: usize = 1 << 2;
-/// The producer waits for [`CLOSED`] with its waker in [`Link::producer`].
+/// The producer waits for [`CLOSED`] with its wakers in [`Link::producer`].
 pub(crate) const PRODUCER_WAITER: usize = 1 << 3;
 
 /// The part of a future's state that is not the value: who listens, and how to wake them.
@@ -51,9 +53,9 @@ pub(crate) const PRODUCER_WAITER: usize = 1 << 3;
 #[repr(C)]
 pub(crate) struct Link {
     word: AtomicUsize,
-    /// A producer waiting for the consumer to be cancelled or dropped, allocated by the first
-    /// such wait.
-    producer: OnceBox<AtomicWaker>,
+    /// The producer's waiters for the consumer to be cancelled or dropped, allocated by the
+    /// first such wait.
+    producer: OnceBox<WakerList>,
     /// The consumer's async waiter (or its done-callback relay).
     waker: AtomicWaker,
 }
@@ -118,28 +120,37 @@ impl Link {
     }
 
     /// Called by the consumer when it is cancelled or dropped while the outcome is still to
-    /// come, after it dropped its receiver: wakes a producer waiting for that.
+    /// come, after it dropped its receiver: wakes every producer waiter.
     pub(crate) fn close(&self) {
         if self.word.fetch_or(CLOSED, Ordering::AcqRel) & PRODUCER_WAITER != 0 {
-            // The box was set before the bit (see `poll_closed`), and this read-modify-write
-            // acquired the bit.
+            // The list was set before the bit (see `poll_closed`), and this read-modify-write
+            // acquired the bit. A waiter that registers after this sees `CLOSED` itself.
             if let Some(producer) = self.producer.get() {
-                producer.wake();
+                producer.wake_all();
             }
         }
     }
 
-    /// Registers a producer's waker until the consumer closes; ready if it already has.
-    /// `closed` looks at the channel, after registering.
-    pub(crate) fn poll_closed(&self, cx: &mut Context<'_>, closed: impl Fn() -> bool) -> Poll<()> {
+    /// Registers a producer waiter's waker under `key` (0: the waiter has none yet) until the
+    /// consumer closes; ready if it already has. Once closed, nothing is registered.
+    pub(crate) fn poll_closed(&self, key: &mut usize, cx: &mut Context<'_>) -> Poll<()> {
+        if self.word.load(Ordering::Acquire) & CLOSED != 0 {
+            return Poll::Ready(());
+        }
         self.producer
-            .get_or_init(|| Box::new(AtomicWaker::new()))
-            .register(cx.waker());
-        let previous = self.word.fetch_or(PRODUCER_WAITER, Ordering::AcqRel);
-        if previous & CLOSED != 0 || closed() {
+            .get_or_init(Box::default)
+            .register(key, cx.waker());
+        if self.word.fetch_or(PRODUCER_WAITER, Ordering::AcqRel) & CLOSED != 0 {
             Poll::Ready(())
         } else {
             Poll::Pending
+        }
+    }
+
+    /// A producer waiter registered under `key` leaves: its waker goes.
+    pub(crate) fn leave_closed(&self, key: usize) {
+        if let Some(producer) = self.producer.get() {
+            producer.unregister(key);
         }
     }
 }
@@ -150,6 +161,8 @@ impl Link {
 mod loom_models {
     use std::future::poll_fn;
     use std::sync::Arc;
+
+    use std::task::Waker;
 
     use loom::sync::atomic::AtomicBool;
     use loom::thread;
@@ -165,12 +178,13 @@ mod loom_models {
         assert!(sent.load(Ordering::Relaxed), "woken, send unseen");
     }
 
-    /// The producer waits for `close`; once woken it sees the receiver dropped.
+    /// A producer waiter waits for `close`; once woken it sees the receiver dropped, and
+    /// leaves nothing registered.
     fn await_closed(link: &Link, dropped: &AtomicBool) {
-        loom::future::block_on(poll_fn(|cx| {
-            link.poll_closed(cx, || dropped.load(Ordering::Acquire))
-        }));
-        assert!(dropped.load(Ordering::Relaxed), "woken, drop unseen");
+        let mut key = 0;
+        loom::future::block_on(poll_fn(|cx| link.poll_closed(&mut key, cx)));
+        link.leave_closed(key);
+        assert!(dropped.load(Ordering::Acquire), "woken, drop unseen");
     }
 
     fn finish(link: &Link, sent: &AtomicBool) {
@@ -210,7 +224,37 @@ mod loom_models {
             });
             await_closed(&link, &dropped);
             consumer.join().unwrap();
-            assert_eq!(link.word.load(Ordering::Relaxed), CLOSED | PRODUCER_WAITER);
+            // A waiter that comes after the close registers nothing.
+            assert_ne!(link.word.load(Ordering::Relaxed) & CLOSED, 0);
+        });
+    }
+
+    /// Two producer waiters (two tasks racing their parts of the work against cancellation)
+    /// against `close`, one of them having registered and left once before: both are woken,
+    /// and nothing stays registered.
+    #[test]
+    fn every_producer_waiter_vs_close() {
+        check("state: every producer waiter vs close", Some(2), || {
+            let link = Arc::new(Link::new());
+            let dropped = Arc::new(AtomicBool::new(false));
+            let other = thread::spawn({
+                let (link, dropped) = (Arc::clone(&link), Arc::clone(&dropped));
+                move || await_closed(&link, &dropped)
+            });
+            let consumer = thread::spawn({
+                let (link, dropped) = (Arc::clone(&link), Arc::clone(&dropped));
+                move || close(&link, &dropped)
+            });
+            // A waiter that looks once and leaves (a timed-out wait, a dropped future)...
+            let mut key = 0;
+            let _ = link.poll_closed(&mut key, &mut Context::from_waker(Waker::noop()));
+            link.leave_closed(key);
+            // ...then waits for real.
+            await_closed(&link, &dropped);
+            other.join().unwrap();
+            consumer.join().unwrap();
+            let left = link.producer.get().map_or(0, WakerList::len);
+            assert_eq!(left, 0, "a waker stayed registered");
         });
     }
 
@@ -239,10 +283,8 @@ mod loom_models {
             for thread in threads {
                 thread.join().unwrap();
             }
-            assert_eq!(
-                link.word.load(Ordering::Relaxed),
-                COMPLETE | ASYNC_WAITER | CLOSED | PRODUCER_WAITER
-            );
+            let all = COMPLETE | ASYNC_WAITER | CLOSED;
+            assert_eq!(link.word.load(Ordering::Relaxed) & all, all);
         });
     }
 }

@@ -118,6 +118,80 @@ mod stand_ins {
     }
 }
 
+/// The wakers of any number of waiters on one event, each under a key of its own, so that a
+/// waiter polled again replaces its own waker and a waiter that leaves takes it out. One lock;
+/// wakers are woken outside it.
+#[derive(Debug)]
+pub(crate) struct WakerList {
+    keyed: Mutex<Keyed>,
+}
+
+impl Default for WakerList {
+    fn default() -> Self {
+        WakerList {
+            keyed: Mutex::new(Keyed::default()),
+        }
+    }
+}
+
+/// The registered wakers, and the last key given out (keys count up from 1; 0 means "none").
+#[derive(Debug, Default)]
+struct Keyed {
+    last_key: usize,
+    wakers: Vec<(usize, std::task::Waker)>,
+}
+
+impl WakerList {
+    fn lock(&self) -> MutexGuard<'_, Keyed> {
+        // Nothing panics under this lock but an allocation failure: what is there is sound.
+        self.keyed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers `waker` under `*key`, giving the waiter a key first if it has none (`0`). A
+    /// waiter already registered with a waker that wakes the same task changes nothing.
+    pub(crate) fn register(&self, key: &mut usize, waker: &std::task::Waker) {
+        let mut keyed = self.lock();
+        if *key != 0 {
+            if let Some((_, known)) = keyed.wakers.iter_mut().find(|(k, _)| k == key) {
+                if !known.will_wake(waker) {
+                    known.clone_from(waker);
+                }
+                return;
+            }
+        } else {
+            // Wrapping past `usize::MAX` would take centuries of registrations; 0 is skipped.
+            keyed.last_key = keyed.last_key.wrapping_add(1).max(1);
+            *key = keyed.last_key;
+        }
+        keyed.wakers.push((*key, waker.clone()));
+    }
+
+    /// Takes `key`'s waker out, if it is still there (a waiter leaving).
+    pub(crate) fn unregister(&self, key: usize) {
+        let mut keyed = self.lock();
+        if let Some(at) = keyed.wakers.iter().position(|(k, _)| *k == key) {
+            keyed.wakers.swap_remove(at);
+        }
+    }
+
+    /// Wakes every registered waiter, once: the list is empty afterwards (a waiter that polls
+    /// again registers again).
+    pub(crate) fn wake_all(&self) {
+        let wakers = std::mem::take(&mut self.lock().wakers);
+        for (_, waker) in wakers {
+            waker.wake();
+        }
+    }
+
+    /// How many waiters are registered.
+    #[cfg(all(test, apifuture_loom))]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().wakers.len()
+    }
+}
+
 /// What the loom models share: a runner that reports what it explored, and a value that counts
 /// its copies.
 #[cfg(all(test, apifuture_loom))]

@@ -503,3 +503,175 @@ fn a_timeout_racing_a_waiting_producer_never_wakes_it() {
         assert_eq!(future.result(GENEROUS), Ok(round as u32));
     }
 }
+
+// ===== several waiters on one promise =====
+
+/// Polls a fresh `cancelled()` future once with its own counting waker: pending.
+fn waiting_with_own_waker(
+    promise: &Promise<u32, TestError>,
+) -> (
+    std::pin::Pin<Box<impl Future<Output = ()> + use<>>>,
+    Arc<common::CountingWaker>,
+) {
+    let mut waiting = Box::pin(promise.cancelled());
+    let counting = Arc::new(common::CountingWaker::default());
+    let waker = Waker::from(Arc::clone(&counting));
+    assert!(
+        waiting
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    (waiting, counting)
+}
+
+#[test]
+fn every_cancelled_future_is_woken_not_only_the_last() {
+    let (promise, future) = promise::<u32, TestError>();
+    let waiting: Vec<_> = (0..3).map(|_| waiting_with_own_waker(&promise)).collect();
+    drop(future);
+    for (index, (mut waiting, counting)) in waiting.into_iter().enumerate() {
+        assert_eq!(
+            counting.0.load(Ordering::SeqCst),
+            1,
+            "waiter {index} was not woken"
+        );
+        let waker = Waker::from(counting);
+        assert_eq!(
+            waiting.as_mut().poll(&mut Context::from_waker(&waker)),
+            Poll::Ready(())
+        );
+    }
+}
+
+#[test]
+fn two_tasks_racing_their_parts_against_cancellation_both_stop() {
+    let (promise, future) = promise::<u32, TestError>();
+    let (started, start_seen) = mpsc::channel();
+    // Two tasks of one producer, each on a thread of its own (so with a waker of its own), each
+    // racing its part of the work against the cancellation.
+    let tasks: Vec<_> = (0..2)
+        .map(|_| {
+            let waiting = SignalOnPending::new(promise.cancelled(), started.clone());
+            thread::spawn(move || {
+                let work = futures_lite::future::pending::<&str>();
+                let raced = futures_lite::future::or(work, async {
+                    waiting.await;
+                    "stopped"
+                });
+                let began = Instant::now();
+                let stopped = block_on_within(raced, GENEROUS);
+                // Polled once more when its own limit ran out, a waiter that was never woken
+                // would still see the cancellation then: the time tells.
+                (stopped, began.elapsed() < GENEROUS / 2)
+            })
+        })
+        .collect();
+    for _ in 0..2 {
+        start_seen.recv_timeout(GENEROUS).unwrap();
+    }
+    drop(future);
+    for (index, task) in tasks.into_iter().enumerate() {
+        assert_eq!(
+            task.join().unwrap(),
+            (Some("stopped"), true),
+            "task {index} was never woken"
+        );
+    }
+}
+
+/// Starts `count` threads blocked in `wait_cancelled(GENEROUS)` on one promise; each reports
+/// whether it saw the cancellation and how long it waited.
+fn blocking_waiters(
+    promise: &Arc<Promise<u32, TestError>>,
+    count: usize,
+) -> Vec<thread::JoinHandle<(bool, Duration)>> {
+    let (started, start_seen) = mpsc::channel();
+    let threads: Vec<_> = (0..count)
+        .map(|_| {
+            let (promise, started) = (Arc::clone(promise), started.clone());
+            thread::spawn(move || {
+                started.send(()).unwrap();
+                let began = Instant::now();
+                (promise.wait_cancelled(GENEROUS), began.elapsed())
+            })
+        })
+        .collect();
+    for _ in 0..count {
+        start_seen.recv_timeout(GENEROUS).unwrap();
+    }
+    // The threads are about to park; give them time to (a shorter wait only weakens the test:
+    // a thread that comes late sees the cancellation at once).
+    thread::sleep(Duration::from_millis(if cfg!(miri) { 1 } else { 50 }));
+    threads
+}
+
+#[test]
+fn every_blocking_wait_cancelled_is_woken() {
+    // `Promise` is `Sync` when its outcome types are: several threads can wait on one.
+    let (promise, future) = promise::<u32, TestError>();
+    let promise = Arc::new(promise);
+    let threads = blocking_waiters(&promise, 3);
+    drop(future);
+    for (index, thread) in threads.into_iter().enumerate() {
+        let (woke, waited) = thread.join().unwrap();
+        assert!(woke, "waiter {index} did not see the cancellation");
+        assert!(
+            waited < GENEROUS / 2,
+            "waiter {index} only returned when its own limit ran out ({waited:?})"
+        );
+    }
+}
+
+#[test]
+fn blocking_and_async_waiters_mixed_all_see_the_cancellation() {
+    let (promise, mut future) = promise::<u32, TestError>();
+    let promise = Arc::new(promise);
+    let asynchronous: Vec<_> = (0..2).map(|_| waiting_with_own_waker(&promise)).collect();
+    let threads = blocking_waiters(&promise, 2);
+    assert!(future.future().cancel());
+    for (index, thread) in threads.into_iter().enumerate() {
+        let (woke, waited) = thread.join().unwrap();
+        assert!(
+            woke && waited < GENEROUS / 2,
+            "blocking waiter {index}: {waited:?}"
+        );
+    }
+    for (index, (_, counting)) in asynchronous.iter().enumerate() {
+        assert_eq!(counting.0.load(Ordering::SeqCst), 1, "async waiter {index}");
+    }
+    // A waiter that comes after the cancellation sees it at once, and registers nothing.
+    assert!(promise.wait_cancelled(Duration::ZERO));
+}
+
+#[test]
+fn waiters_that_leave_leak_nothing() {
+    let (promise, future) = promise::<u32, TestError>();
+    let counting = Arc::new(common::CountingWaker::default());
+    let waker = Waker::from(Arc::clone(&counting));
+    for _ in 0..iterations(100, 10) {
+        let mut waiting = pin!(promise.cancelled());
+        assert!(
+            waiting
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        // Dropped pending: its clone of the waker goes with it.
+    }
+    for _ in 0..iterations(20, 4) {
+        assert!(!promise.wait_cancelled(Duration::from_micros(10)));
+    }
+    assert_eq!(
+        Arc::strong_count(&counting),
+        2,
+        "a waiter that left kept its waker"
+    );
+    drop(future);
+    assert_eq!(
+        counting.0.load(Ordering::SeqCst),
+        0,
+        "a waiter that left was woken"
+    );
+    assert!(promise.wait_cancelled(Duration::ZERO));
+}

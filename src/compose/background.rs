@@ -18,7 +18,7 @@ use async_executor::Executor;
 use crate::api_future::ApiFuture;
 use crate::awaitable::AwaitableConcurrentFuture;
 use crate::error::{Error, caught};
-use crate::promise::{Promise, promise};
+use crate::promise::{Cancelled, Promise, promise};
 use crate::state::Outcome;
 
 /// The name of the thread that runs every [`spawn_async`] task.
@@ -165,6 +165,7 @@ where
     if let Some(executor) = executor() {
         executor
             .spawn(Task {
+                cancelled: promise.as_ref().map(Promise::cancelled),
                 running: Some((fut, promise)),
                 read,
             })
@@ -217,6 +218,8 @@ struct Task<Fut: Future, T, E> {
     /// The future and the promise its outcome completes (`None` when detached); `None` once the
     /// task has finished.
     running: Option<(Fut, Option<Promise<T, E>>)>,
+    /// Ready once the consumer is gone (`None` when detached).
+    cancelled: Option<Cancelled>,
     read: fn(Fut::Output) -> Outcome<T, E>,
 }
 
@@ -227,14 +230,16 @@ where
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let read = self.read;
-        let Some((fut, promise)) = &mut self.running else {
+        let this = &mut *self;
+        let read = this.read;
+        let Some((fut, _)) = &mut this.running else {
             return Poll::Ready(());
         };
         // Cancellation first: once nobody waits, the future is not polled again.
-        let cancelled = promise
-            .as_ref()
-            .is_some_and(|promise| promise.poll_cancelled(cx).is_ready());
+        let cancelled = this
+            .cancelled
+            .as_mut()
+            .is_some_and(|cancelled| Pin::new(cancelled).poll(cx).is_ready());
         let outcome = if cancelled {
             None
         } else {
