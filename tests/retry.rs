@@ -473,3 +473,122 @@ fn a_first_attempt_done_at_once_is_handed_out_once_in_both_modes() {
     );
     assert_eq!(call.try_result(), Some(Err(Error::Consumed)));
 }
+
+// ===== notify announces only the sleeps that are taken =====
+
+/// A log of `notify`'s calls: the error and the delay announced.
+type Announced = Arc<Mutex<Vec<(TestError, Duration)>>>;
+
+fn announcing() -> (Announced, impl FnMut(&TestError, Duration) + Send + 'static) {
+    let log = Announced::default();
+    let seen = Arc::clone(&log);
+    (log, move |error: &TestError, delay| {
+        seen.lock().unwrap().push((*error, delay))
+    })
+}
+
+#[test]
+fn a_retry_after_the_deadline_refuses_is_never_announced() {
+    both_modes(|mode| {
+        let (log, notify) = announcing();
+        let policy = fast().with_deadline(Duration::from_secs(60));
+        let mut call = retry(policy, flaky(u32::MAX))
+            .when(|_| RetryDecision::RetryAfter(Duration::from_secs(3600)))
+            .notify(notify);
+        assert_eq!(mode.wait(&mut call), Err(Error::Failed("busy")), "{mode:?}");
+        assert_eq!(call.attempts(), 1, "{mode:?}");
+        assert!(
+            log.lock().unwrap().is_empty(),
+            "{mode:?}: announced {:?}",
+            log.lock().unwrap()
+        );
+    });
+}
+
+#[test]
+fn a_backoff_the_deadline_cuts_is_never_announced() {
+    both_modes(|mode| {
+        let (log, notify) = announcing();
+        // Backoffs of 1 ms, then 1000 s, which a 60 s deadline refuses.
+        let policy = RetryPolicy::new()
+            .with_initial_delay(Duration::from_millis(1))
+            .with_multiplier(1e6)
+            .with_max_delay(Duration::from_secs(3600))
+            .with_jitter(apifuture::Jitter::None)
+            .with_deadline(Duration::from_secs(60));
+        let mut call = retry(policy, flaky(u32::MAX)).notify(notify);
+        assert_eq!(mode.wait(&mut call), Err(Error::Failed("busy")), "{mode:?}");
+        assert_eq!(call.attempts(), 2, "{mode:?}");
+        assert_eq!(
+            *log.lock().unwrap(),
+            [("busy", Duration::from_millis(1))],
+            "{mode:?}: one announcement per sleep taken"
+        );
+    });
+}
+
+#[test]
+fn exactly_one_announcement_per_sleep_taken_zero_delays_included() {
+    both_modes(|mode| {
+        let (log, notify) = announcing();
+        let policy = RetryPolicy::new()
+            .with_initial_delay(Duration::ZERO)
+            .with_max_attempts(4);
+        // Three failures then a value: three sleeps of zero.
+        let mut call = retry(policy.clone(), flaky(3)).notify(notify);
+        assert_eq!(mode.wait(&mut call), Ok(4), "{mode:?}");
+        assert_eq!(log.lock().unwrap().len(), 3, "{mode:?}");
+        // Four failures under four attempts: three sleeps, the fourth failure ends it.
+        let (log, notify) = announcing();
+        let mut call = retry(policy, flaky(u32::MAX)).notify(notify);
+        assert_eq!(mode.wait(&mut call), Err(Error::Failed("busy")), "{mode:?}");
+        assert_eq!(log.lock().unwrap().len(), 3, "{mode:?}");
+    });
+}
+
+#[test]
+fn a_poll_announces_only_the_sleeps_after_failures_it_takes() {
+    both_modes(|mode| {
+        let (log, notify) = announcing();
+        let policy = fast().with_deadline(Duration::from_secs(60));
+        // Probe 1 fails (a retry after 1 ms: announced), probe 2 answers Pending (a sleep,
+        // but no error to show), probe 3 fails with a hint the deadline refuses.
+        let probe = |n: u32| -> AwaitableConcurrentFuture<Progress<u32>, TestError> {
+            match n {
+                2 => ready(Progress::Pending),
+                _ => failed("busy"),
+            }
+        };
+        let mut polls = 0;
+        let mut job = poll_until_ready(policy, probe)
+            .when(move |_| {
+                polls += 1;
+                if polls == 1 {
+                    RetryDecision::RetryAfter(Duration::from_millis(1))
+                } else {
+                    RetryDecision::RetryAfter(Duration::from_secs(3600))
+                }
+            })
+            .notify(notify);
+        assert_eq!(mode.wait(&mut job), Err(Error::Failed("busy")), "{mode:?}");
+        assert_eq!(job.attempts(), 3, "{mode:?}");
+        assert_eq!(
+            *log.lock().unwrap(),
+            [("busy", Duration::from_millis(1))],
+            "{mode:?}"
+        );
+    });
+}
+
+#[test]
+fn a_sleep_resumed_after_a_wait_timeout_is_not_announced_again() {
+    let (log, notify) = announcing();
+    let policy = RetryPolicy::new()
+        .with_initial_delay(Duration::from_millis(200))
+        .with_jitter(apifuture::Jitter::None);
+    let mut call = retry(policy, flaky(1)).notify(notify);
+    assert_eq!(call.result(Duration::ZERO), Err(Error::Timeout));
+    assert_eq!(call.result(Duration::from_millis(1)), Err(Error::Timeout));
+    assert_eq!(call.result(Duration::from_secs(30)), Ok(2));
+    assert_eq!(log.lock().unwrap().len(), 1);
+}

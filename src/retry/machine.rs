@@ -342,39 +342,47 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
         self.finish(outcome);
     }
 
-    /// Sleeps `delay` before the next attempt, unless that would reach the deadline:
-    /// `past_deadline` is what the schedule ends with then.
-    fn sleep(&mut self, delay: Duration, past_deadline: fn(&mut Self)) {
-        let now = Instant::now();
-        match now.checked_add(delay) {
-            Some(until) if self.deadline.is_some_and(|deadline| until >= deadline) => {
-                past_deadline(self)
-            }
-            // `RetryAfter(ZERO)` and `PendingFor(ZERO)` (a long-polling server) are due at once:
-            // the step starts them, within its budget.
-            Some(until) => self.phase = Phase::Sleeping { until },
-            None if self.deadline.is_some() => past_deadline(self),
-            // A sleep too long for `Instant` and no deadline: no attempt would ever follow.
-            None => self.give_up(),
+    /// When a sleep of `delay` from now would end, or `None` if it may not be taken: it would
+    /// reach the deadline, or (with no deadline) lie past what `Instant` can represent, so
+    /// that no attempt would ever follow it.
+    fn sleep_until(&self, delay: Duration) -> Option<Instant> {
+        let until = Instant::now().checked_add(delay)?;
+        match self.deadline {
+            Some(deadline) if until >= deadline => None,
+            // `RetryAfter(ZERO)` and `PendingFor(ZERO)` (a long-polling server) are due at
+            // once: the step starts them, within its budget.
+            _ => Some(until),
         }
     }
 
-    /// A failed attempt: count it and retry after `delay`, or give up. The error, if there is
-    /// one to show, is in `last_error`.
-    fn retry_after(&mut self, delay: Duration, notify: bool) {
+    /// A failed attempt: count it, and retry after `delay` if both the attempt budget and the
+    /// deadline allow it; give up otherwise. The error, if there is one to show (`announce`),
+    /// is in `last_error`: `notify` is told of it only once the sleep is certain to be taken.
+    fn retry_after(&mut self, delay: Duration, announce: bool) {
         self.failures = self.failures.saturating_add(1);
         if self.failures >= self.policy.max_attempts() {
-            self.give_up();
-            return;
+            return self.give_up();
         }
-        if notify {
+        let Some(until) = self.sleep_until(delay) else {
+            return self.give_up();
+        };
+        if announce {
             if let (Some(notify), Some(error)) = (self.notify.as_mut(), self.last_error.as_ref()) {
                 if let Err(panicked) = guarded(|| notify(error, delay)) {
                     return self.finish(Err(panicked));
                 }
             }
         }
-        self.sleep(delay, Self::give_up);
+        self.phase = Phase::Sleeping { until };
+    }
+
+    /// An answer of "not yet": sleep `delay` unless the deadline (or `Instant`) refuses it.
+    fn pending_for(&mut self, delay: Duration) {
+        match self.sleep_until(delay) {
+            Some(until) => self.phase = Phase::Sleeping { until },
+            // Nothing failed since the server last answered: the deadline is why it ends.
+            None => self.finish(Err(Error::DeadlineExceeded)),
+        }
     }
 
     fn next_backoff(&mut self) -> Duration {
@@ -391,12 +399,12 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
                 self.answered();
                 let delay = self.policy.delay(self.waits);
                 self.waits = self.waits.saturating_add(1);
-                self.sleep(delay, Self::deadline_while_pending);
+                self.pending_for(delay);
             }
             Ok(Progress::PendingFor(delay)) => {
                 self.answered();
                 self.waits = 0;
-                self.sleep(delay, Self::deadline_while_pending);
+                self.pending_for(delay);
             }
             Err(error) => {
                 // Only answers make a run of `Pending`s.
@@ -420,10 +428,6 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
         self.policy
             .attempt_timeout()
             .is_some_and(|limit| limit.is_zero())
-    }
-
-    fn deadline_while_pending(&mut self) {
-        self.finish(Err(Error::DeadlineExceeded));
     }
 
     /// Reads a failed attempt's error.

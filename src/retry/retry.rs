@@ -167,8 +167,14 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Retry<F, R> {
         self
     }
 
-    /// Calls `notify(&error, delay)` before each sleep that follows a `Failed(error)` (not after
-    /// an abandoned or timed-out attempt: there is no error to show).
+    /// Calls `notify(&error, delay)` before each sleep that follows a `Failed(error)` and will
+    /// be taken: exactly once per such sleep, a zero delay included.
+    ///
+    /// A sleep is announced only after the attempt budget and the deadline have allowed it, so
+    /// the last failure before giving up, and a `RetryAfter` or backoff that the deadline
+    /// refuses, are never announced. Nor are sleeps after an abandoned or timed-out attempt or a
+    /// poll's `Pending` (there is no error to show), nor a sleep resumed by a later wait after a
+    /// wait's own timeout.
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
