@@ -107,8 +107,9 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
     }
 
     /// Runs `callback` once with the outcome, by reference, when the future completes: on the
-    /// completing thread, before any waiter is woken; or at once, on this thread, if the
-    /// future has already completed. The outcome stays for the waiter.
+    /// completing thread (the one that sets the result, fails, or drops the promise), before any
+    /// waiter is woken; or at once, on this thread, if the future has already completed. The
+    /// outcome stays for the waiter.
     ///
     /// - Several callbacks run in the order they were added.
     /// - One added after the outcome was taken runs at once with `&Err(Error::Consumed)`; on a
@@ -120,9 +121,10 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
     /// - A panicking callback is caught: the panic is reported by the panic hook like any
     ///   other (to stderr, unless you set your own hook with `std::panic::set_hook`), the
     ///   remaining callbacks run, and the future's outcome is unaffected.
-    /// - If a waiter happens to look in the instant between the producer's send and its
-    ///   wake-up, the waiter's thread runs the callbacks instead, still before it takes the
-    ///   value.
+    /// - A waiter never runs callbacks. While they run, the outcome is not there yet for it:
+    ///   [`done`](Self::done) is false, a zero-timeout wait times out, and a timed wait
+    ///   returns `Err(Error::Timeout)` at its own limit (losing nothing) if they are still
+    ///   running then. A slow callback delays the waiters, never past their limits.
     ///
     /// Futures without callbacks pay nothing for this: registering the first one is what sets
     /// up the machinery (one allocation).

@@ -9,10 +9,10 @@
 //! parked thread). Futures that never get a callback pay nothing for this: no bit, no branch on
 //! the producer's side, no memory.
 //!
-//! Whoever gets to a sent outcome first delivers it: normally the producer's wake-up, but a
-//! waiter that looks in between the send and the wake-up runs the callbacks itself, on its own
-//! thread, still before it takes the value. Either way each callback runs once, before any
-//! waiter sees the outcome, and every callback sees the outcome the waiter gets.
+//! Only the producer's wake-up delivers (or, for a future that had completed before its first
+//! callback, the thread registering it). A waiter never does: it looks, registers, and waits
+//! within its own limit, so a slow callback can never stretch a timed wait, and the outcome is
+//! "not there yet" for every look (`done`, `try_result`, a zero wait) until the callbacks ran.
 
 use std::fmt;
 use std::mem;
@@ -135,9 +135,9 @@ impl<T, E> Relay<T, E> {
         }
     }
 
-    /// Whether an outcome is there or on its way (the consumer's `done`): from the producer's
-    /// send on, while the callbacks run too.
-    pub(crate) fn done(&self) -> bool {
+    /// Whether the producer has finished: an outcome is in the channel, on its way through
+    /// the callbacks, or delivered.
+    pub(crate) fn sent(&self) -> bool {
         match &self.lock().delivery {
             Delivery::Waiting(receiver) => receiver.has_message() || receiver.is_closed(),
             Delivery::Running | Delivery::Done(_) => true,
@@ -145,17 +145,14 @@ impl<T, E> Relay<T, E> {
         }
     }
 
-    /// Whether the outcome is delivered (the callbacks have run) and can be taken, delivering
-    /// it here first if it was sent but not yet delivered.
+    /// Whether the outcome is delivered (the callbacks have run) and can be taken: the
+    /// consumer's `done`.
     pub(crate) fn delivered(&self) -> bool {
-        self.deliver();
         matches!(self.lock().delivery, Delivery::Done(_) | Delivery::Closed)
     }
 
-    /// Takes the delivered outcome, delivering it here first if it was sent but not yet
-    /// delivered.
+    /// Takes the delivered outcome; pending until the producer's wake-up delivered it.
     pub(crate) fn try_take(&self) -> Look<T, E> {
-        self.deliver();
         let mut state = self.lock();
         match mem::replace(&mut state.delivery, Delivery::Closed) {
             Delivery::Done(outcome) => Look::Outcome(outcome),
@@ -168,16 +165,14 @@ impl<T, E> Relay<T, E> {
 
     /// Whether the delivered outcome is a failure, without taking it; `None` while pending.
     pub(crate) fn peek_failed(&self) -> Option<bool> {
-        self.deliver();
         match &self.lock().delivery {
             Delivery::Done(outcome) => Some(is_failure(outcome)),
             _ => None,
         }
     }
 
-    /// Registers the async waiter; ready once the outcome can be taken.
+    /// Registers the waiter (a task, or a parked thread); ready once the outcome can be taken.
     pub(crate) fn poll_delivered(&self, cx: &mut Context<'_>) -> Poll<()> {
-        self.deliver();
         let mut state = self.lock();
         match &state.delivery {
             Delivery::Done(_) | Delivery::Closed => Poll::Ready(()),

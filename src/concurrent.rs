@@ -86,7 +86,10 @@ impl<T, E> ConcurrentFuture<T, E> {
 
     /// Whether the future has completed: an outcome is there (value or error), or it was
     /// cancelled or abandoned, or its outcome was already taken. Never blocks; one or two atomic
-    /// loads.
+    /// loads (a lock, once done callbacks are registered).
+    ///
+    /// With done callbacks, the outcome is there once they have run: while they run on the
+    /// completing thread, `done()` is false, as a zero-timeout wait finds nothing yet.
     ///
     /// ```
     /// let (promise, mut future) = apifuture::promise::<u8, std::io::Error>();
@@ -98,7 +101,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     pub fn done(&self) -> bool {
         match &self.inbox {
             Inbox::Channel(receiver) => receiver.has_message() || receiver.is_closed(),
-            Inbox::Relayed(relay) => relay.done(),
+            Inbox::Relayed(relay) => relay.delivered(),
             Inbox::Taken | Inbox::Cancelled | Inbox::Abandoned => true,
         }
     }
@@ -334,7 +337,7 @@ impl<T, E> ConcurrentFuture<T, E> {
         let waker = Waker::from(Arc::clone(&relay));
         let finished = match &self.link {
             Some(link) => link
-                .poll_finished(&mut Context::from_waker(&waker), || relay.done())
+                .poll_finished(&mut Context::from_waker(&waker), || relay.sent())
                 .is_ready(),
             None => true,
         };
@@ -450,7 +453,7 @@ impl<T, E> fmt::Debug for ConcurrentFuture<T, E> {
             Inbox::Channel(receiver) if receiver.has_message() => "ready",
             Inbox::Channel(receiver) if receiver.is_closed() => "abandoned",
             Inbox::Channel(_) => "pending",
-            Inbox::Relayed(relay) if relay.done() => "ready",
+            Inbox::Relayed(relay) if relay.delivered() => "ready",
             Inbox::Relayed(_) => "pending",
             Inbox::Taken => "consumed",
             Inbox::Cancelled => "cancelled",

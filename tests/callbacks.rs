@@ -196,13 +196,10 @@ fn callbacks_run_before_a_blocking_waiter_wakes() {
             "{how:?}: callbacks first, in order, once each"
         );
         let entries = log.entries();
-        // The producer delivers, unless the waiter happened to look in the instant between its
-        // send and its wake-up (documented): then the waiter's thread ran them, still first.
-        assert!(
-            entries[0].thread == producer_thread || entries[0].thread == entries[2].thread,
-            "{how:?}: ran on a third thread"
-        );
-        assert_eq!(entries[0].thread, entries[1].thread, "{how:?}");
+        // The producer delivers, never the waiter (even one that looks between the producer's
+        // send and its wake-up).
+        assert_eq!(entries[0].thread, producer_thread, "{how:?}");
+        assert_eq!(entries[1].thread, producer_thread, "{how:?}");
     }
 }
 
@@ -1097,7 +1094,10 @@ fn held_in_its_callback() -> (
 fn waits_that_look_while_the_callbacks_run_get_the_value_after_them() {
     // A blocking wait parks until the callbacks have run, then takes the value.
     let (mut future, release, completing) = held_in_its_callback();
-    assert!(future.done(), "the outcome was sent");
+    assert!(
+        !future.done(),
+        "sent, but not there until the callbacks ran"
+    );
     let waiting = thread::spawn(move || future.result(Duration::from_secs(30)));
     thread::sleep(Duration::from_millis(20));
     release.send(()).unwrap();
@@ -1120,4 +1120,112 @@ fn waits_that_look_while_the_callbacks_run_get_the_value_after_them() {
     release.send(()).unwrap();
     assert_eq!(yielding.join().unwrap(), [(0, Ok(1))]);
     completing.join().unwrap();
+}
+
+// ===== waiters never run callbacks, and never wait past their own limit for them =====
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "blocks threads on channels for the whole window; the race below covers the relay under Miri"
+)]
+fn a_timed_wait_returns_at_its_limit_while_callbacks_run() {
+    let (mut future, release, completing) = held_in_its_callback();
+    // The callback holds the producer's thread until released: a waiter's limit is its own.
+    assert_eq!(future.result(Duration::from_millis(1)), Err(Error::Timeout));
+    assert_eq!(
+        future.result_deadline(Instant::now() + Duration::from_millis(1)),
+        Err(Error::Timeout)
+    );
+    let limit = Duration::from_millis(1);
+    assert_eq!(
+        futures_lite::future::block_on(future.result_async(limit)),
+        Err(Error::Timeout)
+    );
+    assert_eq!(
+        smol::block_on(future.result_async(limit)),
+        Err(Error::Timeout)
+    );
+    assert_eq!(
+        ViaTrait(future).result(Duration::from_millis(1)),
+        Err(Error::Timeout)
+    );
+    release.send(()).unwrap();
+    completing.join().unwrap();
+
+    // `done()` and a zero wait agree while the callbacks run: not yet.
+    let (mut future, release, completing) = held_in_its_callback();
+    assert!(!future.done(), "done() while the callbacks still run");
+    assert!(!future.future().done());
+    assert_eq!(future.result(Duration::ZERO), Err(Error::Timeout));
+    assert_eq!(future.try_result(), None);
+    assert!(
+        !future.future().cancel(),
+        "the outcome is on its way: too late to cancel"
+    );
+    release.send(()).unwrap();
+    completing.join().unwrap();
+    assert!(future.done());
+    assert_eq!(future.result(Duration::ZERO), Ok(1), "nothing was lost");
+}
+
+/// How the racing waiter looks at the future in `waiters_never_run_the_callbacks`.
+#[derive(Debug, Clone, Copy)]
+enum Look {
+    ZeroWait,
+    ShortWait,
+    TryResult,
+    Done,
+    ZeroAsync,
+}
+
+#[test]
+fn waiters_never_run_the_callbacks() {
+    let looks = [
+        Look::ZeroWait,
+        Look::ShortWait,
+        Look::TryResult,
+        Look::Done,
+        Look::ZeroAsync,
+    ];
+    for round in 0..iterations(600, 20) {
+        let how = looks[round % looks.len()];
+        let (promise, mut future) = promise::<u32, TestError>();
+        let ran_on = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&ran_on);
+        future.add_done_callback(move |_| seen.lock().unwrap().push(thread::current().id()));
+        let start = StartLine::new();
+        let (producer_thread, value) = thread::scope(|scope| {
+            let producer = scope.spawn(|| {
+                start.meet_and_delay(round % 16);
+                promise.set_result(3);
+                thread::current().id()
+            });
+            start.meet_and_delay(15 - round % 16);
+            // Look again and again while the producer sends and delivers.
+            let value = loop {
+                let looked = match how {
+                    Look::ZeroWait => future.result(Duration::ZERO),
+                    Look::ShortWait => future.result(Duration::from_micros(20)),
+                    Look::TryResult => future.try_result().unwrap_or(Err(Error::Timeout)),
+                    Look::Done if future.done() => future.result(Duration::ZERO),
+                    Look::Done => Err(Error::Timeout),
+                    Look::ZeroAsync => {
+                        futures_lite::future::block_on(future.result_async(Duration::ZERO))
+                    }
+                };
+                match looked {
+                    Err(Error::Timeout) => thread::yield_now(),
+                    outcome => break outcome,
+                }
+            };
+            (producer.join().unwrap(), value)
+        });
+        assert_eq!(value, Ok(3), "{how:?}, round {round}");
+        assert_eq!(
+            *ran_on.lock().unwrap(),
+            [producer_thread],
+            "{how:?}, round {round}: the callback ran on the waiter's thread"
+        );
+    }
 }
