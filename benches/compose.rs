@@ -5,14 +5,14 @@
 //!
 //! - `combinators/ready_blocking` and `combinators/ready_async`: what a combinator adds to a
 //!   future that is already complete, per future: made, blocked on with `result(None)` or
-//!   `.await`ed, dropped. `ready` is `ready(v)` alone. `map` is `ready(v).map(f)` with `f`
-//!   capturing a `u64`: `Map` stores its closure boxed (DESIGN.md section 4,
+//!   `.await`ed, dropped. `ready` is `ready(v)` alone. `map` is `ready(v).map_value(f)` with
+//!   `f` capturing a `u64`: `MapValue` stores its closure boxed (DESIGN.md section 4,
 //!   `src/compose/map.rs`), so the difference between `map` and `ready` in the async group is
 //!   that box's allocation and free plus the call through it (inside `catch_unwind`).
 //!   `map_no_capture` is the same with a closure that captures nothing, for which `Box`
-//!   allocates nothing: the call alone. `map_err` is `ready(v).map_err(g)`, `g` capturing a
+//!   allocates nothing: the call alone. `map_err` is `ready(v).map_failure(g)`, `g` capturing a
 //!   `u64`; the value is `Ok`, so `g` is boxed and dropped but never called. `and_then` is
-//!   `ready(v).and_then(|v| ready(v + k))`: a second ready future besides the box and the call,
+//!   `ready(v).then_call(|v| ready(v + k))`: a second ready future besides the box and the call,
 //!   so set it against twice `ready`. In the blocking group `ready` takes
 //!   `AwaitableConcurrentFuture`'s own `result`, which looks at the channel and returns, while
 //!   the combinators take the trait's provided one, which clones the thread's waker before its
@@ -26,7 +26,7 @@
 //! - `shared/async_N`: a fresh pending future shared by N async waiters, all polled once while
 //!   pending, then completed from the same thread, which wakes every waiter. The whole cycle is
 //!   timed: create, share, N handles, first poll, complete, wake, N outcomes. apifuture's
-//!   `promise().shared()` against `futures::channel::oneshot` + `FutureExt::shared`, both
+//!   `promise().into_shared()` against `futures::channel::oneshot` + `FutureExt::shared`, both
 //!   joined by `futures::future::join_all` (under 30 futures, it polls them in place).
 //!   `futures_over_apifuture` is `futures::future::Shared` over the apifuture promise, and
 //!   `apifuture_over_futures` is `SharedFuture` over the futures oneshot (through a
@@ -129,20 +129,22 @@ fn combinators_blocking(c: &mut Criterion) {
     group.bench_function("map", |b| {
         b.iter_custom(|iters| {
             blocking_loop(iters, |i| {
-                ready(i).map(move |v| v + i).result(None).unwrap()
+                ready(i).map_value(move |v| v + i).result(None).unwrap()
             })
         })
     });
     group.bench_function("map_no_capture", |b| {
         b.iter_custom(|iters| {
-            blocking_loop(iters, |i| ready(i).map(|v| v + 1).result(None).unwrap())
+            blocking_loop(iters, |i| {
+                ready(i).map_value(|v| v + 1).result(None).unwrap()
+            })
         })
     });
     group.bench_function("map_err", |b| {
         b.iter_custom(|iters| {
             blocking_loop(iters, |i| {
                 ready(i)
-                    .map_err(move |error| format!("call {i}: {error}"))
+                    .map_failure(move |error| format!("call {i}: {error}"))
                     .result(None)
                     .unwrap()
             })
@@ -152,7 +154,7 @@ fn combinators_blocking(c: &mut Criterion) {
         b.iter_custom(|iters| {
             blocking_loop(iters, |i| {
                 ready(i)
-                    .and_then(move |v| ready(v + i))
+                    .then_call(move |v| ready(v + i))
                     .result(None)
                     .unwrap()
             })
@@ -188,7 +190,7 @@ fn combinators_async(c: &mut Criterion) {
     group.bench_function("map", |b| {
         b.iter_custom(|iters| {
             async_loop(iters, |i| {
-                let future = ready(i).map(move |v| v + i);
+                let future = ready(i).map_value(move |v| v + i);
                 async move { future.await.unwrap() }
             })
         })
@@ -196,7 +198,7 @@ fn combinators_async(c: &mut Criterion) {
     group.bench_function("map_no_capture", |b| {
         b.iter_custom(|iters| {
             async_loop(iters, |i| {
-                let future = ready(i).map(|v| v + 1);
+                let future = ready(i).map_value(|v| v + 1);
                 async move { future.await.unwrap() }
             })
         })
@@ -204,7 +206,7 @@ fn combinators_async(c: &mut Criterion) {
     group.bench_function("map_err", |b| {
         b.iter_custom(|iters| {
             async_loop(iters, |i| {
-                let future = ready(i).map_err(move |error| format!("call {i}: {error}"));
+                let future = ready(i).map_failure(move |error| format!("call {i}: {error}"));
                 async move { future.await.unwrap() }
             })
         })
@@ -212,7 +214,7 @@ fn combinators_async(c: &mut Criterion) {
     group.bench_function("and_then", |b| {
         b.iter_custom(|iters| {
             async_loop(iters, |i| {
-                let future = ready(i).and_then(move |v| ready(v + i));
+                let future = ready(i).then_call(move |v| ready(v + i));
                 async move { future.await.unwrap() }
             })
         })
@@ -391,7 +393,7 @@ fn sum<E: std::fmt::Debug>(outcomes: Vec<Result<u64, E>>) -> u64 {
 /// future before the first poll instead of after it.
 async fn apifuture_shared(waiters: usize, value: u64, complete_first: bool) -> u64 {
     let (promise, future) = apifuture::promise::<u64, ()>();
-    let shared = ApiFutureExt::shared(future);
+    let shared = ApiFutureExt::into_shared(future);
     let handles = iter::repeat_n(shared, waiters);
     let mut all = pin!(join_all(handles));
     if !complete_first {
@@ -430,7 +432,7 @@ async fn futures_shared_over_apifuture(waiters: usize, value: u64, complete_firs
 /// two sharing layers compared on the futures crate's own channel.
 async fn apifuture_shared_over_futures(waiters: usize, value: u64, complete_first: bool) -> u64 {
     let (sender, receiver) = oneshot::channel::<u64>();
-    let shared = ApiFutureExt::shared(FuturesOneshot::new(receiver));
+    let shared = ApiFutureExt::into_shared(FuturesOneshot::new(receiver));
     let handles = iter::repeat_n(shared, waiters);
     let mut all = pin!(join_all(handles));
     if !complete_first {

@@ -53,7 +53,7 @@ const DEFAULT_CYCLES: u64 = 200_000;
 
 async fn shared(waiters: usize, value: u64, pending: bool) -> u64 {
     let (promise, future) = apifuture::promise::<u64, ()>();
-    let handles = iter::repeat_n(future.shared(), waiters);
+    let handles = iter::repeat_n(future.into_shared(), waiters);
     let mut all = pin!(join_all(handles));
     if pending {
         assert!(poll_once(all.as_mut()).await.is_none());
@@ -88,7 +88,7 @@ async fn futures_over_apifuture(waiters: usize, value: u64, pending: bool) -> u6
 
 async fn apifuture_over_futures(waiters: usize, value: u64, pending: bool) -> u64 {
     let (sender, receiver) = oneshot::channel::<u64>();
-    let handles = iter::repeat_n(FuturesOneshot::new(receiver).shared(), waiters);
+    let handles = iter::repeat_n(FuturesOneshot::new(receiver).into_shared(), waiters);
     let mut all = pin!(join_all(handles));
     if pending {
         assert!(poll_once(all.as_mut()).await.is_none());

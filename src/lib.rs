@@ -52,7 +52,8 @@
 //! - [`spawn`] runs a closure on a growing thread pool (see [`pool`]) and returns its future;
 //!   [`spawn_async`] runs async code on a background executor thread.
 //! - [`retry`] and [`poll_until_ready`] retry a request and poll a server-side operation.
-//! - [`ApiFutureExt`] composes: `map`, `and_then`, `boxed`, `shared`, `background`, `detach`.
+//! - [`ApiFutureExt`] composes: `map_value`, `map_failure`,
+//!   `then_call`, `into_boxed`, `into_shared`, `background`, `detach`.
 //! - Waits return `Result<Value, Error<Failure>>`: `Failure` is the operation's own error (a
 //!   boxed error, [`BoxError`], unless you choose one), [`Error`] adds why a wait ended
 //!   without a value.
@@ -156,11 +157,11 @@
 //! - **Eager work** ([`spawn`], [`spawn_async`], a [`promise`] completed by your transport):
 //!   return it as it is. The request is in flight as soon as the method returns.
 //! - **Lazy futures** ([`retry`], [`poll_until_ready`], [`from_future`], and
-//!   [`map`](ApiFutureExt::map)/[`and_then`](ApiFutureExt::and_then) over them) only progress
+//!   [`map_value`](ApiFutureExt::map_value)/[`then_call`](ApiFutureExt::then_call) over them) only progress
 //!   while someone waits. Return [`.background()`](ApiFutureExt::background) of them, so that
 //!   the call is submitted at once and retried or polled with nobody waiting, as the seed SDK's
 //!   calls are. It returns an [`AwaitableConcurrentFuture`].
-//! - **One type for many origins**: [`.boxed()`](ApiFutureExt::boxed) gives a
+//! - **One type for many origins**: [`.into_boxed()`](ApiFutureExt::into_boxed) gives a
 //!   [`BoxApiFuture`], for a struct field, a `Vec` of mixed calls, or a method of a `dyn`
 //!   trait (which cannot return `impl Trait`). It costs one allocation.
 //! - **Dropping cancels.** A caller that drops the future cancels the request; one that wants
@@ -201,7 +202,7 @@
 //!
 //! impl Runs for Client {
 //!     fn get_run(&self, id: u32) -> BoxApiFuture<String, SdkError> {
-//!         Client::get_run(self, id).boxed()
+//!         Client::get_run(self, id).into_boxed()
 //!     }
 //! }
 //!
@@ -327,8 +328,8 @@
 //!
 //! // An SDK returns one type from every method, whatever each future is made of.
 //! let mut calls: Vec<BoxApiFuture<u32, String>> = vec![
-//!     spawn(|| Ok(20)).map(|v: u32| v + 1).boxed(),
-//!     spawn(|| Ok(1)).and_then(|v| spawn(move || Ok(v * 2))).boxed(),
+//!     spawn(|| Ok(20)).map_value(|v: u32| v + 1).into_boxed(),
+//!     spawn(|| Ok(1)).then_call(|v| spawn(move || Ok(v * 2))).into_boxed(),
 //! ];
 //! let (done, pending) = wait(&mut calls, Duration::from_secs(30), ReturnWhen::AllCompleted);
 //! assert_eq!((done, pending), (vec![0, 1], vec![]));
@@ -339,7 +340,7 @@
 //! assert_eq!(results, [(0, 21), (1, 2)]);
 //!
 //! // One outcome for many waiters, each with its own timeout.
-//! let mut config = spawn(|| Ok::<_, String>("lr=0.1")).shared();
+//! let mut config = spawn(|| Ok::<_, String>("lr=0.1")).into_shared();
 //! let mut other = config.clone();
 //! assert_eq!(config.result(Duration::from_secs(30)).unwrap(), "lr=0.1");
 //! # futures_lite::future::block_on(async {
@@ -359,7 +360,7 @@
 //! | `wait(fs, timeout, FIRST_COMPLETED)` | [`wait`]`(&mut fs, timeout, `[`ReturnWhen::FirstCompleted`]`)` | [`wait_async`] |
 //! | `as_completed(fs, timeout)` | [`as_completed`] (an iterator) | [`as_completed_async`] (a stream) |
 //! | `[f.result() for f in fs]`, `asyncio.gather` | [`join_all`] | [`join_all_async`] |
-//! | several waiters on one future | [`shared`](ApiFutureExt::shared) | the same |
+//! | several waiters on one future | [`into_shared`](ApiFutureExt::into_shared) | the same |
 //! | `asyncio.wrap_future(f)` | — | `.await` on any [`ApiFuture`] |
 //! | `asyncio.run_coroutine_threadsafe(coro, loop)` | [`spawn_async`], then `result` | [`spawn_async`] |
 //!
@@ -391,7 +392,7 @@
 //!
 //! Waits take `&mut self`, so one future has one waiter at a time. Move it where it is waited
 //! on; it cannot be shared by reference between threads (use
-//! [`shared`](ApiFutureExt::shared) for several waiters):
+//! [`into_shared`](ApiFutureExt::into_shared) for several waiters):
 //!
 //! ```compile_fail
 //! fn sync<T: Sync>() {}
@@ -456,14 +457,14 @@ mod timeout;
 pub use api_future::{ApiFuture, ResultAsync};
 pub use awaitable::{AwaitableConcurrentFuture, failed, ready};
 pub use compose::{
-    AndThen, ApiFutureExt, AsCompleted, AsCompletedStream, BoxApiFuture, FromFuture, JoinAll, Map,
-    MapErr, ReturnWhen, SharedError, SharedFuture, WaitAsync, as_completed, as_completed_async,
-    from_future, join_all, join_all_async, spawn_async, wait, wait_async,
+    ApiFutureExt, AsCompleted, AsCompletedStream, BoxApiFuture, FromFuture, JoinAll, MapFailure,
+    MapValue, ReturnWhen, SharedError, SharedFuture, ThenCall, WaitAsync, as_completed,
+    as_completed_async, from_future, join_all, join_all_async, spawn_async, wait, wait_async,
 };
 pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};
 pub use pool::spawn;
-pub use promise::{Cancelled, Promise, promise};
+pub use promise::{Promise, WhenCancelled, promise};
 #[doc(hidden)]
 pub use retry::{AttemptFn, Reading};
 pub use retry::{

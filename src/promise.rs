@@ -142,8 +142,8 @@ impl<T, E> Promise<T, E> {
     ///     assert_eq!(stopped, None);
     /// });
     /// ```
-    pub fn cancelled(&self) -> Cancelled {
-        Cancelled {
+    pub fn cancelled(&self) -> WhenCancelled {
+        WhenCancelled {
             link: Arc::clone(&self.link),
             key: 0,
         }
@@ -202,13 +202,13 @@ impl<T, E> Drop for Promise<T, E> {
 /// once (one per task racing its part of the work), and each is woken; one dropped before
 /// that takes its waker with it.
 #[must_use = "futures do nothing unless polled"]
-pub struct Cancelled {
+pub struct WhenCancelled {
     link: Arc<Link>,
     /// This waiter's key in the producer's waker list; 0 until it first registers.
     key: usize,
 }
 
-impl Future for Cancelled {
+impl Future for WhenCancelled {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -219,7 +219,7 @@ impl Future for Cancelled {
     }
 }
 
-impl Drop for Cancelled {
+impl Drop for WhenCancelled {
     fn drop(&mut self) {
         if self.key != 0 {
             self.link.leave_closed(self.key);
@@ -227,9 +227,9 @@ impl Drop for Cancelled {
     }
 }
 
-impl fmt::Debug for Cancelled {
+impl fmt::Debug for WhenCancelled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cancelled").finish_non_exhaustive()
+        f.debug_struct("WhenCancelled").finish_non_exhaustive()
     }
 }
 

@@ -106,7 +106,7 @@ fn a_panic_while_driving_gives_panicked() {
     );
 
     let mut map = ready::<u32, TestError>(1)
-        .map(|_| -> u32 { panic!("boom in map") })
+        .map_value(|_| -> u32 { panic!("boom in map") })
         .background();
     assert_eq!(
         map.result(LONG),
@@ -116,7 +116,7 @@ fn a_panic_while_driving_gives_panicked() {
 
 #[test]
 fn a_future_whose_outcome_was_taken_gives_consumed() {
-    let mut lazy = ready::<u32, TestError>(1).map(|v| v + 1);
+    let mut lazy = ready::<u32, TestError>(1).map_value(|v| v + 1);
     assert_eq!(lazy.try_result(), Some(Ok(2)));
     assert_eq!(lazy.background().result(LONG), Err(Error::Consumed));
 
@@ -147,7 +147,7 @@ fn every_value_is_dropped_once_when_the_background_future_is_dropped() {
         let (producer, attempt) = promise::<Tracked, TestError>();
         let mut attempt = Some(attempt);
         let call = retry(fast(), move |_| attempt.take().expect("one attempt"))
-            .map(|tracked| tracked.value)
+            .map_value(|tracked| tracked.value)
             .background();
         if drop_early {
             drop(call);
@@ -223,7 +223,7 @@ fn detach_of_a_complete_cancelled_or_consumed_future_just_drops_it() {
     let mut consumed = ready::<Tracked, TestError>(counter.track(3));
     drop(consumed.try_result());
     consumed.detach();
-    ready::<u8, TestError>(1).map(|v| v + 1).detach();
+    ready::<u8, TestError>(1).map_value(|v| v + 1).detach();
     counter.assert_all_dropped();
     assert_eq!(counter.created(), 3);
 }
@@ -261,23 +261,23 @@ fn polling_after_the_outcome_was_taken_gives_consumed_for_every_type() {
     let expected = vec![true, false, false];
     assert_eq!(poll_past_the_end(ready::<u8, TestError>(1)), expected);
     assert_eq!(
-        poll_past_the_end(ready::<u8, TestError>(1).boxed()),
+        poll_past_the_end(ready::<u8, TestError>(1).into_boxed()),
         expected
     );
     assert_eq!(
-        poll_past_the_end(ready::<u8, TestError>(1).shared()),
+        poll_past_the_end(ready::<u8, TestError>(1).into_shared()),
         expected
     );
     assert_eq!(
-        poll_past_the_end(ready::<u8, TestError>(1).map(|v| v)),
+        poll_past_the_end(ready::<u8, TestError>(1).map_value(|v| v)),
         expected
     );
     assert_eq!(
-        poll_past_the_end(ready::<u8, TestError>(1).map_err(|e| e)),
+        poll_past_the_end(ready::<u8, TestError>(1).map_failure(|e| e)),
         expected
     );
     assert_eq!(
-        poll_past_the_end(ready::<u8, TestError>(1).and_then(ready::<u8, TestError>)),
+        poll_past_the_end(ready::<u8, TestError>(1).then_call(ready::<u8, TestError>)),
         expected
     );
     assert_eq!(

@@ -1,4 +1,4 @@
-//! `ApiFutureExt`: map, map_err, and_then and boxed, blocking and async.
+//! `ApiFutureExt`: map_value, map_failure, then_call and into_boxed, blocking and async.
 
 mod common;
 
@@ -13,26 +13,30 @@ use common::{TestError, on_two_executors};
 #[test]
 fn map_transforms_the_value_and_keeps_errors() {
     assert_eq!(
-        ready::<u32, TestError>(2).map(|v| v * 10).result(None),
+        ready::<u32, TestError>(2)
+            .map_value(|v| v * 10)
+            .result(None),
         Ok(20)
     );
     assert_eq!(
-        failed::<u32, TestError>("x").map(|v| v * 10).result(None),
+        failed::<u32, TestError>("x")
+            .map_value(|v| v * 10)
+            .result(None),
         Err(Error::Failed("x"))
     );
-    let mut mapped = ready::<u32, TestError>(2).map(|v| v + 1);
+    let mut mapped = ready::<u32, TestError>(2).map_value(|v| v + 1);
     assert_eq!(mapped.result(None), Ok(3));
     assert_eq!(mapped.result(None), Err(Error::Consumed));
 }
 
 #[test]
 fn map_err_transforms_only_the_operation_error() {
-    let mut call = failed::<u32, u16>(503).map_err(|code| code + 1);
+    let mut call = failed::<u32, u16>(503).map_failure(|code| code + 1);
     assert_eq!(call.result(None), Err(Error::Failed(504)));
     let (producer, future) = promise::<u32, u16>();
     drop(producer);
     assert_eq!(
-        future.map_err(|code| code + 1).result(None),
+        future.map_failure(|code| code + 1).result(None),
         Err(Error::Abandoned)
     );
 }
@@ -41,14 +45,14 @@ fn map_err_transforms_only_the_operation_error() {
 #[cfg_attr(miri, ignore = "async-io's reactor needs timerfd, which Miri lacks")]
 fn a_timeout_on_a_combinator_loses_nothing_in_both_modes() {
     let (producer, future) = promise::<u32, TestError>();
-    let mut mapped = future.map(|v| v * 2);
+    let mut mapped = future.map_value(|v| v * 2);
     assert_eq!(mapped.result(Duration::from_millis(2)), Err(Error::Timeout));
     producer.set_result(4);
     assert_eq!(mapped.result(None), Ok(8));
 
     on_two_executors(|| async {
         let (producer, future) = promise::<u32, TestError>();
-        let mut chained = future.and_then(|v| ready(v + 1));
+        let mut chained = future.then_call(|v| ready(v + 1));
         assert_eq!(
             chained.result_async(Duration::from_millis(2)).await,
             Err(Error::Timeout)
@@ -61,25 +65,25 @@ fn a_timeout_on_a_combinator_loses_nothing_in_both_modes() {
 
 #[test]
 fn and_then_runs_the_second_call_with_the_first_value() {
-    let mut chained = spawn(|| Ok::<_, TestError>(6)).and_then(|v| spawn(move || Ok(v * 7)));
+    let mut chained = spawn(|| Ok::<_, TestError>(6)).then_call(|v| spawn(move || Ok(v * 7)));
     assert_eq!(chained.result(Duration::from_secs(30)), Ok(42));
-    let mut first_fails = failed::<u32, TestError>("first").and_then(|v| ready(v + 1));
+    let mut first_fails = failed::<u32, TestError>("first").then_call(|v| ready(v + 1));
     assert_eq!(first_fails.result(None), Err(Error::Failed("first")));
     assert_eq!(first_fails.result(None), Err(Error::Consumed));
     let mut second_fails =
-        ready::<u32, TestError>(1).and_then(|_| failed::<u32, TestError>("second"));
+        ready::<u32, TestError>(1).then_call(|_| failed::<u32, TestError>("second"));
     assert_eq!(second_fails.result(None), Err(Error::Failed("second")));
     common::retire_pool_threads();
 }
 
 #[test]
 fn a_panicking_closure_gives_panicked() {
-    let mut mapped = ready::<u32, TestError>(1).map(|_| -> u32 { panic!("in map") });
+    let mut mapped = ready::<u32, TestError>(1).map_value(|_| -> u32 { panic!("in map") });
     assert_eq!(
         mapped.result(None),
         Err(Error::Panicked("in map".to_owned()))
     );
-    let mut chained = ready::<u32, TestError>(1).and_then(
+    let mut chained = ready::<u32, TestError>(1).then_call(
         |_| -> apifuture::AwaitableConcurrentFuture<u32, TestError> { panic!("in and_then") },
     );
     assert_eq!(
@@ -93,8 +97,8 @@ fn a_panicking_closure_gives_panicked() {
 fn boxed_futures_of_different_origins_share_a_vec() {
     let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
     let mut futures: Vec<BoxApiFuture<u32, TestError>> = vec![
-        ready(1).boxed(),
-        ready::<u32, TestError>(1).map(|v| v + 1).boxed(),
+        ready(1).into_boxed(),
+        ready::<u32, TestError>(1).map_value(|v| v + 1).into_boxed(),
         retry(policy, |attempt| {
             if attempt < 2 {
                 failed("busy")
@@ -102,8 +106,8 @@ fn boxed_futures_of_different_origins_share_a_vec() {
                 ready(3)
             }
         })
-        .boxed(),
-        spawn(|| Ok(4)).boxed(),
+        .into_boxed(),
+        spawn(|| Ok(4)).into_boxed(),
     ];
     let blocking: Vec<_> = futures
         .iter_mut()
@@ -112,7 +116,10 @@ fn boxed_futures_of_different_origins_share_a_vec() {
     assert_eq!(blocking, [Ok(1), Ok(2), Ok(3), Ok(4)]);
     let awaited = smol::block_on(async {
         let mut out = Vec::new();
-        for future in [ready::<u32, TestError>(5).boxed(), spawn(|| Ok(6)).boxed()] {
+        for future in [
+            ready::<u32, TestError>(5).into_boxed(),
+            spawn(|| Ok(6)).into_boxed(),
+        ] {
             out.push(future.await);
         }
         out

@@ -232,13 +232,13 @@ macro_rules! src {
     }};
     (promise, $n:expr) => { pending::<T, E>(Ok(val($n))) };
     (failed, $n:expr) => { pending::<T, E>(Err(err($n))) };
-    (boxed, $n:expr) => { with(pending::<T, E>(Ok(val($n))), |f| f.boxed()) };
+    (boxed, $n:expr) => { with(pending::<T, E>(Ok(val($n))), |f| f.into_boxed()) };
     (shared, $n:expr) => { with(pending::<T, E>(Ok(val($n))), share) };
-    (map, $n:expr) => { with(pending::<u32, E>(Ok($n)), |f| f.map(val)) };
-    (map_err, $n:expr) => { with(pending::<T, u32>(Ok(val($n))), |f| f.map_err(err)) };
-    (map_err_failed, $n:expr) => { with(pending::<T, u32>(Err($n)), |f| f.map_err(err)) };
+    (map, $n:expr) => { with(pending::<u32, E>(Ok($n)), |f| f.map_value(val)) };
+    (map_err, $n:expr) => { with(pending::<T, u32>(Ok(val($n))), |f| f.map_failure(err)) };
+    (map_err_failed, $n:expr) => { with(pending::<T, u32>(Err($n)), |f| f.map_failure(err)) };
     (and_then, $n:expr) => {
-        with(pending::<u32, E>(Ok($n)), |f| f.and_then(|n| ::apifuture::spawn(move || Ok(val(n)))))
+        with(pending::<u32, E>(Ok($n)), |f| f.then_call(|n| ::apifuture::spawn(move || Ok(val(n)))))
     };
     (retry, $n:expr) => {
         with(pending::<T, E>(Ok(val($n))), |f| {
@@ -499,21 +499,21 @@ macro_rules! matrix {
 
 matrix! {
     str_box: T = &'static str, E = BoxError, SE = SharedError, val = name, err = box_err,
-        share = [.map_err(SharedError::from).shared()];
+        share = [.map_failure(SharedError::from).into_shared()];
     str_str: T = &'static str, E = &'static str, SE = &'static str, val = name, err = str_err,
-        share = [.shared()];
+        share = [.into_shared()];
     str_string: T = &'static str, E = String, SE = String, val = name, err = string_err,
-        share = [.shared()];
+        share = [.into_shared()];
     str_sdk: T = &'static str, E = SdkError, SE = SdkError, val = name, err = sdk_err,
-        share = [.shared()];
+        share = [.into_shared()];
     run_box: T = Run, E = BoxError, SE = SharedError, val = run, err = box_err,
-        share = [.map_err(SharedError::from).shared()];
+        share = [.map_failure(SharedError::from).into_shared()];
     run_str: T = Run, E = &'static str, SE = &'static str, val = run, err = str_err,
-        share = [.shared()];
+        share = [.into_shared()];
     run_string: T = Run, E = String, SE = String, val = run, err = string_err,
-        share = [.shared()];
+        share = [.into_shared()];
     run_sdk: T = Run, E = SdkError, SE = SdkError, val = run, err = sdk_err,
-        share = [.shared()];
+        share = [.into_shared()];
 }
 
 // ---- An SDK client: `impl ApiFuture` returns, a trait, a `dyn` trait -------------------------
@@ -591,7 +591,7 @@ trait DynRunsApi: Send + Sync {
 
 impl DynRunsApi for Client {
     fn get(&self, id: u32) -> BoxApiFuture<Run, SdkError> {
-        Client::get(self, id).boxed()
+        Client::get(self, id).into_boxed()
     }
 }
 
@@ -604,7 +604,7 @@ impl DynRunsApi for Polled {
             1 | 2 => ready::<_, SdkError>(Progress::Pending),
             _ => ready(Progress::Ready(run(id))),
         };
-        poll_until_ready(fast(), probe).boxed()
+        poll_until_ready(fast(), probe).into_boxed()
     }
 }
 
@@ -613,7 +613,7 @@ struct Down;
 
 impl DynRunsApi for Down {
     fn get(&self, _id: u32) -> BoxApiFuture<Run, SdkError> {
-        failed(SdkError::Network("unreachable".into())).boxed()
+        failed(SdkError::Network("unreachable".into())).into_boxed()
     }
 }
 
@@ -682,7 +682,7 @@ fn timed_wrapper_in_spawned_tasks() {
 
     // Lifetimes in `T` and `E`, a combinator, completed from another thread while it waits.
     let (future, trigger) = pending::<u32, &'static str>(Ok(2));
-    let timed_map = SignalOnPending::new(Timed::new(future.map(name)), on_pending([trigger]));
+    let timed_map = SignalOnPending::new(Timed::new(future.map_value(name)), on_pending([trigger]));
     let (outcome, _) = on_tokio(async { tokio::spawn(timed_map).await.unwrap() });
     assert_eq!(outcome, Ok("two"));
 
@@ -712,10 +712,12 @@ fn cancels<V: Send + 'static, X: Send + 'static, F: ApiFuture>(
 #[test]
 fn timed_wrapper_dropped_mid_wait_cancels_the_producer() {
     assert!(cancels::<Run, SdkError, _>(|f| f));
-    assert!(cancels::<u32, BoxError, _>(|f| f.map(run).boxed()));
-    assert!(cancels::<&str, u16, _>(|f| f.map_err(SdkError::Status)));
-    assert!(cancels::<u32, String, _>(|f| f.and_then(|n| ready(run(n)))));
-    assert!(cancels::<Run, String, _>(|f| f.shared())); // the only handle
+    assert!(cancels::<u32, BoxError, _>(|f| f
+        .map_value(run)
+        .into_boxed()));
+    assert!(cancels::<&str, u16, _>(|f| f.map_failure(SdkError::Status)));
+    assert!(cancels::<u32, String, _>(|f| f.then_call(|n| ready(run(n)))));
+    assert!(cancels::<Run, String, _>(|f| f.into_shared())); // the only handle
     assert!(cancels::<Run, &str, _>(|f| {
         let mut once = Some(f);
         retry(fast(), move |_| once.take().expect("one attempt"))
@@ -799,7 +801,7 @@ fn dependent_pair() -> Vec<BoxApiFuture<u32, &'static str>> {
         sender.send(7).map_err(|_| "B went away")?;
         Ok(1)
     });
-    vec![b.boxed(), a.boxed()]
+    vec![b.into_boxed(), a.into_boxed()]
 }
 
 #[test]

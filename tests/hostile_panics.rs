@@ -143,9 +143,10 @@ fn lazy_futures_and_closures_with_hostile_payloads_give_panicked() {
         within_30s(move || {
             let mut lazy = from_future(exploding(endless));
             assert!(is_panicked(&lazy.result(LONG)));
-            let mut mapped = ready::<u32, TestError>(1).map(move |_| -> u32 { explode(endless) });
+            let mut mapped =
+                ready::<u32, TestError>(1).map_value(move |_| -> u32 { explode(endless) });
             assert!(is_panicked(&mapped.result(LONG)));
-            let mut chained = ready::<u32, TestError>(1).and_then(
+            let mut chained = ready::<u32, TestError>(1).then_call(
                 move |_| -> AwaitableConcurrentFuture<u32, TestError> { explode(endless) },
             );
             assert!(is_panicked(&chained.result(LONG)));

@@ -209,13 +209,13 @@ fn mixed_origins_through_boxed_and_shared() {
             ready(7)
         }
     });
-    let shared = ready::<u32, TestError>(9).shared();
+    let shared = ready::<u32, TestError>(9).into_shared();
     let mut futures: Vec<BoxApiFuture<u32, TestError>> = vec![
-        flaky.boxed(),
-        ready::<u32, TestError>(1).map(|v| v + 1).boxed(),
-        shared.clone().boxed(),
+        flaky.into_boxed(),
+        ready::<u32, TestError>(1).map_value(|v| v + 1).into_boxed(),
+        shared.clone().into_boxed(),
         // The same outcome waited through two handles.
-        shared.boxed(),
+        shared.into_boxed(),
     ];
     let (done, left) = wait(&mut futures, LONG, ReturnWhen::AllCompleted);
     assert_eq!((done, left), (vec![0, 1, 2, 3], vec![]));
@@ -406,7 +406,7 @@ fn lazy_sleepers(
                 log.lock().unwrap().push("end");
                 Ok::<u32, TestError>(i)
             })
-            .boxed()
+            .into_boxed()
         })
         .collect()
 }
@@ -482,7 +482,7 @@ fn a_lazy_future_waiting_on_a_later_one_does_not_hang_any_multi_wait() {
             sender.send(7).map_err(|_| "gone")?;
             Ok::<u32, TestError>(1)
         });
-        vec![waiting.boxed(), sending.boxed()]
+        vec![waiting.into_boxed(), sending.into_boxed()]
     }
     within_watchdog(|| {
         let mut futures = pair();
@@ -525,14 +525,14 @@ fn all_completed_mixes_producer_driven_and_lazy_futures_in_any_order() {
             if i % 2 == 0 {
                 let (producer, future) = promise::<u32, TestError>();
                 producers.push(producer);
-                futures.push(future.map(|v| v).boxed());
+                futures.push(future.map_value(|v| v).into_boxed());
             } else {
                 futures.push(
                     apifuture::from_future(async move {
                         async_io::Timer::after(Duration::from_millis(2)).await;
                         Ok::<u32, TestError>(i)
                     })
-                    .boxed(),
+                    .into_boxed(),
                 );
             }
         }

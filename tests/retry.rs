@@ -250,8 +250,10 @@ fn a_panicking_classifier_or_notifier_gives_panicked_in_every_mode() {
         panicked("in the background")
     );
     let outcomes = apifuture::join_all(vec![
-        ready::<u32, TestError>(1).boxed(),
-        retry(fast(), flaky(2)).when(|_| panic!("joined")).boxed(),
+        ready::<u32, TestError>(1).into_boxed(),
+        retry(fast(), flaky(2))
+            .when(|_| panic!("joined"))
+            .into_boxed(),
     ]);
     assert_eq!(outcomes, [Ok(1), panicked("joined")]);
 }

@@ -20,7 +20,7 @@ const LONG: Duration = Duration::from_secs(30);
 
 #[test]
 fn every_handle_gets_the_value_once_and_a_fresh_clone_gets_it_again() {
-    let mut a = ready::<String, TestError>("v".into()).shared();
+    let mut a = ready::<String, TestError>("v".into()).into_shared();
     let mut b = a.clone();
     assert_eq!(a.result(None).unwrap(), "v");
     assert_eq!(a.result(None), Err(Error::Consumed));
@@ -31,14 +31,14 @@ fn every_handle_gets_the_value_once_and_a_fresh_clone_gets_it_again() {
 
 #[test]
 fn errors_are_shared_too() {
-    let mut a = failed::<u8, TestError>("503").shared();
+    let mut a = failed::<u8, TestError>("503").into_shared();
     let mut b = a.clone();
     assert_eq!(a.result(None), Err(Error::Failed("503")));
     assert_eq!(b.result(None), Err(Error::Failed("503")));
 
     let mut boxed = failed::<u8, BoxError>("boom".into())
-        .map_err(SharedError::from)
-        .shared();
+        .map_failure(SharedError::from)
+        .into_shared();
     let mut other = boxed.clone();
     let first = boxed.result(None).unwrap_err();
     let second = other.result(None).unwrap_err();
@@ -52,7 +52,7 @@ fn errors_are_shared_too() {
 #[cfg_attr(miri, ignore = "async-io timers need the reactor")]
 fn timeouts_are_per_waiter_and_lose_nothing() {
     let (producer, future) = promise::<u32, TestError>();
-    let mut a = future.shared();
+    let mut a = future.into_shared();
     let mut b = a.clone();
     assert!(a.result(Duration::from_millis(5)).unwrap_err().is_timeout());
     assert!(b.result(Duration::ZERO).unwrap_err().is_timeout());
@@ -78,7 +78,7 @@ fn timeouts_are_per_waiter_and_lose_nothing() {
 #[test]
 fn dropping_some_handles_leaves_the_others_and_dropping_all_cancels() {
     let (producer, future) = promise::<u32, TestError>();
-    let a = future.shared();
+    let a = future.into_shared();
     let mut b = a.clone();
     let c = a.clone();
     drop(a);
@@ -94,7 +94,7 @@ fn dropping_some_handles_leaves_the_others_and_dropping_all_cancels() {
     assert_eq!(b.result(LONG), Ok(8));
 
     let (producer, future) = promise::<u32, TestError>();
-    let a = future.shared();
+    let a = future.into_shared();
     let b = a.clone();
     drop(a);
     assert!(!producer.is_cancelled());
@@ -107,7 +107,7 @@ fn dropping_some_handles_leaves_the_others_and_dropping_all_cancels() {
 fn sharing_a_consumed_future_shares_consumed() {
     let mut future = ready::<u8, TestError>(1);
     assert_eq!(future.result(None), Ok(1));
-    let mut shared = future.shared();
+    let mut shared = future.into_shared();
     let mut other = shared.clone();
     assert_eq!(shared.result(None), Err(Error::Consumed));
     assert_eq!(other.result(None), Err(Error::Consumed));
@@ -118,7 +118,7 @@ fn a_polled_source_completing_inside_one_waiter_wakes_the_others() {
     // from_future is driven by whoever polls: the completion happens inside a waiter's poll,
     // not on a producer's thread, and the other waiters must still hear of it.
     let (producer, gate) = promise::<u32, TestError>();
-    let mut a = from_future(async move { gate.await.map_err(|_| "gate") }).shared();
+    let mut a = from_future(async move { gate.await.map_err(|_| "gate") }).into_shared();
     let mut b = a.clone();
     let waiter = thread::spawn(move || b.result(LONG));
     producer.set_result(4);
@@ -144,7 +144,7 @@ fn a_lone_waiter_and_one_that_joins_it_are_both_woken() {
     // The first waiter is the only one when it polls, so the source holds its own waker; the
     // second must not rely on that.
     let (producer, future) = promise::<u8, TestError>();
-    let shared = future.shared();
+    let shared = future.into_shared();
     let mut a = std::pin::pin!(shared.clone());
     let mut b = std::pin::pin!(shared);
     let woken_a = poll_pending_once(&mut a);
@@ -165,7 +165,7 @@ fn a_lone_waiter_and_one_that_joins_it_are_both_woken() {
 #[test]
 fn a_lone_waiter_polled_with_a_new_waker_is_woken_on_the_new_one() {
     let (producer, future) = promise::<u8, TestError>();
-    let mut waiting = std::pin::pin!(future.shared());
+    let mut waiting = std::pin::pin!(future.into_shared());
     let (_, current) = poll_pending_with_two_wakers(waiting.as_mut());
     producer.set_result(2);
     assert!(
@@ -182,7 +182,7 @@ fn a_waiter_joining_a_lone_one_races_the_producer() {
     let rounds = iterations(400, 12);
     for round in 0..rounds {
         let (producer, future) = promise::<u16, TestError>();
-        let shared = future.shared();
+        let shared = future.into_shared();
         let mut second = shared.clone();
         let mut first = std::pin::pin!(shared);
         let woken = poll_pending_once(&mut first);
@@ -214,7 +214,7 @@ fn a_waiter_joining_a_lone_one_races_the_producer() {
 #[test]
 fn a_handle_that_waited_and_took_the_outcome_stays_consumed() {
     let (producer, future) = promise::<u8, TestError>();
-    let mut a = future.shared();
+    let mut a = future.into_shared();
     let idle: Vec<SharedFuture<u8, TestError>> = (0..200).map(|_| a.clone()).collect();
     let mut b = a.clone();
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
@@ -238,7 +238,7 @@ fn a_handle_that_waited_and_took_the_outcome_stays_consumed() {
 #[test]
 fn peek_and_done_do_not_consume() {
     let (producer, future) = promise::<u8, TestError>();
-    let mut shared = future.shared();
+    let mut shared = future.into_shared();
     assert!(!shared.done());
     assert_eq!(shared.peek_failed(), None);
     producer.set_error("bad");
@@ -256,7 +256,7 @@ fn sixty_four_mixed_waiters_see_one_outcome() {
     for _ in 0..iterations(20, 2) {
         let counter = DropCounter::new();
         let (producer, future) = promise::<Arc<Tracked>, TestError>();
-        let shared = future.shared();
+        let shared = future.into_shared();
         let finished = Arc::new(AtomicUsize::new(0));
         let mut threads = Vec::new();
         // Blocking waiters: one thread each, alternating a timeout with none.
@@ -326,7 +326,7 @@ fn sixty_four_mixed_waiters_see_one_outcome() {
 fn waiters_racing_a_dropped_producer_all_see_abandoned() {
     for _ in 0..iterations(50, 3) {
         let (producer, future) = promise::<u8, TestError>();
-        let shared = future.shared();
+        let shared = future.into_shared();
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let mut handle = shared.clone();
@@ -343,7 +343,7 @@ fn waiters_racing_a_dropped_producer_all_see_abandoned() {
 #[test]
 fn shared_futures_are_send() {
     fn send<T: Send>(_: &T) {}
-    let shared = ready::<u8, TestError>(1).shared();
+    let shared = ready::<u8, TestError>(1).into_shared();
     send(&shared);
 }
 
@@ -351,7 +351,7 @@ fn shared_futures_are_send() {
 fn states_are_returned_again_by_every_handle() {
     let (producer, future) = promise::<u32, String>();
     drop(producer);
-    let mut a = future.shared();
+    let mut a = future.into_shared();
     let mut b = a.clone();
     for _ in 0..2 {
         assert_eq!(a.result(None), Err(Error::Abandoned));
@@ -363,7 +363,7 @@ fn states_are_returned_again_by_every_handle() {
         Err(Error::Abandoned)
     );
 
-    let mut value = ready::<u32, String>(1).shared();
+    let mut value = ready::<u32, String>(1).into_shared();
     assert_eq!(value.result(None), Ok(1));
     assert_eq!(value.result(None), Err(Error::Consumed));
     assert_eq!(value.peek_failed(), Some(false));

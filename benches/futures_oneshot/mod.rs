@@ -8,7 +8,7 @@ use apifuture::{ApiFuture, Error};
 use futures::channel::oneshot::{Canceled, Receiver};
 
 /// A `futures::channel::oneshot` receiver as an [`apifuture::ApiFuture`]: what a user writes
-/// to share a future of another channel with `ApiFutureExt::shared`. It lets the benches run
+/// to share a future of another channel with `ApiFutureExt::into_shared`. It lets the benches run
 /// `SharedFuture` and `futures::future::Shared` over the very same source.
 #[derive(Debug)]
 pub struct FuturesOneshot {

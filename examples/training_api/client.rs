@@ -284,7 +284,7 @@ impl Drop for Turn {
                     before: None,
                     next: Some(next),
                 };
-                before.map(move |()| drop(rest)).detach();
+                before.map_value(move |()| drop(rest)).detach();
             }
         }
     }
@@ -370,7 +370,7 @@ impl TrainingClient {
             let seq = sequence.0;
             sequence.0 += 1;
             let (next_turn, after_me) = promise();
-            let before = std::mem::replace(&mut sequence.1, after_me).shared();
+            let before = std::mem::replace(&mut sequence.1, after_me).into_shared();
             let turn = Turn {
                 before: Some(before.clone()),
                 next: Some(next_turn),
@@ -388,7 +388,7 @@ impl TrainingClient {
         let key = format!("{}-{seq}", self.inner.session);
         let url = format!("{}/{kind}", self.inner.base);
         let (client, seen) = (self.clone(), Arc::clone(&counts));
-        let submission = before.and_then(move |()| {
+        let submission = before.then_call(move |()| {
             let mut turn = turn;
             turn.came();
             let agent = client.inner.agent.clone();
@@ -404,7 +404,7 @@ impl TrainingClient {
         });
         let (client, seen) = (self.clone(), Arc::clone(&counts));
         let inner = submission
-            .and_then(move |request_id| {
+            .then_call(move |request_id| {
                 let _ = seen.request_id.set(request_id.clone());
                 client.retrieve(request_id, seen)
             })

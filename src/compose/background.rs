@@ -18,7 +18,7 @@ use async_executor::Executor;
 use crate::api_future::ApiFuture;
 use crate::awaitable::AwaitableConcurrentFuture;
 use crate::error::{Error, caught};
-use crate::promise::{Cancelled, Promise, promise};
+use crate::promise::{Promise, WhenCancelled, promise};
 use crate::state::Outcome;
 
 /// The name of the thread that runs every [`spawn_async`] task.
@@ -219,7 +219,7 @@ struct Task<Fut: Future, T, E> {
     /// task has finished.
     running: Option<(Fut, Option<Promise<T, E>>)>,
     /// Ready once the consumer is gone (`None` when detached).
-    cancelled: Option<Cancelled>,
+    cancelled: Option<WhenCancelled>,
     read: fn(Fut::Output) -> Outcome<T, E>,
 }
 

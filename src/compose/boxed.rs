@@ -34,17 +34,17 @@ impl<A: ApiFuture> Erased<A::Value, A::Failure> for A {
 }
 
 /// Any [`ApiFuture`] with value `T` and error `E`, boxed: one type for futures of different
-/// origins (a [`Retry`](crate::Retry), a [`Map`](crate::Map), a spawned job), so that they can
+/// origins (a [`Retry`](crate::Retry), a [`MapValue`](crate::MapValue), a spawned job), so that they can
 /// share a `Vec`, a struct field, an SDK method's return type or a `dyn` trait's method. Made by
-/// [`ApiFutureExt::boxed`](crate::ApiFutureExt::boxed).
+/// [`ApiFutureExt::into_boxed`](crate::ApiFutureExt::into_boxed).
 ///
 /// ```
 /// use apifuture::{ready, retry, ApiFuture, ApiFutureExt, BoxApiFuture, BoxError, RetryPolicy};
 ///
 /// let mut futures: Vec<BoxApiFuture<u32>> = vec![
-///     ready::<u32, BoxError>(1).boxed(),
-///     ready::<u32, BoxError>(20).map(|v| v + 1).boxed(),
-///     retry(RetryPolicy::new(), |_| ready::<u32, BoxError>(3)).boxed(),
+///     ready::<u32, BoxError>(1).into_boxed(),
+///     ready::<u32, BoxError>(20).map_value(|v| v + 1).into_boxed(),
+///     retry(RetryPolicy::new(), |_| ready::<u32, BoxError>(3)).into_boxed(),
 /// ];
 /// let values: Vec<u32> = futures.iter_mut().map(|f| f.result(None).unwrap()).collect();
 /// assert_eq!(values, [1, 21, 3]);

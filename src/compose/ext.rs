@@ -2,7 +2,7 @@
 
 use super::background;
 use super::boxed::BoxApiFuture;
-use super::map::{AndThen, Map, MapErr};
+use super::map::{MapFailure, MapValue, ThenCall};
 use super::shared::SharedFuture;
 use crate::api_future::ApiFuture;
 use crate::awaitable::AwaitableConcurrentFuture;
@@ -19,16 +19,16 @@ pub trait ApiFutureExt: ApiFuture {
     ///
     /// ```
     /// use apifuture::{ready, ApiFuture, ApiFutureExt, BoxError};
-    /// let mut len = ready::<&str, BoxError>("four").map(str::len);
+    /// let mut len = ready::<&str, BoxError>("four").map_value(str::len);
     /// assert_eq!(len.result(None).unwrap(), 4);
     /// ```
-    fn map<U, F>(self, f: F) -> Map<Self, U>
+    fn map_value<U, F>(self, f: F) -> MapValue<Self, U>
     where
         Self: Sized,
         F: FnOnce(Self::Value) -> U + Send + 'static,
         U: Send,
     {
-        Map::new(self, Box::new(f))
+        MapValue::new(self, Box::new(f))
     }
 
     /// The future `f` makes from the value: a second call that needs the first's answer.
@@ -37,33 +37,33 @@ pub trait ApiFutureExt: ApiFuture {
     /// use apifuture::{ready, spawn, ApiFutureExt, BoxError};
     /// # futures_lite::future::block_on(async {
     /// let id = ready::<u32, BoxError>(7);
-    /// let name = id.and_then(|id| spawn(move || Ok(format!("run-{id}")))).await;
+    /// let name = id.then_call(|id| spawn(move || Ok(format!("run-{id}")))).await;
     /// assert_eq!(name.unwrap(), "run-7");
     /// # });
     /// ```
-    fn and_then<B, F>(self, f: F) -> AndThen<Self, B>
+    fn then_call<B, F>(self, f: F) -> ThenCall<Self, B>
     where
         Self: Sized,
         B: ApiFuture<Failure = Self::Failure>,
         F: FnOnce(Self::Value) -> B + Send + 'static,
     {
-        AndThen::new(self, Box::new(f), |error| error)
+        ThenCall::new(self, Box::new(f), |error| error)
     }
 
     /// The operation's own error (`Error::Failed`) passed through `f`; other outcomes unchanged.
     ///
     /// ```
     /// use apifuture::{failed, ApiFuture, ApiFutureExt, Error};
-    /// let mut call = failed::<u32, u16>(503).map_err(|code| format!("HTTP {code}"));
+    /// let mut call = failed::<u32, u16>(503).map_failure(|code| format!("HTTP {code}"));
     /// assert_eq!(call.result(None), Err(Error::Failed("HTTP 503".to_string())));
     /// ```
-    fn map_err<E2, F>(self, f: F) -> MapErr<Self, E2>
+    fn map_failure<E2, F>(self, f: F) -> MapFailure<Self, E2>
     where
         Self: Sized,
         F: FnOnce(Self::Failure) -> E2 + Send + 'static,
         E2: Send,
     {
-        MapErr::new(self, Box::new(f))
+        MapFailure::new(self, Box::new(f))
     }
 
     /// Shares the outcome among any number of waiters: see [`SharedFuture`]. Values and
@@ -71,11 +71,11 @@ pub trait ApiFutureExt: ApiFuture {
     ///
     /// ```
     /// use apifuture::{ready, ApiFuture, ApiFutureExt};
-    /// let mut a = ready::<u8, String>(5).shared();
+    /// let mut a = ready::<u8, String>(5).into_shared();
     /// let mut b = a.clone();
     /// assert_eq!((a.result(None).unwrap(), b.result(None).unwrap()), (5, 5));
     /// ```
-    fn shared(self) -> SharedFuture<Self::Value, Self::Failure>
+    fn into_shared(self) -> SharedFuture<Self::Value, Self::Failure>
     where
         Self: Sized + 'static,
         Self::Value: Clone + Sync + 'static,
@@ -89,10 +89,10 @@ pub trait ApiFutureExt: ApiFuture {
     /// ```
     /// use apifuture::{ready, ApiFutureExt, BoxApiFuture, BoxError};
     /// let calls: Vec<BoxApiFuture<u32>> =
-    ///     vec![ready::<u32, BoxError>(1).boxed(), ready::<u32, BoxError>(1).map(|v| v + 1).boxed()];
+    ///     vec![ready::<u32, BoxError>(1).into_boxed(), ready::<u32, BoxError>(1).map_value(|v| v + 1).into_boxed()];
     /// assert_eq!(calls.len(), 2);
     /// ```
-    fn boxed(self) -> BoxApiFuture<Self::Value, Self::Failure>
+    fn into_boxed(self) -> BoxApiFuture<Self::Value, Self::Failure>
     where
         Self: Sized + 'static,
     {

@@ -1,11 +1,11 @@
-//! [`Map`], [`MapErr`] and [`AndThen`]: futures made from another future and a closure.
+//! [`MapValue`], [`MapFailure`] and [`ThenCall`]: futures made from another future and a closure.
 //!
 //! Each stores its closure boxed, one allocation per combinator. Written generic over the
-//! closure instead (`impl<A, F: FnOnce(A::Value) -> U> ApiFuture for Map<A, F>`), a closure
+//! closure instead (`impl<A, F: FnOnce(A::Value) -> U> ApiFuture for MapValue<A, F>`), a closure
 //! signature tied to the inner future's associated types makes rustc reject `Send` async blocks
 //! that await the combinator whenever those types hold a lifetime (`&'static str`, or the hidden
 //! `'static` of `BoxError`): rust-lang/rust#110338. For the same reason no impl here requires
-//! two associated types to be equal (`B: ApiFuture<Failure = A::Failure>`): [`AndThen`] checks
+//! two associated types to be equal (`B: ApiFuture<Failure = A::Failure>`): [`ThenCall`] checks
 //! that where it is made and keeps the identity conversion it implies as a `fn` pointer.
 
 use std::fmt;
@@ -14,28 +14,28 @@ use std::task::{Context, Poll};
 use crate::api_future::{ApiFuture, future_by_poll_outcome};
 use crate::error::{Error, guarded};
 
-/// The closure of a [`Map`].
+/// The closure of a [`MapValue`].
 type MapFn<A, U> = Box<dyn FnOnce(<A as ApiFuture>::Value) -> U + Send>;
-/// The closure of a [`MapErr`].
-type MapErrFn<A, E2> = Box<dyn FnOnce(<A as ApiFuture>::Failure) -> E2 + Send>;
-/// The closure of an [`AndThen`].
+/// The closure of a [`MapFailure`].
+type MapFailureFn<A, E2> = Box<dyn FnOnce(<A as ApiFuture>::Failure) -> E2 + Send>;
+/// The closure of an [`ThenCall`].
 type ThenFn<A, B> = Box<dyn FnOnce(<A as ApiFuture>::Value) -> B + Send>;
 
-/// The future of [`ApiFutureExt::map`](crate::ApiFutureExt::map): the inner future's value
+/// The future of [`ApiFutureExt::map_value`](crate::ApiFutureExt::map_value): the inner future's value
 /// passed through a closure that returns a `U`. Errors pass through unchanged.
 #[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
-pub struct Map<A: ApiFuture, U> {
+pub struct MapValue<A: ApiFuture, U> {
     inner: A,
     f: Option<MapFn<A, U>>,
 }
 
-impl<A: ApiFuture, U> Map<A, U> {
+impl<A: ApiFuture, U> MapValue<A, U> {
     pub(crate) fn new(inner: A, f: MapFn<A, U>) -> Self {
-        Map { inner, f: Some(f) }
+        MapValue { inner, f: Some(f) }
     }
 }
 
-impl<A: ApiFuture, U: Send> ApiFuture for Map<A, U> {
+impl<A: ApiFuture, U: Send> ApiFuture for MapValue<A, U> {
     type Value = U;
     type Failure = A::Failure;
 
@@ -63,22 +63,22 @@ impl<A: ApiFuture, U: Send> ApiFuture for Map<A, U> {
     }
 }
 
-/// The future of [`ApiFutureExt::map_err`](crate::ApiFutureExt::map_err): the operation's own
+/// The future of [`ApiFutureExt::map_failure`](crate::ApiFutureExt::map_failure): the operation's own
 /// error (`Error::Failed`) passed through a closure that returns an `E2`; every other outcome
 /// unchanged.
 #[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
-pub struct MapErr<A: ApiFuture, E2> {
+pub struct MapFailure<A: ApiFuture, E2> {
     inner: A,
-    f: Option<MapErrFn<A, E2>>,
+    f: Option<MapFailureFn<A, E2>>,
 }
 
-impl<A: ApiFuture, E2> MapErr<A, E2> {
-    pub(crate) fn new(inner: A, f: MapErrFn<A, E2>) -> Self {
-        MapErr { inner, f: Some(f) }
+impl<A: ApiFuture, E2> MapFailure<A, E2> {
+    pub(crate) fn new(inner: A, f: MapFailureFn<A, E2>) -> Self {
+        MapFailure { inner, f: Some(f) }
     }
 }
 
-impl<A: ApiFuture, E2: Send> ApiFuture for MapErr<A, E2> {
+impl<A: ApiFuture, E2: Send> ApiFuture for MapFailure<A, E2> {
     type Value = A::Value;
     type Failure = E2;
 
@@ -111,16 +111,16 @@ impl<A: ApiFuture, E2: Send> ApiFuture for MapErr<A, E2> {
     }
 }
 
-/// The future of [`ApiFutureExt::and_then`](crate::ApiFutureExt::and_then): the first future,
+/// The future of [`ApiFutureExt::then_call`](crate::ApiFutureExt::then_call): the first future,
 /// then the future `B` that a closure makes from its value.
 #[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
-pub struct AndThen<A: ApiFuture, B: ApiFuture> {
+pub struct ThenCall<A: ApiFuture, B: ApiFuture> {
     chain: Chain<A, B>,
     /// The first future's error as the second's: the identity, the two types being one.
     convert: fn(A::Failure) -> B::Failure,
 }
 
-/// Which of the two futures an [`AndThen`] is on.
+/// Which of the two futures an [`ThenCall`] is on.
 enum Chain<A: ApiFuture, B: ApiFuture> {
     First(A, Option<ThenFn<A, B>>),
     Second(B),
@@ -129,11 +129,11 @@ enum Chain<A: ApiFuture, B: ApiFuture> {
 }
 
 // No field is pinned: both futures are `Unpin`, and a stored error is only ever moved out.
-impl<A: ApiFuture, B: ApiFuture> Unpin for AndThen<A, B> {}
+impl<A: ApiFuture, B: ApiFuture> Unpin for ThenCall<A, B> {}
 
-impl<A: ApiFuture, B: ApiFuture> AndThen<A, B> {
+impl<A: ApiFuture, B: ApiFuture> ThenCall<A, B> {
     pub(crate) fn new(first: A, f: ThenFn<A, B>, convert: fn(A::Failure) -> B::Failure) -> Self {
-        AndThen {
+        ThenCall {
             chain: Chain::First(first, Some(f)),
             convert,
         }
@@ -159,7 +159,7 @@ impl<A: ApiFuture, B: ApiFuture> AndThen<A, B> {
     }
 }
 
-impl<A: ApiFuture, B: ApiFuture> ApiFuture for AndThen<A, B> {
+impl<A: ApiFuture, B: ApiFuture> ApiFuture for ThenCall<A, B> {
     type Value = B::Value;
     type Failure = B::Failure;
 
@@ -221,9 +221,9 @@ macro_rules! opaque_debug {
     };
 }
 
-future_by_poll_outcome!([A: ApiFuture, U: Send] Map<A, U>, []);
-future_by_poll_outcome!([A: ApiFuture, E2: Send] MapErr<A, E2>, []);
-future_by_poll_outcome!([A: ApiFuture, B: ApiFuture] AndThen<A, B>, []);
-opaque_debug!(Map<A, U>, where A: ApiFuture);
-opaque_debug!(MapErr<A, E2>, where A: ApiFuture);
-opaque_debug!(AndThen<A, B>, where A: ApiFuture, B: ApiFuture);
+future_by_poll_outcome!([A: ApiFuture, U: Send] MapValue<A, U>, []);
+future_by_poll_outcome!([A: ApiFuture, E2: Send] MapFailure<A, E2>, []);
+future_by_poll_outcome!([A: ApiFuture, B: ApiFuture] ThenCall<A, B>, []);
+opaque_debug!(MapValue<A, U>, where A: ApiFuture);
+opaque_debug!(MapFailure<A, E2>, where A: ApiFuture);
+opaque_debug!(ThenCall<A, B>, where A: ApiFuture, B: ApiFuture);

@@ -19,6 +19,6 @@ pub use boxed::BoxApiFuture;
 pub use ext::ApiFutureExt;
 pub use from_future::{FromFuture, from_future};
 pub use join::{JoinAll, join_all, join_all_async};
-pub use map::{AndThen, Map, MapErr};
+pub use map::{MapFailure, MapValue, ThenCall};
 pub use shared::{SharedError, SharedFuture};
 pub use wait::{ReturnWhen, WaitAsync, wait, wait_async};

@@ -27,14 +27,14 @@ use crate::error::{BoxError, Error, is_failure};
 use crate::sync::{AtomicUsize, Mutex, MutexGuard, OnceLock, Ordering};
 
 /// An error type that [`SharedFuture`] can clone: [`BoxError`] is not `Clone`, so share a
-/// future of `BoxError` as `.map_err(SharedError::from).shared()`.
+/// future of `BoxError` as `.map_failure(SharedError::from).into_shared()`.
 ///
 /// ```
 /// use apifuture::{spawn, ApiFuture, ApiFutureExt, BoxError, SharedError};
 ///
 /// let mut a = spawn(|| Err::<u8, BoxError>("overloaded".into()))
-///     .map_err(SharedError::from)
-///     .shared();
+///     .map_failure(SharedError::from)
+///     .into_shared();
 /// let mut b = a.clone();
 /// assert_eq!(a.result(None).unwrap_err().to_string(), "operation failed: overloaded");
 /// assert_eq!(b.result(None).unwrap_err().to_string(), "operation failed: overloaded");
@@ -43,7 +43,7 @@ pub type SharedError = Arc<dyn std::error::Error + Send + Sync>;
 
 /// A future with any number of waiters: clone the handle, and every clone can be blocked on
 /// or awaited, each with its own non-destructive timeout, and gets a clone of the one outcome.
-/// Made by [`ApiFutureExt::shared`](crate::ApiFutureExt::shared).
+/// Made by [`ApiFutureExt::into_shared`](crate::ApiFutureExt::into_shared).
 ///
 /// - Each handle hands out the outcome once (later waits on that handle give
 ///   [`Error::Consumed`]); a fresh clone of any handle gets it again.
@@ -59,7 +59,7 @@ pub type SharedError = Arc<dyn std::error::Error + Send + Sync>;
 /// use std::time::Duration;
 /// use apifuture::{spawn, ApiFuture, ApiFutureExt};
 ///
-/// let mut config = spawn(|| Ok::<_, String>(String::from("lr=0.1"))).shared();
+/// let mut config = spawn(|| Ok::<_, String>(String::from("lr=0.1"))).into_shared();
 /// let mut for_thread = config.clone();
 /// let thread = std::thread::spawn(move || for_thread.result(Duration::from_secs(30)).unwrap());
 /// # futures_lite::future::block_on(async {
@@ -411,7 +411,7 @@ impl<T, E> SharedFuture<T, E> {
     /// ```
     /// use apifuture::{promise, ApiFutureExt};
     /// let (promise, future) = promise::<u8, String>();
-    /// let shared = future.shared();
+    /// let shared = future.into_shared();
     /// assert!(!shared.done());
     /// promise.set_result(1);
     /// assert!(shared.done());

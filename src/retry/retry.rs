@@ -20,7 +20,7 @@ use crate::timeout::Limit;
 /// attempts it returns. (`R` tells a retry from a poll: [`Polling<F>`](Polling) is this type
 /// reading each attempt's value as a [`Progress`].) Code that names the type writes the bounds of [`retry`]
 /// (`F: FnMut(u32) -> A + Send, A: ApiFuture`); mostly `impl ApiFuture<..>` or
-/// [`boxed`](crate::ApiFutureExt::boxed) spares naming it.
+/// [`into_boxed`](crate::ApiFutureExt::into_boxed) spares naming it.
 ///
 /// The first attempt starts when the `Retry` is made. Later attempts start as a waiter drives
 /// the schedule: a blocking wait sleeps the backoff on its own thread, an async wait on an
