@@ -80,7 +80,8 @@ use futures_lite::future::{block_on, poll_once};
 use futures_oneshot::FuturesOneshot;
 
 /// A future that passes everything through to the one it holds but keeps `ApiFuture`'s
-/// provided `result`: the blocking wait that `Map`, `MapErr` and `AndThen` take.
+/// provided `result`: the blocking wait that `MapValue`, `MapFailure` and `ThenCall` take.
+#[derive(Debug)]
 struct ProvidedWait<A>(A);
 
 impl<A: ApiFuture> ApiFuture for ProvidedWait<A> {

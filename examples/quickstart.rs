@@ -3,12 +3,29 @@
 //!
 //! Run it with `cargo run --example quickstart`.
 
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use apifuture::{ApiFuture, ApiFutureExt, BoxError, Error, RetryPolicy, promise, retry, spawn};
+
+/// An error of the SDK's own, for the calls that have one.
+#[derive(Debug)]
+enum StepError {
+    LearningRateTooHigh(f32),
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepError::LearningRateTooHigh(rate) => write!(f, "learning rate {rate} is too high"),
+        }
+    }
+}
+
+impl std::error::Error for StepError {}
 
 /// A stand-in for a training-API client: each call starts work and returns its future.
 #[derive(Default)]
@@ -40,12 +57,15 @@ impl TrainingClient {
     fn optim_step(
         &self,
         learning_rate: f32,
-    ) -> impl ApiFuture<Value = u64, Failure = BoxError> + use<> {
+    ) -> impl ApiFuture<Value = u64, Failure = StepError> + use<> {
         let (promise, future) = promise();
         thread::spawn(move || {
             thread::sleep(Duration::from_millis(80));
             if promise.is_cancelled() {
                 return; // nobody waits any more: skip the work
+            }
+            if learning_rate > 1.0 {
+                return promise.set_error(StepError::LearningRateTooHigh(learning_rate));
             }
             promise.set_result((learning_rate * 1e4) as u64);
         });
@@ -75,6 +95,7 @@ async fn timed<F: ApiFuture>(future: F) -> (F::Output, Duration) {
     (outcome, started.elapsed())
 }
 
+/// `Error` is `Error<BoxError>`: the calls' own errors are boxed into it, whatever their type.
 fn blocking(client: &TrainingClient) -> Result<(), Error> {
     println!("-- blocking, from a plain thread");
     let started = Instant::now();
@@ -84,13 +105,15 @@ fn blocking(client: &TrainingClient) -> Result<(), Error> {
 
     println!("loss = {}", loss.result(Duration::from_secs(30))?);
 
-    // A short timeout is no loss: the step is still pending and we can wait again.
+    // A short timeout is no loss: the step is still pending and we can wait again. The step's
+    // own error type is the SDK's `StepError`: one call boxes it for `?`.
     let step = match step.result(Duration::from_millis(1)) {
         Err(Error::Timeout) => {
             println!("step not finished after 1 ms; waiting on");
-            step.result(Duration::from_secs(30))?
+            step.result(Duration::from_secs(30))
+                .map_err(Error::into_boxed_failure)?
         }
-        outcome => outcome?,
+        outcome => outcome.map_err(Error::into_boxed_failure)?,
     };
     println!("step = {step}");
 
@@ -113,11 +136,21 @@ async fn asynchronous(client: &TrainingClient) -> Result<(), Error> {
     let step = match step.result_async(Duration::from_millis(1)).await {
         Err(Error::Timeout) => {
             println!("step not finished after 1 ms; awaiting on");
-            step.await?
+            step.await.map_err(Error::into_boxed_failure)?
         }
-        outcome => outcome?,
+        outcome => outcome.map_err(Error::into_boxed_failure)?,
     };
     println!("step = {step}");
+
+    // An SDK error that comes out of `?` can still be told apart.
+    let too_high = client
+        .optim_step(10.0)
+        .await
+        .map_err(Error::into_boxed_failure);
+    if let Err(error) = too_high {
+        let is_step_error = error.failure_source().is_some_and(|e| e.is::<StepError>());
+        println!("{error} (an SDK StepError: {is_step_error})");
+    }
 
     // A retried call runs in the background: by the time we look, it has made progress.
     let saved = client.save_weights();
@@ -139,5 +172,8 @@ fn main() -> Result<(), Error> {
     let client = TrainingClient::default();
     blocking(&client)?;
     smol::block_on(asynchronous(&client))?;
+    // Every future of the SDK is printable, and says whether it is done without waiting.
+    let mut last = client.forward_backward(vec![1.0]);
+    println!("{last:?}: done = {}", last.done());
     Ok(())
 }

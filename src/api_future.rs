@@ -5,7 +5,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
@@ -62,8 +62,12 @@ use crate::timeout::{self, AsyncLimit, Limit};
 /// # });
 /// ```
 ///
-/// Implementing it for a type of your own takes the two primitives and a `Future` impl that
-/// calls [`poll_outcome`](ApiFuture::poll_outcome):
+/// Every `ApiFuture` is also [`Debug`](fmt::Debug), so an SDK's `impl ApiFuture<..>` can be
+/// printed, and [`done`](ApiFuture::done) asks whether it has its outcome without waiting.
+///
+/// Implementing it for a type of your own takes the two primitives, `Debug` (derive it, or
+/// write it with `finish_non_exhaustive()` where a field is not `Debug`) and a `Future` impl
+/// that calls [`poll_outcome`](ApiFuture::poll_outcome):
 ///
 /// ```
 /// use std::future::Future;
@@ -72,6 +76,7 @@ use crate::timeout::{self, AsyncLimit, Limit};
 /// use apifuture::{ApiFuture, AwaitableConcurrentFuture, Error};
 ///
 /// /// A future that doubles what another one gives.
+/// #[derive(Debug)]
 /// struct Doubled(AwaitableConcurrentFuture<u32, String>);
 ///
 /// impl ApiFuture for Doubled {
@@ -98,7 +103,7 @@ use crate::timeout::{self, AsyncLimit, Limit};
 /// ```
 #[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
 pub trait ApiFuture:
-    Future<Output = Result<Self::Value, Error<Self::Failure>>> + Send + Unpin
+    Future<Output = Result<Self::Value, Error<Self::Failure>>> + fmt::Debug + Send + Unpin
 {
     /// What the operation gives when it succeeds.
     type Value: Send;
@@ -156,6 +161,33 @@ pub trait ApiFuture:
     /// ```
     fn peek_failed(&mut self) -> Option<bool> {
         None
+    }
+
+    /// Whether the outcome is there: [`try_result`](ApiFuture::try_result) would return `Some`
+    /// (a value, an error, a state such as `Cancelled`, or `Consumed` once it was taken).
+    /// Takes nothing and never blocks.
+    ///
+    /// A future that its producer completes (a promise, a spawned job) is only looked at. A
+    /// lazy one (a retry, a poll, [`from_future`](crate::from_future)) is driven one step, with
+    /// a waker that wakes nobody: a due attempt may start, and a waker registered by an earlier
+    /// poll may be replaced, so poll the future again (as every executor does) before relying
+    /// on a wake-up.
+    ///
+    /// ```
+    /// use apifuture::{ApiFuture, BoxError};
+    ///
+    /// fn call() -> impl ApiFuture<Value = u8, Failure = BoxError> {
+    ///     apifuture::ready(1)
+    /// }
+    ///
+    /// let mut future = call();
+    /// assert!(future.done());
+    /// println!("{future:?}"); // every ApiFuture is Debug
+    /// assert_eq!(future.try_result().unwrap().unwrap(), 1); // done() took nothing
+    /// ```
+    fn done(&mut self) -> bool {
+        self.poll_ready(&mut Context::from_waker(Waker::noop()))
+            .is_ready()
     }
 
     /// For a future that reaches its outcome without being polled (its producer completes it:
@@ -267,6 +299,7 @@ pub trait ApiFuture:
         ResultAsync {
             future: self,
             limit: AsyncLimit::new(Limit::from_timeout(timeout.into())),
+            terminated: false,
         }
     }
 }
@@ -298,13 +331,20 @@ impl<F: ApiFuture + ?Sized> ApiFuture for &mut F {
         (**self).peek_failed()
     }
 
+    fn done(&mut self) -> bool {
+        (**self).done()
+    }
+
     fn done_unpolled(&mut self) -> Option<bool> {
         (**self).done_unpolled()
     }
 }
 
-/// `impl Future` for a future of this crate: `.await` is [`ApiFuture::poll_outcome`]. Written
-/// `future_by_poll_outcome!([generics] Type, [where-bounds]);`.
+/// `impl Future` and `impl FusedFuture` for a future of this crate: `.await` is
+/// [`ApiFuture::poll_outcome`], and the future is terminated once a poll returned `Ready` (as
+/// futures' `Fuse`: whatever the outcome, so a `select!` loop never polls it again). Written
+/// `future_by_poll_outcome!([generics] Type, [where-bounds]);` for a type with a
+/// `terminated: bool` field.
 macro_rules! future_by_poll_outcome {
     ([$($generics:tt)*] $ty:ty, [$($bounds:tt)*]) => {
         impl<$($generics)*> ::std::future::Future for $ty
@@ -321,7 +361,21 @@ macro_rules! future_by_poll_outcome {
                 self: ::std::pin::Pin<&mut Self>,
                 cx: &mut ::std::task::Context<'_>,
             ) -> ::std::task::Poll<Self::Output> {
-                $crate::ApiFuture::poll_outcome(self.get_mut(), cx)
+                let this = self.get_mut();
+                let polled = $crate::ApiFuture::poll_outcome(this, cx);
+                if polled.is_ready() {
+                    this.terminated = true;
+                }
+                polled
+            }
+        }
+
+        impl<$($generics)*> ::futures_core::future::FusedFuture for $ty
+        where
+            $($bounds)*
+        {
+            fn is_terminated(&self) -> bool {
+                self.terminated
             }
         }
     };
@@ -368,6 +422,8 @@ fn block<F: ApiFuture + ?Sized>(
 pub struct ResultAsync<'a, F: ?Sized> {
     future: &'a mut F,
     limit: AsyncLimit,
+    /// A poll returned `Ready`.
+    terminated: bool,
 }
 
 impl<F: ApiFuture + ?Sized> Future for ResultAsync<'_, F> {
@@ -376,18 +432,37 @@ impl<F: ApiFuture + ?Sized> Future for ResultAsync<'_, F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if let Some(outcome) = this.future.try_result() {
+        let polled = this.poll_wait(cx);
+        if polled.is_ready() {
+            this.terminated = true;
+        }
+        polled
+    }
+}
+
+impl<F: ApiFuture + ?Sized> ResultAsync<'_, F> {
+    #[inline]
+    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Result<F::Value, Error<F::Failure>>> {
+        if let Some(outcome) = self.future.try_result() {
             return Poll::Ready(outcome);
         }
-        this.limit.start();
-        if let Poll::Ready(outcome) = this.future.poll_outcome(cx) {
+        self.limit.start();
+        if let Poll::Ready(outcome) = self.future.poll_outcome(cx) {
             return Poll::Ready(outcome);
         }
-        match this.limit.poll_expired(cx) {
+        match self.limit.poll_expired(cx) {
             Poll::Pending => Poll::Pending,
             // An outcome that arrived with the deadline still wins.
-            Poll::Ready(()) => Poll::Ready(this.future.try_result().unwrap_or(Err(Error::Timeout))),
+            Poll::Ready(()) => Poll::Ready(self.future.try_result().unwrap_or(Err(Error::Timeout))),
         }
+    }
+}
+
+/// Terminated once it returned `Ready`, the outcome or `Timeout`: a fresh
+/// [`result_async`](ApiFuture::result_async) waits again.
+impl<F: ApiFuture + ?Sized> futures_core::future::FusedFuture for ResultAsync<'_, F> {
+    fn is_terminated(&self) -> bool {
+        self.terminated
     }
 }
 

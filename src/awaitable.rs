@@ -44,6 +44,8 @@ use crate::error::{BoxError, Error};
 #[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
 pub struct AwaitableConcurrentFuture<T, E = BoxError> {
     inner: ConcurrentFuture<T, E>,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
 }
 
 impl<T, E> AwaitableConcurrentFuture<T, E> {
@@ -59,7 +61,10 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
     /// ```
     #[inline]
     pub fn new(future: ConcurrentFuture<T, E>) -> Self {
-        AwaitableConcurrentFuture { inner: future }
+        AwaitableConcurrentFuture {
+            inner: future,
+            terminated: false,
+        }
     }
 
     /// The wrapped [`ConcurrentFuture`], for `done()`, `cancel()` and the other methods of
@@ -203,6 +208,12 @@ impl<T: Send, E: Send> ApiFuture for AwaitableConcurrentFuture<T, E> {
         self.inner.peek_failed()
     }
 
+    /// Looks at the channel only: no waker is registered.
+    #[inline]
+    fn done(&mut self) -> bool {
+        self.inner.done()
+    }
+
     /// The producer completes it; a done-callback relay too is driven by the producer's
     /// wake-up.
     #[inline]
@@ -228,7 +239,7 @@ future_by_poll_outcome!([T: Send, E: Send] AwaitableConcurrentFuture<T, E>, []);
 impl<T, E> fmt::Debug for AwaitableConcurrentFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AwaitableConcurrentFuture")
-            .field("future", &self.inner)
-            .finish()
+            .field("state", &self.inner.state())
+            .finish_non_exhaustive()
     }
 }

@@ -241,18 +241,26 @@ impl<T: Send + 'static, E: Send + 'static> Wake for Relay<T, E> {
     }
 }
 
+impl<T, E> Relay<T, E> {
+    /// Where the relay stands, for `Debug`: `pending` (also while the callbacks run, or when
+    /// another thread holds the lock for an instant: `Debug` never waits for it), `ready`,
+    /// `taken` (or cancelled: the consumer tells those apart).
+    pub(crate) fn state(&self) -> &'static str {
+        let Ok(state) = self.state.try_lock() else {
+            return "pending";
+        };
+        match &state.delivery {
+            Delivery::Waiting(_) | Delivery::Running => "pending",
+            Delivery::Done(_) => "ready",
+            Delivery::Closed => "taken",
+        }
+    }
+}
+
 impl<T, E> fmt::Debug for Relay<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.lock();
-        let stage = match &state.delivery {
-            Delivery::Waiting(_) => "waiting",
-            Delivery::Running => "running callbacks",
-            Delivery::Done(_) => "delivered",
-            Delivery::Closed => "closed",
-        };
         f.debug_struct("Relay")
-            .field("stage", &stage)
-            .field("callbacks", &state.callbacks.len())
-            .finish()
+            .field("state", &self.state())
+            .finish_non_exhaustive()
     }
 }

@@ -447,20 +447,26 @@ impl<T, E> ConcurrentFuture<T, E> {
     }
 }
 
-impl<T, E> fmt::Debug for ConcurrentFuture<T, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.inbox {
+impl<T, E> ConcurrentFuture<T, E> {
+    /// Where the future stands, in a word, for `Debug`: `pending`, `ready` (an outcome to
+    /// take), `taken`, `cancelled` or `abandoned`. Never waits for a lock another thread holds.
+    pub(crate) fn state(&self) -> &'static str {
+        match &self.inbox {
             Inbox::Channel(receiver) if receiver.has_message() => "ready",
             Inbox::Channel(receiver) if receiver.is_closed() => "abandoned",
             Inbox::Channel(_) => "pending",
-            Inbox::Relayed(relay) if relay.delivered() => "ready",
-            Inbox::Relayed(_) => "pending",
-            Inbox::Taken => "consumed",
+            Inbox::Relayed(relay) => relay.state(),
+            Inbox::Taken => "taken",
             Inbox::Cancelled => "cancelled",
             Inbox::Abandoned => "abandoned",
-        };
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for ConcurrentFuture<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConcurrentFuture")
-            .field("state", &state)
+            .field("state", &self.state())
             .finish_non_exhaustive()
     }
 }

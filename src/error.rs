@@ -153,6 +153,69 @@ impl<E> Error<E> {
 }
 
 impl<E> Error<E> {
+    /// The same error with the operation's error boxed as a [`BoxError`]: one error type for
+    /// waits on futures of different failure types, so that `?` collects them into one
+    /// `Result<_, Error>` (a `From` impl cannot do it: it would overlap `From<T> for T`).
+    /// Every other variant is kept as it is.
+    ///
+    /// Any `E` that converts into a `BoxError` will do: a `String`, a `&'static str`, or any
+    /// `std::error::Error + Send + Sync + 'static`, such as an SDK's own error enum.
+    ///
+    /// ```
+    /// use apifuture::{failed, ready, ApiFuture, BoxError, Error};
+    ///
+    /// #[derive(Debug)]
+    /// struct Overloaded;
+    /// impl std::fmt::Display for Overloaded {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         f.write_str("server overloaded")
+    ///     }
+    /// }
+    /// impl std::error::Error for Overloaded {}
+    ///
+    /// fn both() -> Result<u32, Error> {
+    ///     let a = ready::<u32, &str>(1).result(None).map_err(Error::into_boxed_failure)?;
+    ///     let b = failed::<u32, Overloaded>(Overloaded)
+    ///         .result(None)
+    ///         .map_err(Error::into_boxed_failure)?;
+    ///     Ok(a + b)
+    /// }
+    ///
+    /// let error = both().unwrap_err();
+    /// assert_eq!(error.to_string(), "operation failed: server overloaded");
+    /// assert!(error.failure_source().unwrap().is::<Overloaded>());
+    /// ```
+    pub fn into_boxed_failure(self) -> Error<BoxError>
+    where
+        E: Into<BoxError>,
+    {
+        self.map_failed(Into::into)
+    }
+}
+
+impl Error<BoxError> {
+    /// The operation's own error as a `std::error::Error`, if this is [`Error::Failed`]: to
+    /// walk its `source()` chain, or to downcast it to the type it was made from.
+    ///
+    /// `Error<E>` is a `std::error::Error` for every `E: Debug + Display` (so that `BoxError`,
+    /// `String` and `&str` failures work with `?`); its `source()` cannot reach into `E`
+    /// without specialization, so it returns `None`, and this method does that job. For a
+    /// failure of your own type, [`as_failed`](Error::as_failed) gives it back directly.
+    ///
+    /// ```
+    /// use apifuture::{BoxError, Error};
+    /// let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "read timed out");
+    /// let error: Error = Error::Failed(Box::new(io));
+    /// let source = error.failure_source().unwrap();
+    /// assert_eq!(source.downcast_ref::<std::io::Error>().unwrap().kind(), std::io::ErrorKind::TimedOut);
+    /// assert!(Error::<BoxError>::Timeout.failure_source().is_none());
+    /// ```
+    pub fn failure_source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.as_failed().map(|error| &**error)
+    }
+}
+
+impl<E> Error<E> {
     /// The same state again if this error is one (`Cancelled`, `Abandoned`,
     /// `DeadlineExceeded`): states are returned by every wait, where outcomes are handed out
     /// once.

@@ -157,10 +157,12 @@
 //! - **Eager work** ([`spawn`], [`spawn_async`], a [`promise`] completed by your transport):
 //!   return it as it is. The request is in flight as soon as the method returns.
 //! - **Lazy futures** ([`retry`], [`poll_until_ready`], [`from_future`], and
-//!   [`map_value`](ApiFutureExt::map_value)/[`then_call`](ApiFutureExt::then_call) over them) only progress
-//!   while someone waits. Return [`.background()`](ApiFutureExt::background) of them, so that
-//!   the call is submitted at once and retried or polled with nobody waiting, as the seed SDK's
-//!   calls are. It returns an [`AwaitableConcurrentFuture`].
+//!   [`map_value`](ApiFutureExt::map_value)/[`then_call`](ApiFutureExt::then_call) over them)
+//!   only progress while someone waits: returned as they are, a retry that a caller holds
+//!   without waiting never sends its second attempt, and a poll never sends its next probe.
+//!   Return [`.background()`](ApiFutureExt::background) of them, so that the call is
+//!   submitted at once and retried or polled with nobody waiting, as the seed SDK's calls are.
+//!   It returns an [`AwaitableConcurrentFuture`].
 //! - **One type for many origins**: [`.into_boxed()`](ApiFutureExt::into_boxed) gives a
 //!   [`BoxApiFuture`], for a struct field, a `Vec` of mixed calls, or a method of a `dyn`
 //!   trait (which cannot return `impl Trait`). It costs one allocation.
@@ -254,11 +256,41 @@
 //!
 //! Because every `ApiFuture` is [`Unpin`], `&mut future` is a future too (and an `ApiFuture`):
 //! a `tokio::select!` arm or a runtime's timeout on `&mut future` that gives up leaves the
-//! future and its work in place, and a later wait gets the value. (When the timeout does not
-//! fire, the value is in what it returned: `let _ = timeout(d, &mut f).await` throws it away,
-//! and a later wait gets `Consumed`.) The `futures` crate's `select!` wants a fused future:
-//! write `(&mut future).fuse()` there. A wrapper of your own implements `Future` by polling
-//! the inner future with `Pin::new(&mut self.inner)`.
+//! future and its work in place, and a later wait gets the value. Only a timeout that gives
+//! up loses nothing: when the future completes in time, the value is in what the timeout
+//! returned, so `let _ = timeout(d, &mut f).await` throws a value away (a later wait gets
+//! `Consumed`); match on it instead. Every future type is a
+//! [`FusedFuture`](futures_core::future::FusedFuture) (terminated once a poll returned its
+//! outcome, whatever it was), so the `futures` crate's `select!` takes `&mut future` as it
+//! is, and a `select!` loop with a `complete` arm ends. A wrapper of your own implements
+//! `Future` by polling the inner future with `Pin::new(&mut self.inner)`, and `Debug`.
+//!
+//! Your own methods may share names with the `futures` and `futures-lite` preludes, ours do
+//! not: with `use futures::prelude::*` in scope, `.map(..)`, `.boxed()`, `.map_err(..)`,
+//! `.and_then(..)`, `.shared()` and `.fuse()` are futures' (plain futures over the whole
+//! `Result`), and [`map_value`](ApiFutureExt::map_value),
+//! [`into_boxed`](ApiFutureExt::into_boxed), [`map_failure`](ApiFutureExt::map_failure),
+//! [`then_call`](ApiFutureExt::then_call) and [`into_shared`](ApiFutureExt::into_shared) are
+//! ours (`ApiFuture`s again, with blocking waits).
+//!
+//! Errors leave through `?` as usual: `Error<E>` is a `std::error::Error` (so `?` into
+//! `anyhow::Error` or `Box<dyn Error + Send + Sync>` works) whenever `E` is
+//! `Debug + Display + Send + Sync + 'static`, which is the bound a generic helper writes:
+//!
+//! ```
+//! use apifuture::ApiFuture;
+//!
+//! fn fetch<F: ApiFuture>(mut call: F) -> Result<F::Value, Box<dyn std::error::Error + Send + Sync>>
+//! where
+//!     F::Failure: std::fmt::Debug + std::fmt::Display + Send + Sync + 'static,
+//! {
+//!     Ok(call.result(None)?)
+//! }
+//! assert_eq!(fetch(apifuture::ready::<u8, &str>(1)).unwrap(), 1);
+//! ```
+//!
+//! To collect calls of different failure types into one `Result<_, Error>`,
+//! [`Error::into_boxed_failure`] boxes the operation's error in one call.
 //!
 //! # Retries and polling
 //!
@@ -415,11 +447,13 @@
 //! **Does a timeout cancel the work?** No. Dropping the future does; [`detach`](ApiFutureExt::detach)
 //! lets it finish.
 //!
-//! **How do I get my own error back after `?`?** `Error<E>` displays `E` but has no
-//! `source()` (it is an error for every displayable `E`, `BoxError` included, so it cannot
-//! require `E: Error`). Convert before `?`, with a `From<Error<MyError>>` for your
-//! application's error or [`Error::into_failed`]; or, after `?` into a `Box<dyn Error>`,
-//! `downcast_ref::<Error<MyError>>()` and [`Error::as_failed`].
+//! **How do I get my own error back after `?`?** `Error<E>` displays `E` but its
+//! `source()` is `None` (it is an error for every displayable `E`, `BoxError` included, so it
+//! cannot require `E: Error`, and reaching into `E` where it is one would need
+//! specialization). Convert before `?`, with a `From<Error<MyError>>` for your application's
+//! error or [`Error::into_failed`]; after `?` into a `Box<dyn Error>` or `anyhow::Error`,
+//! `downcast_ref::<Error<MyError>>()` and [`Error::as_failed`]; for a boxed failure,
+//! [`Error::failure_source`] gives the operation's error as a `std::error::Error`.
 //!
 //! **Why are combinator closures `'static`?** Each combinator stores its closure boxed, one
 //! allocation, so that generic `Send` code that awaits it compiles whatever lifetimes the value
@@ -465,8 +499,7 @@ pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};
 pub use pool::spawn;
 pub use promise::{Promise, WhenCancelled, promise};
-#[doc(hidden)]
-pub use retry::{AttemptFn, Reading};
 pub use retry::{
-    Jitter, Polling, Progress, Retry, RetryDecision, RetryPolicy, poll_until_ready, retry,
+    AttemptFn, Jitter, Polling, ProbeFn, Progress, Retry, RetryDecision, RetryPolicy,
+    poll_until_ready, retry,
 };

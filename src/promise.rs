@@ -146,6 +146,7 @@ impl<T, E> Promise<T, E> {
         WhenCancelled {
             link: Arc::clone(&self.link),
             key: 0,
+            terminated: false,
         }
     }
 
@@ -206,6 +207,8 @@ pub struct WhenCancelled {
     link: Arc<Link>,
     /// This waiter's key in the producer's waker list; 0 until it first registers.
     key: usize,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
 }
 
 impl Future for WhenCancelled {
@@ -215,7 +218,15 @@ impl Future for WhenCancelled {
         let this = self.get_mut();
         // Every way a pending consumer goes away (cancel, drop, through the callback relay or
         // not) sets the word's CLOSED bit.
-        this.link.poll_closed(&mut this.key, cx)
+        let polled = this.link.poll_closed(&mut this.key, cx);
+        this.terminated = polled.is_ready();
+        polled
+    }
+}
+
+impl futures_core::future::FusedFuture for WhenCancelled {
+    fn is_terminated(&self) -> bool {
+        self.terminated
     }
 }
 
@@ -229,7 +240,9 @@ impl Drop for WhenCancelled {
 
 impl fmt::Debug for WhenCancelled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WhenCancelled").finish_non_exhaustive()
+        f.debug_struct("WhenCancelled")
+            .field("cancelled", &self.link.closed())
+            .finish_non_exhaustive()
     }
 }
 

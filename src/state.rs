@@ -147,6 +147,11 @@ impl Link {
         }
     }
 
+    /// Whether the consumer has closed (for `Debug`).
+    pub(crate) fn closed(&self) -> bool {
+        self.word.load(Ordering::Acquire) & CLOSED != 0
+    }
+
     /// A producer waiter registered under `key` leaves: its waker goes.
     pub(crate) fn leave_closed(&self, key: usize) {
         if let Some(producer) = self.producer.get() {

@@ -90,7 +90,7 @@ fn debug_needs_no_debug_on_the_value() {
     promise.set_result(Opaque);
     assert!(format!("{future:?}").contains("ready"));
     assert!(future.result(None).is_ok());
-    assert!(format!("{future:?}").contains("consumed"));
+    assert!(format!("{future:?}").contains("taken"));
     assert_eq!(format!("{:?}", Error::<&str>::Timeout), "Timeout");
 }
 

@@ -140,6 +140,7 @@ fn wait_async_wakes_on_completion_from_other_threads() {
 }
 
 /// An `ApiFuture` that counts how often it is polled.
+#[derive(Debug)]
 struct Counted {
     inner: Future,
     polls: Arc<AtomicUsize>,
@@ -574,6 +575,7 @@ fn all_completed_mixes_producer_driven_and_lazy_futures_in_any_order() {
 }
 
 /// A legal future that wakes its waker on every poll, the one that says ready included.
+#[derive(Debug)]
 struct WakesOnEveryPoll {
     polls: usize,
     taken: bool,

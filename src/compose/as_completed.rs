@@ -86,6 +86,7 @@ pub fn as_completed_async<F: ApiFuture>(
     AsCompletedStream {
         limit: AsyncLimit::new(started(timeout.into())),
         completions: Completions::new(futures),
+        terminated: false,
     }
 }
 
@@ -110,6 +111,8 @@ pub struct AsCompleted<F> {
 pub struct AsCompletedStream<F> {
     completions: Completions<F>,
     limit: AsyncLimit,
+    /// `poll_next` returned `Ready(None)` (`FusedStream`).
+    terminated: bool,
 }
 
 /// The futures not yielded yet, and which to look at next.
@@ -271,18 +274,27 @@ impl<F: ApiFuture> Stream for AsCompletedStream<F> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if let Poll::Ready(item) = this.completions.poll_next(cx) {
-            return Poll::Ready(item);
-        }
-        if this.limit.poll_expired(cx).is_pending() {
-            return Poll::Pending;
-        }
-        this.completions.timed_out = true;
-        Poll::Ready(None)
+        let polled = match this.completions.poll_next(cx) {
+            Poll::Ready(item) => Poll::Ready(item),
+            Poll::Pending if this.limit.poll_expired(cx).is_pending() => Poll::Pending,
+            Poll::Pending => {
+                this.completions.timed_out = true;
+                Poll::Ready(None)
+            }
+        };
+        this.terminated |= matches!(polled, Poll::Ready(None));
+        polled
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         (0, Some(self.completions.remaining))
+    }
+}
+
+/// Terminated once it yielded `None`: every outcome is out, or the timeout passed.
+impl<F: ApiFuture> futures_core::FusedStream for AsCompletedStream<F> {
+    fn is_terminated(&self) -> bool {
+        self.terminated
     }
 }
 

@@ -8,10 +8,11 @@ use crate::error::{BoxError, Error};
 
 /// The primitives of [`ApiFuture`] as a trait object. (`dyn ApiFuture` would need its
 /// `Future::Output` spelled out beside the two associated types, in every user's signature.)
-trait Erased<T, E>: Send {
+trait Erased<T, E>: fmt::Debug + Send {
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
     fn try_result(&mut self) -> Option<Result<T, Error<E>>>;
     fn peek_failed(&mut self) -> Option<bool>;
+    fn done(&mut self) -> bool;
     fn done_unpolled(&mut self) -> Option<bool>;
 }
 
@@ -26,6 +27,10 @@ impl<A: ApiFuture> Erased<A::Value, A::Failure> for A {
 
     fn peek_failed(&mut self) -> Option<bool> {
         ApiFuture::peek_failed(self)
+    }
+
+    fn done(&mut self) -> bool {
+        ApiFuture::done(self)
     }
 
     fn done_unpolled(&mut self) -> Option<bool> {
@@ -52,12 +57,15 @@ impl<A: ApiFuture> Erased<A::Value, A::Failure> for A {
 #[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
 pub struct BoxApiFuture<T, E = BoxError> {
     inner: Box<dyn Erased<T, E>>,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
 }
 
 impl<T, E> BoxApiFuture<T, E> {
     pub(crate) fn new<A: ApiFuture<Value = T, Failure = E> + 'static>(future: A) -> Self {
         BoxApiFuture {
             inner: Box::new(future),
+            terminated: false,
         }
     }
 }
@@ -78,6 +86,10 @@ impl<T: Send, E: Send> ApiFuture for BoxApiFuture<T, E> {
         self.inner.peek_failed()
     }
 
+    fn done(&mut self) -> bool {
+        self.inner.done()
+    }
+
     fn done_unpolled(&mut self) -> Option<bool> {
         self.inner.done_unpolled()
     }
@@ -85,8 +97,9 @@ impl<T: Send, E: Send> ApiFuture for BoxApiFuture<T, E> {
 
 future_by_poll_outcome!([T: Send, E: Send] BoxApiFuture<T, E>, []);
 
+/// Shows the boxed future.
 impl<T, E> fmt::Debug for BoxApiFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BoxApiFuture").finish_non_exhaustive()
+        f.debug_tuple("BoxApiFuture").field(&self.inner).finish()
     }
 }

@@ -33,6 +33,10 @@ pub trait ApiFutureExt: ApiFuture {
 
     /// The future `f` makes from the value: a second call that needs the first's answer.
     ///
+    /// `f` returns an [`ApiFuture`], not any future: wrap an `async` block in
+    /// [`from_future`](crate::from_future) (`then_call(|v| from_future(async move { .. }))`),
+    /// whose output is a `Result` with the same failure type.
+    ///
     /// ```
     /// use apifuture::{ready, spawn, ApiFutureExt, BoxError};
     /// # futures_lite::future::block_on(async {

@@ -36,6 +36,7 @@ where
 {
     FromFuture {
         state: Driven::Running(Box::pin(fut)),
+        terminated: false,
     }
 }
 
@@ -43,6 +44,8 @@ where
 #[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
 pub struct FromFuture<Fut: Future> {
     state: Driven<Fut>,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
 }
 
 /// Where a [`FromFuture`] stands.
@@ -108,10 +111,12 @@ future_by_poll_outcome!(
 impl<Fut: Future> fmt::Debug for FromFuture<Fut> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
-            Driven::Running(_) => "running",
-            Driven::Done(_) | Driven::Panicked(_) => "done",
-            Driven::Taken => "consumed",
+            Driven::Running(_) => "pending",
+            Driven::Done(_) | Driven::Panicked(_) => "ready",
+            Driven::Taken => "taken",
         };
-        f.debug_struct("FromFuture").field("state", &state).finish()
+        f.debug_struct("FromFuture")
+            .field("state", &state)
+            .finish_non_exhaustive()
     }
 }

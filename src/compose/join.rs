@@ -52,6 +52,7 @@ pub fn join_all_async<F: ApiFuture>(futures: impl IntoIterator<Item = F>) -> Joi
         ordered: Vec::with_capacity(futures.len()),
         early: Vec::new(),
         futures,
+        terminated: false,
     }
 }
 
@@ -66,6 +67,8 @@ pub struct JoinAll<F: ApiFuture> {
     /// Outcomes that came before an earlier future's, by index (sized when the first does).
     early: Vec<Option<Outcome<F>>>,
     all: AllDone,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
 }
 
 // Nothing is pinned: the outcomes are only ever moved out.
@@ -104,7 +107,16 @@ impl<F: ApiFuture> Future for JoinAll<F> {
     type Output = Vec<Outcome<F>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_all(cx)
+        let this = self.get_mut();
+        let polled = this.poll_all(cx);
+        this.terminated |= polled.is_ready();
+        polled
+    }
+}
+
+impl<F: ApiFuture> futures_core::future::FusedFuture for JoinAll<F> {
+    fn is_terminated(&self) -> bool {
+        self.terminated
     }
 }
 

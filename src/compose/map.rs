@@ -27,11 +27,17 @@ type ThenFn<A, B> = Box<dyn FnOnce(<A as ApiFuture>::Value) -> B + Send>;
 pub struct MapValue<A: ApiFuture, U> {
     inner: A,
     f: Option<MapFn<A, U>>,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
 }
 
 impl<A: ApiFuture, U> MapValue<A, U> {
     pub(crate) fn new(inner: A, f: MapFn<A, U>) -> Self {
-        MapValue { inner, f: Some(f) }
+        MapValue {
+            inner,
+            f: Some(f),
+            terminated: false,
+        }
     }
 }
 
@@ -58,6 +64,10 @@ impl<A: ApiFuture, U: Send> ApiFuture for MapValue<A, U> {
         self.inner.peek_failed()
     }
 
+    fn done(&mut self) -> bool {
+        self.inner.done()
+    }
+
     fn done_unpolled(&mut self) -> Option<bool> {
         self.inner.done_unpolled()
     }
@@ -70,11 +80,17 @@ impl<A: ApiFuture, U: Send> ApiFuture for MapValue<A, U> {
 pub struct MapFailure<A: ApiFuture, E2> {
     inner: A,
     f: Option<MapFailureFn<A, E2>>,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
 }
 
 impl<A: ApiFuture, E2> MapFailure<A, E2> {
     pub(crate) fn new(inner: A, f: MapFailureFn<A, E2>) -> Self {
-        MapFailure { inner, f: Some(f) }
+        MapFailure {
+            inner,
+            f: Some(f),
+            terminated: false,
+        }
     }
 }
 
@@ -106,6 +122,10 @@ impl<A: ApiFuture, E2: Send> ApiFuture for MapFailure<A, E2> {
         self.inner.peek_failed()
     }
 
+    fn done(&mut self) -> bool {
+        self.inner.done()
+    }
+
     fn done_unpolled(&mut self) -> Option<bool> {
         self.inner.done_unpolled()
     }
@@ -118,6 +138,8 @@ pub struct ThenCall<A: ApiFuture, B: ApiFuture> {
     chain: Chain<A, B>,
     /// The first future's error as the second's: the identity, the two types being one.
     convert: fn(A::Failure) -> B::Failure,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
 }
 
 /// Which of the two futures an [`ThenCall`] is on.
@@ -136,6 +158,7 @@ impl<A: ApiFuture, B: ApiFuture> ThenCall<A, B> {
         ThenCall {
             chain: Chain::First(first, Some(f)),
             convert,
+            terminated: false,
         }
     }
 
@@ -207,23 +230,49 @@ impl<A: ApiFuture, B: ApiFuture> ApiFuture for ThenCall<A, B> {
     }
 }
 
-/// An opaque `Debug` for each combinator.
-macro_rules! opaque_debug {
-    ($ty:ident <$a:ident, $b:ident>, where $($bounds:tt)*) => {
-        impl<$a, $b> fmt::Debug for $ty<$a, $b>
-        where
-            $($bounds)*
-        {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($ty)).finish_non_exhaustive()
-            }
-        }
-    };
-}
-
 future_by_poll_outcome!([A: ApiFuture, U: Send] MapValue<A, U>, []);
 future_by_poll_outcome!([A: ApiFuture, E2: Send] MapFailure<A, E2>, []);
 future_by_poll_outcome!([A: ApiFuture, B: ApiFuture] ThenCall<A, B>, []);
-opaque_debug!(MapValue<A, U>, where A: ApiFuture);
-opaque_debug!(MapFailure<A, E2>, where A: ApiFuture);
-opaque_debug!(ThenCall<A, B>, where A: ApiFuture, B: ApiFuture);
+
+/// The inner future while the closure is still to run; `taken` once the outcome went through.
+impl<A: ApiFuture, U> fmt::Debug for MapValue<A, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug_mapped(f, "MapValue", &self.inner, self.f.is_none())
+    }
+}
+
+/// The inner future, until a failure went through the closure (`taken`).
+impl<A: ApiFuture, E2> fmt::Debug for MapFailure<A, E2> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug_mapped(f, "MapFailure", &self.inner, self.f.is_none())
+    }
+}
+
+fn debug_mapped(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    inner: &dyn fmt::Debug,
+    taken: bool,
+) -> fmt::Result {
+    let mut debug = f.debug_struct(name);
+    if taken {
+        debug.field("state", &"taken");
+    } else {
+        debug.field("inner", inner);
+    }
+    debug.finish_non_exhaustive()
+}
+
+/// The future it is on: `first`, `second`, or the state of a first future that failed.
+impl<A: ApiFuture, B: ApiFuture> fmt::Debug for ThenCall<A, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("ThenCall");
+        match &self.chain {
+            Chain::First(first, _) => debug.field("first", first),
+            Chain::Second(second) => debug.field("second", second),
+            Chain::Failed(Some(_)) => debug.field("state", &"ready"),
+            Chain::Failed(None) => debug.field("state", &"taken"),
+        };
+        debug.finish_non_exhaustive()
+    }
+}

@@ -75,6 +75,8 @@ pub struct SharedFuture<T, E = BoxError> {
     /// none yet), or [`TAKEN`] once the handle handed out the outcome. One word and no flag
     /// beside it: a handle has no padding for the futures that hold it to copy around.
     key: usize,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
 }
 
 /// The key after `last`. With 64-bit keys, counting up from 1 never reaches [`TAKEN`] (2^64 - 2
@@ -403,7 +405,11 @@ impl<T, E> SharedFuture<T, E> {
                 waker: None,
             }),
         });
-        SharedFuture { group, key: 0 }
+        SharedFuture {
+            group,
+            key: 0,
+            terminated: false,
+        }
     }
 
     /// Whether the shared outcome is there. Never blocks on the source.
@@ -467,6 +473,7 @@ impl<T, E> Clone for SharedFuture<T, E> {
         SharedFuture {
             group: Arc::clone(&self.group),
             key: 0,
+            terminated: false,
         }
     }
 }
@@ -516,6 +523,10 @@ where
             self.key = TAKEN;
         }
         Some(outcome)
+    }
+
+    fn done(&mut self) -> bool {
+        SharedFuture::done(self)
     }
 
     fn peek_failed(&mut self) -> Option<bool> {

@@ -105,6 +105,7 @@ pub fn wait_async<F: ApiFuture>(
         watch: Watch::new(futures.len(), when),
         futures,
         limit: AsyncLimit::new(Limit::from_timeout(timeout.into())),
+        terminated: false,
     }
 }
 
@@ -114,6 +115,8 @@ pub struct WaitAsync<'a, F> {
     futures: &'a mut [F],
     watch: Watch,
     limit: AsyncLimit,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
 }
 
 impl<F: ApiFuture> Future for WaitAsync<'_, F> {
@@ -128,7 +131,14 @@ impl<F: ApiFuture> Future for WaitAsync<'_, F> {
             }
             this.watch.sweep(this.futures);
         }
+        this.terminated = true;
         Poll::Ready(this.watch.split())
+    }
+}
+
+impl<F: ApiFuture> futures_core::future::FusedFuture for WaitAsync<'_, F> {
+    fn is_terminated(&self) -> bool {
+        self.terminated
     }
 }
 

@@ -39,16 +39,41 @@ pub enum Progress<T> {
     PendingFor(Duration),
 }
 
-/// A closure that makes attempt number `n`: what [`retry`](super::retry) and
-/// [`poll_until_ready`](super::poll_until_ready) take. Implemented for every
-/// `FnMut(u32) -> A + Send` where `A: ApiFuture`; it names the attempt type, so that
-/// [`Retry`](super::Retry) needs no type parameter beside the closure.
-#[doc(hidden)]
-pub trait AttemptFn: Send {
+/// The closure that makes each attempt of a [`retry`](super::retry): implemented for every
+/// `FnMut(u32) -> A + Send` where `A: ApiFuture`, and for nothing else (the trait is sealed).
+/// It names the attempt type, so that [`Retry<F>`](super::Retry) needs no type parameter
+/// besides the closure; write `F: AttemptFn` where code names a `Retry<F>`.
+pub trait AttemptFn: Send + Sealed {
     /// The future of one attempt.
     type Attempt: ApiFuture;
     /// Makes attempt number `number`, counting from 1.
+    #[doc(hidden)]
     fn attempt(&mut self, number: u32) -> Self::Attempt;
+}
+
+/// The closure that makes each probe of a [`poll_until_ready`](super::poll_until_ready):
+/// implemented for every `FnMut(u32) -> A + Send` where `A: ApiFuture<Value = Progress<T>>`,
+/// and for nothing else (the trait is sealed). `Ready` is the `T` the poll ends with; write
+/// `F: ProbeFn` where code names a [`Polling<F>`](super::Polling).
+pub trait ProbeFn: AttemptFn {
+    /// What the poll gives once a probe reports [`Progress::Ready`].
+    type Ready: Send;
+    /// Reads one probe's value.
+    #[doc(hidden)]
+    fn read(value: ValueOf<Self>) -> Progress<Self::Ready>;
+}
+
+/// Keeps [`AttemptFn`] and [`ProbeFn`] to the closures they are written for.
+mod sealed {
+    pub trait Sealed {}
+}
+use sealed::Sealed;
+
+impl<F, A> Sealed for F
+where
+    F: FnMut(u32) -> A + Send,
+    A: ApiFuture,
+{
 }
 
 impl<F, A> AttemptFn for F
@@ -64,46 +89,57 @@ where
     }
 }
 
+impl<F, A, T> ProbeFn for F
+where
+    F: FnMut(u32) -> A + Send,
+    A: ApiFuture<Value = Progress<T>>,
+    T: Send,
+{
+    type Ready = T;
+
+    #[inline]
+    fn read(value: Progress<T>) -> Progress<T> {
+        value
+    }
+}
+
 /// How an attempt's value is read: [`Values`] for a retry (every value ends it), [`Probes`] for
 /// a poll (a value is a [`Progress`]).
-#[doc(hidden)]
-pub trait Reading<V> {
+pub(crate) trait Reading<F: AttemptFn> {
     /// What the whole operation gives.
     type Value: Send;
     /// Whether this is a poll, which counts failures in a row and re-probes on an attempt
     /// timeout, rather than a retry.
     const POLLING: bool;
     /// Reads one attempt's value.
-    fn read(value: V) -> Progress<Self::Value>;
+    fn read(value: ValueOf<F>) -> Progress<Self::Value>;
 }
 
 /// A retry's reading: the first value ends the operation.
-#[doc(hidden)]
 #[derive(Debug)]
-pub enum Values {}
+pub(crate) enum Values {}
 
 /// A poll's reading: attempts report [`Progress`].
-#[doc(hidden)]
 #[derive(Debug)]
-pub enum Probes {}
+pub(crate) enum Probes {}
 
-impl<V: Send> Reading<V> for Values {
-    type Value = V;
+impl<F: AttemptFn> Reading<F> for Values {
+    type Value = ValueOf<F>;
     const POLLING: bool = false;
 
     #[inline]
-    fn read(value: V) -> Progress<V> {
+    fn read(value: ValueOf<F>) -> Progress<ValueOf<F>> {
         Progress::Ready(value)
     }
 }
 
-impl<T: Send> Reading<Progress<T>> for Probes {
-    type Value = T;
+impl<F: ProbeFn> Reading<F> for Probes {
+    type Value = F::Ready;
     const POLLING: bool = true;
 
     #[inline]
-    fn read(progress: Progress<T>) -> Progress<T> {
-        progress
+    fn read(value: ValueOf<F>) -> Progress<F::Ready> {
+        F::read(value)
     }
 }
 
@@ -111,12 +147,12 @@ pub(crate) type AttemptOf<F> = <F as AttemptFn>::Attempt;
 pub(crate) type ValueOf<F> = <AttemptOf<F> as ApiFuture>::Value;
 pub(crate) type FailureOf<F> = <AttemptOf<F> as ApiFuture>::Failure;
 /// What the whole operation gives: the read value, or why there is none.
-pub(crate) type OutcomeOf<F, R> = Result<<R as Reading<ValueOf<F>>>::Value, Error<FailureOf<F>>>;
+pub(crate) type OutcomeOf<F, R> = Result<<R as Reading<F>>::Value, Error<FailureOf<F>>>;
 pub(crate) type Classify<E> = Box<dyn FnMut(&E) -> RetryDecision + Send>;
 pub(crate) type Notify<E> = Box<dyn FnMut(&E, Duration) + Send>;
 
 /// Where the schedule stands.
-enum Phase<F: AttemptFn, R: Reading<ValueOf<F>>> {
+enum Phase<F: AttemptFn, R: Reading<F>> {
     /// An attempt is in flight; it is cancelled (dropped) if it runs past `timeout_at`.
     Attempt {
         attempt: AttemptOf<F>,
@@ -132,7 +168,7 @@ enum Phase<F: AttemptFn, R: Reading<ValueOf<F>>> {
 }
 
 /// The schedule of attempts, shared by retrying and polling.
-pub(crate) struct Schedule<F: AttemptFn, R: Reading<ValueOf<F>>> {
+pub(crate) struct Schedule<F: AttemptFn, R: Reading<F>> {
     policy: RetryPolicy,
     make: F,
     classify: Classify<FailureOf<F>>,
@@ -171,19 +207,19 @@ const RESTARTS_PER_POLL: u32 = 32;
 
 /// A retry's state: most first attempts succeed at once, and then there is nothing to schedule,
 /// only a value to hand out.
-pub(crate) enum Run<F: AttemptFn, R: Reading<ValueOf<F>>> {
+pub(crate) enum Run<F: AttemptFn, R: Reading<F>> {
     /// The first attempt was done with a value when the retry was made.
     Done(Option<R::Value>),
     Machine(Box<Machine<F, R>>),
 }
 
 /// The schedule, and the timer its async waits sleep on.
-pub(crate) struct Machine<F: AttemptFn, R: Reading<ValueOf<F>>> {
+pub(crate) struct Machine<F: AttemptFn, R: Reading<F>> {
     schedule: Schedule<F, R>,
     alarm: Alarm,
 }
 
-impl<F: AttemptFn, R: Reading<ValueOf<F>>> Run<F, R> {
+impl<F: AttemptFn, R: Reading<F>> Run<F, R> {
     /// Starts the first attempt at once. An attempt that is already done with a value needs no
     /// schedule, so nothing is allocated for it and no clock is read (unless the policy has a
     /// deadline or an attempt timeout, which count from before the first attempt starts).
@@ -296,6 +332,17 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Run<F, R> {
         }
     }
 
+    /// Whether the retry has its outcome, after one step with a waker that wakes nobody and no
+    /// timer armed.
+    pub(crate) fn done(&mut self) -> bool {
+        let Run::Machine(machine) = self else {
+            return true;
+        };
+        let mut restarts = 0;
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        matches!(machine.schedule.step(&mut cx, &mut restarts), Step::Ready)
+    }
+
     /// Whether the retry finished with a failure; `None` while it runs.
     pub(crate) fn peek_failed(&self) -> Option<bool> {
         match self {
@@ -309,7 +356,7 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Run<F, R> {
     }
 }
 
-impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
+impl<F: AttemptFn, R: Reading<F>> Schedule<F, R> {
     /// Starts attempt number `started + 1`; a panicking closure ends the schedule.
     fn start_attempt(&mut self, now: Option<Instant>) {
         self.started = self.started.saturating_add(1);
@@ -555,31 +602,24 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Schedule<F, R> {
     }
 }
 
-impl<F: AttemptFn, R: Reading<ValueOf<F>>> fmt::Debug for Run<F, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl<F: AttemptFn, R: Reading<F>> Run<F, R> {
+    /// `Debug` of the [`Retry`](super::Retry) or [`Polling`](super::Polling) named `name`.
+    pub(crate) fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (policy, attempts, phase) = match self {
-            Run::Done(slot) => (
-                None,
-                1,
-                if slot.is_some() {
-                    "finished"
-                } else {
-                    "consumed"
-                },
-            ),
+            Run::Done(slot) => (None, 1, if slot.is_some() { "ready" } else { "taken" }),
             Run::Machine(machine) => {
                 let schedule = &machine.schedule;
                 let phase = match &schedule.phase {
                     Phase::Attempt { .. } => "attempt in flight",
                     Phase::Arrived(_) => "attempt done",
                     Phase::Sleeping { .. } => "sleeping",
-                    Phase::Finished(Some(_)) => "finished",
-                    Phase::Finished(None) => "consumed",
+                    Phase::Finished(Some(_)) => "ready",
+                    Phase::Finished(None) => "taken",
                 };
                 (Some(&schedule.policy), schedule.started, phase)
             }
         };
-        f.debug_struct("Retry")
+        f.debug_struct(name)
             .field("policy", &policy)
             .field("attempts", &attempts)
             .field("phase", &phase)

@@ -8,6 +8,6 @@ mod policy;
 #[allow(clippy::module_inception)]
 mod retry;
 
-pub use machine::{AttemptFn, Progress, Reading, RetryDecision};
+pub use machine::{AttemptFn, ProbeFn, Progress, RetryDecision};
 pub use policy::{Jitter, RetryPolicy};
 pub use retry::{Polling, Retry, poll_until_ready, retry};

@@ -189,8 +189,9 @@ impl RetryPolicy {
     /// Sets the sleep before the first retry, from which later sleeps grow.
     ///
     /// A delay above [`max_delay`](RetryPolicy::with_max_delay) is capped like any other.
-    /// `Duration::ZERO` means no sleep at all, ever (nothing grows from zero): a poll whose
-    /// server keeps answering `Pending` then probes as fast as the probes complete. Waits still
+    /// `Duration::ZERO` makes every sleep zero (nothing grows from zero): each retry follows at
+    /// once (still announced to [`notify`](crate::Retry::notify), with a zero delay), and a
+    /// poll whose server keeps answering `Pending` probes as fast as the probes complete. Waits still
     /// see their timeouts and executors still run their other tasks, but it keeps a thread busy.
     ///
     /// # Examples

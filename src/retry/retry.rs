@@ -5,22 +5,22 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::machine::{
-    AttemptFn, FailureOf, OutcomeOf, Probes, Progress, Reading, RetryDecision, Run, ValueOf, Values,
+    AttemptFn, FailureOf, ProbeFn, Probes, Progress, RetryDecision, Run, ValueOf, Values,
 };
 use super::policy::RetryPolicy;
 use crate::api_future::{ApiFuture, future_by_poll_outcome};
+use crate::error::Error;
 use crate::timeout::Limit;
 
 /// An operation retried under a [`RetryPolicy`]: itself an [`ApiFuture`], so it is blocked on
 /// with [`result`](ApiFuture::result) or awaited, with non-destructive timeouts, like any
-/// other future of this crate. Made by [`retry`]; [`Polling`] (from [`poll_until_ready`]) is
-/// the same type probing a server-side operation.
+/// other future of this crate. Made by [`retry`]; [`Polling`] (from [`poll_until_ready`]) runs
+/// the same schedule probing a server-side operation.
 ///
 /// `F` is the closure that makes each attempt; the value and error types come from the
-/// attempts it returns. (`R` tells a retry from a poll: [`Polling<F>`](Polling) is this type
-/// reading each attempt's value as a [`Progress`].) Code that names the type writes the bounds of [`retry`]
-/// (`F: FnMut(u32) -> A + Send, A: ApiFuture`); mostly `impl ApiFuture<..>` or
-/// [`into_boxed`](crate::ApiFutureExt::into_boxed) spares naming it.
+/// attempts it returns. Code that names the type writes `Retry<F>` with `F: AttemptFn` (a
+/// sealed trait that every `FnMut(u32) -> A + Send` with `A: ApiFuture` implements); mostly
+/// `impl ApiFuture<..>` or [`into_boxed`](crate::ApiFutureExt::into_boxed) spares naming it.
 ///
 /// The first attempt starts when the `Retry` is made. Later attempts start as a waiter drives
 /// the schedule: a blocking wait sleeps the backoff on its own thread, an async wait on an
@@ -32,16 +32,29 @@ use crate::timeout::Limit;
 /// wait resumes them. Dropping the `Retry`, or [`cancel`](Retry::cancel), drops the attempt in
 /// flight (which cancels it) and starts no new one.
 #[must_use = "dropping a retry cancels its attempt in flight; .await it, wait on it, or detach() it"]
-pub struct Retry<F: AttemptFn, R: Reading<ValueOf<F>> = Values> {
-    run: Run<F, R>,
+pub struct Retry<F: AttemptFn> {
+    run: Run<F, Values>,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
 }
 
-/// A server-side operation polled until it reports a value: a [`Retry`] whose attempts report
-/// [`Progress`]. Made by [`poll_until_ready`].
-pub type Polling<F> = Retry<F, Probes>;
+/// A server-side operation polled until it reports a value: the schedule of a [`Retry`],
+/// whose attempts report [`Progress`] and follow the polling rules of [`poll_until_ready`],
+/// which makes it. The same methods as a `Retry`.
+///
+/// `F` is the closure that makes each probe; code that names the type writes `Polling<F>` with
+/// `F: ProbeFn` (a sealed trait that every `FnMut(u32) -> A + Send` with
+/// `A: ApiFuture<Value = Progress<T>>` implements).
+#[must_use = "dropping a poll cancels its probe in flight; .await it, wait on it, or detach() it"]
+pub struct Polling<F: ProbeFn> {
+    run: Run<F, Probes>,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
+}
 
 // Nothing is pinned: the schedule is boxed and a first value is only ever moved out.
-impl<F: AttemptFn, R: Reading<ValueOf<F>>> Unpin for Retry<F, R> {}
+impl<F: AttemptFn> Unpin for Retry<F> {}
+impl<F: ProbeFn> Unpin for Polling<F> {}
 
 /// Runs `attempt(1)` now and retries it under `policy` while it fails.
 ///
@@ -62,6 +75,12 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Unpin for Retry<F, R> {}
 /// at once), the retry ends with the last `Failed(e)` if there was one, else
 /// `DeadlineExceeded`. `DeadlineExceeded` and `Cancelled` are states: every later wait returns
 /// them again.
+///
+/// The first attempt starts now; the later ones only while something waits on the retry (a
+/// blocking wait, an `.await`, a multi-wait). Returned as it is from an SDK method, a retry
+/// whose caller holds it without waiting never makes its second attempt: return
+/// [`.background()`](crate::ApiFutureExt::background) of it, which drives it to its end with
+/// nobody waiting.
 ///
 /// # Examples
 ///
@@ -90,6 +109,7 @@ where
 {
     Retry {
         run: Run::start(policy, attempt),
+        terminated: false,
     }
 }
 
@@ -117,6 +137,10 @@ where
 /// With an attempt timeout, a server that holds every probe and never answers keeps the poll
 /// going until the policy's deadline: set one.
 ///
+/// The first probe is sent now; the later ones only while something waits on the poll. An SDK
+/// method returns [`.background()`](crate::ApiFutureExt::background) of it, so that polling
+/// goes on with nobody waiting, as the seed SDK's does.
+///
 /// A `PendingFor` (or `RetryAfter`) too long for [`Instant`] ends the poll at once with
 /// `DeadlineExceeded` (or the last error): no probe would ever follow it.
 ///
@@ -141,12 +165,13 @@ where
     A: ApiFuture<Value = Progress<T>>,
     T: Send,
 {
-    Retry {
+    Polling {
         run: Run::start(policy, probe),
+        terminated: false,
     }
 }
 
-impl<F: AttemptFn, R: Reading<ValueOf<F>>> Retry<F, R> {
+impl<F: AttemptFn> Retry<F> {
     /// Sets how an operation error is read; the default retries every error. `classify` gets
     /// the attempts' own error (`&E` where the attempts are `ApiFuture<Failure = E>`).
     ///
@@ -224,39 +249,87 @@ impl<F: AttemptFn, R: Reading<ValueOf<F>>> Retry<F, R> {
     }
 }
 
-impl<F: AttemptFn, R: Reading<ValueOf<F>>> ApiFuture for Retry<F, R> {
-    type Value = R::Value;
-    type Failure = FailureOf<F>;
-
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.run.poll_ready(cx)
+impl<F: ProbeFn> Polling<F> {
+    /// Sets how a probe's error is read, as [`Retry::when`] does; the default retries every
+    /// error.
+    pub fn when(
+        mut self,
+        classify: impl FnMut(&FailureOf<F>) -> RetryDecision + Send + 'static,
+    ) -> Self {
+        self.run.set_classify(Box::new(classify));
+        self
     }
 
-    #[inline(always)]
-    fn try_result(&mut self) -> Option<OutcomeOf<F, R>> {
-        self.run.try_take()
+    /// Calls `notify(&error, delay)` before each sleep that follows a failed probe and will be
+    /// taken, as [`Retry::notify`] does (never after a `Pending` answer).
+    pub fn notify(mut self, notify: impl FnMut(&FailureOf<F>, Duration) + Send + 'static) -> Self {
+        self.run.set_notify(Box::new(notify));
+        self
     }
 
-    fn peek_failed(&mut self) -> Option<bool> {
-        self.run.peek_failed()
+    /// How many probes have started, `Pending` answers included.
+    pub fn attempts(&self) -> u32 {
+        self.run.attempts()
     }
 
-    /// Runs the schedule on the calling thread: backoffs are slept here, not on a timer thread.
-    #[inline]
-    fn result(&mut self, timeout: impl Into<Option<Duration>>) -> OutcomeOf<F, R> {
-        self.run.block(Limit::from_timeout(timeout.into()))
-    }
-
-    fn result_deadline(&mut self, deadline: Instant) -> OutcomeOf<F, R> {
-        self.run.block(Limit::At(deadline))
-    }
-}
-
-future_by_poll_outcome!([F: AttemptFn, R: Reading<ValueOf<F>>] Retry<F, R>, []);
-
-impl<F: AttemptFn, R: Reading<ValueOf<F>>> fmt::Debug for Retry<F, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.run.fmt(f)
+    /// Cancels the probe in flight and starts no new one: later waits return
+    /// `Err(Error::Cancelled)`. Returns false if the poll had already finished.
+    pub fn cancel(&mut self) -> bool {
+        self.run.cancel()
     }
 }
+
+/// `ApiFuture`, `Future`, `FusedFuture` and `Debug` for [`Retry`] and [`Polling`], which differ
+/// only in how their schedule reads an attempt's value.
+macro_rules! schedule_future {
+    ($ty:ident, $bound:ident, $value:ty) => {
+        impl<F: $bound> ApiFuture for $ty<F> {
+            type Value = $value;
+            type Failure = FailureOf<F>;
+
+            #[inline]
+            fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+                self.run.poll_ready(cx)
+            }
+
+            #[inline(always)]
+            fn try_result(&mut self) -> Option<Outcome<F, $value>> {
+                self.run.try_take()
+            }
+
+            fn peek_failed(&mut self) -> Option<bool> {
+                self.run.peek_failed()
+            }
+
+            /// Steps the schedule once without arming a timer.
+            fn done(&mut self) -> bool {
+                self.run.done()
+            }
+
+            /// Runs the schedule on the calling thread: backoffs are slept here, not on a
+            /// timer thread.
+            #[inline]
+            fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Outcome<F, $value> {
+                self.run.block(Limit::from_timeout(timeout.into()))
+            }
+
+            fn result_deadline(&mut self, deadline: Instant) -> Outcome<F, $value> {
+                self.run.block(Limit::At(deadline))
+            }
+        }
+
+        future_by_poll_outcome!([F: $bound] $ty<F>, []);
+
+        impl<F: $bound> fmt::Debug for $ty<F> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.run.debug(stringify!($ty), f)
+            }
+        }
+    };
+}
+
+/// What a wait on a retry or poll of `F` gives.
+type Outcome<F, V> = Result<V, Error<FailureOf<F>>>;
+
+schedule_future!(Retry, AttemptFn, ValueOf<F>);
+schedule_future!(Polling, ProbeFn, F::Ready);
