@@ -492,8 +492,8 @@ pub use api_future::{ApiFuture, ResultAsync};
 pub use awaitable::{AwaitableConcurrentFuture, failed, ready};
 pub use compose::{
     ApiFutureExt, AsCompleted, AsCompletedStream, BoxApiFuture, FromFuture, JoinAll, MapFailure,
-    MapValue, ReturnWhen, SharedError, SharedFuture, ThenCall, WaitAsync, as_completed,
-    as_completed_async, from_future, join_all, join_all_async, spawn_async, wait, wait_async,
+    MapValue, ReturnWhen, SharedFuture, ThenCall, WaitAsync, as_completed, as_completed_async,
+    from_future, join_all, join_all_async, spawn_async, wait, wait_async,
 };
 pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};

@@ -118,77 +118,86 @@ mod stand_ins {
     }
 }
 
-/// The wakers of any number of waiters on one event, each under a key of its own, so that a
-/// waiter polled again replaces its own waker and a waiter that leaves takes it out. One lock;
-/// wakers are woken outside it.
+/// The wakers of any number of waiters on one event, each in a slot of its own, so that a
+/// waiter polled again replaces its own waker (or keeps it, if it wakes the same task) and a
+/// waiter that leaves takes its slot back. Waking empties the slots but keeps them: a waiter
+/// keeps its key for as long as it waits. One lock; wakers are woken outside it.
 #[derive(Debug)]
 pub(crate) struct WakerList {
-    keyed: Mutex<Keyed>,
+    slots: Mutex<Slots>,
+}
+
+/// The slots (a waiter's key is its index plus one; 0 means "none yet") and the free ones.
+#[derive(Debug, Default)]
+struct Slots {
+    wakers: Vec<Option<std::task::Waker>>,
+    free: Vec<usize>,
 }
 
 impl Default for WakerList {
     fn default() -> Self {
         WakerList {
-            keyed: Mutex::new(Keyed::default()),
+            slots: Mutex::new(Slots::default()),
         }
     }
 }
 
-/// The registered wakers, and the last key given out (keys count up from 1; 0 means "none").
-#[derive(Debug, Default)]
-struct Keyed {
-    last_key: usize,
-    wakers: Vec<(usize, std::task::Waker)>,
-}
-
 impl WakerList {
-    fn lock(&self) -> MutexGuard<'_, Keyed> {
+    fn lock(&self) -> MutexGuard<'_, Slots> {
         // Nothing panics under this lock but an allocation failure: what is there is sound.
-        self.keyed
+        self.slots
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers `waker` under `*key`, giving the waiter a key first if it has none (`0`). A
-    /// waiter already registered with a waker that wakes the same task changes nothing.
+    /// Registers `waker` under `*key`, giving the waiter a slot first if it has none (`0`). A
+    /// waiter whose slot holds a waker that wakes the same task changes nothing.
     pub(crate) fn register(&self, key: &mut usize, waker: &std::task::Waker) {
-        let mut keyed = self.lock();
-        if *key != 0 {
-            if let Some((_, known)) = keyed.wakers.iter_mut().find(|(k, _)| k == key) {
-                if !known.will_wake(waker) {
-                    known.clone_from(waker);
+        let mut slots = self.lock();
+        if *key == 0 {
+            let index = match slots.free.pop() {
+                Some(index) => index,
+                None => {
+                    slots.wakers.push(None);
+                    slots.wakers.len() - 1
                 }
-                return;
-            }
-        } else {
-            // Wrapping past `usize::MAX` would take centuries of registrations; 0 is skipped.
-            keyed.last_key = keyed.last_key.wrapping_add(1).max(1);
-            *key = keyed.last_key;
+            };
+            *key = index + 1;
         }
-        keyed.wakers.push((*key, waker.clone()));
+        match &mut slots.wakers[*key - 1] {
+            Some(known) if known.will_wake(waker) => {}
+            slot => *slot = Some(waker.clone()),
+        }
     }
 
-    /// Takes `key`'s waker out, if it is still there (a waiter leaving).
+    /// Gives `key`'s slot back (a waiter leaving), with the waker it may still hold.
     pub(crate) fn unregister(&self, key: usize) {
-        let mut keyed = self.lock();
-        if let Some(at) = keyed.wakers.iter().position(|(k, _)| *k == key) {
-            keyed.wakers.swap_remove(at);
+        if key == 0 {
+            return;
+        }
+        let mut slots = self.lock();
+        if let Some(slot) = slots.wakers.get_mut(key - 1) {
+            *slot = None;
+            slots.free.push(key - 1);
         }
     }
 
-    /// Wakes every registered waiter, once: the list is empty afterwards (a waiter that polls
-    /// again registers again).
+    /// Wakes every registered waiter, once: their slots are empty afterwards (a waiter that
+    /// polls again registers again, under the same key).
     pub(crate) fn wake_all(&self) {
-        let wakers = std::mem::take(&mut self.lock().wakers);
-        for (_, waker) in wakers {
+        let woken: Vec<std::task::Waker> = {
+            let mut slots = self.lock();
+            slots.wakers.iter_mut().filter_map(Option::take).collect()
+        };
+        for waker in woken {
             waker.wake();
         }
     }
 
-    /// How many waiters are registered.
+    /// How many waiters have a waker registered.
     #[cfg(all(test, apifuture_loom))]
     pub(crate) fn len(&self) -> usize {
-        self.lock().wakers.len()
+        self.lock().wakers.iter().flatten().count()
     }
 }
 

@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 
 use apifuture::{
     ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, BoxApiFuture, BoxError, Error, FromFuture,
-    Progress, RetryPolicy, ReturnWhen, SharedError, SharedFuture, as_completed, as_completed_async,
-    failed, from_future, join_all, join_all_async, poll_until_ready, promise, ready, retry, spawn,
-    wait, wait_async,
+    Progress, RetryPolicy, ReturnWhen, SharedFuture, as_completed, as_completed_async, failed,
+    from_future, join_all, join_all_async, poll_until_ready, promise, ready, retry, spawn, wait,
+    wait_async,
 };
 use common::SignalOnPending;
 use futures::StreamExt;
@@ -428,11 +428,10 @@ macro_rules! multi_case {
     )*};
 }
 
-/// One module per `(T, E)`: `val` makes a `T`, `err` an `E`, `share` a `SharedFuture` (through
-/// `SharedError` for `BoxError`, which is not `Clone`).
+/// One module per `(T, E)`: `val` makes a `T`, `err` an `E`. Every failure type is shared as it
+/// is, `BoxError` included (the handles' failure type is `Arc<E>`).
 macro_rules! matrix {
-    ($($module:ident: T = $t:ty, E = $e:ty, SE = $se:ty, val = $val:ident, err = $err:ident,
-       share = [$($share:tt)*];)*) => {$(
+    ($($module:ident: T = $t:ty, E = $e:ty, val = $val:ident, err = $err:ident;)*) => {$(
         mod $module {
             use super::*;
             use super::{$err as err, $val as val};
@@ -440,8 +439,8 @@ macro_rules! matrix {
             type T = $t;
             type E = $e;
 
-            fn share<A: ApiFuture<Value = T, Failure = E> + 'static>(f: A) -> SharedFuture<T, $se> {
-                f $($share)*
+            fn share<A: ApiFuture<Value = T, Failure = E> + 'static>(f: A) -> SharedFuture<T, E> {
+                f.into_shared()
             }
 
             fn ok(n: u32) -> Result<T, String> {
@@ -498,22 +497,14 @@ macro_rules! matrix {
 }
 
 matrix! {
-    str_box: T = &'static str, E = BoxError, SE = SharedError, val = name, err = box_err,
-        share = [.map_failure(SharedError::from).into_shared()];
-    str_str: T = &'static str, E = &'static str, SE = &'static str, val = name, err = str_err,
-        share = [.into_shared()];
-    str_string: T = &'static str, E = String, SE = String, val = name, err = string_err,
-        share = [.into_shared()];
-    str_sdk: T = &'static str, E = SdkError, SE = SdkError, val = name, err = sdk_err,
-        share = [.into_shared()];
-    run_box: T = Run, E = BoxError, SE = SharedError, val = run, err = box_err,
-        share = [.map_failure(SharedError::from).into_shared()];
-    run_str: T = Run, E = &'static str, SE = &'static str, val = run, err = str_err,
-        share = [.into_shared()];
-    run_string: T = Run, E = String, SE = String, val = run, err = string_err,
-        share = [.into_shared()];
-    run_sdk: T = Run, E = SdkError, SE = SdkError, val = run, err = sdk_err,
-        share = [.into_shared()];
+    str_box: T = &'static str, E = BoxError, val = name, err = box_err;
+    str_str: T = &'static str, E = &'static str, val = name, err = str_err;
+    str_string: T = &'static str, E = String, val = name, err = string_err;
+    str_sdk: T = &'static str, E = SdkError, val = name, err = sdk_err;
+    run_box: T = Run, E = BoxError, val = run, err = box_err;
+    run_str: T = Run, E = &'static str, val = run, err = str_err;
+    run_string: T = Run, E = String, val = run, err = string_err;
+    run_sdk: T = Run, E = SdkError, val = run, err = sdk_err;
 }
 
 // ---- An SDK client: `impl ApiFuture` returns, a trait, a `dyn` trait -------------------------

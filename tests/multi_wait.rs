@@ -214,9 +214,9 @@ fn mixed_origins_through_boxed_and_shared() {
     let mut futures: Vec<BoxApiFuture<u32, TestError>> = vec![
         flaky.into_boxed(),
         ready::<u32, TestError>(1).map_value(|v| v + 1).into_boxed(),
-        shared.clone().into_boxed(),
+        shared.clone().map_failure(|error| *error).into_boxed(),
         // The same outcome waited through two handles.
-        shared.into_boxed(),
+        shared.map_failure(|error| *error).into_boxed(),
     ];
     let (done, left) = wait(&mut futures, LONG, ReturnWhen::AllCompleted);
     assert_eq!((done, left), (vec![0, 1, 2, 3], vec![]));

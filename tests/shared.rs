@@ -8,8 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use apifuture::{
-    ApiFuture, ApiFutureExt, BoxError, Error, SharedError, SharedFuture, failed, from_future,
-    promise, ready,
+    ApiFuture, ApiFutureExt, BoxError, Error, SharedFuture, failed, from_future, promise, ready,
 };
 use common::{
     CountingWaker, DropCounter, StartLine, TestError, Tracked, iterations, on_two_executors,
@@ -33,12 +32,12 @@ fn every_handle_gets_the_value_once_and_a_fresh_clone_gets_it_again() {
 fn errors_are_shared_too() {
     let mut a = failed::<u8, TestError>("503").into_shared();
     let mut b = a.clone();
-    assert_eq!(a.result(None), Err(Error::Failed("503")));
-    assert_eq!(b.result(None), Err(Error::Failed("503")));
+    assert_eq!(a.result(None), Err(Error::Failed(Arc::new("503"))));
+    assert_eq!(b.result(None), Err(Error::Failed(Arc::new("503"))));
 
-    let mut boxed = failed::<u8, BoxError>("boom".into())
-        .map_failure(SharedError::from)
-        .into_shared();
+    // Not `Clone`, and shared all the same: every handle gets the one error, displayed as the
+    // original.
+    let mut boxed = failed::<u8, BoxError>("boom".into()).into_shared();
     let mut other = boxed.clone();
     let first = boxed.result(None).unwrap_err();
     let second = other.result(None).unwrap_err();
@@ -46,6 +45,7 @@ fn errors_are_shared_too() {
         panic!("both should be Failed");
     };
     assert!(Arc::ptr_eq(&first, &second), "one error, shared");
+    assert_eq!(first.to_string(), "boom");
 }
 
 #[test]
@@ -244,7 +244,7 @@ fn peek_and_done_do_not_consume() {
     producer.set_error("bad");
     assert!(shared.done());
     assert_eq!(shared.peek_failed(), Some(true));
-    assert_eq!(shared.result(None), Err(Error::Failed("bad")));
+    assert_eq!(shared.result(None), Err(Error::Failed(Arc::new("bad"))));
 }
 
 /// 64 waiters, half blocking in their own threads and half awaiting (several tasks per
@@ -367,4 +367,174 @@ fn states_are_returned_again_by_every_handle() {
     assert_eq!(value.result(None), Ok(1));
     assert_eq!(value.result(None), Err(Error::Consumed));
     assert_eq!(value.peek_failed(), Some(false));
+}
+
+// ===== one handle's slow step never holds up the others =====
+
+/// What failure looks like here: far longer than anything should take.
+const GENEROUS: Duration = Duration::from_secs(10);
+
+/// A shared future whose source's step blocks inside a `map_value` closure until `release` is
+/// sent: `started` says the step is under way (on the thread of the handle that drives it).
+fn slow_step() -> (
+    SharedFuture<u32, TestError>,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Sender<()>,
+) {
+    let (started, started_seen) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let shared = ready::<u32, TestError>(5)
+        .map_value(move |v| {
+            started.send(()).unwrap();
+            // Bounded, so that a handle wrongly waiting for this step fails the test's time
+            // bound instead of hanging it.
+            let _ = released.recv_timeout(GENEROUS);
+            v
+        })
+        .into_shared();
+    (shared, started_seen, release)
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "blocks a thread in a closure for the whole window")]
+fn a_slow_step_of_the_source_never_holds_up_other_handles() {
+    let (shared, started, release) = slow_step();
+    let (mut driver, mut blocking, mut looking) = (shared.clone(), shared.clone(), shared);
+    let driving = thread::spawn(move || driver.result(GENEROUS));
+    started.recv_timeout(GENEROUS).unwrap();
+
+    let began = std::time::Instant::now();
+    assert!(!looking.done(), "done() while the source is busy");
+    assert_eq!(
+        blocking.result(Duration::from_millis(10)),
+        Err(Error::Timeout)
+    );
+    assert_eq!(blocking.result(Duration::ZERO), Err(Error::Timeout));
+    assert_eq!(
+        futures_lite::future::block_on(blocking.result_async(Duration::from_millis(10))),
+        Err(Error::Timeout)
+    );
+    assert!(
+        began.elapsed() < GENEROUS / 2,
+        "the other handles waited for the busy one ({:?})",
+        began.elapsed()
+    );
+
+    // The driver keeps driving; when it is done, every handle gets the value.
+    release.send(()).unwrap();
+    assert_eq!(driving.join().unwrap(), Ok(5));
+    assert_eq!(blocking.result(GENEROUS), Ok(5));
+    assert!(looking.done());
+    assert_eq!(looking.result(Duration::ZERO), Ok(5));
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "smol's executor needs epoll")]
+fn an_async_wait_on_a_busy_source_leaves_its_executor_thread_free() {
+    let (shared, started, release) = slow_step();
+    let mut driver = shared.clone();
+    let driving = thread::spawn(move || driver.result(GENEROUS));
+    started.recv_timeout(GENEROUS).unwrap();
+
+    let executor = smol::LocalExecutor::new();
+    let ticks = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let ticker = executor.spawn({
+        let ticks = std::rc::Rc::clone(&ticks);
+        async move {
+            loop {
+                smol::Timer::after(Duration::from_millis(1)).await;
+                ticks.set(ticks.get() + 1);
+            }
+        }
+    });
+    let mut waiter = shared;
+    let waited = smol::block_on(executor.run(async {
+        let timed_out = waiter.result_async(Duration::from_millis(50)).await;
+        let ticked = ticks.get();
+        // Registered while the source was busy: woken when the driver finishes.
+        release.send(()).unwrap();
+        (timed_out, ticked, waiter.result_async(GENEROUS).await)
+    }));
+    drop(ticker);
+    let (timed_out, ticked, value) = waited;
+    assert_eq!(timed_out, Err(Error::Timeout));
+    assert!(
+        ticked > 0,
+        "the executor's other task never ran while the wait was pending"
+    );
+    assert_eq!(value, Ok(5));
+    assert_eq!(driving.join().unwrap(), Ok(5));
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "blocks a thread in a closure for the whole window")]
+fn a_waiter_that_arrived_while_the_source_was_busy_is_woken() {
+    for round in 0..iterations(20, 2) {
+        let (shared, started, release) = slow_step();
+        let (mut driver, mut arriving) = (shared.clone(), shared);
+        let driving = thread::spawn(move || driver.result(GENEROUS));
+        started.recv_timeout(GENEROUS).unwrap();
+        let (pending, pending_seen) = std::sync::mpsc::channel();
+        let waiting = thread::spawn(move || {
+            let waiting = common::SignalOnPending::new(&mut arriving, pending);
+            common::block_on_within(waiting, GENEROUS)
+        });
+        pending_seen.recv_timeout(GENEROUS).unwrap();
+        release.send(()).unwrap();
+        assert_eq!(driving.join().unwrap(), Ok(5), "round {round}");
+        assert_eq!(
+            waiting.join().unwrap(),
+            Some(Ok(5)),
+            "round {round}: the waiter that arrived while busy was never woken"
+        );
+    }
+}
+
+// ===== a source that looks at its own shared future =====
+
+/// Runs `body` on a thread of its own and gives its result, or fails if it does not finish
+/// in time (a deadlock fails instead of hanging the suite).
+fn within_watchdog<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
+    let (done, outcome) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = done.send(body());
+    });
+    outcome
+        .recv_timeout(GENEROUS)
+        .expect("deadlocked: the source looked at its own shared future")
+}
+
+#[test]
+fn a_source_that_polls_a_clone_of_itself_completes() {
+    let value = within_watchdog(|| {
+        let (send_self, receive_self) = std::sync::mpsc::channel::<SharedFuture<u32, TestError>>();
+        let source = from_future(async move {
+            let mut me = receive_self.recv().expect("a clone of the shared future");
+            // Polled while its own source is being polled: "not ready", not a deadlock.
+            let polled = futures_lite::future::poll_once(&mut me).await;
+            Ok::<u32, TestError>(if polled.is_none() { 7 } else { 0 })
+        });
+        let mut shared = source.into_shared();
+        send_self.send(shared.clone()).unwrap();
+        shared.result(GENEROUS)
+    });
+    assert_eq!(value, Ok(7));
+}
+
+#[test]
+fn a_source_that_asks_its_own_handle_whether_it_is_done_completes() {
+    let value = within_watchdog(|| {
+        let (send_self, receive_self) = std::sync::mpsc::channel::<SharedFuture<u32, TestError>>();
+        let source = from_future(async move {
+            let mut me = receive_self.recv().expect("a clone of the shared future");
+            let done = me.done();
+            let looked = me.try_result();
+            Ok::<u32, TestError>(if !done && looked.is_none() { 8 } else { 0 })
+        });
+        let shared = source.into_shared();
+        send_self.send(shared.clone()).unwrap();
+        // Awaited this time: the source is driven from a task.
+        futures_lite::future::block_on(shared)
+    });
+    assert_eq!(value, Ok(8));
 }

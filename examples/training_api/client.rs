@@ -388,6 +388,8 @@ impl TrainingClient {
         let key = format!("{}-{seq}", self.inner.session);
         let url = format!("{}/{kind}", self.inner.base);
         let (client, seen) = (self.clone(), Arc::clone(&counts));
+        // The turn's failure is shared behind an `Arc`; the submission's is the SDK's own.
+        let before = before.map_failure(|error| ApiError::clone(&error));
         let submission = before.then_call(move |()| {
             let mut turn = turn;
             turn.came();

@@ -70,20 +70,23 @@ pub trait ApiFutureExt: ApiFuture {
         MapFailure::new(self, Box::new(f))
     }
 
-    /// Shares the outcome among any number of waiters: see [`SharedFuture`]. Values and
-    /// errors must be `Clone + Sync`; for `BoxError`, see [`SharedError`](crate::SharedError).
+    /// Shares the outcome among any number of waiters: see [`SharedFuture`]. The value must be
+    /// `Clone + Sync`; any failure type that is `Send + Sync` will do, `BoxError` included:
+    /// the handles' failure type is `Arc<Self::Failure>`, which displays as the original.
     ///
     /// ```
-    /// use apifuture::{ready, ApiFuture, ApiFutureExt};
-    /// let mut a = ready::<u8, String>(5).into_shared();
+    /// use apifuture::{failed, ready, ApiFuture, ApiFutureExt, BoxError};
+    /// let mut a = ready::<u8, BoxError>(5).into_shared();
     /// let mut b = a.clone();
     /// assert_eq!((a.result(None).unwrap(), b.result(None).unwrap()), (5, 5));
+    /// let mut failing = failed::<u8, BoxError>("no".into()).into_shared();
+    /// assert_eq!(failing.result(None).unwrap_err().to_string(), "operation failed: no");
     /// ```
     fn into_shared(self) -> SharedFuture<Self::Value, Self::Failure>
     where
         Self: Sized + 'static,
         Self::Value: Clone + Sync + 'static,
-        Self::Failure: Clone + Sync + 'static,
+        Self::Failure: Sync + 'static,
     {
         SharedFuture::new(self)
     }

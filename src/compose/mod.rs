@@ -20,5 +20,5 @@ pub use ext::ApiFutureExt;
 pub use from_future::{FromFuture, from_future};
 pub use join::{JoinAll, join_all, join_all_async};
 pub use map::{MapFailure, MapValue, ThenCall};
-pub use shared::{SharedError, SharedFuture};
+pub use shared::SharedFuture;
 pub use wait::{ReturnWhen, WaitAsync, wait, wait_async};
