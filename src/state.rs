@@ -139,7 +139,7 @@ impl Link {
         }
         self.producer
             .get_or_init(Box::default)
-            .register(key, cx.waker());
+            .register(key, cx.waker(), 1);
         if self.word.fetch_or(PRODUCER_WAITER, Ordering::AcqRel) & CLOSED != 0 {
             Poll::Ready(())
         } else {

@@ -121,17 +121,35 @@ mod stand_ins {
 /// The wakers of any number of waiters on one event, each in a slot of its own, so that a
 /// waiter polled again replaces its own waker (or keeps it, if it wakes the same task) and a
 /// waiter that leaves takes its slot back. Waking empties the slots but keeps them: a waiter
-/// keeps its key for as long as it waits. One lock; wakers are woken outside it.
+/// keeps its key for as long as it waits. One lock; wakers are woken outside it. The first
+/// slot is inline: one waiter, the common case, costs no allocation.
 #[derive(Debug)]
 pub(crate) struct WakerList {
     slots: Mutex<Slots>,
 }
 
-/// The slots (a waiter's key is its index plus one; 0 means "none yet") and the free ones.
+/// Key 1 is `first`, key `k > 1` is `rest[k - 2]`; 0 means "no slot yet".
 #[derive(Debug, Default)]
 struct Slots {
-    wakers: Vec<Option<std::task::Waker>>,
+    first: Option<std::task::Waker>,
+    /// Whether key 1 belongs to a waiter.
+    first_taken: bool,
+    rest: Vec<Option<std::task::Waker>>,
+    /// Keys above 1 given back, to be given out again.
     free: Vec<usize>,
+    /// Where the wakers of `rest` are taken to be woken outside the lock (kept for its
+    /// capacity).
+    spare: Vec<std::task::Waker>,
+}
+
+impl Slots {
+    fn slot(&mut self, key: usize) -> Option<&mut Option<std::task::Waker>> {
+        match key {
+            0 => None,
+            1 => Some(&mut self.first),
+            _ => self.rest.get_mut(key - 2),
+        }
+    }
 }
 
 impl Default for WakerList {
@@ -151,53 +169,86 @@ impl WakerList {
     }
 
     /// Registers `waker` under `*key`, giving the waiter a slot first if it has none (`0`). A
-    /// waiter whose slot holds a waker that wakes the same task changes nothing.
-    pub(crate) fn register(&self, key: &mut usize, waker: &std::task::Waker) {
+    /// waiter whose slot holds a waker that wakes the same task changes nothing. `expected`
+    /// is how many waiters there may be: the first slot past the inline one reserves room for
+    /// them (up to 64), so that waiters arriving one after the other do not grow the list step
+    /// by step.
+    pub(crate) fn register(&self, key: &mut usize, waker: &std::task::Waker, expected: usize) {
         let mut slots = self.lock();
         if *key == 0 {
-            let index = match slots.free.pop() {
-                Some(index) => index,
-                None => {
-                    slots.wakers.push(None);
-                    slots.wakers.len() - 1
+            *key = if !slots.first_taken {
+                slots.first_taken = true;
+                1
+            } else if let Some(free) = slots.free.pop() {
+                free
+            } else {
+                if slots.rest.capacity() == 0 {
+                    slots
+                        .rest
+                        .reserve_exact(expected.saturating_sub(1).clamp(1, 64));
                 }
+                slots.rest.push(None);
+                slots.rest.len() + 1
             };
-            *key = index + 1;
         }
-        match &mut slots.wakers[*key - 1] {
-            Some(known) if known.will_wake(waker) => {}
-            slot => *slot = Some(waker.clone()),
+        if let Some(slot) = slots.slot(*key) {
+            match slot {
+                Some(known) if known.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
         }
     }
 
     /// Gives `key`'s slot back (a waiter leaving), with the waker it may still hold.
     pub(crate) fn unregister(&self, key: usize) {
-        if key == 0 {
-            return;
-        }
         let mut slots = self.lock();
-        if let Some(slot) = slots.wakers.get_mut(key - 1) {
-            *slot = None;
-            slots.free.push(key - 1);
+        let Some(slot) = slots.slot(key) else {
+            return;
+        };
+        *slot = None;
+        if key == 1 {
+            slots.first_taken = false;
+        } else {
+            slots.free.push(key);
         }
     }
 
     /// Wakes every registered waiter, once: their slots are empty afterwards (a waiter that
     /// polls again registers again, under the same key).
     pub(crate) fn wake_all(&self) {
-        let woken: Vec<std::task::Waker> = {
+        let (first, mut rest) = {
             let mut slots = self.lock();
-            slots.wakers.iter_mut().filter_map(Option::take).collect()
+            let first = slots.first.take();
+            let Slots { rest, spare, .. } = &mut *slots;
+            spare.extend(rest.iter_mut().filter_map(Option::take));
+            let rest = if spare.is_empty() {
+                Vec::new()
+            } else {
+                std::mem::take(spare)
+            };
+            (first, rest)
         };
-        for waker in woken {
+        // Outside the lock: a waker may register again, or wake this very list.
+        if let Some(first) = first {
+            first.wake();
+        }
+        if rest.is_empty() {
+            return;
+        }
+        for waker in rest.drain(..) {
             waker.wake();
+        }
+        let mut slots = self.lock();
+        if slots.spare.capacity() < rest.capacity() {
+            slots.spare = rest;
         }
     }
 
     /// How many waiters have a waker registered.
     #[cfg(all(test, apifuture_loom))]
     pub(crate) fn len(&self) -> usize {
-        self.lock().wakers.iter().flatten().count()
+        let slots = self.lock();
+        usize::from(slots.first.is_some()) + slots.rest.iter().flatten().count()
     }
 }
 

@@ -3,25 +3,29 @@
 //! The shape of `futures::future::Shared`: the handles share the source future (its type
 //! erased), a keyed list of their wakers, and one state word that says whether someone is
 //! polling the source. A waiter registers its waker, then tries to become the one that polls
-//! (`IDLE` to `POLLING`): the winner polls the source with the group's waker; everyone else,
+//! (taking `POLLING`): the winner polls the source with the group's waker; everyone else,
 //! finding it `POLLING`, returns `Pending` at once, never waiting for the poller (whose step may
 //! be slow: a `map_value` closure, a retry attempt being made). The group's waker wakes every
-//! registered waiter. A wake-up that comes while someone polls is not lost: it marks the word,
-//! and the poller wakes everyone when its poll ends. When the source completes, the poller
-//! moves the outcome into the group, marks it `COMPLETE` and wakes everyone; from then on every
-//! handle reads the outcome without a lock.
+//! registered waiter. A wake-up that comes while someone polls is not lost: it marks the word
+//! (`NOTIFIED`), and the poller wakes everyone when its poll ends. When the source completes,
+//! the poller moves the outcome into the group, marks it `COMPLETE` and wakes everyone; from
+//! then on every handle reads the outcome without a lock.
+//!
+//! A source polled with the group's waker and found pending stays `ARMED` until it wakes that
+//! waker: until then a waiter only registers (the source has nothing new to say), so N
+//! waiters cost one poll of the source, not N.
 //!
 //! Only the poller locks the source, so the lock is never contended and a handle never waits
 //! on another: timed waits keep their limits, `done()` answers at once, and a source that looks
 //! at its own shared future while polled finds it `POLLING` ("not ready") instead of
 //! deadlocking.
 //!
-//! The group's waker holds only the word and the waker list, not the source: a source that
-//! keeps its waker does not keep the group alive, and the last handle's drop drops the source,
-//! which cancels it.
+//! The group's waker holds the group weakly and is made at the first poll that needs it: a
+//! source that keeps its waker does not keep the group alive, and the last handle's drop drops
+//! the source, which cancels it.
 
 use std::fmt;
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::api_future::{ApiFuture, future_by_poll_outcome};
@@ -86,76 +90,85 @@ pub struct SharedFuture<T, E = BoxError> {
     terminated: bool,
 }
 
-/// What the handles share: the word and the wakers (behind their own `Arc`, so that the
-/// group's waker does not hold the source), the outcome once there, and the source.
+/// What the handles share: the word, the waiters, the outcome once there, and the source.
 struct Group<T, E, S: ?Sized> {
-    notifier: Arc<Notifier>,
+    state: AtomicUsize,
+    waiters: WakerList,
     outcome: OnceLock<Outcome<T, E>>,
     source: S,
+}
+
+/// The source future, and the group's waker it is polled with (made by the first poll),
+/// behind the lock only the poller takes.
+struct SourceCell<A> {
+    future: Option<A>,
+    waker: Option<Waker>,
 }
 
 /// A handle's outcome: the operation's error is shared behind an `Arc`.
 type Outcome<T, E> = Result<T, Error<Arc<E>>>;
 
-/// Nobody polls the source.
-const IDLE: usize = 0;
 /// A handle polls the source; the others return `Pending` without waiting for it.
 const POLLING: usize = 1;
 /// The source woke its waker while being polled: the poller wakes every waiter when it is done.
 const NOTIFIED: usize = 2;
 /// The outcome is in the group; the source is gone.
 const COMPLETE: usize = 4;
+/// The source was polled with the group's waker, found pending, and has not woken it since:
+/// a waiter only needs to register.
+const ARMED: usize = 8;
 
-/// The state word and the registered waiters; the waker the source is polled with.
-#[derive(Debug, Default)]
-struct Notifier {
-    state: AtomicUsize,
-    waiters: WakerList,
-}
+/// The group's waker: wakes the waiters of the group, if it is still there.
+struct GroupWaker<T, E>(Weak<Group<T, E, dyn Source<T, E>>>);
 
-impl Wake for Notifier {
+impl<T: Send + Sync + 'static, E: Send + Sync + 'static> Wake for GroupWaker<T, E> {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        // While someone polls, the poller passes the wake-up on when its poll ends; the waiters
-        // it would wake now could only find the source busy.
-        let mut state = self.state.load(Ordering::Acquire);
-        while state & POLLING != 0 {
-            match self.state.compare_exchange_weak(
-                state,
-                state | NOTIFIED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return,
-                Err(actual) => state = actual,
-            }
+        if let Some(group) = self.0.upgrade() {
+            group.notify();
         }
-        self.waiters.wake_all();
     }
 }
 
-/// The source behind `dyn`: the future in a lock that only the poller takes.
+/// The source behind `dyn`: the future in a lock that only the poller takes. (Its methods
+/// also make the group's waker, which needs `'static` types: the bounds live in this impl,
+/// chosen when the group is made, so that no impl of `ApiFuture` for the handles requires
+/// them, which would break generic `Send` code over borrowed types: rust-lang/rust#110338.)
 trait Source<T, E>: Send + Sync {
-    /// Polls the source (for `Some(cx)`) or only looks at it (`None`); its outcome once it
-    /// has one, a panic in it included. Called by the poller only.
-    fn step(&self, cx: Option<&mut Context<'_>>) -> Option<Outcome<T, E>>;
+    /// Polls the source with the group's waker (`poll`) or only looks at it; its outcome once
+    /// it has one, a panic in it included. Called by the poller only.
+    fn step(&self, group: &Arc<Group<T, E, dyn Source<T, E>>>, poll: bool)
+    -> Option<Outcome<T, E>>;
     /// Drops the future, once its outcome has been moved out.
     fn clear(&self);
 }
 
-impl<A> Source<A::Value, A::Failure> for Mutex<Option<A>>
+impl<A> Source<A::Value, A::Failure> for Mutex<SourceCell<A>>
 where
     A: ApiFuture,
+    A::Value: Sync + 'static,
+    A::Failure: Sync + 'static,
 {
-    fn step(&self, cx: Option<&mut Context<'_>>) -> Option<Outcome<A::Value, A::Failure>> {
+    fn step(
+        &self,
+        group: &Arc<Group<A::Value, A::Failure, dyn Source<A::Value, A::Failure>>>,
+        poll: bool,
+    ) -> Option<Outcome<A::Value, A::Failure>> {
         let mut source = self.lock().unwrap_or_else(PoisonError::into_inner);
-        let future = source.as_mut()?;
+        let SourceCell { future, waker } = &mut *source;
+        let future = future.as_mut()?;
         let stepped = caught(|| {
-            if let Some(cx) = cx {
-                if future.poll_ready(cx).is_pending() {
+            if poll {
+                let waker = waker.get_or_insert_with(|| {
+                    Waker::from(Arc::new(GroupWaker(Arc::downgrade(group))))
+                });
+                if future
+                    .poll_ready(&mut Context::from_waker(waker))
+                    .is_pending()
+                {
                     return None;
                 }
             }
@@ -170,9 +183,39 @@ where
     }
 
     fn clear(&self) {
-        let future = self.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let mut source = self.lock().unwrap_or_else(PoisonError::into_inner);
+        let future = source.future.take();
+        source.waker = None;
         // The source's drop may panic: nobody to tell but the panic hook.
         let _ = caught(move || drop(future));
+    }
+}
+
+impl<T, E, S: ?Sized> Group<T, E, S> {
+    /// The group's waker was woken: disarm, and wake every waiter, or leave that to the
+    /// poller if someone is polling (the waiters could only find the source busy).
+    fn notify(&self) {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            let next = if state & POLLING != 0 {
+                state | NOTIFIED
+            } else {
+                state & !ARMED
+            };
+            if next == state {
+                break;
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        if state & POLLING == 0 {
+            self.waiters.wake_all();
+        }
     }
 }
 
@@ -185,9 +228,13 @@ impl<T, E> SharedFuture<T, E> {
     {
         SharedFuture {
             group: Arc::new(Group {
-                notifier: Arc::default(),
+                state: AtomicUsize::new(0),
+                waiters: WakerList::default(),
                 outcome: OnceLock::new(),
-                source: Mutex::new(Some(source)),
+                source: Mutex::new(SourceCell {
+                    future: Some(source),
+                    waker: None,
+                }),
             }),
             key: 0,
             taken: false,
@@ -208,34 +255,63 @@ impl<T, E> SharedFuture<T, E> {
     /// assert!(shared.done());
     /// ```
     pub fn done(&self) -> bool {
-        if self.taken || self.group.outcome.get().is_some() {
-            return true;
-        }
-        let waker = Waker::from(Arc::clone(&self.group.notifier));
-        self.drive(Some(&mut Context::from_waker(&waker)))
+        self.taken || self.group.outcome.get().is_some() || self.drive(true)
     }
 
-    /// Becomes the poller if nobody is, and steps the source: polls it with `cx` (the group's
-    /// waker), or only looks (`None`). True once the outcome is in the group.
-    fn drive(&self, cx: Option<&mut Context<'_>>) -> bool {
-        let group = &*self.group;
-        let state = &group.notifier.state;
-        match state.compare_exchange(IDLE, POLLING, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => {}
-            Err(actual) => return actual & COMPLETE != 0,
+    /// Becomes the poller if nobody is and the source may have news, and steps it: polls it
+    /// with the group's waker (`poll`), or only looks at it. True once the outcome is in the
+    /// group.
+    #[inline]
+    fn drive(&self, poll: bool) -> bool {
+        let state = self.group.state.load(Ordering::Acquire);
+        // Busy, or armed: the source has nothing new to say until it wakes the group.
+        if state & (POLLING | ARMED | COMPLETE) != 0 {
+            return state & COMPLETE != 0;
         }
-        match group.source.step(cx) {
+        self.drive_idle(poll, state)
+    }
+
+    /// [`drive`](Self::drive) of a source nobody polls and that may have news.
+    #[inline(never)]
+    fn drive_idle(&self, poll: bool, mut state: usize) -> bool {
+        let group = &*self.group;
+        loop {
+            if state & COMPLETE != 0 {
+                return true;
+            }
+            // Busy, or armed: the source has nothing new to say until it wakes the group.
+            if state & (POLLING | ARMED) != 0 {
+                return false;
+            }
+            match group.state.compare_exchange_weak(
+                state,
+                POLLING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        match group.source.step(&self.group, poll) {
             Some(outcome) => {
                 // Only the poller sets it, once: the source is gone with it.
                 let _ = group.outcome.set(outcome);
                 group.source.clear();
-                state.store(COMPLETE, Ordering::Release);
-                group.notifier.waiters.wake_all();
+                group.state.store(COMPLETE, Ordering::Release);
+                group.waiters.wake_all();
                 true
             }
             None => {
-                if state.swap(IDLE, Ordering::AcqRel) & NOTIFIED != 0 {
-                    group.notifier.waiters.wake_all();
+                let idle = if poll { ARMED } else { 0 };
+                if group
+                    .state
+                    .compare_exchange(POLLING, idle, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    // Woken while polled: the waiters that slept through it poll again.
+                    group.state.store(0, Ordering::Release);
+                    group.waiters.wake_all();
                 }
                 false
             }
@@ -243,10 +319,11 @@ impl<T, E> SharedFuture<T, E> {
     }
 
     /// The outcome, if it is in the group or the source has it now (looked at, not polled).
+    #[inline]
     fn look(&self) -> Option<&Outcome<T, E>> {
         let outcome = &self.group.outcome;
         if outcome.get().is_none() {
-            self.drive(None);
+            self.drive(false);
         }
         outcome.get()
     }
@@ -266,7 +343,10 @@ impl<T, E> Clone for SharedFuture<T, E> {
 
 impl<T, E> Drop for SharedFuture<T, E> {
     fn drop(&mut self) {
-        self.group.notifier.waiters.unregister(self.key);
+        // Once the outcome is there nobody registers or wakes any more: the slot can stay.
+        if self.key != 0 && self.group.outcome.get().is_none() {
+            self.group.waiters.unregister(self.key);
+        }
         // The last handle's `Arc` drops the group, and with it the source (which cancels it).
     }
 }
@@ -279,21 +359,24 @@ where
     type Value = T;
     type Failure = Arc<E>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.taken || self.group.outcome.get().is_some() {
             return Poll::Ready(());
         }
         // Registered before trying: a completion or wake-up from here on reaches this waiter.
-        let notifier = &self.group.notifier;
-        notifier.waiters.register(&mut self.key, cx.waker());
-        let waker = Waker::from(Arc::clone(notifier));
-        if self.drive(Some(&mut Context::from_waker(&waker))) {
+        let handles = Arc::strong_count(&self.group);
+        self.group
+            .waiters
+            .register(&mut self.key, cx.waker(), handles);
+        if self.drive(true) {
             Poll::Ready(())
         } else {
             Poll::Pending
         }
     }
 
+    #[inline]
     fn try_result(&mut self) -> Option<Result<T, Error<Arc<E>>>> {
         if self.taken {
             return Some(Err(Error::Consumed));
@@ -330,7 +413,7 @@ impl<T, E> fmt::Debug for SharedFuture<T, E> {
             "taken"
         } else if self.group.outcome.get().is_some() {
             "ready"
-        } else if self.group.notifier.state.load(Ordering::Acquire) & POLLING != 0 {
+        } else if self.group.state.load(Ordering::Acquire) & POLLING != 0 {
             "pending (being polled)"
         } else {
             "pending"
