@@ -11,6 +11,8 @@ mod join;
 mod map;
 mod ready_queue;
 mod shared;
+#[cfg(all(test, apifuture_loom))]
+mod shared_loom_models;
 mod wait;
 
 pub use as_completed::{AsCompleted, AsCompletedStream, as_completed, as_completed_async};

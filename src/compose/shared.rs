@@ -117,6 +117,9 @@ const COMPLETE: usize = 4;
 /// The source was polled with the group's waker, found pending, and has not woken it since:
 /// a waiter only needs to register.
 const ARMED: usize = 8;
+/// A waiter found the source `POLLING` and went to sleep on it: a poller that only looked
+/// (arming nothing) wakes the waiters when it is done.
+const WAITING: usize = 16;
 
 /// The group's waker: wakes the waiters of the group, if it is still there.
 struct GroupWaker<T, E>(Weak<Group<T, E, dyn Source<T, E>>>);
@@ -219,6 +222,18 @@ impl<T, E, S: ?Sized> Group<T, E, S> {
     }
 }
 
+/// What a handle does to the source when it gets to drive it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Take an outcome it already has; no waker is involved.
+    Look,
+    /// Poll it with the group's waker (`done()`).
+    Poll,
+    /// Poll it for a waiter that registered first: if someone else is polling, make sure that
+    /// poller knows (see [`WAITING`]).
+    Wait,
+}
+
 impl<T, E> SharedFuture<T, E> {
     pub(crate) fn new<A>(source: A) -> Self
     where
@@ -255,33 +270,45 @@ impl<T, E> SharedFuture<T, E> {
     /// assert!(shared.done());
     /// ```
     pub fn done(&self) -> bool {
-        self.taken || self.group.outcome.get().is_some() || self.drive(true)
+        self.taken || self.group.outcome.get().is_some() || self.drive(Step::Poll)
     }
 
-    /// Becomes the poller if nobody is and the source may have news, and steps it: polls it
-    /// with the group's waker (`poll`), or only looks at it. True once the outcome is in the
-    /// group.
+    /// Becomes the poller if nobody is and the source may have news, and steps it as `step`
+    /// says. True once the outcome is in the group.
     #[inline]
-    fn drive(&self, poll: bool) -> bool {
+    fn drive(&self, step: Step) -> bool {
         let state = self.group.state.load(Ordering::Acquire);
-        // Busy, or armed: the source has nothing new to say until it wakes the group.
-        if state & (POLLING | ARMED | COMPLETE) != 0 {
+        // Complete, or armed: the source has nothing new to say until it wakes the group.
+        // Busy: only a registered waiter has to make sure the poller knows it came.
+        if state & (ARMED | COMPLETE) != 0 || state & POLLING != 0 && step != Step::Wait {
             return state & COMPLETE != 0;
         }
-        self.drive_idle(poll, state)
+        self.drive_idle(step, state)
     }
 
-    /// [`drive`](Self::drive) of a source nobody polls and that may have news.
+    /// [`drive`](Self::drive) past its first look at the word.
     #[inline(never)]
-    fn drive_idle(&self, poll: bool, mut state: usize) -> bool {
+    fn drive_idle(&self, step: Step, mut state: usize) -> bool {
         let group = &*self.group;
         loop {
             if state & COMPLETE != 0 {
                 return true;
             }
-            // Busy, or armed: the source has nothing new to say until it wakes the group.
-            if state & (POLLING | ARMED) != 0 {
+            if state & ARMED != 0 {
                 return false;
+            }
+            if state & POLLING != 0 {
+                if step != Step::Wait {
+                    return false;
+                }
+                // A registered waiter: the poller must know it came, in case it only looks.
+                let previous = group.state.fetch_or(WAITING, Ordering::AcqRel);
+                if previous & POLLING != 0 {
+                    return false;
+                }
+                // The poller left meanwhile: try again.
+                state = previous | WAITING;
+                continue;
             }
             match group.state.compare_exchange_weak(
                 state,
@@ -293,7 +320,7 @@ impl<T, E> SharedFuture<T, E> {
                 Err(actual) => state = actual,
             }
         }
-        match group.source.step(&self.group, poll) {
+        match group.source.step(&self.group, step != Step::Look) {
             Some(outcome) => {
                 // Only the poller sets it, once: the source is gone with it.
                 let _ = group.outcome.set(outcome);
@@ -303,15 +330,29 @@ impl<T, E> SharedFuture<T, E> {
                 true
             }
             None => {
-                let idle = if poll { ARMED } else { 0 };
-                if group
-                    .state
-                    .compare_exchange(POLLING, idle, Ordering::AcqRel, Ordering::Acquire)
-                    .is_err()
-                {
-                    // Woken while polled: the waiters that slept through it poll again.
-                    group.state.store(0, Ordering::Release);
-                    group.waiters.wake_all();
+                // Polled with the group's waker, the source is armed: whoever came meanwhile
+                // hears of its next wake-up. Unless it woke during the poll, or the source was
+                // only looked at while waiters came: then they poll again now.
+                let (idle, missed) = match step {
+                    Step::Look => (0, NOTIFIED | WAITING),
+                    Step::Poll | Step::Wait => (ARMED, NOTIFIED),
+                };
+                // One step from `POLLING` to what follows, so that no waiter ever sees a
+                // source armed that is not.
+                let mut state = group.state.load(Ordering::Acquire);
+                loop {
+                    let missed = state & missed != 0;
+                    let next = if missed { 0 } else { idle };
+                    match group.state.compare_exchange_weak(
+                        state,
+                        next,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) if missed => break group.waiters.wake_all(),
+                        Ok(_) => break,
+                        Err(actual) => state = actual,
+                    }
                 }
                 false
             }
@@ -323,7 +364,7 @@ impl<T, E> SharedFuture<T, E> {
     fn look(&self) -> Option<&Outcome<T, E>> {
         let outcome = &self.group.outcome;
         if outcome.get().is_none() {
-            self.drive(false);
+            self.drive(Step::Look);
         }
         outcome.get()
     }
@@ -369,7 +410,7 @@ where
         self.group
             .waiters
             .register(&mut self.key, cx.waker(), handles);
-        if self.drive(true) {
+        if self.drive(Step::Wait) {
             Poll::Ready(())
         } else {
             Poll::Pending
@@ -422,90 +463,5 @@ impl<T, E> fmt::Debug for SharedFuture<T, E> {
             .field("state", &state)
             .field("handles", &Arc::strong_count(&self.group))
             .finish_non_exhaustive()
-    }
-}
-
-/// Loom models of waiters against completion and against each other, over a real promise as
-/// the source. Each waiter is a loom thread in `block_on`: a wake-up lost on the way (the
-/// promise's waker slot, the group's waker, the waiter list, a wake-up while polling) is a
-/// deadlock loom reports.
-#[cfg(all(test, apifuture_loom))]
-mod loom_models {
-    use loom::thread;
-
-    use super::*;
-    use crate::promise::promise;
-    use crate::sync::model::{Copies, Tracked, check};
-
-    fn value(outcome: Result<Tracked, Error<Arc<()>>>) -> u32 {
-        outcome.expect("the shared value").id
-    }
-
-    /// One handle waits, the promise completes, a second handle registers meanwhile (and may
-    /// find the first polling): both are woken and get a clone of the one value.
-    #[test]
-    fn two_waiters_vs_completion() {
-        check("shared: two waiters vs completion", Some(2), || {
-            let copies = Arc::new(Copies::default());
-            let (promise, future) = promise::<Tracked, ()>();
-            let mut first = SharedFuture::new(future);
-            let mut second = first.clone();
-            let waiter = thread::spawn(move || value(loom::future::block_on(&mut first)));
-            let producer = thread::spawn({
-                let copies = Arc::clone(&copies);
-                move || promise.set_result(Tracked::new(1, &copies))
-            });
-            assert_eq!(value(loom::future::block_on(&mut second)), 1);
-            assert_eq!(waiter.join().unwrap(), 1);
-            producer.join().unwrap();
-            drop(second);
-            copies.assert_all_dropped();
-        });
-    }
-
-    /// A handle polls once (maybe while the other polls) and is dropped, while the promise
-    /// completes: the other handle's waiter is still woken, and the value is dropped once.
-    #[test]
-    fn waiter_leaves_vs_completion() {
-        check("shared: a waiter leaves vs completion", Some(2), || {
-            let copies = Arc::new(Copies::default());
-            let (promise, future) = promise::<Tracked, ()>();
-            let mut leaving = SharedFuture::new(future);
-            let mut staying = leaving.clone();
-            let leaver = thread::spawn(move || {
-                loom::future::block_on(std::future::poll_fn(|cx| {
-                    let _ = leaving.poll_ready(cx);
-                    Poll::Ready(())
-                }));
-            });
-            let producer = thread::spawn({
-                let copies = Arc::clone(&copies);
-                move || promise.set_result(Tracked::new(1, &copies))
-            });
-            assert_eq!(value(loom::future::block_on(&mut staying)), 1);
-            leaver.join().unwrap();
-            producer.join().unwrap();
-            drop(staying);
-            copies.assert_all_dropped();
-        });
-    }
-
-    /// A handle asks `done()` (which polls the source for nobody in particular) while another
-    /// waits and the promise completes: whichever polled last, the waiter is woken, also when
-    /// it arrived while `done()` was polling.
-    #[test]
-    fn done_vs_a_waiter_vs_completion() {
-        check("shared: done() vs a waiter vs completion", Some(2), || {
-            let (promise, future) = promise::<u32, ()>();
-            let looking = SharedFuture::new(future);
-            let mut waiting = looking.clone();
-            let looker = thread::spawn(move || {
-                let _ = looking.done();
-            });
-            let producer = thread::spawn(move || promise.set_result(7));
-            assert_eq!(loom::future::block_on(&mut waiting).unwrap(), 7);
-            looker.join().unwrap();
-            producer.join().unwrap();
-        });
     }
 }

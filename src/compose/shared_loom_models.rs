@@ -1,0 +1,87 @@
+//! Loom models of [`SharedFuture`]'s waiters against completion and against each other, over a real promise as
+//! the source. Each waiter is a loom thread in `block_on`: a wake-up lost on the way (the
+//! promise's waker slot, the group's waker, the waiter list, a wake-up while polling) is a
+//! deadlock loom reports.
+
+use std::sync::Arc;
+use std::task::Poll;
+
+use loom::thread;
+
+use super::shared::SharedFuture;
+use crate::api_future::ApiFuture;
+use crate::error::Error;
+use crate::promise::promise;
+use crate::sync::model::{Copies, Tracked, check};
+
+fn value(outcome: Result<Tracked, Error<Arc<()>>>) -> u32 {
+    outcome.expect("the shared value").id
+}
+
+/// One handle waits, the promise completes, a second handle registers meanwhile (and may
+/// find the first polling): both are woken and get a clone of the one value.
+#[test]
+fn two_waiters_vs_completion() {
+    check("shared: two waiters vs completion", Some(2), || {
+        let copies = Arc::new(Copies::default());
+        let (promise, future) = promise::<Tracked, ()>();
+        let mut first = SharedFuture::new(future);
+        let mut second = first.clone();
+        let waiter = thread::spawn(move || value(loom::future::block_on(&mut first)));
+        let producer = thread::spawn({
+            let copies = Arc::clone(&copies);
+            move || promise.set_result(Tracked::new(1, &copies))
+        });
+        assert_eq!(value(loom::future::block_on(&mut second)), 1);
+        assert_eq!(waiter.join().unwrap(), 1);
+        producer.join().unwrap();
+        drop(second);
+        copies.assert_all_dropped();
+    });
+}
+
+/// A handle polls once (maybe while the other polls) and is dropped, while the promise
+/// completes: the other handle's waiter is still woken, and the value is dropped once.
+#[test]
+fn waiter_leaves_vs_completion() {
+    check("shared: a waiter leaves vs completion", Some(2), || {
+        let copies = Arc::new(Copies::default());
+        let (promise, future) = promise::<Tracked, ()>();
+        let mut leaving = SharedFuture::new(future);
+        let mut staying = leaving.clone();
+        let leaver = thread::spawn(move || {
+            loom::future::block_on(std::future::poll_fn(|cx| {
+                let _ = leaving.poll_ready(cx);
+                Poll::Ready(())
+            }));
+        });
+        let producer = thread::spawn({
+            let copies = Arc::clone(&copies);
+            move || promise.set_result(Tracked::new(1, &copies))
+        });
+        assert_eq!(value(loom::future::block_on(&mut staying)), 1);
+        leaver.join().unwrap();
+        producer.join().unwrap();
+        drop(staying);
+        copies.assert_all_dropped();
+    });
+}
+
+/// A handle only looks at the source (`try_result`, which polls nothing and arms nothing)
+/// while another waits and the promise completes: a waiter that arrived during the look is
+/// not left relying on a source nobody armed.
+#[test]
+fn a_look_vs_a_waiter_vs_completion() {
+    check("shared: a look vs a waiter vs completion", Some(2), || {
+        let (promise, future) = promise::<u32, ()>();
+        let mut looking = SharedFuture::new(future);
+        let mut waiting = looking.clone();
+        let looker = thread::spawn(move || {
+            let _ = looking.try_result();
+        });
+        let producer = thread::spawn(move || promise.set_result(7));
+        assert_eq!(loom::future::block_on(&mut waiting).unwrap(), 7);
+        looker.join().unwrap();
+        producer.join().unwrap();
+    });
+}
