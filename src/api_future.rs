@@ -8,6 +8,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+pub use futures_core::future::FusedFuture;
+
 use crate::error::Error;
 use crate::timeout::{self, AsyncLimit, Limit};
 
@@ -63,11 +65,14 @@ use crate::timeout::{self, AsyncLimit, Limit};
 /// ```
 ///
 /// Every `ApiFuture` is also [`Debug`](fmt::Debug), so an SDK's `impl ApiFuture<..>` can be
-/// printed, and [`done`](ApiFuture::done) asks whether it has its outcome without waiting.
+/// printed, and [`done`](ApiFuture::done) asks whether it has its outcome without waiting; and
+/// a [`FusedFuture`], so that `futures::select!` takes `&mut f` as it is, also where `f` is an
+/// SDK's `impl ApiFuture<..>`.
 ///
 /// Implementing it for a type of your own takes the two primitives, `Debug` (derive it, or
-/// write it with `finish_non_exhaustive()` where a field is not `Debug`) and a `Future` impl
-/// that calls [`poll_outcome`](ApiFuture::poll_outcome):
+/// write it with `finish_non_exhaustive()` where a field is not `Debug`), a `Future` impl that
+/// calls [`poll_outcome`](ApiFuture::poll_outcome), and a `FusedFuture` impl (re-exported
+/// here from `futures-core`) that says whether a poll returned `Ready`:
 ///
 /// ```
 /// use std::future::Future;
@@ -77,33 +82,47 @@ use crate::timeout::{self, AsyncLimit, Limit};
 ///
 /// /// A future that doubles what another one gives.
 /// #[derive(Debug)]
-/// struct Doubled(AwaitableConcurrentFuture<u32, String>);
+/// struct Doubled {
+///     inner: AwaitableConcurrentFuture<u32, String>,
+///     /// A poll returned `Ready` (as futures' `Fuse` counts it).
+///     terminated: bool,
+/// }
 ///
 /// impl ApiFuture for Doubled {
 ///     type Value = u32;
 ///     type Failure = String;
 ///     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-///         self.0.poll_ready(cx)
+///         self.inner.poll_ready(cx)
 ///     }
 ///     fn try_result(&mut self) -> Option<Result<u32, Error<String>>> {
-///         self.0.try_result().map(|outcome| outcome.map(|v| v * 2))
+///         self.inner.try_result().map(|outcome| outcome.map(|v| v * 2))
 ///     }
 /// }
 ///
 /// impl Future for Doubled {
 ///     type Output = Result<u32, Error<String>>;
 ///     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-///         self.get_mut().poll_outcome(cx)
+///         let this = self.get_mut();
+///         let polled = this.poll_outcome(cx);
+///         this.terminated |= polled.is_ready();
+///         polled
+///     }
+/// }
+///
+/// impl apifuture::FusedFuture for Doubled {
+///     fn is_terminated(&self) -> bool {
+///         self.terminated
 ///     }
 /// }
 ///
 /// # futures_lite::future::block_on(async {
-/// assert_eq!(Doubled(apifuture::ready(21)).await.unwrap(), 42);
+/// let doubled = Doubled { inner: apifuture::ready(21), terminated: false };
+/// assert_eq!(doubled.await.unwrap(), 42);
 /// # });
 /// ```
 #[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
 pub trait ApiFuture:
-    Future<Output = Result<Self::Value, Error<Self::Failure>>> + fmt::Debug + Send + Unpin
+    Future<Output = Result<Self::Value, Error<Self::Failure>>> + FusedFuture + fmt::Debug + Send + Unpin
 {
     /// What the operation gives when it succeeds.
     type Value: Send;
@@ -165,7 +184,10 @@ pub trait ApiFuture:
 
     /// Whether the outcome is there: [`try_result`](ApiFuture::try_result) would return `Some`
     /// (a value, an error, a state such as `Cancelled`, or `Consumed` once it was taken).
-    /// Takes nothing and never blocks.
+    /// Takes nothing and never blocks. It takes `&mut self` (bind the future with `let mut`),
+    /// because it may drive a lazy future; the inherent `done(&self)` of
+    /// [`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture) and
+    /// [`SharedFuture`](crate::SharedFuture) only looks.
     ///
     /// A future that its producer completes (a promise, a spawned job) is only looked at. A
     /// lazy one (a retry, a poll, [`from_future`](crate::from_future)) is driven one step, with

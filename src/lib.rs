@@ -260,7 +260,7 @@
 //! up loses nothing: when the future completes in time, the value is in what the timeout
 //! returned, so `let _ = timeout(d, &mut f).await` throws a value away (a later wait gets
 //! `Consumed`); match on it instead. Every future type is a
-//! [`FusedFuture`](futures_core::future::FusedFuture) (terminated once a poll returned its
+//! [`FusedFuture`] (terminated once a poll returned its
 //! outcome, whatever it was), so the `futures` crate's `select!` takes `&mut future` as it
 //! is, and a `select!` loop with a `complete` arm ends. A wrapper of your own implements
 //! `Future` by polling the inner future with `Pin::new(&mut self.inner)`, and `Debug`.
@@ -488,7 +488,7 @@ mod state;
 mod sync;
 mod timeout;
 
-pub use api_future::{ApiFuture, ResultAsync};
+pub use api_future::{ApiFuture, FusedFuture, ResultAsync};
 pub use awaitable::{AwaitableConcurrentFuture, failed, ready};
 pub use compose::{
     ApiFutureExt, AsCompleted, AsCompletedStream, BoxApiFuture, FromFuture, JoinAll, MapFailure,

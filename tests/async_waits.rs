@@ -212,7 +212,7 @@ fn a_value_awaited_or_not_is_dropped_once() {
 fn the_provided_async_waits_of_the_trait() {
     on_two_executors(|| async {
         let (promise, future) = promise::<u32, TestError>();
-        let mut wrapped = ViaTrait(future);
+        let mut wrapped = ViaTrait::new(future);
         assert_eq!(
             wrapped.result_async(Duration::from_millis(2)).await,
             Err(Error::Timeout)

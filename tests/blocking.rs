@@ -189,7 +189,7 @@ fn a_blocking_wait_inside_an_async_task_works() {
 #[test]
 fn the_provided_blocking_wait_parks_until_woken() {
     let (promise, future) = promise::<u32, TestError>();
-    let mut wrapped = common::ViaTrait(future);
+    let mut wrapped = common::ViaTrait::new(future);
     let producer = thread::spawn(move || {
         thread::sleep(Duration::from_millis(10));
         promise.set_result(11);
@@ -203,7 +203,7 @@ fn the_provided_blocking_wait_parks_until_woken() {
     producer.join().unwrap();
 
     let (second, future) = apifuture::promise::<u32, TestError>();
-    let mut wrapped = common::ViaTrait(future);
+    let mut wrapped = common::ViaTrait::new(future);
     let deadline = Instant::now() + Duration::from_millis(5);
     assert_eq!(wrapped.result_deadline(deadline), Err(Error::Timeout));
     assert!(Instant::now() >= deadline);

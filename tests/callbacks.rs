@@ -185,7 +185,7 @@ fn callbacks_run_before_a_blocking_waiter_wakes() {
             BlockingWait::Result => future.result(None),
             BlockingWait::ResultTimeout => future.result(Duration::from_secs(30)),
             BlockingWait::Deadline => future.result_deadline(Instant::now() + GENEROUS),
-            BlockingWait::ViaTrait => ViaTrait(future).result(None),
+            BlockingWait::ViaTrait => ViaTrait::new(future).result(None),
         };
         log.record("waiter", show(&outcome));
         let producer_thread = producer.join().unwrap();
@@ -1147,7 +1147,7 @@ fn a_timed_wait_returns_at_its_limit_while_callbacks_run() {
         Err(Error::Timeout)
     );
     assert_eq!(
-        ViaTrait(future).result(Duration::from_millis(1)),
+        ViaTrait::new(future).result(Duration::from_millis(1)),
         Err(Error::Timeout)
     );
     release.send(()).unwrap();

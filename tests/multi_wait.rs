@@ -144,6 +144,13 @@ fn wait_async_wakes_on_completion_from_other_threads() {
 struct Counted {
     inner: Future,
     polls: Arc<AtomicUsize>,
+    terminated: bool,
+}
+
+impl apifuture::FusedFuture for Counted {
+    fn is_terminated(&self) -> bool {
+        self.terminated
+    }
 }
 
 impl ApiFuture for Counted {
@@ -164,7 +171,10 @@ impl std::future::Future for Counted {
     type Output = Result<u32, Error<TestError>>;
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_outcome(cx)
+        let this = self.get_mut();
+        let polled = this.poll_outcome(cx);
+        this.terminated |= polled.is_ready();
+        polled
     }
 }
 
@@ -178,6 +188,7 @@ fn all_completed_polls_each_future_once_per_wake_up() {
         .map(|inner| Counted {
             inner,
             polls: Arc::clone(&polls),
+            terminated: false,
         })
         .collect();
     let late = thread::spawn(move || {
@@ -579,6 +590,13 @@ fn all_completed_mixes_producer_driven_and_lazy_futures_in_any_order() {
 struct WakesOnEveryPoll {
     polls: usize,
     taken: bool,
+    terminated: bool,
+}
+
+impl apifuture::FusedFuture for WakesOnEveryPoll {
+    fn is_terminated(&self) -> bool {
+        self.terminated
+    }
 }
 
 impl ApiFuture for WakesOnEveryPoll {
@@ -610,7 +628,10 @@ impl std::future::Future for WakesOnEveryPoll {
     type Output = Result<u32, Error<TestError>>;
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_outcome(cx)
+        let this = self.get_mut();
+        let polled = this.poll_outcome(cx);
+        this.terminated |= polled.is_ready();
+        polled
     }
 }
 
@@ -619,6 +640,7 @@ fn a_wake_from_a_future_found_ready_is_harmless() {
     let fresh = || WakesOnEveryPoll {
         polls: 0,
         taken: false,
+        terminated: false,
     };
     assert_eq!(apifuture::join_all(vec![fresh(), fresh()]), [Ok(7), Ok(7)]);
     let mut futures = vec![fresh(), fresh()];

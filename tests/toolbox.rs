@@ -378,3 +378,29 @@ fn one_call_boxes_any_failure_and_the_operation_error_stays_reachable() {
     let call: AwaitableConcurrentFuture<u32, SdkError> = ready(3);
     assert_eq!(boxed(call).unwrap(), 3);
 }
+
+#[test]
+fn an_sdk_impl_api_future_goes_into_select_as_it_is() {
+    futures::executor::block_on(async {
+        let client = Client;
+        // Opaque types: only what `ApiFuture` promises is visible, `FusedFuture` included.
+        let (promise, mut pending) = client.pending();
+        let mut promise = Some(promise);
+        let mut call = client.call(2);
+        let mut seen = Vec::new();
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            assert!(rounds < 10, "the select loop spins");
+            futures::select! {
+                outcome = pending => seen.push(outcome),
+                outcome = call => {
+                    seen.push(outcome);
+                    promise.take().expect("one call").set_result(4);
+                }
+                complete => break,
+            }
+        }
+        assert_eq!(seen, [Ok(2), Ok(8)]);
+    });
+}

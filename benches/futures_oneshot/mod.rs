@@ -16,6 +16,14 @@ pub struct FuturesOneshot {
     /// A value the receiver gave to `poll_ready`, until `try_result` takes it.
     received: Option<Result<u64, Error<()>>>,
     taken: bool,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
+}
+
+impl apifuture::FusedFuture for FuturesOneshot {
+    fn is_terminated(&self) -> bool {
+        self.terminated
+    }
 }
 
 impl FuturesOneshot {
@@ -24,6 +32,7 @@ impl FuturesOneshot {
             receiver,
             received: None,
             taken: false,
+            terminated: false,
         }
     }
 }
@@ -71,6 +80,9 @@ impl Future for FuturesOneshot {
     type Output = Result<u64, Error<()>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_outcome(cx)
+        let this = self.get_mut();
+        let polled = this.poll_outcome(cx);
+        this.terminated |= polled.is_ready();
+        polled
     }
 }

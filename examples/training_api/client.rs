@@ -411,7 +411,11 @@ impl TrainingClient {
                 client.retrieve(request_id, seen)
             })
             .background();
-        Call { inner, counts }
+        Call {
+            inner,
+            counts,
+            terminated: false,
+        }
     }
 
     fn retrieve(
@@ -549,6 +553,8 @@ impl Counts {
 pub struct Call {
     inner: AwaitableConcurrentFuture<Value, ApiError>,
     counts: Arc<Counts>,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
 }
 
 impl Call {
@@ -624,7 +630,16 @@ impl Future for Call {
     type Output = Result<Value, Error<ApiError>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_outcome(cx)
+        let this = self.get_mut();
+        let polled = this.poll_outcome(cx);
+        this.terminated |= polled.is_ready();
+        polled
+    }
+}
+
+impl apifuture::FusedFuture for Call {
+    fn is_terminated(&self) -> bool {
+        self.terminated
     }
 }
 

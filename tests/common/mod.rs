@@ -105,12 +105,31 @@ pub const fn iterations(native: usize, miri: usize) -> usize {
 
 /// An `ApiFuture` that keeps every provided method of the trait (no fast path), wrapping an
 /// awaitable future: tests the trait's own blocking and async waits.
-pub struct ViaTrait<T, E>(pub apifuture::AwaitableConcurrentFuture<T, E>);
+pub struct ViaTrait<T, E> {
+    pub inner: apifuture::AwaitableConcurrentFuture<T, E>,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
+}
+
+impl<T, E> ViaTrait<T, E> {
+    pub fn new(inner: apifuture::AwaitableConcurrentFuture<T, E>) -> Self {
+        ViaTrait {
+            inner,
+            terminated: false,
+        }
+    }
+}
+
+impl<T: Send, E: Send> apifuture::FusedFuture for ViaTrait<T, E> {
+    fn is_terminated(&self) -> bool {
+        self.terminated
+    }
+}
 
 // By hand: a derive would require `T: Debug` and `E: Debug`.
 impl<T, E> std::fmt::Debug for ViaTrait<T, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("ViaTrait").field(&self.0).finish()
+        f.debug_tuple("ViaTrait").field(&self.inner).finish()
     }
 }
 
@@ -119,11 +138,11 @@ impl<T: Send, E: Send> apifuture::ApiFuture for ViaTrait<T, E> {
     type Failure = E;
 
     fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        self.0.poll_ready(cx)
+        self.inner.poll_ready(cx)
     }
 
     fn try_result(&mut self) -> Option<Result<T, apifuture::Error<E>>> {
-        self.0.try_result()
+        self.inner.try_result()
     }
 }
 
@@ -134,7 +153,10 @@ impl<T: Send, E: Send> Future for ViaTrait<T, E> {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        apifuture::ApiFuture::poll_outcome(self.get_mut(), cx)
+        let this = self.get_mut();
+        let polled = apifuture::ApiFuture::poll_outcome(this, cx);
+        this.terminated |= polled.is_ready();
+        polled
     }
 }
 
