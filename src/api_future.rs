@@ -431,8 +431,7 @@ fn block<F: ApiFuture + ?Sized>(
     if let Some(outcome) = future.try_result() {
         return outcome;
     }
-    timeout::block_on(limit, |cx, _| future.poll_outcome(cx))
-        .unwrap_or_else(|| future.try_result().unwrap_or(Err(Error::Timeout)))
+    timeout::block_on(limit, |cx, _| future.poll_outcome(cx)).outcome(|| future.try_result())
 }
 
 /// The future of [`ApiFuture::result_async`]: waits for the outcome of a borrowed future, with

@@ -229,7 +229,7 @@ impl<T, E> ConcurrentFuture<T, E> {
                 }
                 self.try_result().map_or(Poll::Pending, Poll::Ready)
             })
-            .unwrap_or_else(|| self.try_result().unwrap_or(Err(Error::Timeout)));
+            .outcome(|| self.try_result());
         };
         if matches!(limit, Limit::After(timeout) if timeout.is_zero()) {
             return Err(Error::Timeout);
@@ -241,7 +241,14 @@ impl<T, E> ConcurrentFuture<T, E> {
             Limit::After(timeout) => receiver.recv_timeout(timeout),
             Limit::At(deadline) => receiver.recv_deadline(deadline),
         });
-        self.received(received)
+        match received {
+            Some(received) => self.received(received),
+            // On the executor's thread: a deadline already past is a timeout, as anywhere.
+            None if matches!(limit, Limit::At(deadline) if deadline <= Instant::now()) => {
+                Err(Error::Timeout)
+            }
+            None => Err(Error::WouldBlockExecutor),
+        }
     }
 
     /// Cancels the future if it has not completed, telling the producer that nobody waits any

@@ -13,8 +13,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///
 /// Two groups behave differently on the next wait:
 ///
-/// - **Transient:** [`Timeout`](Error::Timeout) leaves the future pending; wait again to get
-///   the outcome.
+/// - **Transient:** [`Timeout`](Error::Timeout) and
+///   [`WouldBlockExecutor`](Error::WouldBlockExecutor) leave the future pending; wait again
+///   (or `.await`) to get the outcome.
 /// - **Final:** [`Failed`](Error::Failed) and [`Panicked`](Error::Panicked) are outcomes, handed
 ///   out once (the next wait returns [`Consumed`](Error::Consumed)); [`Cancelled`](Error::Cancelled),
 ///   [`Abandoned`](Error::Abandoned) and [`DeadlineExceeded`](Error::DeadlineExceeded) are states,
@@ -59,6 +60,15 @@ pub enum Error<E = BoxError> {
     /// The operation's own budget (a retry deadline, a polling limit) ran out. Unlike
     /// [`Timeout`](Error::Timeout), the future is finished.
     DeadlineExceeded,
+    /// A blocking wait was called on the crate's background executor thread (inside a
+    /// [`spawn_async`](crate::spawn_async) task, or a future run by
+    /// [`background`](crate::ApiFutureExt::background)), and the outcome was not there yet:
+    /// waiting would have stalled every background task, and deadlocked if the outcome is to
+    /// come from one of them. The wait returned at once instead; like
+    /// [`Timeout`](Error::Timeout), it changed nothing and the future is still pending.
+    /// `.await` it there. (A wait on a complete future, or with `Duration::ZERO`, works
+    /// everywhere.)
+    WouldBlockExecutor,
 }
 
 impl<E> Error<E> {
@@ -97,8 +107,14 @@ impl<E> Error<E> {
         matches!(self, Error::DeadlineExceeded)
     }
 
+    /// `true` for [`Error::WouldBlockExecutor`]: the future is still pending.
+    pub fn is_would_block_executor(&self) -> bool {
+        matches!(self, Error::WouldBlockExecutor)
+    }
+
     /// `true` if this error is the future's outcome and that outcome is a failure: every
-    /// variant but [`Timeout`](Error::Timeout) (the future is still pending) and
+    /// variant but [`Timeout`](Error::Timeout) and
+    /// [`WouldBlockExecutor`](Error::WouldBlockExecutor) (the future is still pending) and
     /// [`Consumed`](Error::Consumed) (the outcome went to an earlier wait). This is what
     /// [`wait`](crate::wait) with [`ReturnWhen::FirstFailed`](crate::ReturnWhen) counts.
     ///
@@ -110,7 +126,10 @@ impl<E> Error<E> {
     /// assert!(!Error::<&str>::Consumed.is_failure());
     /// ```
     pub fn is_failure(&self) -> bool {
-        !matches!(self, Error::Timeout | Error::Consumed)
+        !matches!(
+            self,
+            Error::Timeout | Error::WouldBlockExecutor | Error::Consumed
+        )
     }
 
     /// The operation's own error, if this is [`Error::Failed`].
@@ -239,6 +258,7 @@ impl<E> Error<E> {
             Error::Panicked(message) => Error::Panicked(message),
             Error::Consumed => Error::Consumed,
             Error::DeadlineExceeded => Error::DeadlineExceeded,
+            Error::WouldBlockExecutor => Error::WouldBlockExecutor,
         })
     }
 }
@@ -253,6 +273,10 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Error::Panicked(message) => write!(f, "the operation panicked: {message}"),
             Error::Consumed => f.write_str("the outcome was already taken by an earlier wait"),
             Error::DeadlineExceeded => f.write_str("the operation's deadline was exceeded"),
+            Error::WouldBlockExecutor => f.write_str(
+                "a blocking wait on the background executor's thread would stall its tasks: \
+                 .await the future there instead",
+            ),
         }
     }
 }

@@ -162,7 +162,9 @@
 //!   without waiting never sends its second attempt, and a poll never sends its next probe.
 //!   Return [`.background()`](ApiFutureExt::background) of them, so that the call is
 //!   submitted at once and retried or polled with nobody waiting, as the seed SDK's calls are.
-//!   It returns an [`AwaitableConcurrentFuture`].
+//!   It returns an [`AwaitableConcurrentFuture`]. A transport that needs tokio (reqwest,
+//!   hyper, tonic) goes to your runtime instead:
+//!   [`.background_with(move |task| { handle.spawn(task); })`](ApiFutureExt::background_with).
 //! - **One type for many origins**: [`.into_boxed()`](ApiFutureExt::into_boxed) gives a
 //!   [`BoxApiFuture`], for a struct field, a `Vec` of mixed calls, or a method of a `dyn`
 //!   trait (which cannot return `impl Trait`). It costs one allocation.
@@ -216,7 +218,9 @@
 //! # });
 //! ```
 //!
-//! For futures that need tokio (reqwest, hyper), see the bridge recipe on [`spawn_async`].
+//! Calls must reach the server in the order they were made, while running concurrently (the
+//! seed SDK's sequence ids)? Take a [`Turn`] of a [`Sequence`] when the call is made, wait for
+//! it before submitting, and release it when the submission has ended.
 //!
 //! # Writing generic code
 //!
@@ -418,7 +422,10 @@
 //!
 //! A blocking wait called inside an async task works, but it blocks that executor thread until
 //! it returns: other tasks on the thread stall, and if the producer is one of them, it
-//! deadlocks. Use `.await` in async code.
+//! deadlocks. Use `.await` in async code. On the crate's own background executor thread
+//! ([`spawn_async`], [`background`](ApiFutureExt::background)) a blocking wait that would have
+//! to wait returns [`Error::WouldBlockExecutor`] at once instead (as the seed raises on its
+//! event loop's thread); waits on complete futures and `Duration::ZERO` waits work there too.
 //!
 //! # Futures are `Send`, not `Sync`
 //!
@@ -484,6 +491,7 @@ mod error;
 pub mod pool;
 mod promise;
 mod retry;
+mod sequence;
 mod state;
 mod sync;
 mod timeout;
@@ -503,3 +511,4 @@ pub use retry::{
     AttemptFn, Jitter, Polling, ProbeFn, Progress, Retry, RetryDecision, RetryPolicy,
     poll_until_ready, retry,
 };
+pub use sequence::{Sequence, Turn};

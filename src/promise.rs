@@ -170,7 +170,7 @@ impl<T, E> Promise<T, E> {
         }
         let limit = Limit::from_timeout(timeout.into());
         let mut cancelled = self.cancelled();
-        timeout::block_on(limit, |cx, _| Pin::new(&mut cancelled).poll(cx)).is_some()
+        timeout::block_on(limit, |cx, _| Pin::new(&mut cancelled).poll(cx)).is_ready()
     }
 
     /// Delivers any outcome, including the ones only the crate makes (`Panicked`).

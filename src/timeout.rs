@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use async_io::Timer;
 
+use crate::error::Error;
+
 /// The instant `timeout` from now, or `None` (wait forever) when that is past what `Instant`
 /// can represent.
 pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
@@ -150,7 +152,48 @@ impl AsyncLimit {
     }
 }
 
-/// Blocks the calling thread on `poll` until it is ready (`Some`) or `limit` runs out (`None`).
+/// How a blocking wait ended.
+#[derive(Debug)]
+pub(crate) enum Waited<R> {
+    Ready(R),
+    TimedOut,
+    /// It would have had to park on the background executor's thread: it did not.
+    Refused,
+}
+
+impl<R> Waited<R> {
+    /// `f` of what the wait gave, if it gave something.
+    pub(crate) fn map_ready<S>(self, f: impl FnOnce(R) -> S) -> Waited<S> {
+        match self {
+            Waited::Ready(value) => Waited::Ready(f(value)),
+            Waited::TimedOut => Waited::TimedOut,
+            Waited::Refused => Waited::Refused,
+        }
+    }
+
+    /// Whether the wait gave something.
+    pub(crate) fn is_ready(&self) -> bool {
+        matches!(self, Waited::Ready(_))
+    }
+}
+
+impl<T, E> Waited<Result<T, Error<E>>> {
+    /// The outcome of a wait for one future: what it gave, or, after a timeout or a refusal,
+    /// what `look` finds there now (an outcome that came with the limit still wins), else
+    /// `Timeout` or `WouldBlockExecutor`.
+    pub(crate) fn outcome(
+        self,
+        look: impl FnOnce() -> Option<Result<T, Error<E>>>,
+    ) -> Result<T, Error<E>> {
+        match self {
+            Waited::Ready(outcome) => outcome,
+            Waited::TimedOut => look().unwrap_or(Err(Error::Timeout)),
+            Waited::Refused => look().unwrap_or(Err(Error::WouldBlockExecutor)),
+        }
+    }
+}
+
+/// Blocks the calling thread on `poll` until it is ready or `limit` runs out.
 ///
 /// `poll` gets a context whose waker unparks this thread, and an [`Alarm`] for an instant at
 /// which it wants to be polled again if nothing wakes it first. The thread parks between
@@ -161,17 +204,22 @@ impl AsyncLimit {
 pub(crate) fn block_on<R>(
     mut limit: Limit,
     mut poll: impl FnMut(&mut Context<'_>, &mut Alarm) -> Poll<R>,
-) -> Option<R> {
+) -> Waited<R> {
     let deadline = limit.start();
     let waker = thread_waker();
     let mut cx = Context::from_waker(&waker);
     let mut alarm = Alarm::Park(None);
     if let Poll::Ready(value) = poll(&mut cx, &mut alarm) {
-        return Some(value);
+        return Waited::Ready(value);
     }
-    // `ZERO`: that one look was the whole wait.
-    let deadline = deadline?;
-    parked(|| {
+    // `ZERO` (or a deadline already past): that one look was the whole wait.
+    let Some(deadline) = deadline else {
+        return Waited::TimedOut;
+    };
+    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+        return Waited::TimedOut;
+    }
+    let parked = parked(|| {
         loop {
             let wake_at = match &mut alarm {
                 Alarm::Park(wake_at) => wake_at.take(),
@@ -182,7 +230,7 @@ pub(crate) fn block_on<R>(
                 Some(until) => {
                     let now = Instant::now();
                     if deadline.is_some_and(|deadline| now >= deadline) {
-                        return None;
+                        return Waited::TimedOut;
                     }
                     if now < until {
                         thread::park_timeout(until - now);
@@ -190,10 +238,22 @@ pub(crate) fn block_on<R>(
                 }
             }
             if let Poll::Ready(value) = poll(&mut cx, &mut alarm) {
-                return Some(value);
+                return Waited::Ready(value);
             }
         }
-    })
+    });
+    parked.unwrap_or(Waited::Refused)
+}
+
+thread_local! {
+    /// Whether this thread is the background executor's, where no blocking wait may park.
+    static NEVER_PARK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the calling thread as one that must never park in a blocking wait of this crate (the
+/// background executor's): such a wait returns [`Waited::Refused`] instead.
+pub(crate) fn never_park() {
+    NEVER_PARK.with(|never| never.set(true));
 }
 
 thread_local! {
@@ -213,9 +273,18 @@ pub(crate) fn on_park(hook: Option<ParkHook>) {
     ON_PARK.with(|slot| slot.set((hook, slot.get().1)));
 }
 
-/// Runs `wait`, a blocking wait that parks, between the calling thread's hook calls: only
-/// waits that found nothing there come here, so the ready paths never read the thread-local.
-pub(crate) fn parked<R>(wait: impl FnOnce() -> R) -> R {
+/// Runs `wait`, a blocking wait that parks, between the calling thread's hook calls; `None`
+/// (and `wait` not run) on the executor's thread, which must never park. Only waits that found
+/// nothing there come here, so the ready paths never read the thread-locals.
+pub(crate) fn parked<R>(wait: impl FnOnce() -> R) -> Option<R> {
+    if NEVER_PARK.try_with(Cell::get).unwrap_or(false) {
+        return None;
+    }
+    Some(with_park_hook(wait))
+}
+
+/// Runs `wait` between the calling thread's park hook calls.
+fn with_park_hook<R>(wait: impl FnOnce() -> R) -> R {
     /// Leaves one level; the outermost calls the hook, when `wait` returns or unwinds.
     struct Resumed(Option<ParkHook>);
     impl Drop for Resumed {

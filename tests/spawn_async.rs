@@ -306,3 +306,93 @@ fn blocking_waits_from_plain_threads_while_other_tasks_wait() {
     let values: Vec<u32> = join_all(parked).into_iter().map(Result::unwrap).collect();
     assert_eq!(values, (0..20).collect::<Vec<_>>());
 }
+
+// ===== a blocking wait on the executor's thread fails at once =====
+
+#[test]
+fn a_task_blocking_on_another_tasks_future_gets_would_block_not_a_deadlock() {
+    let (open, opened) = promise::<u32, TestError>();
+    let mut opened = Some(opened);
+    let (result_sent, result_seen) = mpsc::channel();
+    // Task 1 blocks (wrongly) on a future that task 2, on the same thread, completes.
+    let blocked = spawn_async(async move {
+        let mut opened = opened.take().unwrap();
+        let waited = opened.result(GENEROUS);
+        let _ = result_sent.send(format!("{waited:?}"));
+        // Nothing was lost: awaited, the same future gives the value.
+        opened.await
+    });
+    let opener = spawn_async(async move {
+        open.set_result(5);
+        Ok::<_, TestError>(())
+    });
+    assert_eq!(
+        result_seen.recv_timeout(GENEROUS).unwrap(),
+        "Err(WouldBlockExecutor)"
+    );
+    assert_eq!(join_all(vec![opener]), [Ok(())]);
+    let mut blocked = blocked;
+    assert_eq!(blocked.result(GENEROUS), Ok(5));
+}
+
+#[test]
+fn every_blocking_wait_on_the_executor_thread_returns_at_once() {
+    let checked = spawn_async(async {
+        let (_producer, mut pending) = promise::<u32, TestError>();
+        let mut seen = Vec::new();
+        seen.push(format!("{:?}", pending.result(None)));
+        seen.push(format!("{:?}", pending.result(GENEROUS)));
+        seen.push(format!(
+            "{:?}",
+            pending.result_deadline(std::time::Instant::now() + GENEROUS)
+        ));
+        let (_kept, another) = promise::<u32, TestError>();
+        let mut via_trait = common::ViaTrait::new(another);
+        seen.push(format!(
+            "{:?}",
+            apifuture::ApiFuture::result(&mut via_trait, None)
+        ));
+        let (_kept_too, third) = promise::<u32, TestError>();
+        let mut some = vec![third, apifuture::ready(1)];
+        seen.push(format!(
+            "{:?}",
+            apifuture::wait(&mut some, None, apifuture::ReturnWhen::AllCompleted)
+        ));
+        seen.push(format!("{:?}", join_all(&mut some)));
+        let (_kept_as_well, fourth) = promise::<u32, TestError>();
+        let mut completed = apifuture::as_completed(vec![fourth], None);
+        seen.push(format!("{:?} {}", completed.next(), completed.timed_out()));
+        let (cancelled_producer, _future) = promise::<u32, TestError>();
+        seen.push(format!("{}", cancelled_producer.wait_cancelled(None)));
+        let policy = apifuture::RetryPolicy::new();
+        let (_kept_for_the_retry, fifth) = promise::<u32, TestError>();
+        let mut fifth = Some(fifth);
+        let mut retried = apifuture::retry(policy, move |_| fifth.take().unwrap());
+        seen.push(format!("{:?}", retried.result(None)));
+        // A ZERO wait, and a wait on a complete future, work as anywhere.
+        seen.push(format!("{:?}", pending.result(Duration::ZERO)));
+        seen.push(format!(
+            "{:?}",
+            apifuture::ready::<u32, TestError>(3).result(None)
+        ));
+        Ok::<_, TestError>(seen)
+    });
+    let mut checked = checked;
+    let seen = checked.result(GENEROUS).unwrap();
+    assert_eq!(
+        seen,
+        [
+            "Err(WouldBlockExecutor)",
+            "Err(WouldBlockExecutor)",
+            "Err(WouldBlockExecutor)",
+            "Err(WouldBlockExecutor)",
+            "([1], [0])",
+            "[Err(WouldBlockExecutor), Ok(1)]",
+            "None true",
+            "false",
+            "Err(WouldBlockExecutor)",
+            "Err(Timeout)",
+            "Ok(3)",
+        ]
+    );
+}

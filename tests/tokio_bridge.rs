@@ -156,3 +156,124 @@ fn a_timed_out_wait_does_not_cancel_the_request() {
         }
     });
 }
+
+// ===== background_with: the SDK hands its lazy future to the caller's runtime =====
+
+/// A retried SDK call whose attempts need tokio (its timers); counts the attempts made. The
+/// first `failures` attempts fail.
+fn tokio_only_retry(
+    failures: u32,
+    attempts: std::sync::Arc<std::sync::atomic::AtomicU32>,
+) -> impl apifuture::ApiFuture<Value = u32, Failure = TestError> + use<> {
+    use std::sync::atomic::Ordering;
+    let policy = apifuture::RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+    apifuture::retry(policy, move |attempt| {
+        attempts.fetch_add(1, Ordering::SeqCst);
+        apifuture::from_future(async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            if attempt <= failures {
+                Err("busy")
+            } else {
+                Ok(attempt)
+            }
+        })
+    })
+}
+
+#[test]
+fn background_alone_cannot_run_tokio_only_attempts() {
+    use apifuture::ApiFutureExt;
+    let attempts = std::sync::Arc::default();
+    let outcome = tokio_only_retry(0, attempts).background().result(GENEROUS);
+    let Err(Error::Panicked(message)) = outcome else {
+        panic!("expected a panic outside tokio, got {outcome:?}");
+    };
+    assert!(message.contains("reactor"), "{message}");
+}
+
+#[test]
+fn background_with_runs_tokio_only_futures_for_a_plain_thread_and_for_smol() {
+    use apifuture::ApiFutureExt;
+    let runtime = runtime();
+    let attempts = std::sync::Arc::default();
+    let handle = runtime.handle().clone();
+    let mut call =
+        tokio_only_retry(2, std::sync::Arc::clone(&attempts)).background_with(move |task| {
+            handle.spawn(task);
+        });
+    assert_eq!(call.result(GENEROUS), Ok(3));
+    assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+    on_two_executors(|| {
+        let handle = runtime.handle().clone();
+        async move {
+            let attempts = std::sync::Arc::default();
+            let call = tokio_only_retry(1, attempts).background_with(move |task| {
+                handle.spawn(task);
+            });
+            assert_eq!(call.await, Ok(2));
+        }
+    });
+}
+
+#[test]
+fn dropping_a_future_run_with_background_with_stops_the_attempts() {
+    use apifuture::ApiFutureExt;
+    use std::sync::atomic::Ordering;
+    let runtime = runtime();
+    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let handle = runtime.handle().clone();
+    // Fails for ever: only a drop can end it.
+    let call =
+        tokio_only_retry(u32::MAX, std::sync::Arc::clone(&attempts)).background_with(move |task| {
+            handle.spawn(task);
+        });
+    let started = std::time::Instant::now();
+    while attempts.load(Ordering::SeqCst) < 3 {
+        assert!(
+            started.elapsed() < GENEROUS,
+            "the retry never ran in the background"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(call);
+    // The task sees the cancellation at its next wake-up (a sleep of at most the policy's
+    // backoff) and stops: the count settles.
+    let mut last = attempts.load(Ordering::SeqCst);
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = attempts.load(Ordering::SeqCst);
+        if now == last {
+            break;
+        }
+        assert!(
+            started.elapsed() < GENEROUS,
+            "attempts went on after the drop"
+        );
+        last = now;
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        last,
+        "an attempt started after the drop"
+    );
+}
+
+#[test]
+fn a_spawner_that_drops_the_task_gives_abandoned() {
+    use apifuture::ApiFutureExt;
+    let attempts = std::sync::Arc::default();
+    let mut dropped = tokio_only_retry(0, attempts).background_with(drop);
+    assert_eq!(dropped.result(GENEROUS), Err(Error::Abandoned));
+
+    let attempts = std::sync::Arc::default();
+    let mut panicked =
+        tokio_only_retry(0, attempts).background_with(|_| panic!("the runtime is gone"));
+    assert_eq!(panicked.result(GENEROUS), Err(Error::Abandoned));
+
+    // Eager futures need no task: the spawner is not called.
+    let mut eager = apifuture::ready::<u32, TestError>(4)
+        .background_with(|_| panic!("an eager future needs no task"));
+    assert_eq!(eager.result(GENEROUS), Ok(4));
+}

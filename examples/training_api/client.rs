@@ -30,8 +30,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use apifuture::{
-    ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, Error, Progress, Promise, RetryDecision,
-    RetryPolicy, SharedFuture, poll_until_ready, promise, ready, retry, spawn,
+    ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, Error, Progress, RetryDecision,
+    RetryPolicy, Sequence, poll_until_ready, retry, spawn,
 };
 use serde_json::{Value, json};
 
@@ -226,9 +226,9 @@ struct Inner {
     policy: RetryPolicy,
     /// Makes idempotency keys unique across processes and machines; see [`session_id`].
     session: String,
-    /// The next sequence number, and the turn of the call that gets it: it comes when every
-    /// earlier submission has ended. One lock, so numbers and turns are handed out in one order.
-    sequence: Mutex<(u64, AwaitableConcurrentFuture<(), ApiError>)>,
+    /// Hands each call its turn (and sequence number) when it is made: its submission waits
+    /// for it, and releases it when the submission has ended.
+    sequence: Sequence,
     on_queue: Option<(Duration, OnQueue)>,
     /// A 408 that came back faster than this was not a held long poll: back off before the next.
     long_poll_floor: Duration,
@@ -250,46 +250,6 @@ fn session_id() -> String {
     format!("{:016x}{:016x}", a.hash_one(1u8), b.hash_one(2u8))
 }
 
-/// A training call's place in the sequence: `before` is the turn of the call made just before
-/// it (done when every earlier submission has ended), `next` the turn it hands to the call made
-/// just after it.
-///
-/// The turn passes when the `Turn` is dropped: when the call's submission retry has ended (the
-/// chain drops it as it moves on to polling, or on its error), or when the call is dropped. A call dropped while
-/// still waiting for its own turn passes it on only once that turn has come, so the next call
-/// still goes after every earlier one; either way the next call is never stuck behind this one.
-struct Turn {
-    before: Option<SharedFuture<(), ApiError>>,
-    next: Option<Promise<(), ApiError>>,
-}
-
-impl Turn {
-    /// This call's turn has come: dropping it now passes the next one's at once.
-    fn came(&mut self) {
-        self.before = None;
-    }
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        let Some(next) = self.next.take() else {
-            return;
-        };
-        match self.before.take() {
-            None => next.set_result(()),
-            // Runs in the background until the earlier calls are done; then `rest` is dropped
-            // (whether the closure ran or not), which passes the turn.
-            Some(before) => {
-                let rest = Turn {
-                    before: None,
-                    next: Some(next),
-                };
-                before.map_value(move |()| drop(rest)).detach();
-            }
-        }
-    }
-}
-
 impl TrainingClient {
     /// A client for the API at `base` (`http://host:port`), retrying under `policy`. Each HTTP
     /// request gives up after `request_timeout` (the attempt timeout of a slow answer).
@@ -301,7 +261,7 @@ impl TrainingClient {
                 agent,
                 policy,
                 session: session_id(),
-                sequence: Mutex::new((1, ready(()))),
+                sequence: Sequence::starting_at(1),
                 on_queue: None,
                 long_poll_floor: Duration::from_secs(1),
             }),
@@ -333,7 +293,7 @@ impl TrainingClient {
             agent: shared.agent.clone(),
             policy: shared.policy.clone(),
             session: session_id(),
-            sequence: Mutex::new((1, ready(()))),
+            sequence: Sequence::starting_at(1),
             on_queue: shared.on_queue.clone(),
             long_poll_floor: shared.long_poll_floor,
         });
@@ -361,22 +321,9 @@ impl TrainingClient {
 
     fn call(&self, kind: &'static str, mut body: Value) -> Call {
         let started = Instant::now();
-        let (seq, before, turn) = {
-            let mut sequence = self
-                .inner
-                .sequence
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let seq = sequence.0;
-            sequence.0 += 1;
-            let (next_turn, after_me) = promise();
-            let before = std::mem::replace(&mut sequence.1, after_me).into_shared();
-            let turn = Turn {
-                before: Some(before.clone()),
-                next: Some(next_turn),
-            };
-            (seq, before, turn)
-        };
+        // The call's place in line, taken now: its submission waits for every earlier one.
+        let turn = self.inner.sequence.take_turn();
+        let seq = turn.number();
         body["session_id"] = json!(self.inner.session);
         body["seq_id"] = json!(seq);
         let counts = Arc::new(Counts {
@@ -388,14 +335,14 @@ impl TrainingClient {
         let key = format!("{}-{seq}", self.inner.session);
         let url = format!("{}/{kind}", self.inner.base);
         let (client, seen) = (self.clone(), Arc::clone(&counts));
-        // The turn's failure is shared behind an `Arc`; the submission's is the SDK's own.
-        let before = before.map_failure(|error| ApiError::clone(&error));
-        let submission = before.then_call(move |()| {
-            let mut turn = turn;
-            turn.came();
+        // A turn never fails; the submission fails with the SDK's own error.
+        let turn = turn.map_failure(|never| match never {});
+        let submission = turn.then_call(move |turn| {
             let agent = client.inner.agent.clone();
             retry(client.inner.policy.clone(), move |attempt| {
-                // Held until the retry ends: see `Turn`.
+                // Held until the retry ends, whatever its outcome (the chain drops the retry
+                // as it moves on to polling): then the next call's turn opens. A call dropped
+                // before its turn came passes it on once it would have.
                 let _ = &turn;
                 seen.submit_attempts.store(attempt, Ordering::Relaxed);
                 let (agent, url, key, body) =

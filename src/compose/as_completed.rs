@@ -12,7 +12,7 @@ use futures_core::Stream;
 use super::ready_queue::Tracker;
 use crate::api_future::ApiFuture;
 use crate::error::Error;
-use crate::timeout::{self, AsyncLimit, Limit};
+use crate::timeout::{self, AsyncLimit, Limit, Waited};
 
 /// What the iterator and the stream yield: an input index and that future's outcome.
 type Item<F> = (
@@ -218,8 +218,9 @@ impl<F: ApiFuture> Iterator for AsCompleted<F> {
     fn next(&mut self) -> Option<Self::Item> {
         let completions = &mut self.completions;
         match timeout::block_on(self.limit, |cx, _| completions.poll_next(cx)) {
-            Some(item) => item,
-            None => {
+            Waited::Ready(item) => item,
+            // On the executor's thread, where it may not park, it ends as a timeout would.
+            Waited::TimedOut | Waited::Refused => {
                 completions.timed_out = true;
                 None
             }

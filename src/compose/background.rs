@@ -20,6 +20,7 @@ use crate::awaitable::AwaitableConcurrentFuture;
 use crate::error::{Error, caught};
 use crate::promise::{Promise, WhenCancelled, promise};
 use crate::state::Outcome;
+use crate::timeout;
 
 /// The name of the thread that runs every [`spawn_async`] task.
 const THREAD_NAME: &str = "apifuture-async";
@@ -54,17 +55,18 @@ const THREAD_NAME: &str = "apifuture-async";
 /// # Futures that need tokio
 ///
 /// The futures of tokio-based clients (reqwest, hyper, tonic) panic when polled outside a tokio
-/// runtime, and this thread is not one. Run them on your runtime and bridge them with a
-/// [`promise`](crate::promise()):
+/// runtime, and this thread is not one. Hand them to your runtime instead, in one line:
+/// wrap the request in [`from_future`](crate::from_future) (and [`retry`](crate::retry) it, if
+/// it should be), then
+/// [`.background_with(move |task| { handle.spawn(task); })`](crate::ApiFutureExt::background_with)
+/// with a `tokio::runtime::Handle`. The returned future is waited on like any other, from a
+/// plain thread or any executor; dropping or cancelling it ends the tokio task (and so the
+/// request) at once; a timed-out wait does not. The crate itself needs no tokio for this; the
+/// repository's `tests/tokio_bridge.rs` runs it.
 ///
-/// 1. make the pair: `let (p, f) = apifuture::promise();`
-/// 2. spawn the request on the runtime, raced against cancellation:
-///    `runtime.spawn(async move { tokio::select! { _ = p.cancelled() => {}, r = request() =>
-///    p.complete(r) } });`
-/// 3. return `f`.
-///
-/// Dropping or cancelling `f` ends the tokio task (and so the request) at once; a timed-out
-/// wait on `f` does not. The repository's `tests/tokio_bridge.rs` runs this recipe.
+/// A blocking wait inside a task on this thread that would have to wait returns
+/// [`Error::WouldBlockExecutor`] at once instead of stalling every task (and deadlocking if the
+/// outcome is to come from another task here): `.await` in tasks.
 ///
 /// # Examples
 ///
@@ -119,6 +121,31 @@ where
     }
 }
 
+/// [`ApiFutureExt::background_with`](crate::ApiFutureExt::background_with): as
+/// [`background`], on the runtime `spawn` hands the task to. A task the spawner drops (or a
+/// spawner that panics) drops the promise with it: the waiter gets `Abandoned`.
+pub(crate) fn background_with<F, S>(
+    future: F,
+    spawn: S,
+) -> AwaitableConcurrentFuture<F::Value, F::Failure>
+where
+    F: ApiFuture + 'static,
+    F::Value: 'static,
+    F::Failure: 'static,
+    S: FnOnce(Pin<Box<dyn Future<Output = ()> + Send + 'static>>),
+{
+    match eager(future) {
+        Ok(future) => future,
+        Err(lazy) => {
+            let (promise, future) = promise();
+            let task = Box::pin(Task::new(lazy, Some(promise), |outcome| outcome));
+            // A panicking spawner has dropped the task, and with it the promise.
+            let _ = caught(move || spawn(task));
+            future
+        }
+    }
+}
+
 /// [`ApiFutureExt::detach`](crate::ApiFutureExt::detach): a future that is already driven by
 /// its producer is let go of without telling it; any other runs to its end on the executor.
 pub(crate) fn detach<F>(future: F)
@@ -163,13 +190,7 @@ where
     E: Send + 'static,
 {
     if let Some(executor) = executor() {
-        executor
-            .spawn(Task {
-                cancelled: promise.as_ref().map(Promise::cancelled),
-                running: Some((fut, promise)),
-                read,
-            })
-            .detach();
+        executor.spawn(Task::new(fut, promise, read)).detach();
     }
 }
 
@@ -197,8 +218,10 @@ fn executor() -> Option<&'static Executor<'static>> {
     Some(EXECUTOR.get_or_init(|| executor))
 }
 
-/// The executor thread's body: runs tasks forever.
+/// The executor thread's body: runs tasks forever. A blocking wait in one of them that would
+/// park the thread returns `Error::WouldBlockExecutor` instead.
 fn executor_thread(executor: &'static Executor<'static>) {
+    timeout::never_park();
     loop {
         // `Task::poll` catches the panics of user code. Should anything unwind out of `run`
         // all the same, the executor is still usable: going back to it keeps the other tasks
@@ -221,6 +244,20 @@ struct Task<Fut: Future, T, E> {
     /// Ready once the consumer is gone (`None` when detached).
     cancelled: Option<WhenCancelled>,
     read: fn(Fut::Output) -> Outcome<T, E>,
+}
+
+impl<Fut: Future, T, E> Task<Fut, T, E> {
+    fn new(
+        fut: Fut,
+        promise: Option<Promise<T, E>>,
+        read: fn(Fut::Output) -> Outcome<T, E>,
+    ) -> Self {
+        Task {
+            cancelled: promise.as_ref().map(Promise::cancelled),
+            running: Some((fut, promise)),
+            read,
+        }
+    }
 }
 
 impl<Fut, T, E> Future for Task<Fut, T, E>

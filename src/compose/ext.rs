@@ -1,5 +1,8 @@
 //! [`ApiFutureExt`]: the combinators every [`ApiFuture`] gets.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use super::background;
 use super::boxed::BoxApiFuture;
 use super::map::{MapFailure, MapValue, ThenCall};
@@ -120,7 +123,11 @@ pub trait ApiFutureExt: ApiFuture {
     /// - A panic while driving `self` gives `Error::Panicked`; an outcome already taken gives
     ///   `Error::Consumed`.
     /// - The executor is one thread (see [`spawn_async`](crate::spawn_async)): awaiting inside
-    ///   a background task is fine, blocking there stalls the other tasks.
+    ///   a background task is fine; a blocking wait there that would have to wait returns
+    ///   `Error::WouldBlockExecutor` at once.
+    /// - Futures that need a runtime of their own (tokio's timers or sockets: reqwest, hyper,
+    ///   tonic) panic here with "there is no reactor running": use
+    ///   [`background_with`](ApiFutureExt::background_with) on that runtime instead.
     ///
     /// ```
     /// use std::time::Duration;
@@ -141,6 +148,46 @@ pub trait ApiFutureExt: ApiFuture {
         Self::Failure: 'static,
     {
         background::background(self)
+    }
+
+    /// Like [`background`](ApiFutureExt::background), on a runtime the caller picks: `spawn`
+    /// gets the task that drives `self` and hands it to the runtime, and the returned future
+    /// gets its outcome. This is how an SDK whose transport needs tokio (reqwest,
+    /// hyper-on-tokio, tonic) makes its calls eager:
+    /// `.background_with(move |task| { handle.spawn(task); })`, with the crate still free of
+    /// tokio. The task holds no borrow and no thread: any executor's `spawn` takes it.
+    ///
+    /// - Dropping or cancelling the returned future cancels the task (it drops `self` when next
+    ///   woken, as with `background()`).
+    /// - A spawner that drops the task without running it (a runtime shutting down), or that
+    ///   panics, gives `Err(Error::Abandoned)`, never a hang.
+    /// - A future that is already eager (an `AwaitableConcurrentFuture`) comes back as it is;
+    ///   `spawn` is not called.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use apifuture::{from_future, ApiFuture, ApiFutureExt, BoxError};
+    ///
+    /// // A stand-in for a runtime: a thread that runs the tasks it is handed.
+    /// let (runtime, tasks) = mpsc::channel::<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>();
+    /// std::thread::spawn(move || {
+    ///     for task in tasks {
+    ///         futures_lite::future::block_on(task);
+    ///     }
+    /// });
+    /// let mut call = from_future(async { Ok::<_, BoxError>(7) })
+    ///     .background_with(move |task| runtime.send(task).unwrap());
+    /// assert_eq!(call.result(Duration::from_secs(30)).unwrap(), 7);
+    /// ```
+    fn background_with<S>(self, spawn: S) -> AwaitableConcurrentFuture<Self::Value, Self::Failure>
+    where
+        Self: Sized + 'static,
+        Self::Value: 'static,
+        Self::Failure: 'static,
+        S: FnOnce(Pin<Box<dyn Future<Output = ()> + Send + 'static>>),
+    {
+        background::background_with(self, spawn)
     }
 
     /// Lets the work finish with nobody waiting for it; its outcome is dropped when it comes.

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use super::all_done::AllDone;
 use crate::api_future::ApiFuture;
 use crate::error::Error;
-use crate::timeout::{self, Limit};
+use crate::timeout::{self, Limit, Waited};
 
 /// One future's outcome.
 type Outcome<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFuture>::Failure>>;
@@ -22,6 +22,9 @@ type Outcome<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFuture>::Failur
 /// [`Retry`](crate::Retry)) included. The thread parks in between (no polling loop).
 ///
 /// Calling it inside an async task blocks that executor thread: use [`join_all_async`] there.
+/// On the crate's own background executor thread, where no blocking wait may park, it returns
+/// at once: the futures still pending get `Err(Error::WouldBlockExecutor)` and are dropped
+/// (which cancels them; pass `&mut` futures to keep them).
 ///
 /// ```
 /// use apifuture::{join_all, spawn, Error};
@@ -31,8 +34,11 @@ type Outcome<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFuture>::Failur
 /// ```
 pub fn join_all<F: ApiFuture>(futures: impl IntoIterator<Item = F>) -> Vec<Outcome<F>> {
     let mut join = join_all_async(futures);
-    // Without a time limit the wait only ends with every outcome.
-    timeout::block_on(Limit::Forever, |cx, _| join.poll_all(cx)).unwrap_or_default()
+    match timeout::block_on(Limit::Forever, |cx, _| join.poll_all(cx)) {
+        Waited::Ready(outcomes) => outcomes,
+        // Without a time limit the wait only ends early where it may not park.
+        Waited::TimedOut | Waited::Refused => join.gather(),
+    }
 }
 
 /// Awaits every future's outcome; returns them in input order. Works on any executor, with the
@@ -75,6 +81,20 @@ pub struct JoinAll<F: ApiFuture> {
 impl<F: ApiFuture> Unpin for JoinAll<F> {}
 
 impl<F: ApiFuture> JoinAll<F> {
+    /// Every outcome there is, in input order, `Err(Error::WouldBlockExecutor)` for the futures
+    /// still pending (which are dropped).
+    fn gather(&mut self) -> Vec<Outcome<F>> {
+        let len = self.futures.len();
+        let mut outcomes = mem::take(&mut self.ordered);
+        let mut early = mem::take(&mut self.early).into_iter().skip(outcomes.len());
+        while outcomes.len() < len {
+            let outcome = early.next().flatten();
+            outcomes.push(outcome.unwrap_or(Err(Error::WouldBlockExecutor)));
+        }
+        self.futures.clear();
+        outcomes
+    }
+
     fn poll_all(&mut self, cx: &mut Context<'_>) -> Poll<Vec<Outcome<F>>> {
         let (ordered, early) = (&mut self.ordered, &mut self.early);
         let len = self.futures.len();

@@ -74,7 +74,7 @@ pub fn wait<F: ApiFuture>(
 ) -> (Vec<usize>, Vec<usize>) {
     let mut watch = Watch::new(futures.len(), when);
     let limit = Limit::from_timeout(timeout.into());
-    if timeout::block_on(limit, |cx, _| watch.poll(futures, cx)).is_none() {
+    if !timeout::block_on(limit, |cx, _| watch.poll(futures, cx)).is_ready() {
         watch.sweep(futures);
     }
     watch.split()

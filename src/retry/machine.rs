@@ -315,9 +315,10 @@ impl<F: AttemptFn, R: Reading<F>> Run<F, R> {
     pub(crate) fn block(&mut self, limit: Limit) -> OutcomeOf<F, R> {
         if let Run::Machine(machine) = self {
             let schedule = &mut machine.schedule;
-            if timeout::block_on(limit, |cx, alarm| schedule.poll(cx, alarm)).is_none() {
-                return schedule.try_take().unwrap_or(Err(Error::Timeout));
-            }
+            let waited = timeout::block_on(limit, |cx, alarm| schedule.poll(cx, alarm));
+            return waited
+                .map_ready(|()| schedule.try_take().unwrap_or(Err(Error::Consumed)))
+                .outcome(|| schedule.try_take());
         }
         self.try_take().unwrap_or(Err(Error::Consumed))
     }
@@ -495,7 +496,10 @@ impl<F: AttemptFn, R: Reading<F>> Schedule<F, R> {
             },
             // Transient, with no error to show: the attempt's producer went away, or its own
             // budget ran out.
-            Error::Abandoned | Error::DeadlineExceeded | Error::Timeout => {
+            Error::Abandoned
+            | Error::DeadlineExceeded
+            | Error::Timeout
+            | Error::WouldBlockExecutor => {
                 let delay = self.next_backoff();
                 self.retry_after(delay, false);
             }
