@@ -50,9 +50,9 @@
 //! a producer thread that lives for the whole group, and stops when the consumer has every
 //! outcome (or `wait` returns); the producer's finishing its batch is awaited outside the clock.
 //!
-//! Run with `cargo bench --bench compose`; one group with e.g.
-//! `cargo bench --bench compose -- wait_all/blocking_10k`, the combinator groups with
-//! `cargo bench --bench compose -- combinators`. The cross-thread groups need two
+//! Run with `cargo bench -p apifuture-benches --bench compose`; one group with e.g.
+//! `cargo bench -p apifuture-benches --bench compose -- wait_all/blocking_10k`, the combinator groups with
+//! `cargo bench -p apifuture-benches --bench compose -- combinators`. The cross-thread groups need two
 //! cores to mean much, and are noisy on a shared machine.
 
 // Each bench uses the shared loops it needs.

@@ -4,8 +4,8 @@
 //! reference).
 //!
 //! ```text
-//! cargo bench --bench cycles                    # every scenario, timed, ns per cycle
-//! cargo bench --bench cycles -- shared 16 ready # one scenario
+//! cargo bench -p apifuture-benches --bench cycles                    # every scenario, timed, ns per cycle
+//! cargo bench -p apifuture-benches --bench cycles -- shared 16 ready # one scenario
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!     target/release/deps/cycles-<hash> shared 1 pending 20000
 //! ```

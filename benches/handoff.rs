@@ -7,7 +7,7 @@
 //! travel over the same `std::sync::mpsc` channel to the same kind of producer thread, so the
 //! transport cost is identical and the differences are the oneshot channels' own.
 //!
-//! Run with `cargo bench --bench handoff`. Expect noise: two threads ping-pong, and every
+//! Run with `cargo bench -p apifuture-benches --bench handoff`. Expect noise: two threads ping-pong, and every
 //! round trip goes through the OS scheduler.
 
 mod common;

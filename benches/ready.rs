@@ -42,8 +42,8 @@
 //! differs up to 3x between machines, so read apifuture against the floor of the same run
 //! rather than against raw oneshot.
 //!
-//! Run with `cargo bench --bench ready`; filter a group with e.g.
-//! `cargo bench --bench ready -- ready/async_timeout`.
+//! Run with `cargo bench -p apifuture-benches --bench ready`; filter a group with e.g.
+//! `cargo bench -p apifuture-benches --bench ready -- ready/async_timeout`.
 
 mod common;
 

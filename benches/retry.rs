@@ -12,8 +12,8 @@
 //! and its async row is handed `async_io::Timer`, the timer apifuture's own retry sleeps on. So
 //! every row here runs without a tokio runtime, the async ones on `futures_lite::future::block_on`.
 //!
-//! Run with `cargo bench --bench retry`; one group with e.g.
-//! `cargo bench --bench retry -- retry/async`.
+//! Run with `cargo bench -p apifuture-benches --bench retry`; one group with e.g.
+//! `cargo bench -p apifuture-benches --bench retry -- retry/async`.
 
 mod common;
 

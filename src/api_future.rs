@@ -255,11 +255,14 @@ pub trait ApiFuture:
     /// - `Ok(value)`, or `Err(Error::Failed(e))` / `Err(Error::Panicked(..))`: the outcome;
     /// - `Err(Error::Timeout)`: time ran out; the future stays pending and loses nothing;
     /// - `Err(Error::Cancelled)`, `Err(Error::Abandoned)`, `Err(Error::Consumed)`,
-    ///   `Err(Error::DeadlineExceeded)`: see [`Error`].
+    ///   `Err(Error::DeadlineExceeded)`: see [`Error`];
+    /// - `Err(Error::WouldBlockExecutor)`: called on the crate's own background executor thread
+    ///   (in a [`spawn_async`](crate::spawn_async) task), where it may not park; the future
+    ///   stays pending, `.await` it there.
     ///
     /// The thread parks and is woken by the producer (no polling loop); a timeout never ends a
-    /// wait early. Calling it inside an async task blocks that executor thread until it returns,
-    /// stalling its other tasks: use `.await` there.
+    /// wait early. Calling it inside another executor's async task blocks that executor thread
+    /// until it returns, stalling its other tasks: use `.await` there.
     ///
     /// ```
     /// use std::time::Duration;

@@ -158,7 +158,13 @@ impl fmt::Debug for Sequence {
 ///   drops it). A turn released or dropped before it opened passes on only once it would have
 ///   opened: the turns after it never overtake the ones before.
 /// - Waits give `Ok(turn)` once (the open turn, moved out of this one), then
-///   `Err(Error::Consumed)`; nothing else can go wrong (`Failure` is `Infallible`).
+///   `Err(Error::Consumed)`; nothing else can go wrong (`Failure` is `Infallible`). To chain
+///   the submission with [`then_call`](crate::ApiFutureExt::then_call), whose second future
+///   must fail with the first's error type, give the turn the submission's:
+///   `turn.map_failure(|never| match never {})`.
+/// - With combinators, hold the open turn in the submission (move it into the attempt closure
+///   of its [`retry`](crate::retry), say): the closure is dropped with the retry, when the
+///   submission has ended, whatever its outcome, and the next turn opens then.
 ///
 /// # Examples
 ///

@@ -47,10 +47,13 @@ const THREAD_NAME: &str = "apifuture-async";
 ///
 /// Every task runs on one thread, named `apifuture-async`. It suits tasks that spend their time
 /// awaiting I/O and timers (async-io, async-net, async channels, other `ApiFuture`s with
-/// `.await`). A task that blocks instead (a blocking [`result`](crate::ApiFuture::result) wait,
-/// `std::thread::sleep`, blocking I/O, a long computation) stalls every other task until it
-/// returns, and deadlocks if what it waits for is another task on this thread. In a task,
-/// `.await`; hand blocking work to [`spawn`](crate::spawn), whose pool grows.
+/// `.await`). A task that blocks instead (`std::thread::sleep`, blocking I/O, a long
+/// computation, another crate's `block_on`) stalls every other task until it returns, and
+/// deadlocks if what it waits for is another task on this thread. This crate's own blocking
+/// waits ([`result`](crate::ApiFuture::result), [`wait`](crate::wait), [`join_all`](crate::join_all)...)
+/// know the thread: one that would have to wait returns [`Error::WouldBlockExecutor`] at once
+/// (see below). In a task, `.await`; hand blocking work to [`spawn`](crate::spawn), whose pool
+/// grows.
 ///
 /// # Futures that need tokio
 ///
@@ -59,10 +62,16 @@ const THREAD_NAME: &str = "apifuture-async";
 /// wrap the request in [`from_future`](crate::from_future) (and [`retry`](crate::retry) it, if
 /// it should be), then
 /// [`.background_with(move |task| { handle.spawn(task); })`](crate::ApiFutureExt::background_with)
-/// with a `tokio::runtime::Handle`. The returned future is waited on like any other, from a
+/// with a `tokio::runtime::Handle`. Create the tokio futures inside the `async` block (a
+/// `retry` makes its first attempt at once, on the caller's thread, which may be outside tokio:
+/// `tokio::time::sleep(..)` called there panics, the same call inside `async move { .. }`
+/// only runs on the runtime). Where the handle comes from is the SDK's choice: one the user
+/// gives the client, or a runtime the SDK starts on a thread of its own and keeps for the
+/// process (a client that owns a `Runtime` and is dropped inside async code makes tokio panic:
+/// "Cannot drop a runtime in a context where blocking is not allowed"). The returned future is waited on like any other, from a
 /// plain thread or any executor; dropping or cancelling it ends the tokio task (and so the
 /// request) at once; a timed-out wait does not. The crate itself needs no tokio for this; the
-/// repository's `tests/tokio_bridge.rs` runs it.
+/// repository's `interop/tests/interop/tokio_bridge.rs` runs it.
 ///
 /// A blocking wait inside a task on this thread that would have to wait returns
 /// [`Error::WouldBlockExecutor`] at once instead of stalling every task (and deadlocking if the

@@ -18,7 +18,8 @@ use crate::error::{Error, caught};
 /// [`background`](crate::ApiFutureExt::background) runs it with nobody waiting.
 ///
 /// The future is polled only by the waits, so it must not need a particular runtime (a
-/// tokio-only future needs the tokio bridge recipe of [`spawn_async`](crate::spawn_async)).
+/// tokio-only future runs on tokio through
+/// [`background_with`](crate::ApiFutureExt::background_with)).
 ///
 /// ```
 /// use std::time::Duration;

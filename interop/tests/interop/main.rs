@@ -1,0 +1,12 @@
+//! apifuture inside the toolboxes its users hold, one module per toolbox, in one binary.
+//!
+//! Run one with a filter: `cargo test -p apifuture-interop generic_use::`.
+
+#[path = "../../../tests/common/mod.rs"]
+mod common;
+
+mod executors;
+mod generic_use;
+mod retry_policy;
+mod tokio_bridge;
+mod toolbox;

@@ -1,0 +1,126 @@
+//! The error type, and the auto traits of every public type.
+
+use std::fmt;
+
+use apifuture::{
+    ApiFuture, AwaitableConcurrentFuture, BoxError, ConcurrentFuture, Error, Promise, ResultAsync,
+    failed, promise,
+};
+
+#[test]
+fn display_is_lowercase_without_a_trailing_period() {
+    let all: Vec<Error<&str>> = vec![
+        Error::Timeout,
+        Error::Failed("disk full"),
+        Error::Cancelled,
+        Error::Abandoned,
+        Error::Panicked("index out of bounds".to_owned()),
+        Error::Consumed,
+        Error::DeadlineExceeded,
+    ];
+    for error in &all {
+        let text = error.to_string();
+        assert!(text.chars().next().unwrap().is_lowercase(), "{text}");
+        assert!(!text.ends_with('.'), "{text}");
+    }
+    assert_eq!(
+        Error::Failed("disk full").to_string(),
+        "operation failed: disk full"
+    );
+    assert_eq!(
+        Error::<&str>::Panicked("index out of bounds".to_owned()).to_string(),
+        "the operation panicked: index out of bounds"
+    );
+}
+
+#[test]
+fn predicates_name_exactly_one_variant() {
+    let all: Vec<Error<&str>> = vec![
+        Error::Timeout,
+        Error::Failed("x"),
+        Error::Cancelled,
+        Error::Abandoned,
+        Error::Panicked(String::new()),
+        Error::Consumed,
+        Error::DeadlineExceeded,
+    ];
+    for (i, error) in all.iter().enumerate() {
+        let answers = [
+            error.is_timeout(),
+            error.is_failed(),
+            error.is_cancelled(),
+            error.is_abandoned(),
+            error.is_panicked(),
+            error.is_consumed(),
+            error.is_deadline_exceeded(),
+        ];
+        let expected: Vec<bool> = (0..answers.len()).map(|j| j == i).collect();
+        assert_eq!(answers.to_vec(), expected, "{error:?}");
+    }
+}
+
+#[test]
+fn the_operation_error_can_be_read_taken_and_mapped() {
+    let error: Error<u16> = Error::Failed(503);
+    assert_eq!(error.as_failed(), Some(&503));
+    assert_eq!(error.clone().map_failed(u32::from), Error::Failed(503_u32));
+    assert_eq!(error.into_failed(), Some(503));
+    assert_eq!(Error::<u16>::Cancelled.into_failed(), None);
+}
+
+#[test]
+fn a_box_error_outcome_works_with_question_mark() -> Result<(), Box<dyn std::error::Error>> {
+    let mut future = failed::<u32, BoxError>("bad input".into());
+    let error = future.result(None).unwrap_err();
+    assert_eq!(error.to_string(), "operation failed: bad input");
+    // `Error<BoxError>` is itself an error, so `?` can lift it.
+    let mut ok = apifuture::ready::<u32, BoxError>(1);
+    assert_eq!(ok.result(None)?, 1);
+    Ok(())
+}
+
+#[test]
+fn debug_needs_no_debug_on_the_value() {
+    struct Opaque;
+    let (promise, mut future) = promise::<Opaque, &str>();
+    assert!(format!("{promise:?}").starts_with("Promise"));
+    assert!(format!("{future:?}").contains("pending"));
+    promise.set_result(Opaque);
+    assert!(format!("{future:?}").contains("ready"));
+    assert!(future.result(None).is_ok());
+    assert!(format!("{future:?}").contains("taken"));
+    assert_eq!(format!("{:?}", Error::<&str>::Timeout), "Timeout");
+}
+
+// Compile-time checks of the auto traits the contract promises.
+fn send<T: Send>() {}
+fn sync<T: Sync>() {}
+fn unpin<T: Unpin>() {}
+
+#[test]
+fn public_types_are_send_and_sync_where_their_parts_are() {
+    send::<Error<BoxError>>();
+    sync::<Error<BoxError>>();
+    send::<Promise<String, BoxError>>();
+    sync::<Promise<String, BoxError>>();
+    send::<ConcurrentFuture<String, BoxError>>();
+    send::<AwaitableConcurrentFuture<String, BoxError>>();
+    unpin::<AwaitableConcurrentFuture<String, BoxError>>();
+    send::<ResultAsync<'static, AwaitableConcurrentFuture<String, BoxError>>>();
+    // Futures are deliberately not Sync (waits take `&mut self`); that is checked by the
+    // compile_fail doctest on `ApiFuture`'s module docs in lib.rs.
+}
+
+#[test]
+fn errors_are_std_errors_for_any_displayable_error() {
+    fn is_error<T: std::error::Error>(_: &T) {}
+    #[derive(Debug)]
+    struct Plain;
+    impl fmt::Display for Plain {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("plain")
+        }
+    }
+    is_error(&Error::Failed(Plain));
+    is_error(&Error::<BoxError>::Timeout);
+}

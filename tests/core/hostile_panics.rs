@@ -1,0 +1,176 @@
+//! Panics whose payload panics again when it is dropped: in a done callback, a `spawn`ed
+//! closure, a `spawn_async` task, a `from_future` future, a combinator's closure, a retry's
+//! classifier and a background future. None strands a waiter or changes the outcome: the waiter
+//! gets the value (a callback's panic is not the producer's) or `Panicked(..)`, later callbacks
+//! still run, and the value of a completed future is dropped once.
+
+use crate::common;
+
+use std::panic::panic_any;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::Duration;
+
+use apifuture::{
+    ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, Error, RetryPolicy, failed, from_future,
+    promise, ready, retry, spawn, spawn_async,
+};
+use common::{DropCounter, TestError};
+
+/// A panic payload whose drop panics too, `depth` times over (each drop panics with the next
+/// one).
+struct Bomb {
+    depth: u32,
+}
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        if self.depth > 0 {
+            panic_any(Bomb {
+                depth: self.depth - 1,
+            });
+        }
+    }
+}
+
+/// Panics with a payload that panics on drop once, or (`endless`) more often than anyone
+/// would catch.
+fn explode(endless: bool) -> ! {
+    panic_any(Bomb {
+        depth: if endless { 1_000 } else { 1 },
+    })
+}
+
+/// The async form of [`explode`].
+async fn exploding(endless: bool) -> Result<u32, TestError> {
+    explode(endless)
+}
+
+/// Runs `check` on its own thread and fails if it has not finished within 30 s: a stranded
+/// waiter fails the test instead of hanging it.
+fn within_30s(check: impl FnOnce() + Send + 'static) {
+    let (done, finished) = mpsc::channel();
+    let runner = thread::spawn(move || {
+        check();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(Duration::from_secs(30)) {
+        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => runner.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("a waiter was stranded"),
+    }
+    common::retire_pool_threads();
+}
+
+/// Payloads that panic on drop once, and (natively: under Miri its leak check would report
+/// the payload given up on) endlessly.
+fn hostility() -> &'static [bool] {
+    if cfg!(miri) { &[false] } else { &[false, true] }
+}
+
+fn is_panicked<T: std::fmt::Debug>(outcome: &Result<T, Error<TestError>>) -> bool {
+    matches!(outcome, Err(Error::Panicked(message)) if !message.is_empty())
+}
+
+const LONG: Duration = Duration::from_secs(30);
+
+#[test]
+fn a_callback_panicking_with_a_hostile_payload_leaves_the_outcome_and_the_later_callbacks() {
+    for &endless in hostility() {
+        within_30s(move || {
+            let counter = DropCounter::new();
+            let ran = Arc::new(AtomicUsize::new(0));
+            let (producer, mut future) = promise::<_, TestError>();
+            future.add_done_callback(move |_| explode(endless));
+            let later = Arc::clone(&ran);
+            future.add_done_callback(move |outcome| {
+                assert!(outcome.is_ok());
+                later.fetch_add(1, Ordering::SeqCst);
+            });
+            producer.set_result(counter.track(7));
+            assert_eq!(future.result(None).unwrap().value, 7);
+            // A callback added after the outcome runs at once, after a hostile one too.
+            future.add_done_callback(move |_| explode(endless));
+            let last = Arc::clone(&ran);
+            future.add_done_callback(move |_| {
+                last.fetch_add(1, Ordering::SeqCst);
+            });
+            assert_eq!(ran.load(Ordering::SeqCst), 2);
+            drop(future);
+            counter.assert_all_dropped();
+        });
+    }
+}
+
+#[test]
+fn a_blocked_waiter_wakes_when_a_hostile_callback_runs_on_the_producer_thread() {
+    within_30s(|| {
+        let (producer, mut future) = promise::<u32, TestError>();
+        future.add_done_callback(|_| explode(false));
+        let completer = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            producer.set_result(3);
+        });
+        assert_eq!(future.result(None), Ok(3));
+        completer.join().unwrap();
+    });
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "async-io's reactor needs timerfd, which Miri lacks")]
+fn spawned_closures_and_tasks_with_hostile_payloads_give_panicked() {
+    for &endless in hostility() {
+        within_30s(move || {
+            let mut job = spawn(move || -> Result<u32, TestError> { explode(endless) });
+            assert!(is_panicked(&job.result(LONG)));
+            let mut task = spawn_async(exploding(endless));
+            let outcome = task.result(LONG);
+            assert!(is_panicked(&outcome), "spawn_async gave {outcome:?}");
+            // The pool and the executor still work afterwards.
+            assert_eq!(spawn(|| Ok::<_, TestError>(1)).result(LONG), Ok(1));
+            assert_eq!(
+                spawn_async(async { Ok::<_, TestError>(2) }).result(LONG),
+                Ok(2)
+            );
+        });
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "async-io's reactor needs timerfd, which Miri lacks")]
+fn lazy_futures_and_closures_with_hostile_payloads_give_panicked() {
+    for &endless in hostility() {
+        within_30s(move || {
+            let mut lazy = from_future(exploding(endless));
+            assert!(is_panicked(&lazy.result(LONG)));
+            let mut mapped =
+                ready::<u32, TestError>(1).map_value(move |_| -> u32 { explode(endless) });
+            assert!(is_panicked(&mapped.result(LONG)));
+            let mut chained = ready::<u32, TestError>(1).then_call(
+                move |_| -> AwaitableConcurrentFuture<u32, TestError> { explode(endless) },
+            );
+            assert!(is_panicked(&chained.result(LONG)));
+            let mut classified = retry(RetryPolicy::new(), |_| failed::<u32, TestError>("busy"))
+                .when(move |_| explode(endless));
+            assert!(is_panicked(&classified.result(LONG)));
+            let mut background = from_future(exploding(endless)).background();
+            let outcome = background.result(LONG);
+            assert!(is_panicked(&outcome), "background gave {outcome:?}");
+            let awaited = futures_lite::future::block_on(from_future(exploding(endless)));
+            assert!(is_panicked(&awaited));
+        });
+    }
+}
+
+#[test]
+fn a_hostile_payload_message_is_a_placeholder() {
+    let mut job = spawn(|| -> Result<u32, TestError> { explode(false) });
+    match job.result(LONG) {
+        Err(Error::Panicked(message)) => assert!(message.contains("non-string"), "{message}"),
+        other => panic!("expected Panicked, got {other:?}"),
+    }
+    // A string payload keeps its message.
+    let mut plain = spawn(|| -> Result<u32, TestError> { panic!("plain") });
+    assert_eq!(plain.result(LONG), Err(Error::Panicked("plain".to_owned())));
+    common::retire_pool_threads();
+}
