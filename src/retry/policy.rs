@@ -362,27 +362,45 @@ impl RetryPolicy {
         (0..self.max_attempts.saturating_sub(1)).map(move |retry| policy.delay(retry))
     }
 
-    /// How many attempts to make in all, at least 1.
-    #[allow(dead_code)] // used by the retry state machine
-    pub(crate) fn max_attempts(&self) -> u32 {
+    /// How many attempts to make in all, at least 1 (see
+    /// [`with_max_attempts`](Self::with_max_attempts)).
+    ///
+    /// ```
+    /// assert_eq!(apifuture::RetryPolicy::new().with_max_attempts(0).max_attempts(), 1);
+    /// ```
+    pub fn max_attempts(&self) -> u32 {
         self.max_attempts
     }
 
-    /// The wall-clock limit for the whole retry, from the first attempt's start.
-    #[allow(dead_code)] // used by the retry state machine
-    pub(crate) fn deadline(&self) -> Option<Duration> {
+    /// The wall-clock limit for the whole retry, from the first attempt's start, if any.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let policy = apifuture::RetryPolicy::new().with_deadline(Duration::from_secs(60));
+    /// assert_eq!(policy.deadline(), Some(Duration::from_secs(60)));
+    /// ```
+    pub fn deadline(&self) -> Option<Duration> {
         self.deadline
     }
 
-    /// The limit for one attempt.
-    #[allow(dead_code)] // used by the retry state machine
-    pub(crate) fn attempt_timeout(&self) -> Option<Duration> {
+    /// The limit for one attempt, if any: a transport's own request timeout should not be
+    /// longer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(apifuture::RetryPolicy::new().attempt_timeout(), None);
+    /// ```
+    pub fn attempt_timeout(&self) -> Option<Duration> {
         self.attempt_timeout
     }
 
     /// The longest backoff sleep.
-    #[allow(dead_code)] // used by the retry state machine
-    pub(crate) fn max_delay(&self) -> Duration {
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(apifuture::RetryPolicy::new().max_delay(), Duration::from_secs(10));
+    /// ```
+    pub fn max_delay(&self) -> Duration {
         self.max_delay
     }
 

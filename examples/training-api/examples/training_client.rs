@@ -3,7 +3,9 @@
 //! the result in the background, as the seed's SDK does. Used blocking from a plain thread and
 //! with `.await` under smol, with faults injected on the way (a 429 with a Retry-After hint, a
 //! 503, a connection closed after the server accepted the request), a paused server queue the
-//! caller can see, and a measurement of what pipelining a step's two calls is worth.
+//! caller can see, and a measurement of what pipelining a step's two calls is worth, for each
+//! transport (async: hyper over async-io on apifuture's background executor; blocking: ureq on
+//! its pool).
 //!
 //! Run it with `cargo run -p training-api --example training_client` (or `-- 50` for 50 training steps in the
 //! pipelining measurement; 10 by default).
@@ -92,6 +94,26 @@ fn steps_async(client: &TrainingClient, steps: usize, pipelined: bool) -> Durati
     })
 }
 
+/// Runs the four pipelining measurements on `client` and prints them.
+fn pipelining(transport: &str, client: &TrainingClient, steps: usize) {
+    let sequential = steps_blocking(client, steps, false);
+    let pipelined = steps_blocking(client, steps, true);
+    let sequential_async = steps_async(client, steps, false);
+    let pipelined_async = steps_async(client, steps, true);
+    println!("  {transport}:");
+    for (mode, one_at_a_time, back_to_back) in [
+        ("blocking", sequential, pipelined),
+        (".await", sequential_async, pipelined_async),
+    ] {
+        println!(
+            "    {mode:<8} one call at a time {:>7.1} ms, both calls back to back {:>7.1} ms: {:.2}x",
+            one_at_a_time.as_secs_f64() * 1e3,
+            back_to_back.as_secs_f64() * 1e3,
+            one_at_a_time.as_secs_f64() / back_to_back.as_secs_f64()
+        );
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let steps: usize = match std::env::args().nth(1) {
         Some(arg) => arg
@@ -104,7 +126,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_initial_delay(Duration::from_millis(20))
         .with_max_delay(Duration::from_millis(200))
         .with_deadline(Duration::from_secs(20));
-    let client = TrainingClient::new(&server.base_url(), policy, Duration::from_secs(2))
+    let client = TrainingClient::new(&server.base_url(), policy.clone(), Duration::from_secs(2))
         // The loopback server holds a poll 50 ms, and answers within a millisecond otherwise.
         .with_long_poll_floor(Duration::from_millis(20))
         .on_queue_state(Duration::from_millis(100), |update| {
@@ -157,21 +179,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         server::PIPELINE_WORK_TIME.as_millis()
     );
     server.set_work_time(server::PIPELINE_WORK_TIME);
-    let sequential = steps_blocking(&client, steps, false);
-    let pipelined = steps_blocking(&client, steps, true);
-    let sequential_async = steps_async(&client, steps, false);
-    let pipelined_async = steps_async(&client, steps, true);
-    for (mode, one_at_a_time, back_to_back) in [
-        ("blocking", sequential, pipelined),
-        (".await", sequential_async, pipelined_async),
-    ] {
-        println!(
-            "  {mode:<8} one call at a time {:>7.1} ms, both calls back to back {:>7.1} ms: {:.2}x",
-            one_at_a_time.as_secs_f64() * 1e3,
-            back_to_back.as_secs_f64() * 1e3,
-            one_at_a_time.as_secs_f64() / back_to_back.as_secs_f64()
-        );
-    }
+    pipelining("async transport", &client, steps);
+    // The blocking transport, against a server of its own (each checks its own order below).
+    let blocking_server = TrainingServer::start();
+    blocking_server.set_work_time(server::PIPELINE_WORK_TIME);
+    let blocking_client =
+        TrainingClient::new_blocking(&blocking_server.base_url(), policy, Duration::from_secs(2))
+            .with_long_poll_floor(Duration::from_millis(20));
+    pipelining("blocking transport (ureq)", &blocking_client, steps);
+    assert_eq!(blocking_server.total_jobs_run(), 4 * 2 * steps);
 
     let accepted = server.accepted();
     // Five calls above, then two a step in each of the four runs.

@@ -14,15 +14,21 @@
 //! that one is being retried. Every retry of a submission carries the same sequence number and
 //! idempotency key, so a retry after a lost answer never runs the job twice.
 //!
-//! HTTP goes through `ureq`, a small blocking client, so each request runs on apifuture's
-//! [`spawn`] pool; nothing here needs an async runtime, yet the calls can be awaited anywhere.
-#![allow(dead_code)]
+//! HTTP goes one of two ways ([`crate::transport`]): async, hyper over async-io on apifuture's
+//! background executor (the seed's own architecture, and [`TrainingClient::new`]'s), where an
+//! attempt owns its connection and dropping the attempt closes it; or blocking, ureq on
+//! apifuture's [`spawn`](apifuture::spawn) pool ([`TrainingClient::new_blocking`]). Nothing
+//! here needs a tokio runtime, and the calls can be blocked on or awaited anywhere.
+//!
+//! An error that comes after the server may have accepted a call is
+//! [`ApiError::OutcomeUnknown`]: it carries what identifies the job (the request id, or the
+//! call's idempotency key when the submission's answer was lost), and
+//! [`TrainingClient::recover`] fetches that job's result instead of running it twice.
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::future::Future;
 use std::hash::BuildHasher;
-use std::io::Read;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -31,9 +37,11 @@ use std::time::{Duration, Instant};
 
 use apifuture::{
     ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, Error, Progress, RetryDecision,
-    RetryPolicy, Sequence, poll_until_ready, retry, spawn,
+    RetryPolicy, Sequence, poll_until_ready, retry,
 };
 use serde_json::{Value, json};
+
+use crate::transport::{Post, Reply, Transport};
 
 /// Why a request failed, as the SDK reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +57,29 @@ pub enum ApiError {
     TimedOut(String),
     /// An answer that is not what the API promises: not JSON, a field missing, too large.
     Protocol(String),
+    /// The server may have accepted the call, and run its job, but the answer that would tell
+    /// was lost: the submission failed in a way that does not rule acceptance out (no answer,
+    /// a 5xx, a garbled answer), or the polling of an accepted call failed. Submitting again
+    /// could run the job twice: [`TrainingClient::recover`] fetches its result instead.
+    OutcomeUnknown(Box<Unknown>),
+}
+
+/// What identifies a call whose outcome is unknown: see [`ApiError::OutcomeUnknown`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unknown {
+    /// `"forward_backward"` or `"optim_step"`.
+    pub kind: &'static str,
+    /// The call's sequence number.
+    pub seq: u64,
+    /// The key every submission attempt of the call carried: the server answers a submission
+    /// with a known key with the job it already has.
+    pub idempotency_key: String,
+    /// The server's id for the job, if an answer said it was accepted.
+    pub request_id: Option<String>,
+    /// The submission's body, to present the key again with.
+    pub body: Value,
+    /// The last error.
+    pub cause: ApiError,
 }
 
 impl fmt::Display for ApiError {
@@ -62,6 +93,18 @@ impl fmt::Display for ApiError {
             ApiError::Transport(why) => write!(f, "transport error: {why}"),
             ApiError::TimedOut(why) => write!(f, "no answer in time: {why}"),
             ApiError::Protocol(why) => write!(f, "unexpected answer: {why}"),
+            ApiError::OutcomeUnknown(unknown) => match &unknown.request_id {
+                Some(id) => write!(
+                    f,
+                    "{} #{} was accepted as {id}, its result is unknown ({}): recover it",
+                    unknown.kind, unknown.seq, unknown.cause
+                ),
+                None => write!(
+                    f,
+                    "{} #{} may have been accepted (key {}), the answer was lost ({}): recover it",
+                    unknown.kind, unknown.seq, unknown.idempotency_key, unknown.cause
+                ),
+            },
         }
     }
 }
@@ -71,8 +114,7 @@ impl std::error::Error for ApiError {}
 /// Hints longer than this are not honoured: the call fails instead of sleeping for minutes.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// Answers larger than this are refused unread (by `Content-Length`) or cut off at the limit.
-pub const MAX_BODY: u64 = 1 << 20;
+pub use crate::transport::MAX_BODY;
 
 /// How the SDK classifies a failed request: timeouts, rate limits and overload are retried
 /// (after the server's hint if it gave one), client errors and malformed answers are not. A 409
@@ -91,108 +133,24 @@ pub fn classify(error: &ApiError) -> RetryDecision {
             code: 408 | 429 | 500..=599,
             ..
         } => RetryDecision::Retry,
-        ApiError::Status { .. } | ApiError::Protocol(_) => RetryDecision::Stop,
+        ApiError::Status { .. } | ApiError::Protocol(_) | ApiError::OutcomeUnknown(_) => {
+            RetryDecision::Stop
+        }
         ApiError::Transport(_) | ApiError::TimedOut(_) => RetryDecision::Retry,
     }
 }
 
-/// Reads `retry-after-ms` (milliseconds) or `Retry-After` (whole seconds). A value that is not
-/// a number is ignored (the policy's backoff applies); one too large for `u64` too.
-fn retry_after(response: &ureq::Response) -> Option<Duration> {
-    if let Some(ms) = response
-        .header("retry-after-ms")
-        .and_then(|v| v.trim().parse().ok())
-    {
-        return Some(Duration::from_millis(ms));
-    }
-    let secs: u64 = response.header("retry-after")?.trim().parse().ok()?;
-    Some(Duration::from_secs(secs))
-}
-
-/// Reads a body of at most [`MAX_BODY`] bytes: a larger one is refused without downloading it
-/// (and, being a `Protocol` error, is not retried either).
-fn read_body(response: ureq::Response) -> Result<String, ApiError> {
-    let declared = response
-        .header("content-length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY) {
-        return Err(ApiError::Protocol(format!(
-            "an answer of {} bytes, over the {MAX_BODY}-byte limit",
-            declared.unwrap_or_default()
-        )));
-    }
-    let mut body = Vec::new();
-    response
-        .into_reader()
-        .take(MAX_BODY + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| ApiError::Transport(format!("reading the answer: {e}")))?;
-    if body.len() as u64 > MAX_BODY {
-        return Err(ApiError::Protocol(format!(
-            "an answer over the {MAX_BODY}-byte limit"
-        )));
-    }
-    String::from_utf8(body).map_err(|_| ApiError::Protocol("an answer that is not UTF-8".into()))
-}
-
-/// What a POST got back that the caller reads further: a 2xx, or the long poll's 408.
-struct Reply {
-    status: u16,
-    body: Value,
-}
-
-/// One POST with a JSON body. A 2xx answer must be JSON; a 408's body is read if it is JSON
-/// (it carries the queue state) and ignored otherwise; other statuses are errors.
-fn post(
-    agent: &ureq::Agent,
-    url: &str,
-    key: Option<&str>,
-    body: &Value,
-) -> Result<Reply, ApiError> {
-    let mut request = agent.post(url).set("Content-Type", "application/json");
-    if let Some(key) = key {
-        request = request.set("Idempotency-Key", key);
-    }
-    match request.send_string(&body.to_string()) {
-        Ok(response) => {
-            let status = response.status();
-            let text = read_body(response)?;
-            let body = serde_json::from_str(&text).map_err(|e| {
-                ApiError::Protocol(format!("HTTP {status} with a body that is not JSON ({e})"))
-            })?;
-            Ok(Reply { status, body })
+/// Whether a submission that failed with `error` was certainly not accepted: the server said
+/// no (a 4xx: a bad request, out of sequence, rate limited, too slow to arrive). A 5xx, no
+/// answer or a garbled one may come after the server took it.
+fn refused(error: &ApiError) -> bool {
+    matches!(
+        error,
+        ApiError::Status {
+            code: 400..=499,
+            ..
         }
-        Err(ureq::Error::Status(408, response)) => {
-            let body = read_body(response)
-                .ok()
-                .and_then(|text| serde_json::from_str(&text).ok())
-                .unwrap_or(Value::Null);
-            Ok(Reply { status: 408, body })
-        }
-        Err(ureq::Error::Status(code, response)) => Err(ApiError::Status {
-            code,
-            retry_after: retry_after(&response),
-        }),
-        Err(ureq::Error::Transport(transport)) if timed_out(&transport) => {
-            Err(ApiError::TimedOut(transport.to_string()))
-        }
-        Err(ureq::Error::Transport(transport)) => Err(ApiError::Transport(transport.to_string())),
-    }
-}
-
-/// Whether ureq gave up waiting (its socket timeouts surface as these I/O errors).
-fn timed_out(transport: &ureq::Transport) -> bool {
-    let mut source = std::error::Error::source(transport);
-    while let Some(error) = source {
-        if let Some(io) = error.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.kind(),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            );
-        }
-        source = error.source();
-    }
-    false
+    )
 }
 
 /// What the user sees of a call waiting in the server's queue; see
@@ -222,7 +180,7 @@ pub struct TrainingClient {
 
 struct Inner {
     base: String,
-    agent: ureq::Agent,
+    transport: Transport,
     policy: RetryPolicy,
     /// Makes idempotency keys unique across processes and machines; see [`session_id`].
     session: String,
@@ -251,15 +209,40 @@ fn session_id() -> String {
 }
 
 impl TrainingClient {
-    /// A client for the API at `base` (`http://host:port`), retrying under `policy`. Each HTTP
-    /// request gives up after `request_timeout` (the attempt timeout of a slow answer).
+    /// A client for the API at `base` (`http://host:port`) with the async transport (hyper over
+    /// async-io, on apifuture's background executor), retrying under `policy`. Each request is
+    /// an attempt that gives up after `request_timeout`, or the policy's attempt timeout if it
+    /// is shorter, closing its connection.
+    ///
+    /// # Panics
+    ///
+    /// If `base` is not an `http://host:port` URL that resolves (this is an example).
     pub fn new(base: &str, policy: RetryPolicy, request_timeout: Duration) -> Self {
-        let agent = ureq::AgentBuilder::new().timeout(request_timeout).build();
+        let transport = Transport::hyper(base).expect("an http://host:port base URL");
+        TrainingClient::with_transport(base, transport, policy, request_timeout)
+    }
+
+    /// The same client with the blocking transport (ureq on apifuture's pool), each request
+    /// given up after `request_timeout` or the policy's attempt timeout, whichever is shorter:
+    /// no request outlives the attempt it belongs to.
+    pub fn new_blocking(base: &str, policy: RetryPolicy, request_timeout: Duration) -> Self {
+        let transport = Transport::ureq(base, attempt_timeout(&policy, request_timeout));
+        TrainingClient::with_transport(base, transport, policy, request_timeout)
+    }
+
+    fn with_transport(
+        base: &str,
+        transport: Transport,
+        policy: RetryPolicy,
+        request_timeout: Duration,
+    ) -> Self {
         TrainingClient {
             inner: Arc::new(Inner {
                 base: base.to_owned(),
-                agent,
-                policy,
+                transport,
+                policy: policy
+                    .clone()
+                    .with_attempt_timeout(attempt_timeout(&policy, request_timeout)),
                 session: session_id(),
                 sequence: Sequence::starting_at(1),
                 on_queue: None,
@@ -290,7 +273,7 @@ impl TrainingClient {
     fn reconfigure(self, change: impl FnOnce(&mut Inner)) -> Self {
         let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
             base: shared.base.clone(),
-            agent: shared.agent.clone(),
+            transport: shared.transport.clone(),
             policy: shared.policy.clone(),
             session: session_id(),
             sequence: Sequence::starting_at(1),
@@ -333,30 +316,26 @@ impl TrainingClient {
             ..Counts::default()
         });
         let key = format!("{}-{seq}", self.inner.session);
-        let url = format!("{}/{kind}", self.inner.base);
+        let unknown = Unknown {
+            kind,
+            seq,
+            idempotency_key: key,
+            request_id: None,
+            body,
+            cause: ApiError::Transport(String::new()),
+        };
         let (client, seen) = (self.clone(), Arc::clone(&counts));
         // A turn never fails; the submission fails with the SDK's own error.
         let turn = turn.map_failure(|never| match never {});
         let submission = turn.then_call(move |turn| {
-            let agent = client.inner.agent.clone();
-            retry(client.inner.policy.clone(), move |attempt| {
-                // Held until the retry ends, whatever its outcome (the chain drops the retry
-                // as it moves on to polling): then the next call's turn opens. A call dropped
-                // before its turn came passes it on once it would have.
-                let _ = &turn;
-                seen.submit_attempts.store(attempt, Ordering::Relaxed);
-                let (agent, url, key, body) =
-                    (agent.clone(), url.clone(), key.clone(), body.clone());
-                spawn(move || submit(&agent, &url, &key, &body))
-            })
-            .when(classify)
+            // Held until the submission's retry ends, whatever its outcome (the chain drops
+            // the retry as it moves on to polling): then the next call's turn opens. A call
+            // dropped before its turn came passes it on once it would have.
+            client.submit(unknown, seen, Some(turn))
         });
         let (client, seen) = (self.clone(), Arc::clone(&counts));
         let inner = submission
-            .then_call(move |request_id| {
-                let _ = seen.request_id.set(request_id.clone());
-                client.retrieve(request_id, seen)
-            })
+            .then_call(move |(unknown, request_id)| client.retrieve(unknown, request_id, seen))
             .background();
         Call {
             inner,
@@ -365,32 +344,118 @@ impl TrainingClient {
         }
     }
 
+    /// Fetches the result of a call whose outcome was unknown, without running its job again:
+    /// polls its request id if the server gave one; otherwise presents its idempotency key
+    /// again (the server answers a key it knows with the job it already has, and refuses a
+    /// submission it never took that is now out of sequence with a 409), then polls. Runs in
+    /// the background, like a call.
+    ///
+    /// ```no_run
+    /// # use training_api::client::{ApiError, TrainingClient};
+    /// # fn recovered(client: &TrainingClient, mut call: training_api::client::Call) {
+    /// use apifuture::{ApiFuture, Error};
+    /// use std::time::Duration;
+    /// if let Err(Error::Failed(ApiError::OutcomeUnknown(unknown))) = call.result(None) {
+    ///     let result = client.recover(&unknown).result(Duration::from_secs(60));
+    /// }
+    /// # }
+    /// ```
+    pub fn recover(&self, unknown: &Unknown) -> Call {
+        let counts = Arc::new(Counts {
+            kind: unknown.kind,
+            seq: unknown.seq,
+            ..Counts::default()
+        });
+        let (client, seen) = (self.clone(), Arc::clone(&counts));
+        let inner = match &unknown.request_id {
+            Some(request_id) => {
+                let _ = counts.request_id.set(request_id.clone());
+                self.retrieve(unknown.clone(), request_id.clone(), seen)
+                    .into_boxed()
+            }
+            None => self
+                .submit(unknown.clone(), Arc::clone(&seen), None::<()>)
+                .then_call(move |(unknown, request_id)| client.retrieve(unknown, request_id, seen))
+                .into_boxed(),
+        }
+        .background();
+        Call {
+            inner,
+            counts,
+            terminated: false,
+        }
+    }
+
+    /// The submission of `unknown`'s call, retried under the policy with the same body and
+    /// key each time; `turn` is held until it ends. Gives the call back with its request id.
+    /// A failure that does not rule out acceptance is [`ApiError::OutcomeUnknown`].
+    fn submit<H: Send + 'static>(
+        &self,
+        unknown: Unknown,
+        counts: Arc<Counts>,
+        turn: Option<H>,
+    ) -> impl ApiFuture<Value = (Unknown, String), Failure = ApiError> + use<H> {
+        let transport = self.inner.transport.clone();
+        let post = Post {
+            path: format!("/{}", unknown.kind),
+            idempotency_key: Some(unknown.idempotency_key.clone()),
+            body: unknown.body.clone(),
+        };
+        let if_unknown = unknown.clone();
+        retry(self.inner.policy.clone(), move |attempt| {
+            let _held = &turn;
+            counts.submit_attempts.store(attempt, Ordering::Relaxed);
+            transport.attempt(post.clone(), read_request_id)
+        })
+        .when(classify)
+        .map_failure(move |cause| {
+            if refused(&cause) {
+                return cause;
+            }
+            ApiError::OutcomeUnknown(Box::new(Unknown {
+                cause,
+                ..if_unknown
+            }))
+        })
+        .map_value(move |request_id| (unknown, request_id))
+    }
+
+    /// Polls an accepted call's result; a failure is [`ApiError::OutcomeUnknown`] with its
+    /// request id.
     fn retrieve(
         &self,
+        unknown: Unknown,
         request_id: String,
         counts: Arc<Counts>,
     ) -> impl ApiFuture<Value = Value, Failure = ApiError> + use<> {
+        let _ = counts.request_id.set(request_id.clone());
         let inner = Arc::clone(&self.inner);
-        let url = format!("{}/retrieve_future", inner.base);
-        let body = json!({ "request_id": request_id });
+        let post = Post {
+            path: "/retrieve_future".to_owned(),
+            idempotency_key: None,
+            body: json!({ "request_id": request_id }),
+        };
+        let unknown = Unknown {
+            request_id: Some(request_id),
+            ..unknown
+        };
         poll_until_ready(inner.policy.clone(), move |probe| {
             counts.polls.store(probe, Ordering::Relaxed);
-            let (inner, body, counts) = (Arc::clone(&inner), body.clone(), Arc::clone(&counts));
-            let url = url.clone();
-            spawn(move || {
-                let sent = Instant::now();
+            let (inner_for_reply, counts) = (Arc::clone(&inner), Arc::clone(&counts));
+            let sent = Instant::now();
+            inner.transport.attempt(post.clone(), move |reply| {
                 // Asking again at once is right only if the server held this poll; an
                 // immediate 408 waits the backoff instead, so polls never flood the server.
                 let not_yet = || {
-                    if sent.elapsed() >= inner.long_poll_floor {
+                    if sent.elapsed() >= inner_for_reply.long_poll_floor {
                         Progress::PendingFor(Duration::ZERO)
                     } else {
                         Progress::Pending
                     }
                 };
-                match post(&inner.agent, &url, None, &body) {
+                match reply {
                     Ok(reply) if reply.status == 408 => {
-                        counts.queue_state_seen(&inner, &reply.body);
+                        counts.queue_state_seen(&inner_for_reply, &reply.body);
                         Ok(not_yet())
                     }
                     Ok(reply) => check_result(counts.kind, reply.body).map(Progress::Ready),
@@ -402,12 +467,21 @@ impl TrainingClient {
             })
         })
         .when(classify)
+        .map_failure(move |cause| ApiError::OutcomeUnknown(Box::new(Unknown { cause, ..unknown })))
     }
 }
 
-/// One submission attempt: the request id the server gave.
-fn submit(agent: &ureq::Agent, url: &str, key: &str, body: &Value) -> Result<String, ApiError> {
-    let reply = post(agent, url, Some(key), body)?;
+/// How long one request may take: `request_timeout`, or the policy's attempt timeout if that
+/// is shorter.
+fn attempt_timeout(policy: &RetryPolicy, request_timeout: Duration) -> Duration {
+    policy
+        .attempt_timeout()
+        .map_or(request_timeout, |limit| limit.min(request_timeout))
+}
+
+/// What one submission attempt's reply says: the request id the server gave.
+fn read_request_id(reply: Result<Reply, ApiError>) -> Result<String, ApiError> {
+    let reply = reply?;
     if reply.status == 408 {
         return Err(ApiError::Status {
             code: 408,

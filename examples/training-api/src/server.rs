@@ -41,9 +41,10 @@
 // The example and the test each use a subset of this module.
 #![allow(dead_code)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -211,6 +212,61 @@ impl TrainingServer {
         self.shared.lock().jobs_run.values().sum()
     }
 
+    /// Plays a server restart: every open connection is cut at once (a held poll included, its
+    /// client sees the connection reset), and for `down_for` every new connection is closed as
+    /// soon as it is accepted. The jobs survive, as they would in a server whose queue outlives
+    /// its processes.
+    pub fn restart(&self, down_for: Duration) {
+        self.shared.lock().down_until = Some(Instant::now() + down_for);
+        let cut: Vec<Connection> = lock(&self.shared.connections)
+            .drain()
+            .map(|(_, c)| c)
+            .collect();
+        for connection in cut {
+            connection.close();
+        }
+    }
+
+    /// How many client connections are open now (the client has not closed its side).
+    pub fn open_connections(&self) -> usize {
+        self.shared.open.load(Ordering::SeqCst)
+    }
+
+    /// The most client connections open at once so far, not counting overlaps shorter than
+    /// `slack`: the relay hears of a client's close a moment after it happened, and may accept
+    /// the client's next connection in between (a few milliseconds on a busy machine). An
+    /// attempt that kept its connection while the next one ran would overlap it for as long
+    /// as that attempt.
+    pub fn max_open_connections(&self, slack: Duration) -> usize {
+        let lifetimes = lock(&self.shared.lifetimes).clone();
+        let now = Instant::now();
+        let mut events: Vec<(Instant, i32)> = Vec::new();
+        for (opened, closed) in lifetimes {
+            let closed = closed.unwrap_or(now);
+            let Some(last) = closed.checked_sub(slack) else {
+                continue;
+            };
+            if last > opened {
+                events.push((opened, 1));
+                events.push((last, -1));
+            }
+        }
+        // Closes before opens at the same instant.
+        events.sort_by_key(|&(at, change)| (at, change));
+        let (mut open, mut most) = (0, 0);
+        for (_, change) in events {
+            open += change;
+            most = most.max(open);
+        }
+        most as usize
+    }
+
+    /// How many times a client closed its connection while the server was holding its poll:
+    /// the client gave up on that poll (an attempt timeout) and the server heard of it.
+    pub fn hangups_while_held(&self) -> usize {
+        self.shared.lock().hangups_while_held
+    }
+
     /// How many `/retrieve_future` requests named `request_id`, faulted ones included.
     pub fn retrieve_calls(&self, request_id: &str) -> usize {
         let state = self.shared.lock();
@@ -294,6 +350,10 @@ struct Shared {
     /// Live relayed connections, keyed by the address `tiny_http` sees as the client's (the
     /// relay's end of the upstream connection), which is `Request::remote_addr`.
     connections: Mutex<HashMap<SocketAddr, Connection>>,
+    /// Client connections whose client has not closed its side yet.
+    open: AtomicUsize,
+    /// When each client connection was accepted and when its client closed its side.
+    lifetimes: Mutex<Vec<(Instant, Option<Instant>)>>,
 }
 
 /// What the server knows; one lock, so that each request sees and updates it atomically.
@@ -315,6 +375,12 @@ struct State {
     requests: HashMap<String, usize>,
     retrieve_calls: HashMap<String, usize>,
     jobs_run: HashMap<&'static str, usize>,
+    /// Connections (as `tiny_http` sees them) whose `/retrieve_future` is being held.
+    holding: HashSet<SocketAddr>,
+    /// Clients that closed their connection while its poll was being held.
+    hangups_while_held: usize,
+    /// Until then, the relay closes every connection it accepts: a restarting server.
+    down_until: Option<Instant>,
 }
 
 /// A submitted job. Its result is computed at submission (so `jobs_run` and the optim step
@@ -356,11 +422,16 @@ impl Shared {
                 requests: HashMap::new(),
                 retrieve_calls: HashMap::new(),
                 jobs_run: HashMap::new(),
+                holding: HashSet::new(),
+                hangups_while_held: 0,
+                down_until: None,
             }),
             changed: Condvar::new(),
             handlers: Mutex::new(Vec::new()),
             relays: Mutex::new(Vec::new()),
             connections: Mutex::new(HashMap::new()),
+            open: AtomicUsize::new(0),
+            lifetimes: Mutex::new(Vec::new()),
         }
     }
 
@@ -432,8 +503,9 @@ impl Shared {
         (200, json!({ "request_id": id }))
     }
 
-    /// Handles `/retrieve_future`, waiting up to the long-poll time if `long_poll`.
-    fn retrieve(&self, body: &[u8], long_poll: bool) -> (u16, Value) {
+    /// Handles `/retrieve_future`, waiting up to the long-poll time if `long_poll`; while it
+    /// waits, `peer`'s connection counts as held.
+    fn retrieve(&self, body: &[u8], long_poll: bool, peer: Option<SocketAddr>) -> (u16, Value) {
         let Some(id) = request_id(body) else {
             return (
                 400,
@@ -447,18 +519,21 @@ impl Shared {
             Duration::ZERO
         };
         let deadline = Instant::now() + wait;
-        loop {
+        if let Some(peer) = peer {
+            state.holding.insert(peer);
+        }
+        let answer = loop {
             let Some(job) = state.jobs.get(&id) else {
-                return (410, json!({ "error": "unknown or expired request id" }));
+                break (410, json!({ "error": "unknown or expired request id" }));
             };
             let now = Instant::now();
             let active = state.queue_state == "active";
             if active && now >= job.done_at {
-                return (200, job.result.clone());
+                break (200, job.result.clone());
             }
             if now >= deadline || state.shutting_down {
                 let queue_state = state.queue_state.clone();
-                return (
+                break (
                     408,
                     json!({ "type": "try_again", "queue_state": queue_state }),
                 );
@@ -471,19 +546,24 @@ impl Shared {
                 deadline
             };
             state = self.wait_until(state, until);
+        };
+        if let Some(peer) = peer {
+            state.holding.remove(&peer);
         }
+        answer
     }
 
     /// Answers a request that no fault stands in for. `long_poll` is false when the answer
     /// will not be sent (`CloseAfterAccept`), so there is no point in waiting.
     fn route(
         &self,
-        method: &tiny_http::Method,
+        request: &Request,
         path: &str,
         body: &[u8],
         key: Option<String>,
         long_poll: bool,
     ) -> (u16, Value) {
+        let method = request.method();
         let endpoint = match path {
             FORWARD_BACKWARD | OPTIM_STEP | RETRIEVE_FUTURE => path,
             _ => return (404, json!({ "error": format!("no endpoint {path}") })),
@@ -494,7 +574,7 @@ impl Shared {
         match endpoint {
             FORWARD_BACKWARD => self.submit("forward_backward", body, key),
             OPTIM_STEP => self.submit("optim_step", body, key),
-            _ => self.retrieve(body, long_poll),
+            _ => self.retrieve(body, long_poll, request.remote_addr().copied()),
         }
     }
 
@@ -555,7 +635,7 @@ fn handle(shared: &Shared, mut request: Request) {
 
     match fault {
         None => {
-            let (status, answer) = shared.route(request.method(), &path, &body, key, true);
+            let (status, answer) = shared.route(&request, &path, &body, key, true);
             respond(request, status, &answer, &[]);
         }
         Some(Fault::Status(status)) => {
@@ -579,12 +659,12 @@ fn handle(shared: &Shared, mut request: Request) {
             // Do the request's work (job, idempotency key), then cut the client's socket. The
             // `500` that `tiny_http` sends when `request` is dropped unanswered goes to a relay
             // that can no longer deliver it.
-            let _ = shared.route(request.method(), &path, &body, key, false);
+            let _ = shared.route(&request, &path, &body, key, false);
             shared.close_connection(request.remote_addr(), &[]);
             drop(request);
         }
         Some(Fault::RawAfterAccept(bytes)) => {
-            let _ = shared.route(request.method(), &path, &body, key, false);
+            let _ = shared.route(&request, &path, &body, key, false);
             shared.close_connection(request.remote_addr(), &bytes);
             drop(request);
         }
@@ -593,7 +673,7 @@ fn handle(shared: &Shared, mut request: Request) {
             drop(request);
         }
         Some(Fault::Pass) => {
-            let (status, answer) = shared.route(request.method(), &path, &body, key, true);
+            let (status, answer) = shared.route(&request, &path, &body, key, true);
             respond(request, status, &answer, &[]);
         }
         Some(Fault::Answer {
@@ -609,7 +689,7 @@ fn handle(shared: &Shared, mut request: Request) {
         }
         Some(Fault::Slow(delay)) => {
             shared.sleep(delay);
-            let (status, answer) = shared.route(request.method(), &path, &body, key, true);
+            let (status, answer) = shared.route(&request, &path, &body, key, true);
             respond(request, status, &answer, &[]);
         }
     }
@@ -639,6 +719,14 @@ fn accept(listener: &TcpListener, upstream: SocketAddr, shared: &Arc<Shared>) {
             return;
         }
         let Ok(client) = client else { continue };
+        let down = shared
+            .lock()
+            .down_until
+            .is_some_and(|until| Instant::now() < until);
+        if down {
+            let _ = client.shutdown(Shutdown::Both);
+            continue;
+        }
         if let Err(error) = relay(client, upstream, shared) {
             // The client's socket has been dropped, which closes the connection: the client
             // sees a transport error, as it would from an overloaded server.
@@ -660,6 +748,12 @@ fn relay(client: TcpStream, upstream: SocketAddr, shared: &Arc<Shared>) -> io::R
     };
     // Registered before any byte is forwarded, so the handler of the first request finds it.
     lock(&shared.connections).insert(peer, connection);
+    shared.open.fetch_add(1, Ordering::SeqCst);
+    let lifetime = {
+        let mut lifetimes = lock(&shared.lifetimes);
+        lifetimes.push((Instant::now(), None));
+        lifetimes.len() - 1
+    };
 
     let (back_client, back_upstream) = (client.try_clone()?, upstream.try_clone()?);
     let relay_shared = Arc::clone(shared);
@@ -675,6 +769,15 @@ fn relay(client: TcpStream, upstream: SocketAddr, shared: &Arc<Shared>) -> io::R
                     let _ = back_client.shutdown(Shutdown::Both);
                 });
             let _ = io::copy(&mut &client, &mut &upstream);
+            // The client closed its side (or the connection was cut).
+            relay_shared.open.fetch_sub(1, Ordering::SeqCst);
+            lock(&relay_shared.lifetimes)[lifetime].1 = Some(Instant::now());
+            {
+                let mut state = relay_shared.lock();
+                if state.holding.contains(&peer) {
+                    state.hangups_while_held += 1;
+                }
+            }
             // The client finished sending; responses may still be on their way back, so
             // only the upstream's write side closes.
             let _ = upstream.shutdown(Shutdown::Write);
@@ -690,6 +793,8 @@ fn relay(client: TcpStream, upstream: SocketAddr, shared: &Arc<Shared>) -> io::R
         }
         Err(error) => {
             lock(&shared.connections).remove(&peer);
+            shared.open.fetch_sub(1, Ordering::SeqCst);
+            lock(&shared.lifetimes)[lifetime].1 = Some(Instant::now());
             Err(error)
         }
     }
