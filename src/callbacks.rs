@@ -17,13 +17,13 @@
 use std::fmt;
 use std::mem;
 use std::sync::{Arc, PoisonError};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Wake};
 
 use oneshot::TryRecvError;
 
 use crate::error::{Error, caught, is_failure};
 use crate::state::Outcome;
-use crate::sync::{Mutex, MutexGuard};
+use crate::sync::{Mutex, MutexGuard, WakerSlot};
 
 /// A done callback, as registered.
 pub(crate) type Callback<T, E> = Box<dyn FnOnce(&Outcome<T, E>) + Send>;
@@ -53,7 +53,7 @@ struct RelayState<T, E> {
     callbacks: Vec<Callback<T, E>>,
     /// The consumer's waiter (a task, or a thread parked in a blocking wait), woken after the
     /// callbacks ran.
-    waiter: Option<Waker>,
+    waiter: WakerSlot,
 }
 
 /// A future's outcome on its way from the channel to the waiter, with the callbacks to run on
@@ -79,7 +79,7 @@ impl<T, E> Relay<T, E> {
             state: Mutex::new(RelayState {
                 delivery: Delivery::Waiting(receiver),
                 callbacks: first.into_iter().collect(),
-                waiter: None,
+                waiter: WakerSlot::default(),
             }),
         }
     }
@@ -91,7 +91,7 @@ impl<T, E> Relay<T, E> {
             state: Mutex::new(RelayState {
                 delivery: Delivery::Done(outcome),
                 callbacks: Vec::new(),
-                waiter: None,
+                waiter: WakerSlot::default(),
             }),
         }
     }
@@ -177,10 +177,7 @@ impl<T, E> Relay<T, E> {
         match &state.delivery {
             Delivery::Done(_) | Delivery::Closed => Poll::Ready(()),
             Delivery::Waiting(_) | Delivery::Running => {
-                match &mut state.waiter {
-                    Some(waiter) if waiter.will_wake(cx.waker()) => {}
-                    waiter => *waiter = Some(cx.waker().clone()),
-                }
+                state.waiter.register(cx.waker());
                 Poll::Pending
             }
         }

@@ -16,6 +16,8 @@
 //! `Arc` stays std's everywhere (loom's has no `Wake`), and so does the `oneshot` channel
 //! underneath: loom runs their atomics but explores only the orders of its own types.
 
+use std::task::Waker;
+
 #[cfg(not(apifuture_loom))]
 pub(crate) use atomic_waker::AtomicWaker;
 #[cfg(not(apifuture_loom))]
@@ -118,6 +120,35 @@ mod stand_ins {
     }
 }
 
+/// One waiter's waker, kept across its polls: registering a waker that wakes the same task
+/// changes nothing (no clone, no drop), and the slot is emptied when the waiter is woken. It
+/// lives under its owner's lock; the waker taken out is woken after the lock is let go.
+#[derive(Debug, Default)]
+pub(crate) struct WakerSlot(Option<Waker>);
+
+impl WakerSlot {
+    /// Keeps `waker` unless the one there wakes the same task.
+    #[inline]
+    pub(crate) fn register(&mut self, waker: &Waker) {
+        match &mut self.0 {
+            Some(known) if known.will_wake(waker) => {}
+            slot => *slot = Some(waker.clone()),
+        }
+    }
+
+    /// Takes the waker to wake (outside the lock); the slot is empty until the next register.
+    #[inline]
+    pub(crate) fn take(&mut self) -> Option<Waker> {
+        self.0.take()
+    }
+
+    /// Whether a waker is registered.
+    #[cfg(all(test, apifuture_loom))]
+    pub(crate) fn is_set(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
 /// The wakers of any number of waiters on one event, each in a slot of its own, so that a
 /// waiter polled again replaces its own waker (or keeps it, if it wakes the same task) and a
 /// waiter that leaves takes its slot back. Waking empties the slots but keeps them: a waiter
@@ -131,19 +162,19 @@ pub(crate) struct WakerList {
 /// Key 1 is `first`, key `k > 1` is `rest[k - 2]`; 0 means "no slot yet".
 #[derive(Debug, Default)]
 struct Slots {
-    first: Option<std::task::Waker>,
+    first: WakerSlot,
     /// Whether key 1 belongs to a waiter.
     first_taken: bool,
-    rest: Vec<Option<std::task::Waker>>,
+    rest: Vec<WakerSlot>,
     /// Keys above 1 given back, to be given out again.
     free: Vec<usize>,
     /// Where the wakers of `rest` are taken to be woken outside the lock (kept for its
     /// capacity).
-    spare: Vec<std::task::Waker>,
+    spare: Vec<Waker>,
 }
 
 impl Slots {
-    fn slot(&mut self, key: usize) -> Option<&mut Option<std::task::Waker>> {
+    fn slot(&mut self, key: usize) -> Option<&mut WakerSlot> {
         match key {
             0 => None,
             1 => Some(&mut self.first),
@@ -173,7 +204,7 @@ impl WakerList {
     /// is how many waiters there may be: the first slot past the inline one reserves room for
     /// them (up to 64), so that waiters arriving one after the other do not grow the list step
     /// by step.
-    pub(crate) fn register(&self, key: &mut usize, waker: &std::task::Waker, expected: usize) {
+    pub(crate) fn register(&self, key: &mut usize, waker: &Waker, expected: usize) {
         let mut slots = self.lock();
         if *key == 0 {
             *key = if !slots.first_taken {
@@ -187,15 +218,12 @@ impl WakerList {
                         .rest
                         .reserve_exact(expected.saturating_sub(1).clamp(1, 64));
                 }
-                slots.rest.push(None);
+                slots.rest.push(WakerSlot::default());
                 slots.rest.len() + 1
             };
         }
         if let Some(slot) = slots.slot(*key) {
-            match slot {
-                Some(known) if known.will_wake(waker) => {}
-                slot => *slot = Some(waker.clone()),
-            }
+            slot.register(waker);
         }
     }
 
@@ -205,7 +233,7 @@ impl WakerList {
         let Some(slot) = slots.slot(key) else {
             return;
         };
-        *slot = None;
+        slot.take();
         if key == 1 {
             slots.first_taken = false;
         } else {
@@ -220,7 +248,7 @@ impl WakerList {
             let mut slots = self.lock();
             let first = slots.first.take();
             let Slots { rest, spare, .. } = &mut *slots;
-            spare.extend(rest.iter_mut().filter_map(Option::take));
+            spare.extend(rest.iter_mut().filter_map(WakerSlot::take));
             let rest = if spare.is_empty() {
                 Vec::new()
             } else {
@@ -248,7 +276,8 @@ impl WakerList {
     #[cfg(all(test, apifuture_loom))]
     pub(crate) fn len(&self) -> usize {
         let slots = self.lock();
-        usize::from(slots.first.is_some()) + slots.rest.iter().flatten().count()
+        let rest = slots.rest.iter().filter(|slot| slot.is_set()).count();
+        usize::from(slots.first.is_set()) + rest
     }
 }
 
