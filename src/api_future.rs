@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 pub use futures_core::future::FusedFuture;
 
 use crate::error::Error;
-use crate::timeout::{self, AsyncLimit, Limit};
+use crate::timeout::{self, Deadline, Sleep};
 
 /// A future that can be waited on both ways: blocked on from a plain thread with
 /// [`result`](ApiFuture::result), or awaited on any executor with `.await` or
@@ -278,7 +278,7 @@ pub trait ApiFuture:
     where
         Self: Sized,
     {
-        block(self, Limit::from_timeout(timeout.into()))
+        block(self, Deadline::from_timeout(timeout.into()))
     }
 
     /// Like [`result`](ApiFuture::result), with a point in time instead of a duration. A
@@ -296,7 +296,7 @@ pub trait ApiFuture:
     where
         Self: Sized,
     {
-        block(self, Limit::At(deadline))
+        block(self, Deadline::At(deadline))
     }
 
     /// Waits asynchronously for the outcome, or until `timeout` has passed, on any executor.
@@ -323,7 +323,8 @@ pub trait ApiFuture:
     {
         ResultAsync {
             future: self,
-            limit: AsyncLimit::new(Limit::from_timeout(timeout.into())),
+            deadline: Deadline::from_timeout(timeout.into()),
+            sleep: Sleep::default(),
             terminated: false,
         }
     }
@@ -429,12 +430,12 @@ fn poll_pending<F: ApiFuture + ?Sized>(
 /// already there is taken before any waker is made.
 fn block<F: ApiFuture + ?Sized>(
     future: &mut F,
-    limit: Limit,
+    deadline: Deadline,
 ) -> Result<F::Value, Error<F::Failure>> {
     if let Some(outcome) = future.try_result() {
         return outcome;
     }
-    timeout::block_on(limit, |cx, _| future.poll_outcome(cx)).outcome(|| future.try_result())
+    timeout::block_on(deadline, |cx| future.poll_outcome(cx).into()).outcome(|| future.try_result())
 }
 
 /// The future of [`ApiFuture::result_async`]: waits for the outcome of a borrowed future, with
@@ -445,7 +446,9 @@ fn block<F: ApiFuture + ?Sized>(
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct ResultAsync<'a, F: ?Sized> {
     future: &'a mut F,
-    limit: AsyncLimit,
+    deadline: Deadline,
+    /// Sleeps until the deadline, once the wait finds nothing there.
+    sleep: Sleep,
     /// A poll returned `Ready`.
     terminated: bool,
 }
@@ -470,11 +473,15 @@ impl<F: ApiFuture + ?Sized> ResultAsync<'_, F> {
         if let Some(outcome) = self.future.try_result() {
             return Poll::Ready(outcome);
         }
-        self.limit.start();
+        // The clock starts before the future is driven (which may take time of its own: a
+        // retry starting an attempt).
+        if !self.deadline.looks_only() {
+            self.deadline.start();
+        }
         if let Poll::Ready(outcome) = self.future.poll_outcome(cx) {
             return Poll::Ready(outcome);
         }
-        match self.limit.poll_expired(cx) {
+        match self.deadline.poll_expired(&mut self.sleep, cx) {
             Poll::Pending => Poll::Pending,
             // An outcome that arrived with the deadline still wins.
             Poll::Ready(()) => Poll::Ready(self.future.try_result().unwrap_or(Err(Error::Timeout))),
@@ -494,7 +501,7 @@ impl<F: fmt::Debug + ?Sized> fmt::Debug for ResultAsync<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResultAsync")
             .field("future", &self.future)
-            .field("limit", &self.limit)
+            .field("deadline", &self.deadline)
             .finish()
     }
 }

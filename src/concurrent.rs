@@ -11,7 +11,7 @@ use oneshot::{RecvTimeoutError, TryRecvError};
 use crate::callbacks::{Callback, Look, Relay, run_callback};
 use crate::error::{BoxError, Error, is_failure};
 use crate::state::{Link, Outcome};
-use crate::timeout::{self, Limit};
+use crate::timeout::{self, Deadline, Wait};
 
 /// The receiving end of a future, with blocking waits: the seed's `concurrent.futures.Future`.
 ///
@@ -197,7 +197,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// ```
     #[inline]
     pub fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Outcome<T, E> {
-        self.wait(Limit::from_timeout(timeout.into()))
+        self.wait(Deadline::from_timeout(timeout.into()))
     }
 
     /// Like [`result`](Self::result), with a point in time instead of a duration. A deadline in
@@ -212,39 +212,39 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// ```
     #[inline]
     pub fn result_deadline(&mut self, deadline: Instant) -> Outcome<T, E> {
-        self.wait(Limit::At(deadline))
+        self.wait(Deadline::At(deadline))
     }
 
     /// The blocking wait: in oneshot's own receive while the outcome comes through the channel,
     /// which parks the thread without the waker machinery; through the relay otherwise.
     #[inline]
-    fn wait(&mut self, limit: Limit) -> Outcome<T, E> {
+    fn wait(&mut self, deadline: Deadline) -> Outcome<T, E> {
         if let Some(outcome) = self.try_result() {
             return outcome;
         }
         let Inbox::Channel(receiver) = &self.inbox else {
-            return timeout::block_on(limit, |cx, _| {
+            return timeout::block_on(deadline, |cx| {
                 if self.poll_ready(cx).is_pending() {
-                    return Poll::Pending;
+                    return Wait::Until(None);
                 }
-                self.try_result().map_or(Poll::Pending, Poll::Ready)
+                self.try_result().map_or(Wait::Until(None), Wait::Ready)
             })
             .outcome(|| self.try_result());
         };
-        if matches!(limit, Limit::After(timeout) if timeout.is_zero()) {
+        if deadline.looks_only() {
             return Err(Error::Timeout);
         }
-        let received = timeout::parked(|| match limit {
-            Limit::Forever => receiver
+        let received = timeout::parked(|| match deadline {
+            Deadline::Never => receiver
                 .recv_ref()
                 .map_err(|_| RecvTimeoutError::Disconnected),
-            Limit::After(timeout) => receiver.recv_timeout(timeout),
-            Limit::At(deadline) => receiver.recv_deadline(deadline),
+            Deadline::After(timeout) => receiver.recv_timeout(timeout),
+            Deadline::At(at) => receiver.recv_deadline(at),
         });
         match received {
             Some(received) => self.received(received),
             // On the executor's thread: a deadline already past is a timeout, as anywhere.
-            None if matches!(limit, Limit::At(deadline) if deadline <= Instant::now()) => {
+            None if matches!(deadline, Deadline::At(at) if at <= Instant::now()) => {
                 Err(Error::Timeout)
             }
             None => Err(Error::WouldBlockExecutor),

@@ -488,6 +488,7 @@ mod callbacks;
 mod compose;
 mod concurrent;
 mod error;
+mod many;
 pub mod pool;
 mod promise;
 mod retry;
@@ -499,12 +500,15 @@ mod timeout;
 pub use api_future::{ApiFuture, FusedFuture, ResultAsync};
 pub use awaitable::{AwaitableConcurrentFuture, failed, ready};
 pub use compose::{
-    ApiFutureExt, AsCompleted, AsCompletedStream, BoxApiFuture, FromFuture, JoinAll, MapFailure,
-    MapValue, ReturnWhen, SharedFuture, ThenCall, WaitAsync, as_completed, as_completed_async,
-    from_future, join_all, join_all_async, spawn_async, wait, wait_async,
+    ApiFutureExt, BoxApiFuture, FromFuture, MapFailure, MapValue, SharedFuture, ThenCall,
+    from_future, spawn_async,
 };
 pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};
+pub use many::{
+    AsCompleted, AsCompletedStream, JoinAll, ReturnWhen, WaitAsync, as_completed,
+    as_completed_async, join_all, join_all_async, wait, wait_async,
+};
 pub use pool::spawn;
 pub use promise::{Promise, WhenCancelled, promise};
 pub use retry::{

@@ -11,7 +11,7 @@ use crate::awaitable::AwaitableConcurrentFuture;
 use crate::concurrent::ConcurrentFuture;
 use crate::error::{BoxError, Error};
 use crate::state::{Link, Outcome};
-use crate::timeout::{self, Limit};
+use crate::timeout::{self, Deadline};
 
 /// The producing end of an [`AwaitableConcurrentFuture`]: completes it once, with a value or
 /// an error.
@@ -168,9 +168,9 @@ impl<T, E> Promise<T, E> {
         if self.is_cancelled() {
             return true;
         }
-        let limit = Limit::from_timeout(timeout.into());
+        let deadline = Deadline::from_timeout(timeout.into());
         let mut cancelled = self.cancelled();
-        timeout::block_on(limit, |cx, _| Pin::new(&mut cancelled).poll(cx)).is_ready()
+        timeout::block_on(deadline, |cx| Pin::new(&mut cancelled).poll(cx).into()).is_ready()
     }
 
     /// Delivers any outcome, including the ones only the crate makes (`Panicked`).

@@ -1,7 +1,8 @@
-//! Time limits, in both modes. A wait's limit is read lazily ([`Limit`]): the clock is read
-//! only once a wait finds nothing there. A blocking wait parks the thread in [`block_on`]; an
-//! async wait sleeps on one lazily armed [`async_io::Timer`] ([`LazyTimer`]). Nothing here
-//! knows what is being waited for: callers hand in a poll function.
+//! The only place that sleeps. A wait's [`Deadline`] is read lazily: the clock is read only
+//! once a wait finds nothing there. A blocking wait parks its thread in [`block_on`]; an async
+//! wait sleeps on one lazily armed, movable [`async_io::Timer`] ([`Sleep`]). Nothing here knows
+//! what is being waited for: callers hand in a poll function, which may name an instant at
+//! which it wants to run again (a retry's backoff).
 
 use std::cell::Cell;
 use std::future::Future;
@@ -15,73 +16,61 @@ use async_io::Timer;
 
 use crate::error::Error;
 
-/// The instant `timeout` from now, or `None` (wait forever) when that is past what `Instant`
-/// can represent.
-pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
-    Instant::now().checked_add(timeout)
-}
-
-/// How long one wait may take.
+/// When a wait gives up.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Limit {
-    Forever,
+pub(crate) enum Deadline {
+    Never,
     /// Counted from when the wait starts, which is after its look for an outcome that is
-    /// already there (that look reads no clock). `ZERO`: only what is there.
+    /// already there (that look reads no clock). `ZERO`: only look.
     After(Duration),
     At(Instant),
 }
 
-impl Limit {
+impl Deadline {
+    /// A wait's `Into<Option<Duration>>` timeout: `None` waits indefinitely.
     #[inline]
     pub(crate) fn from_timeout(timeout: Option<Duration>) -> Self {
-        timeout.map_or(Limit::Forever, Limit::After)
+        timeout.map_or(Deadline::Never, Deadline::After)
     }
 
-    /// Turns `After` into `At` (the clock is read here, once); `None` if the time is up
-    /// already, which `After(ZERO)` is without reading the clock.
-    fn start(&mut self) -> Option<Option<Instant>> {
+    /// The same deadline, counted from now for a timeout (`ZERO` stays a look).
+    pub(crate) fn from_now(timeout: Option<Duration>) -> Self {
+        let mut deadline = Deadline::from_timeout(timeout);
+        if !deadline.looks_only() {
+            deadline.start();
+        }
+        deadline
+    }
+
+    /// Whether the wait only looks at what is there (`Duration::ZERO`).
+    #[inline]
+    pub(crate) fn looks_only(&self) -> bool {
+        matches!(self, Deadline::After(timeout) if timeout.is_zero())
+    }
+
+    /// The instant the wait gives up at, `None` for never: the clock is read here, once, for a
+    /// timeout (one too long for `Instant` is never). A look gives up at once.
+    pub(crate) fn start(&mut self) -> Option<Instant> {
         match *self {
-            Limit::Forever => Some(None),
-            Limit::After(timeout) if timeout.is_zero() => None,
-            Limit::After(timeout) => {
-                *self = deadline_after(timeout).map_or(Limit::Forever, Limit::At);
+            Deadline::Never => None,
+            Deadline::At(at) => Some(at),
+            Deadline::After(timeout) => {
+                *self = Instant::now()
+                    .checked_add(timeout)
+                    .map_or(Deadline::Never, Deadline::At);
                 self.start()
             }
-            Limit::At(deadline) => Some(Some(deadline)),
-        }
-    }
-}
-
-/// When a pending poll wants to be polled again even if nothing wakes it: at an instant, on the
-/// async-io timer of an async wait or by the parked thread's own timeout in a blocking one. A
-/// retry's backoff sleeps through this, so both modes follow one schedule.
-#[derive(Debug)]
-pub(crate) enum Alarm {
-    Timer(LazyTimer),
-    /// The earliest instant asked for since the thread last woke.
-    Park(Option<Instant>),
-}
-
-impl Alarm {
-    /// Ready once `at` has passed; otherwise arranges a wake-up at `at`.
-    pub(crate) fn poll_at(&mut self, at: Instant, cx: &mut Context<'_>) -> Poll<()> {
-        match self {
-            Alarm::Timer(timer) => timer.poll_at(at, cx),
-            Alarm::Park(wake_at) => {
-                if Instant::now() >= at {
-                    return Poll::Ready(());
-                }
-                *wake_at = Some(wake_at.map_or(at, |earlier| earlier.min(at)));
-                Poll::Pending
-            }
         }
     }
 
-    /// Forgets any wake-up asked for (a sleep that was cut short).
-    pub(crate) fn clear(&mut self) {
-        match self {
-            Alarm::Timer(timer) => timer.armed = None,
-            Alarm::Park(wake_at) => *wake_at = None,
+    /// Whether an async wait's time is up; if not, `cx` is woken when it is, through `sleep`.
+    pub(crate) fn poll_expired(&mut self, sleep: &mut Sleep, cx: &mut Context<'_>) -> Poll<()> {
+        if self.looks_only() {
+            return Poll::Ready(());
+        }
+        match self.start() {
+            Some(at) => sleep.poll_until(at, cx),
+            None => Poll::Pending,
         }
     }
 }
@@ -89,13 +78,13 @@ impl Alarm {
 /// One async-io timer, created the first time it is needed and moved (not re-created) when the
 /// instant changes.
 #[derive(Debug, Default)]
-pub(crate) struct LazyTimer {
+pub(crate) struct Sleep {
     armed: Option<(Instant, Timer)>,
 }
 
-impl LazyTimer {
+impl Sleep {
     /// Ready once `at` has passed; otherwise registers `cx` with a timer set for `at`.
-    pub(crate) fn poll_at(&mut self, at: Instant, cx: &mut Context<'_>) -> Poll<()> {
+    pub(crate) fn poll_until(&mut self, at: Instant, cx: &mut Context<'_>) -> Poll<()> {
         let (armed_for, timer) = self.armed.get_or_insert_with(|| (at, Timer::at(at)));
         if *armed_for != at {
             // Moving a timer is a trip to the reactor: only when the instant changed.
@@ -104,51 +93,26 @@ impl LazyTimer {
         }
         Pin::new(timer).poll(cx).map(drop)
     }
+
+    /// Forgets the instant (a sleep that was cut short): the timer is dropped.
+    pub(crate) fn clear(&mut self) {
+        self.armed = None;
+    }
 }
 
-/// The time limit of one async wait: the clock is read and the timer armed only when the wait
-/// finds nothing there, so a wait on a ready future costs no timer work. One enum, so that a
-/// pending wait holds no more than the timer (which keeps its own instant).
-#[derive(Debug)]
-pub(crate) enum AsyncLimit {
-    Forever,
-    After(Duration),
-    At(Instant),
-    Armed(Timer),
+/// What a blocking wait's poll says: done, or run again when woken or at the instant.
+pub(crate) enum Wait<R> {
+    Ready(R),
+    Until(Option<Instant>),
 }
 
-impl AsyncLimit {
+impl<R> From<Poll<R>> for Wait<R> {
     #[inline]
-    pub(crate) fn new(limit: Limit) -> Self {
-        match limit {
-            Limit::Forever => AsyncLimit::Forever,
-            Limit::After(timeout) => AsyncLimit::After(timeout),
-            Limit::At(deadline) => AsyncLimit::At(deadline),
+    fn from(polled: Poll<R>) -> Self {
+        match polled {
+            Poll::Ready(value) => Wait::Ready(value),
+            Poll::Pending => Wait::Until(None),
         }
-    }
-
-    /// Starts the clock, if it has not started: called by a wait that found nothing there, before
-    /// it drives the future (which may take time of its own, a retry starting an attempt).
-    pub(crate) fn start(&mut self) {
-        if let AsyncLimit::After(timeout) = *self {
-            if !timeout.is_zero() {
-                *self = deadline_after(timeout).map_or(AsyncLimit::Forever, AsyncLimit::At);
-            }
-        }
-    }
-
-    /// Called by a wait that found nothing: ready if its time is up, else pending with `cx`
-    /// registered to be woken when it is.
-    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let deadline = match self {
-            AsyncLimit::Forever => return Poll::Pending,
-            AsyncLimit::After(timeout) if timeout.is_zero() => return Poll::Ready(()),
-            AsyncLimit::After(timeout) => deadline_after(*timeout),
-            AsyncLimit::At(deadline) => Some(*deadline),
-            AsyncLimit::Armed(timer) => return Pin::new(timer).poll(cx).map(drop),
-        };
-        *self = deadline.map_or(AsyncLimit::Forever, |at| AsyncLimit::Armed(Timer::at(at)));
-        self.poll_expired(cx)
     }
 }
 
@@ -162,15 +126,6 @@ pub(crate) enum Waited<R> {
 }
 
 impl<R> Waited<R> {
-    /// `f` of what the wait gave, if it gave something.
-    pub(crate) fn map_ready<S>(self, f: impl FnOnce(R) -> S) -> Waited<S> {
-        match self {
-            Waited::Ready(value) => Waited::Ready(f(value)),
-            Waited::TimedOut => Waited::TimedOut,
-            Waited::Refused => Waited::Refused,
-        }
-    }
-
     /// Whether the wait gave something.
     pub(crate) fn is_ready(&self) -> bool {
         matches!(self, Waited::Ready(_))
@@ -179,7 +134,7 @@ impl<R> Waited<R> {
 
 impl<T, E> Waited<Result<T, Error<E>>> {
     /// The outcome of a wait for one future: what it gave, or, after a timeout or a refusal,
-    /// what `look` finds there now (an outcome that came with the limit still wins), else
+    /// what `look` finds there now (an outcome that came with the deadline still wins), else
     /// `Timeout` or `WouldBlockExecutor`.
     pub(crate) fn outcome(
         self,
@@ -193,53 +148,51 @@ impl<T, E> Waited<Result<T, Error<E>>> {
     }
 }
 
-/// Blocks the calling thread on `poll` until it is ready or `limit` runs out.
+/// Blocks the calling thread on `poll` until it is ready or `deadline` passes.
 ///
-/// `poll` gets a context whose waker unparks this thread, and an [`Alarm`] for an instant at
-/// which it wants to be polled again if nothing wakes it first. The thread parks between
-/// polls and polls again only when woken, when its alarm or the limit comes, or on a spurious
-/// unpark: never on a timer of its own. An outcome that arrives with the limit still wins: the
-/// limit is checked after a poll, never instead of one. The limit counts from the call (callers
-/// look for an outcome that is already there first, without the clock).
+/// `poll` gets a context whose waker unparks this thread, and says when it wants to run again
+/// if nothing wakes it first. The thread parks between polls and polls again only when woken,
+/// at that instant or the deadline, or on a spurious unpark: never on a timer of its own. An
+/// outcome that arrives with the deadline still wins: the deadline is checked after a poll,
+/// never instead of one. Callers look for an outcome that is already there first, without the
+/// clock.
 pub(crate) fn block_on<R>(
-    mut limit: Limit,
-    mut poll: impl FnMut(&mut Context<'_>, &mut Alarm) -> Poll<R>,
+    mut deadline: Deadline,
+    mut poll: impl FnMut(&mut Context<'_>) -> Wait<R>,
 ) -> Waited<R> {
-    let deadline = limit.start();
+    let until = if deadline.looks_only() {
+        None
+    } else {
+        deadline.start()
+    };
     let waker = thread_waker();
     let mut cx = Context::from_waker(&waker);
-    let mut alarm = Alarm::Park(None);
-    if let Poll::Ready(value) = poll(&mut cx, &mut alarm) {
-        return Waited::Ready(value);
-    }
-    // `ZERO` (or a deadline already past): that one look was the whole wait.
-    let Some(deadline) = deadline else {
-        return Waited::TimedOut;
+    let mut wake_at = match poll(&mut cx) {
+        Wait::Ready(value) => return Waited::Ready(value),
+        Wait::Until(at) => at,
     };
-    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+    // A look, or a deadline already past: that one poll was the whole wait.
+    if deadline.looks_only() || until.is_some_and(|until| Instant::now() >= until) {
         return Waited::TimedOut;
     }
     let parked = parked(|| {
         loop {
-            let wake_at = match &mut alarm {
-                Alarm::Park(wake_at) => wake_at.take(),
-                Alarm::Timer(_) => None,
-            };
-            match earliest(wake_at, deadline) {
+            match earliest(wake_at, until) {
                 None => thread::park(),
-                Some(until) => {
+                Some(at) => {
                     let now = Instant::now();
-                    if deadline.is_some_and(|deadline| now >= deadline) {
+                    if until.is_some_and(|until| now >= until) {
                         return Waited::TimedOut;
                     }
-                    if now < until {
-                        thread::park_timeout(until - now);
+                    if now < at {
+                        thread::park_timeout(at - now);
                     }
                 }
             }
-            if let Poll::Ready(value) = poll(&mut cx, &mut alarm) {
-                return Waited::Ready(value);
-            }
+            wake_at = match poll(&mut cx) {
+                Wait::Ready(value) => return Waited::Ready(value),
+                Wait::Until(at) => at,
+            };
         }
     });
     parked.unwrap_or(Waited::Refused)
@@ -260,8 +213,8 @@ thread_local! {
     /// What the calling thread does when one of its blocking waits parks (`true`) and resumes
     /// (`false`): the pool's workers register one, so that a worker waiting on other work does
     /// not count against the pool's thread cap (see `pool.rs`). The depth counts waits nested
-    /// in the polls of an outer one (a `map_value` closure or a retry attempt that blocks): only the
-    /// outermost calls the hook, so a thread is parked once however deep its waits go.
+    /// in the polls of an outer one (a `map_value` closure or a retry attempt that blocks):
+    /// only the outermost calls the hook, so a thread is parked once however deep its waits go.
     static ON_PARK: Cell<(Option<ParkHook>, usize)> = const { Cell::new((None, 0)) };
 }
 
@@ -277,14 +230,6 @@ pub(crate) fn on_park(hook: Option<ParkHook>) {
 /// (and `wait` not run) on the executor's thread, which must never park. Only waits that found
 /// nothing there come here, so the ready paths never read the thread-locals.
 pub(crate) fn parked<R>(wait: impl FnOnce() -> R) -> Option<R> {
-    if NEVER_PARK.try_with(Cell::get).unwrap_or(false) {
-        return None;
-    }
-    Some(with_park_hook(wait))
-}
-
-/// Runs `wait` between the calling thread's park hook calls.
-fn with_park_hook<R>(wait: impl FnOnce() -> R) -> R {
     /// Leaves one level; the outermost calls the hook, when `wait` returns or unwinds.
     struct Resumed(Option<ParkHook>);
     impl Drop for Resumed {
@@ -298,8 +243,11 @@ fn with_park_hook<R>(wait: impl FnOnce() -> R) -> R {
             }
         }
     }
+    if NEVER_PARK.try_with(Cell::get).unwrap_or(false) {
+        return None;
+    }
     let Ok((Some(hook), depth)) = ON_PARK.try_with(Cell::get) else {
-        return wait();
+        return Some(wait());
     };
     let _ = ON_PARK.try_with(|slot| slot.set((Some(hook), depth + 1)));
     let outermost = (depth == 0).then_some(hook);
@@ -307,7 +255,7 @@ fn with_park_hook<R>(wait: impl FnOnce() -> R) -> R {
         hook(true);
     }
     let _resumed = Resumed(outermost);
-    wait()
+    Some(wait())
 }
 
 /// The earlier of two optional instants; `None` only if both are.

@@ -1,5 +1,5 @@
-//! [`as_completed`] and [`as_completed_async`]: outcomes in the order they come, from one state
-//! machine ([`Completions`]) that the iterator blocks on and the stream polls.
+//! [`as_completed`] and [`as_completed_async`]: outcomes in the order they come, from one
+//! [`Set`] that the iterator blocks on and the stream polls.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use futures_core::Stream;
 
-use super::ready_queue::Tracker;
+use super::set::Set;
 use crate::api_future::ApiFuture;
 use crate::error::Error;
-use crate::timeout::{self, AsyncLimit, Limit, Waited};
+use crate::timeout::{self, Deadline, Sleep, Waited};
 
 /// What the iterator and the stream yield: an input index and that future's outcome.
 type Item<F> = (
@@ -54,7 +54,7 @@ pub fn as_completed<F: ApiFuture>(
     timeout: impl Into<Option<Duration>>,
 ) -> AsCompleted<F> {
     AsCompleted {
-        limit: started(timeout.into()),
+        deadline: Deadline::from_now(timeout.into()),
         completions: Completions::new(futures),
     }
 }
@@ -84,18 +84,10 @@ pub fn as_completed_async<F: ApiFuture>(
     timeout: impl Into<Option<Duration>>,
 ) -> AsCompletedStream<F> {
     AsCompletedStream {
-        limit: AsyncLimit::new(started(timeout.into())),
+        deadline: Deadline::from_now(timeout.into()),
+        sleep: Sleep::default(),
         completions: Completions::new(futures),
         terminated: false,
-    }
-}
-
-/// The limit of a whole iteration, counted from now. (`ZERO` still only looks.)
-fn started(timeout: Option<Duration>) -> Limit {
-    match timeout {
-        None => Limit::Forever,
-        Some(timeout) if timeout.is_zero() => Limit::After(timeout),
-        Some(timeout) => timeout::deadline_after(timeout).map_or(Limit::Forever, Limit::At),
     }
 }
 
@@ -103,24 +95,25 @@ fn started(timeout: Option<Duration>) -> Limit {
 #[must_use = "dropping the iterator drops its futures, which cancels them; iterate it, or into_pending()"]
 pub struct AsCompleted<F> {
     completions: Completions<F>,
-    limit: Limit,
+    /// For the whole iteration, counted from the call.
+    deadline: Deadline,
 }
 
 /// The stream of [`as_completed_async`].
 #[must_use = "dropping the stream drops its futures, which cancels them; poll it, or into_pending()"]
 pub struct AsCompletedStream<F> {
     completions: Completions<F>,
-    limit: AsyncLimit,
+    deadline: Deadline,
+    sleep: Sleep,
     /// `poll_next` returned `Ready(None)` (`FusedStream`).
     terminated: bool,
 }
 
-/// The futures not yielded yet, and which to look at next.
+/// The futures not yielded yet, and those found done and not yielded.
 struct Completions<F> {
     futures: Vec<Option<F>>,
-    tracker: Tracker,
-    /// Indices handed out by the tracker and not looked at yet.
-    candidates: VecDeque<usize>,
+    set: Set,
+    found: VecDeque<usize>,
     remaining: usize,
     timed_out: bool,
 }
@@ -129,16 +122,12 @@ impl<F> Completions<F> {
     fn new(futures: impl IntoIterator<Item = F>) -> Self {
         let futures: Vec<Option<F>> = futures.into_iter().map(Some).collect();
         Completions {
-            tracker: Tracker::new(futures.len()),
-            candidates: VecDeque::new(),
+            set: Set::new(futures.len(), false),
+            found: VecDeque::new(),
             remaining: futures.len(),
             futures,
             timed_out: false,
         }
-    }
-
-    fn over(&self) -> bool {
-        self.remaining == 0 || self.timed_out
     }
 
     fn into_pending(self) -> Vec<(usize, F)> {
@@ -154,24 +143,24 @@ impl<F: ApiFuture> Completions<F> {
     /// The next outcome if one is there, `Ready(None)` when the iteration is over, or
     /// `Pending` with `cx` registered to be woken by the next future that wakes.
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item<F>>> {
-        while !self.over() {
-            let Some(index) = self.candidates.pop_front() else {
-                self.candidates.extend(self.tracker.batch());
-                if self.candidates.is_empty() && self.tracker.sleep_on(cx.waker()) {
-                    return Poll::Pending;
-                }
-                continue;
-            };
-            let Some(future) = &mut self.futures[index] else {
-                continue;
-            };
-            if self.tracker.poll_ready(index, future).is_pending() {
-                continue;
-            }
-            if let Some(outcome) = future.try_result() {
-                self.futures[index] = None;
+        while !self.timed_out && self.remaining > 0 {
+            if let Some(index) = self.found.pop_front() {
+                let Some(mut future) = self.futures[index].take() else {
+                    continue;
+                };
                 self.remaining -= 1;
+                // Done means an outcome to take; a future that breaks that promise hands out
+                // `Consumed` rather than stalling the iteration.
+                let outcome = future.try_result().unwrap_or(Err(Error::Consumed));
                 return Poll::Ready(Some((index, outcome)));
+            }
+            let found = &mut self.found;
+            let polled = self.set.poll(&mut self.futures[..], cx, |index, _| {
+                found.push_back(index);
+                true
+            });
+            if polled.is_pending() {
+                return Poll::Pending;
             }
         }
         Poll::Ready(None)
@@ -217,7 +206,7 @@ impl<F: ApiFuture> Iterator for AsCompleted<F> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let completions = &mut self.completions;
-        match timeout::block_on(self.limit, |cx, _| completions.poll_next(cx)) {
+        match timeout::block_on(self.deadline, |cx| completions.poll_next(cx).into()) {
             Waited::Ready(item) => item,
             // On the executor's thread, where it may not park, it ends as a timeout would.
             Waited::TimedOut | Waited::Refused => {
@@ -277,7 +266,9 @@ impl<F: ApiFuture> Stream for AsCompletedStream<F> {
         let this = self.get_mut();
         let polled = match this.completions.poll_next(cx) {
             Poll::Ready(item) => Poll::Ready(item),
-            Poll::Pending if this.limit.poll_expired(cx).is_pending() => Poll::Pending,
+            Poll::Pending if this.deadline.poll_expired(&mut this.sleep, cx).is_pending() => {
+                Poll::Pending
+            }
             Poll::Pending => {
                 this.completions.timed_out = true;
                 Poll::Ready(None)

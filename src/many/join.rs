@@ -7,10 +7,10 @@ use std::mem;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::all_done::AllDone;
+use super::set::Set;
 use crate::api_future::ApiFuture;
 use crate::error::Error;
-use crate::timeout::{self, Limit, Waited};
+use crate::timeout::{self, Deadline, Waited};
 
 /// One future's outcome.
 type Outcome<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFuture>::Failure>>;
@@ -34,7 +34,7 @@ type Outcome<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFuture>::Failur
 /// ```
 pub fn join_all<F: ApiFuture>(futures: impl IntoIterator<Item = F>) -> Vec<Outcome<F>> {
     let mut join = join_all_async(futures);
-    match timeout::block_on(Limit::Forever, |cx, _| join.poll_all(cx)) {
+    match timeout::block_on(Deadline::Never, |cx| join.poll_all(cx).into()) {
         Waited::Ready(outcomes) => outcomes,
         // Without a time limit the wait only ends early where it may not park.
         Waited::TimedOut | Waited::Refused => join.gather(),
@@ -54,7 +54,7 @@ pub fn join_all<F: ApiFuture>(futures: impl IntoIterator<Item = F>) -> Vec<Outco
 pub fn join_all_async<F: ApiFuture>(futures: impl IntoIterator<Item = F>) -> JoinAll<F> {
     let futures: Vec<F> = futures.into_iter().collect();
     JoinAll {
-        all: AllDone::new(futures.len()),
+        set: Set::new(futures.len(), true),
         ordered: Vec::with_capacity(futures.len()),
         early: Vec::new(),
         futures,
@@ -72,7 +72,7 @@ pub struct JoinAll<F: ApiFuture> {
     ordered: Vec<Outcome<F>>,
     /// Outcomes that came before an earlier future's, by index (sized when the first does).
     early: Vec<Option<Outcome<F>>>,
-    all: AllDone,
+    set: Set,
     /// A poll returned `Ready` (`FusedFuture`).
     terminated: bool,
 }
@@ -98,7 +98,7 @@ impl<F: ApiFuture> JoinAll<F> {
     fn poll_all(&mut self, cx: &mut Context<'_>) -> Poll<Vec<Outcome<F>>> {
         let (ordered, early) = (&mut self.ordered, &mut self.early);
         let len = self.futures.len();
-        let polled = self.all.poll(&mut self.futures, cx, |index, future| {
+        let polled = self.set.poll(&mut self.futures[..], cx, |index, future| {
             // Done means an outcome to take; a future that breaks that promise hands out
             // `Consumed` rather than stalling the join.
             let outcome = future.try_result().unwrap_or(Err(Error::Consumed));
@@ -107,12 +107,13 @@ impl<F: ApiFuture> JoinAll<F> {
                     early.resize_with(len, || None);
                 }
                 early[index] = Some(outcome);
-                return;
+                return false;
             }
             ordered.push(outcome);
             while let Some(next) = early.get_mut(ordered.len()).and_then(Option::take) {
                 ordered.push(next);
             }
+            false
         });
         if polled.is_pending() {
             return Poll::Pending;

@@ -1,5 +1,5 @@
-//! [`wait`] and [`wait_async`]: Python's `concurrent.futures.wait`, in both modes, on one
-//! state machine ([`Watch`]).
+//! [`wait`] and [`wait_async`]: Python's `concurrent.futures.wait`, in both modes, over one
+//! [`Set`].
 
 use std::fmt;
 use std::future::Future;
@@ -7,10 +7,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::all_done::AllDone;
-use super::ready_queue::Tracker;
+use super::set::Set;
 use crate::api_future::ApiFuture;
-use crate::timeout::{self, AsyncLimit, Limit};
+use crate::timeout::{self, Deadline, Sleep};
 
 /// When [`wait`] and [`wait_async`] return, as Python's `FIRST_COMPLETED`, `ALL_COMPLETED`
 /// and `FIRST_EXCEPTION`.
@@ -72,12 +71,12 @@ pub fn wait<F: ApiFuture>(
     timeout: impl Into<Option<Duration>>,
     when: ReturnWhen,
 ) -> (Vec<usize>, Vec<usize>) {
-    let mut watch = Watch::new(futures.len(), when);
-    let limit = Limit::from_timeout(timeout.into());
-    if !timeout::block_on(limit, |cx, _| watch.poll(futures, cx)).is_ready() {
-        watch.sweep(futures);
+    let mut set = Set::new(futures.len(), when == ReturnWhen::AllCompleted);
+    let deadline = Deadline::from_timeout(timeout.into());
+    if !timeout::block_on(deadline, |cx| poll(&mut set, futures, when, cx).into()).is_ready() {
+        set.sweep(futures, |_, _| false);
     }
-    watch.split()
+    split(&set, futures.len())
 }
 
 /// [`wait`] for async code: the same rules, with the task woken instead of the thread parked
@@ -102,9 +101,11 @@ pub fn wait_async<F: ApiFuture>(
     when: ReturnWhen,
 ) -> WaitAsync<'_, F> {
     WaitAsync {
-        watch: Watch::new(futures.len(), when),
+        set: Set::new(futures.len(), when == ReturnWhen::AllCompleted),
         futures,
-        limit: AsyncLimit::new(Limit::from_timeout(timeout.into())),
+        when,
+        deadline: Deadline::from_timeout(timeout.into()),
+        sleep: Sleep::default(),
         terminated: false,
     }
 }
@@ -113,8 +114,10 @@ pub fn wait_async<F: ApiFuture>(
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct WaitAsync<'a, F> {
     futures: &'a mut [F],
-    watch: Watch,
-    limit: AsyncLimit,
+    set: Set,
+    when: ReturnWhen,
+    deadline: Deadline,
+    sleep: Sleep,
     /// A poll returned `Ready` (`FusedFuture`).
     terminated: bool,
 }
@@ -124,15 +127,17 @@ impl<F: ApiFuture> Future for WaitAsync<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        this.limit.start();
-        if this.watch.poll(this.futures, cx).is_pending() {
-            if this.limit.poll_expired(cx).is_pending() {
+        if !this.deadline.looks_only() {
+            this.deadline.start();
+        }
+        if poll(&mut this.set, this.futures, this.when, cx).is_pending() {
+            if this.deadline.poll_expired(&mut this.sleep, cx).is_pending() {
                 return Poll::Pending;
             }
-            this.watch.sweep(this.futures);
+            this.set.sweep(this.futures, |_, _| false);
         }
         this.terminated = true;
-        Poll::Ready(this.watch.split())
+        Poll::Ready(split(&this.set, this.futures.len()))
     }
 }
 
@@ -145,111 +150,30 @@ impl<F: ApiFuture> futures_core::future::FusedFuture for WaitAsync<'_, F> {
 impl<F> fmt::Debug for WaitAsync<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitAsync")
-            .field("watch", &self.watch)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What a multi-future wait knows so far, in either mode.
-struct Watch {
-    when: ReturnWhen,
-    /// How futures are looked at: for `AllCompleted` the cheapest way that sees every one
-    /// done; otherwise each with its own waker, so that the first to finish is seen at once.
-    strategy: Strategy,
-    done: Vec<bool>,
-    done_count: usize,
-    failed: bool,
-}
-
-enum Strategy {
-    AllDone(AllDone),
-    EachWoken(Tracker),
-}
-
-impl fmt::Debug for Watch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Watch")
             .field("when", &self.when)
-            .field("futures", &self.done.len())
-            .field("done", &self.done_count)
+            .field("set", &self.set)
             .finish_non_exhaustive()
     }
 }
 
-impl Watch {
-    fn new(len: usize, when: ReturnWhen) -> Self {
-        Watch {
-            when,
-            strategy: match when {
-                ReturnWhen::AllCompleted => Strategy::AllDone(AllDone::new(len)),
-                _ => Strategy::EachWoken(Tracker::new(len)),
-            },
-            done: vec![false; len],
-            done_count: 0,
-            failed: false,
-        }
-    }
+/// Polls the set until the wait is over as `when` says.
+fn poll<F: ApiFuture>(
+    set: &mut Set,
+    futures: &mut [F],
+    when: ReturnWhen,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    set.poll(futures, cx, |_, future| match when {
+        ReturnWhen::FirstCompleted => true,
+        ReturnWhen::AllCompleted => false,
+        ReturnWhen::FirstFailed => future.peek_failed() == Some(true),
+    })
+}
 
-    /// Polls the futures that may have changed; ready once the wait is over, else `cx` is
-    /// registered to be woken by the next future that wakes.
-    fn poll<F: ApiFuture>(&mut self, futures: &mut [F], cx: &mut Context<'_>) -> Poll<()> {
-        let tracker = match &mut self.strategy {
-            Strategy::AllDone(all) => {
-                let (done, done_count) = (&mut self.done, &mut self.done_count);
-                return all.poll(futures, cx, |index, _| {
-                    done[index] = true;
-                    *done_count += 1;
-                });
-            }
-            Strategy::EachWoken(tracker) => tracker,
-        };
-        loop {
-            for index in tracker.batch() {
-                let future = &mut futures[index];
-                if self.done[index] || tracker.poll_ready(index, future).is_pending() {
-                    continue;
-                }
-                self.done[index] = true;
-                self.done_count += 1;
-                if self.when == ReturnWhen::FirstFailed && future.peek_failed() == Some(true) {
-                    self.failed = true;
-                }
-            }
-            let all = self.done_count == self.done.len();
-            if all || self.done_count > 0 && self.when == ReturnWhen::FirstCompleted || self.failed
-            {
-                return Poll::Ready(());
-            }
-            if tracker.sleep_on(cx.waker()) {
-                return Poll::Pending;
-            }
-        }
+/// `(done, pending)`: ascending indices.
+fn split(set: &Set, len: usize) -> (Vec<usize>, Vec<usize>) {
+    if set.pending() == 0 {
+        return ((0..len).collect(), Vec::new());
     }
-
-    /// After a timeout: one more look at what an all-completed wait does not watch closely, so
-    /// that the split names every future done by now.
-    fn sweep<F: ApiFuture>(&mut self, futures: &mut [F]) {
-        if let Strategy::AllDone(all) = &mut self.strategy {
-            let (done, done_count) = (&mut self.done, &mut self.done_count);
-            all.sweep(futures, |index, _| {
-                done[index] = true;
-                *done_count += 1;
-            });
-        }
-    }
-
-    fn split(&self) -> (Vec<usize>, Vec<usize>) {
-        let len = self.done.len();
-        if self.done_count == len {
-            return ((0..len).collect(), Vec::new());
-        }
-        let mut split = (
-            Vec::with_capacity(self.done_count),
-            Vec::with_capacity(len - self.done_count),
-        );
-        for (index, &done) in self.done.iter().enumerate() {
-            if done { &mut split.0 } else { &mut split.1 }.push(index);
-        }
-        split
-    }
+    (0..len).partition(|&index| set.is_done(index))
 }

@@ -1,13 +1,489 @@
 //! Retries and server-side polling: the seed's "async operations with retry logic".
 //!
-//! [`policy`] holds the schedule as plain data, [`machine`] the one state machine that follows
-//! it in both modes, and [`retry`](mod@retry) the two entry points.
+//! [`policy`] holds the schedule as plain data; [`schedule`] is the one state machine that
+//! follows it and says what to do next. This file holds the two entry points, the futures
+//! they return, and the two drivers of a schedule: a blocking one that parks the waiting
+//! thread and an async one that sleeps on a timer.
 
-mod machine;
+mod attempt;
 mod policy;
-#[allow(clippy::module_inception)]
-mod retry;
+mod schedule;
 
-pub use machine::{AttemptFn, ProbeFn, Progress, RetryDecision};
+use std::fmt;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+pub use attempt::{AttemptFn, ProbeFn, Progress, RetryDecision};
+use attempt::{FailureOf, ValueOf};
 pub use policy::{Jitter, RetryPolicy};
-pub use retry::{Polling, Retry, poll_until_ready, retry};
+use schedule::{Next, Schedule};
+
+use crate::api_future::{ApiFuture, future_by_poll_outcome};
+use crate::error::Error;
+use crate::timeout::{self, Deadline, Sleep, Wait};
+
+/// An operation retried under a [`RetryPolicy`]: itself an [`ApiFuture`], so it is blocked on
+/// with [`result`](ApiFuture::result) or awaited, with non-destructive timeouts, like any
+/// other future of this crate. Made by [`retry`]; [`Polling`] (from [`poll_until_ready`]) runs
+/// the same schedule probing a server-side operation.
+///
+/// `F` is the closure that makes each attempt; the value and error types come from the
+/// attempts it returns. Code that names the type writes `Retry<F>` with `F: AttemptFn` (a
+/// sealed trait that every `FnMut(u32) -> A + Send` with `A: ApiFuture` implements); mostly
+/// `impl ApiFuture<..>` or [`into_boxed`](crate::ApiFutureExt::into_boxed) spares naming it.
+///
+/// The first attempt starts when the `Retry` is made. Later attempts start as a waiter drives
+/// the schedule: a blocking wait sleeps the backoff on its own thread, an async wait on an
+/// `async-io` timer, and nothing happens while nobody waits (a due attempt starts at the next
+/// wait). To run the whole loop with nobody waiting, call
+/// [`background`](crate::ApiFutureExt::background): that is what an SDK method should return.
+///
+/// A wait's own timeout leaves the attempt in flight and the schedule as they are; the next
+/// wait resumes them. Dropping the `Retry`, or [`cancel`](Retry::cancel), drops the attempt in
+/// flight (which cancels it) and starts no new one.
+#[must_use = "dropping a retry cancels its attempt in flight; .await it, wait on it, or detach() it"]
+pub struct Retry<F: AttemptFn> {
+    run: Run<F, ValueOf<F>>,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
+}
+
+/// A server-side operation polled until it reports a value: the schedule of a [`Retry`],
+/// whose attempts report [`Progress`] and follow the polling rules of [`poll_until_ready`],
+/// which makes it. The same methods as a `Retry`.
+///
+/// `F` is the closure that makes each probe; code that names the type writes `Polling<F>` with
+/// `F: ProbeFn` (a sealed trait that every `FnMut(u32) -> A + Send` with
+/// `A: ApiFuture<Value = Progress<T>>` implements).
+#[must_use = "dropping a poll cancels its probe in flight; .await it, wait on it, or detach() it"]
+pub struct Polling<F: ProbeFn> {
+    run: Run<F, F::Ready>,
+    /// A poll returned `Ready` (`FusedFuture`).
+    terminated: bool,
+}
+
+// Nothing is pinned: the schedule is boxed and a first value is only ever moved out.
+impl<F: AttemptFn> Unpin for Retry<F> {}
+impl<F: ProbeFn> Unpin for Polling<F> {}
+
+/// Runs `attempt(1)` now and retries it under `policy` while it fails.
+///
+/// `attempt` gets the attempt's number, from 1, and returns the attempt as an [`ApiFuture`]
+/// (a [`spawn`](crate::spawn)ed request, a [`promise`](crate::promise), another retry...).
+///
+/// How each attempt's outcome is read:
+/// - `Ok(value)`: the retry ends with it.
+/// - `Err(Error::Failed(e))`: [`Retry::when`] decides (by default every error is retried):
+///   [`Stop`](RetryDecision::Stop) ends with `Failed(e)`, [`Retry`](RetryDecision::Retry)
+///   sleeps the policy's next backoff, [`RetryAfter(d)`](RetryDecision::RetryAfter) sleeps `d`.
+/// - `Err(Abandoned)` or `Err(DeadlineExceeded)`: retried as transient; an attempt that runs
+///   past the policy's attempt timeout is cancelled and counts as such a failure.
+/// - `Err(Panicked(..))`, `Err(Cancelled)`, `Err(Consumed)`: the retry ends with that error, as
+///   it does when `attempt` itself panics.
+///
+/// When attempts run out or the deadline comes (a sleep that would reach past it ends the retry
+/// at once), the retry ends with the last `Failed(e)` if there was one, else
+/// `DeadlineExceeded`. `DeadlineExceeded` and `Cancelled` are states: every later wait returns
+/// them again.
+///
+/// The first attempt starts now; the later ones only while something waits on the retry (a
+/// blocking wait, an `.await`, a multi-wait). Returned as it is from an SDK method, a retry
+/// whose caller holds it without waiting never makes its second attempt: return
+/// [`.background()`](crate::ApiFutureExt::background) of it, which drives it to its end with
+/// nobody waiting.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
+/// use apifuture::{retry, spawn, ApiFuture, RetryPolicy};
+///
+/// let calls = Arc::new(AtomicU32::new(0));
+/// let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+/// let seen = Arc::clone(&calls);
+/// let mut call = retry(policy, move |attempt| {
+///     seen.fetch_add(1, Ordering::SeqCst);
+///     // Fails twice (say, HTTP 503), then answers.
+///     spawn(move || if attempt < 3 { Err("503") } else { Ok(attempt) })
+/// });
+/// assert_eq!(call.result(Duration::from_secs(30)).unwrap(), 3);
+/// assert_eq!(calls.load(Ordering::SeqCst), 3);
+/// ```
+#[inline]
+pub fn retry<A, F>(policy: RetryPolicy, attempt: F) -> Retry<F>
+where
+    F: FnMut(u32) -> A + Send,
+    A: ApiFuture,
+{
+    Retry {
+        run: Run::start(policy, attempt, Progress::Ready, false),
+        terminated: false,
+    }
+}
+
+/// Probes a long-running server-side operation until it reports [`Progress::Ready`]: the SDK's
+/// "request id -> result" loop.
+///
+/// `probe` gets the probe's number (every probe counts, from 1; the count stops at `u32::MAX`).
+/// The rules are those of the seed's SDK, whose polls run for hours:
+///
+/// | The probe gives | The poll |
+/// |---|---|
+/// | [`Progress::Ready(v)`](Progress::Ready) | ends with `v` |
+/// | [`Progress::Pending`] | sleeps the policy's backoff from its first delay, growing with each `Pending` in a row |
+/// | [`Progress::PendingFor(d)`](Progress::PendingFor) | sleeps `d` (`ZERO`: probes again at once, as a long poll wants) |
+/// | an error | read as [`retry`] reads it; `max_attempts` bounds failures *in a row* |
+/// | no outcome within the attempt timeout | drops (cancels) the probe and sends the next at once, using no attempt (nor resetting the count: it is not an answer); a zero attempt timeout counts as a failure |
+///
+/// An answer (`Pending`, `PendingFor`) shows the server is alive: it resets the failure count,
+/// the failure backoff, and the error the poll would end with, so a poll that gets an answer
+/// every time never runs out of attempts and only the deadline ends it (with
+/// `DeadlineExceeded`). A wait's own timeout holds whatever the probes do: a step starts at most
+/// a few dozen probes without sleeping, then gives the thread or the executor back. Dropping
+/// the `Polling` stops it: no probe starts after that.
+///
+/// With an attempt timeout, a server that holds every probe and never answers keeps the poll
+/// going until the policy's deadline: set one.
+///
+/// The first probe is sent now; the later ones only while something waits on the poll. An SDK
+/// method returns [`.background()`](crate::ApiFutureExt::background) of it, so that polling
+/// goes on with nobody waiting, as the seed SDK's does.
+///
+/// A `PendingFor` (or `RetryAfter`) too long for [`Instant`] ends the poll at once with
+/// `DeadlineExceeded` (or the last error): no probe would ever follow it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use apifuture::{poll_until_ready, ready, ApiFuture, BoxError, Progress, RetryPolicy};
+///
+/// let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+/// let mut job = poll_until_ready(policy, |probe| {
+///     // The server says "not yet" twice.
+///     ready::<_, BoxError>(if probe < 3 { Progress::Pending } else { Progress::Ready("done") })
+/// });
+/// assert_eq!(job.result(Duration::from_secs(30)).unwrap(), "done");
+/// assert_eq!(job.attempts(), 3);
+/// ```
+#[inline]
+pub fn poll_until_ready<T, A, F>(policy: RetryPolicy, probe: F) -> Polling<F>
+where
+    F: FnMut(u32) -> A + Send,
+    A: ApiFuture<Value = Progress<T>>,
+    T: Send,
+{
+    Polling {
+        run: Run::start(policy, probe, |progress| progress, true),
+        terminated: false,
+    }
+}
+
+impl<F: AttemptFn> Retry<F> {
+    /// Sets how an operation error is read; the default retries every error. `classify` gets
+    /// the attempts' own error (`&E` where the attempts are `ApiFuture<Failure = E>`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use apifuture::{failed, retry, ApiFuture, Error, RetryDecision, RetryPolicy};
+    ///
+    /// let mut call = retry(RetryPolicy::new(), |_| failed::<u32, u16>(400))
+    ///     .when(|status| if *status == 400 { RetryDecision::Stop } else { RetryDecision::Retry });
+    /// assert_eq!(call.result(Duration::from_secs(30)), Err(Error::Failed(400)));
+    /// assert_eq!(call.attempts(), 1);
+    /// ```
+    pub fn when(
+        mut self,
+        classify: impl FnMut(&FailureOf<F>) -> RetryDecision + Send + 'static,
+    ) -> Self {
+        self.run
+            .with(|schedule| schedule.set_classify(Box::new(classify)));
+        self
+    }
+
+    /// Calls `notify(&error, delay)` before each sleep that follows a `Failed(error)` and will
+    /// be taken: exactly once per such sleep, a zero delay included.
+    ///
+    /// A sleep is announced only after the attempt budget and the deadline have allowed it, so
+    /// the last failure before giving up, and a `RetryAfter` or backoff that the deadline
+    /// refuses, are never announced. Nor are sleeps after an abandoned or timed-out attempt or a
+    /// poll's `Pending` (there is no error to show), nor a sleep resumed by a later wait after a
+    /// wait's own timeout.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use apifuture::{failed, ready, retry, ApiFuture, AwaitableConcurrentFuture, RetryPolicy};
+    ///
+    /// let log = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = Arc::clone(&log);
+    /// let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+    /// let mut call = retry(policy, |attempt| -> AwaitableConcurrentFuture<u32, &str> {
+    ///     if attempt == 1 { failed("busy") } else { ready(attempt) }
+    /// })
+    /// .notify(move |error, delay| seen.lock().unwrap().push((*error, delay)));
+    /// assert_eq!(call.result(None).unwrap(), 2);
+    /// assert_eq!(log.lock().unwrap().len(), 1);
+    /// ```
+    pub fn notify(mut self, notify: impl FnMut(&FailureOf<F>, Duration) + Send + 'static) -> Self {
+        self.run
+            .with(|schedule| schedule.set_notify(Box::new(notify)));
+        self
+    }
+
+    /// How many attempts (or probes) have started.
+    ///
+    /// ```
+    /// use apifuture::{ready, retry, BoxError, RetryPolicy};
+    /// let call = retry(RetryPolicy::new(), |_| ready::<u8, BoxError>(1));
+    /// assert_eq!(call.attempts(), 1); // the first starts at once
+    /// ```
+    pub fn attempts(&self) -> u32 {
+        self.run.attempts()
+    }
+
+    /// Cancels the attempt in flight and starts no new one: later waits return
+    /// `Err(Error::Cancelled)`. Returns false if the retry had already finished.
+    ///
+    /// ```
+    /// use apifuture::{promise, retry, ApiFuture, Error, RetryPolicy};
+    /// let (producer, attempt) = promise::<u8, &str>();
+    /// let mut attempt = Some(attempt);
+    /// let mut call = retry(RetryPolicy::new(), move |_| attempt.take().unwrap());
+    /// assert!(call.cancel());
+    /// assert!(producer.is_cancelled());
+    /// assert_eq!(call.result(None), Err(Error::Cancelled));
+    /// ```
+    pub fn cancel(&mut self) -> bool {
+        self.run.cancel()
+    }
+}
+
+impl<F: ProbeFn> Polling<F> {
+    /// Sets how a probe's error is read, as [`Retry::when`] does; the default retries every
+    /// error.
+    pub fn when(
+        mut self,
+        classify: impl FnMut(&FailureOf<F>) -> RetryDecision + Send + 'static,
+    ) -> Self {
+        self.run
+            .with(|schedule| schedule.set_classify(Box::new(classify)));
+        self
+    }
+
+    /// Calls `notify(&error, delay)` before each sleep that follows a failed probe and will be
+    /// taken, as [`Retry::notify`] does (never after a `Pending` answer).
+    pub fn notify(mut self, notify: impl FnMut(&FailureOf<F>, Duration) + Send + 'static) -> Self {
+        self.run
+            .with(|schedule| schedule.set_notify(Box::new(notify)));
+        self
+    }
+
+    /// How many probes have started, `Pending` answers included.
+    pub fn attempts(&self) -> u32 {
+        self.run.attempts()
+    }
+
+    /// Cancels the probe in flight and starts no new one: later waits return
+    /// `Err(Error::Cancelled)`. Returns false if the poll had already finished.
+    pub fn cancel(&mut self) -> bool {
+        self.run.cancel()
+    }
+}
+
+/// `ApiFuture`, `Future`, `FusedFuture` and `Debug` for [`Retry`] and [`Polling`], which differ
+/// only in how their schedule reads an attempt's value.
+macro_rules! schedule_future {
+    ($ty:ident, $bound:ident, $value:ty) => {
+        impl<F: $bound> ApiFuture for $ty<F> {
+            type Value = $value;
+            type Failure = FailureOf<F>;
+
+            #[inline]
+            fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+                self.run.poll_ready(cx)
+            }
+
+            #[inline(always)]
+            fn try_result(&mut self) -> Option<Outcome<F, $value>> {
+                self.run.try_take()
+            }
+
+            fn peek_failed(&mut self) -> Option<bool> {
+                self.run.peek_failed()
+            }
+
+            /// Steps the schedule once without arming a timer.
+            fn done(&mut self) -> bool {
+                self.run.done()
+            }
+
+            /// Runs the schedule on the calling thread: backoffs are slept here, not on a
+            /// timer thread.
+            #[inline]
+            fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Outcome<F, $value> {
+                self.run.block(Deadline::from_timeout(timeout.into()))
+            }
+
+            fn result_deadline(&mut self, deadline: Instant) -> Outcome<F, $value> {
+                self.run.block(Deadline::At(deadline))
+            }
+        }
+
+        future_by_poll_outcome!([F: $bound] $ty<F>, []);
+
+        impl<F: $bound> fmt::Debug for $ty<F> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.run.debug(stringify!($ty), f)
+            }
+        }
+    };
+}
+
+/// What a wait on a retry or poll of `F` gives.
+type Outcome<F, V> = Result<V, Error<FailureOf<F>>>;
+
+schedule_future!(Retry, AttemptFn, ValueOf<F>);
+schedule_future!(Polling, ProbeFn, F::Ready);
+
+/// A retry's state: most first attempts succeed at once, and then there is nothing to schedule,
+/// only a value to hand out.
+enum Run<F: AttemptFn, V> {
+    /// The first attempt was done with a value when the retry was made.
+    Done(Option<V>),
+    /// The schedule, and the timer its async waits sleep on.
+    Scheduled(Box<(Schedule<F, V>, Sleep)>),
+}
+
+impl<F: AttemptFn, V> Run<F, V> {
+    #[inline]
+    fn start(
+        policy: RetryPolicy,
+        make: F,
+        read: fn(ValueOf<F>) -> Progress<V>,
+        polling: bool,
+    ) -> Self {
+        match Schedule::begin(policy, make, read, polling) {
+            Ok(value) => Run::Done(Some(value)),
+            Err(schedule) => Run::Scheduled(Box::new((schedule, Sleep::default()))),
+        }
+    }
+
+    /// Changes the schedule; a retry that was done at once has none left to change.
+    fn with(&mut self, change: impl FnOnce(&mut Schedule<F, V>)) {
+        if let Run::Scheduled(run) = self {
+            change(&mut run.0);
+        }
+    }
+
+    fn attempts(&self) -> u32 {
+        match self {
+            Run::Done(_) => 1,
+            Run::Scheduled(run) => run.0.attempts(),
+        }
+    }
+
+    fn cancel(&mut self) -> bool {
+        match self {
+            Run::Done(_) => false,
+            Run::Scheduled(run) => {
+                run.1.clear();
+                run.0.cancel()
+            }
+        }
+    }
+
+    /// The async driver: steps the schedule and sleeps on the timer until the instant it names.
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Run::Scheduled(run) = self else {
+            return Poll::Ready(());
+        };
+        let (schedule, sleep) = &mut **run;
+        // A timer that is already due leads straight into the next step, a few times at most.
+        for _ in 0..STEPS_PER_POLL {
+            match schedule.step(cx) {
+                Next::Ready => {
+                    sleep.clear();
+                    return Poll::Ready(());
+                }
+                Next::At(None) => {
+                    sleep.clear();
+                    return Poll::Pending;
+                }
+                Next::At(Some(at)) => {
+                    if sleep.poll_until(at, cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                }
+                Next::Yield => break,
+            }
+        }
+        // Polled again at once, after whatever else the executor has to do.
+        sleep.clear();
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// The blocking driver: steps the schedule and parks the calling thread until the instant
+    /// it names, never past the wait's own `deadline`.
+    fn block(&mut self, deadline: Deadline) -> Result<V, Error<FailureOf<F>>> {
+        let Run::Scheduled(run) = self else {
+            return self.try_take().unwrap_or(Err(Error::Consumed));
+        };
+        let schedule = &mut run.0;
+        timeout::block_on(deadline, |cx| match Wait::from(schedule.step(cx)) {
+            Wait::Ready(()) => Wait::Ready(schedule.try_take().unwrap_or(Err(Error::Consumed))),
+            Wait::Until(at) => Wait::Until(at),
+        })
+        .outcome(|| schedule.try_take())
+    }
+
+    /// Whether the outcome is there, after one step with a waker that wakes nobody and no
+    /// timer armed.
+    fn done(&mut self) -> bool {
+        match self {
+            Run::Done(_) => true,
+            Run::Scheduled(run) => matches!(
+                run.0.step(&mut Context::from_waker(Waker::noop())),
+                Next::Ready
+            ),
+        }
+    }
+
+    #[inline(always)]
+    fn try_take(&mut self) -> Option<Result<V, Error<FailureOf<F>>>> {
+        match self {
+            Run::Done(slot) => Some(slot.take().ok_or(Error::Consumed)),
+            Run::Scheduled(run) => run.0.try_take(),
+        }
+    }
+
+    fn peek_failed(&self) -> Option<bool> {
+        match self {
+            Run::Done(_) => Some(false),
+            Run::Scheduled(run) => run.0.peek_failed(),
+        }
+    }
+
+    fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (policy, attempts, phase) = match self {
+            Run::Done(Some(_)) => (None, 1, "ready"),
+            Run::Done(None) => (None, 1, "taken"),
+            Run::Scheduled(run) => {
+                let (policy, attempts, phase) = run.0.describe();
+                (Some(policy), attempts, phase)
+            }
+        };
+        f.debug_struct(name)
+            .field("policy", &policy)
+            .field("attempts", &attempts)
+            .field("phase", &phase)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many times one async poll steps on after a timer that was already due.
+const STEPS_PER_POLL: u32 = 4;

@@ -1,158 +1,25 @@
 //! The one state machine behind [`Retry`](super::Retry) and [`Polling`](super::Polling).
 //!
-//! [`Schedule::step`] advances as far as it can without waiting and then says when it next
-//! needs to run (a backoff that ends, an attempt that times out, the deadline). The two drivers
-//! turn that instant into their own kind of sleep through an [`Alarm`]: an async wait on an
-//! `async-io` timer, a blocking wait by parking its thread. Both follow the same schedule.
+//! [`Schedule::step`] advances as far as it can without waiting and then says what comes next
+//! ([`Next`]): the outcome is there, run again when woken or at an instant (a backoff that
+//! ends, an attempt that times out, the deadline), or yield. The two drivers in `mod.rs` turn
+//! that into their own kind of sleep: an async wait on an `async-io` timer, a blocking wait by
+//! parking its thread. Both follow the same schedule.
 
-use std::fmt;
-use std::task::{Context, Poll};
+use std::task::Context;
 use std::time::{Duration, Instant};
 
+use super::attempt::{AttemptFn, AttemptOf, FailureOf, OutcomeOf, Progress, Read, RetryDecision};
 use super::policy::RetryPolicy;
 use crate::api_future::ApiFuture;
 use crate::error::{Error, guarded, hand_out, is_failure};
-use crate::timeout::{self, Alarm, LazyTimer, Limit, earliest};
+use crate::timeout::{Wait, earliest};
 
-/// What the operation's classifier says about a failed attempt's error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryDecision {
-    /// Do not retry: the whole operation ends with this error.
-    Stop,
-    /// Retry after the policy's next backoff.
-    Retry,
-    /// Retry after this long: a server's hint (`Retry-After`). Not capped by the policy's
-    /// `max_delay`, only by its deadline.
-    RetryAfter(Duration),
-}
-
-/// What one probe of a long-running server-side operation reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Progress<T> {
-    /// The operation finished with this value.
-    Ready(T),
-    /// Not finished: probe again after a backoff of the policy's, from its first delay for the
-    /// first `Pending` in a row and growing with each one after it.
-    Pending,
-    /// Not finished: probe again after this long (the server's hint). `Duration::ZERO`
-    /// probes again at once, as a long-polling server wants.
-    PendingFor(Duration),
-}
-
-/// The closure that makes each attempt of a [`retry`](super::retry): implemented for every
-/// `FnMut(u32) -> A + Send` where `A: ApiFuture`, and for nothing else (the trait is sealed).
-/// It names the attempt type, so that [`Retry<F>`](super::Retry) needs no type parameter
-/// besides the closure; write `F: AttemptFn` where code names a `Retry<F>`.
-pub trait AttemptFn: Send + Sealed {
-    /// The future of one attempt.
-    type Attempt: ApiFuture;
-    /// Makes attempt number `number`, counting from 1.
-    #[doc(hidden)]
-    fn attempt(&mut self, number: u32) -> Self::Attempt;
-}
-
-/// The closure that makes each probe of a [`poll_until_ready`](super::poll_until_ready):
-/// implemented for every `FnMut(u32) -> A + Send` where `A: ApiFuture<Value = Progress<T>>`,
-/// and for nothing else (the trait is sealed). `Ready` is the `T` the poll ends with; write
-/// `F: ProbeFn` where code names a [`Polling<F>`](super::Polling).
-pub trait ProbeFn: AttemptFn {
-    /// What the poll gives once a probe reports [`Progress::Ready`].
-    type Ready: Send;
-    /// Reads one probe's value.
-    #[doc(hidden)]
-    fn read(value: ValueOf<Self>) -> Progress<Self::Ready>;
-}
-
-/// Keeps [`AttemptFn`] and [`ProbeFn`] to the closures they are written for.
-mod sealed {
-    pub trait Sealed {}
-}
-use sealed::Sealed;
-
-impl<F, A> Sealed for F
-where
-    F: FnMut(u32) -> A + Send,
-    A: ApiFuture,
-{
-}
-
-impl<F, A> AttemptFn for F
-where
-    F: FnMut(u32) -> A + Send,
-    A: ApiFuture,
-{
-    type Attempt = A;
-
-    #[inline]
-    fn attempt(&mut self, number: u32) -> A {
-        self(number)
-    }
-}
-
-impl<F, A, T> ProbeFn for F
-where
-    F: FnMut(u32) -> A + Send,
-    A: ApiFuture<Value = Progress<T>>,
-    T: Send,
-{
-    type Ready = T;
-
-    #[inline]
-    fn read(value: Progress<T>) -> Progress<T> {
-        value
-    }
-}
-
-/// How an attempt's value is read: [`Values`] for a retry (every value ends it), [`Probes`] for
-/// a poll (a value is a [`Progress`]).
-pub(crate) trait Reading<F: AttemptFn> {
-    /// What the whole operation gives.
-    type Value: Send;
-    /// Whether this is a poll, which counts failures in a row and re-probes on an attempt
-    /// timeout, rather than a retry.
-    const POLLING: bool;
-    /// Reads one attempt's value.
-    fn read(value: ValueOf<F>) -> Progress<Self::Value>;
-}
-
-/// A retry's reading: the first value ends the operation.
-#[derive(Debug)]
-pub(crate) enum Values {}
-
-/// A poll's reading: attempts report [`Progress`].
-#[derive(Debug)]
-pub(crate) enum Probes {}
-
-impl<F: AttemptFn> Reading<F> for Values {
-    type Value = ValueOf<F>;
-    const POLLING: bool = false;
-
-    #[inline]
-    fn read(value: ValueOf<F>) -> Progress<ValueOf<F>> {
-        Progress::Ready(value)
-    }
-}
-
-impl<F: ProbeFn> Reading<F> for Probes {
-    type Value = F::Ready;
-    const POLLING: bool = true;
-
-    #[inline]
-    fn read(value: ValueOf<F>) -> Progress<F::Ready> {
-        F::read(value)
-    }
-}
-
-pub(crate) type AttemptOf<F> = <F as AttemptFn>::Attempt;
-pub(crate) type ValueOf<F> = <AttemptOf<F> as ApiFuture>::Value;
-pub(crate) type FailureOf<F> = <AttemptOf<F> as ApiFuture>::Failure;
-/// What the whole operation gives: the read value, or why there is none.
-pub(crate) type OutcomeOf<F, R> = Result<<R as Reading<F>>::Value, Error<FailureOf<F>>>;
 pub(crate) type Classify<E> = Box<dyn FnMut(&E) -> RetryDecision + Send>;
 pub(crate) type Notify<E> = Box<dyn FnMut(&E, Duration) + Send>;
 
 /// Where the schedule stands.
-enum Phase<F: AttemptFn, R: Reading<F>> {
+enum Phase<F: AttemptFn, V> {
     /// An attempt is in flight; it is cancelled (dropped) if it runs past `timeout_at`.
     Attempt {
         attempt: AttemptOf<F>,
@@ -160,17 +27,21 @@ enum Phase<F: AttemptFn, R: Reading<F>> {
     },
     /// The first attempt's outcome, there as soon as it was made and read at the first step
     /// (after [`Retry::when`](super::Retry::when) had its chance to set the classifier).
-    Arrived(Result<Progress<R::Value>, Error<FailureOf<F>>>),
+    Arrived(Result<Progress<V>, Error<FailureOf<F>>>),
     /// Waiting for the next attempt.
     Sleeping { until: Instant },
     /// The outcome, until a wait takes it.
-    Finished(Option<OutcomeOf<F, R>>),
+    Finished(Option<OutcomeOf<F, V>>),
 }
 
 /// The schedule of attempts, shared by retrying and polling.
-pub(crate) struct Schedule<F: AttemptFn, R: Reading<F>> {
+pub(crate) struct Schedule<F: AttemptFn, V> {
     policy: RetryPolicy,
     make: F,
+    read: Read<F, V>,
+    /// A poll (attempts report [`Progress`]): it counts failures in a row and re-sends a probe
+    /// that runs past the attempt timeout. A retry's every value ends it.
+    polling: bool,
     classify: Classify<FailureOf<F>>,
     notify: Option<Notify<FailureOf<F>>>,
     /// Attempts started (the closure's argument), probes that said `Pending` included.
@@ -186,51 +57,59 @@ pub(crate) struct Schedule<F: AttemptFn, R: Reading<F>> {
     waits: u32,
     deadline: Option<Instant>,
     last_error: Option<FailureOf<F>>,
-    phase: Phase<F, R>,
+    phase: Phase<F, V>,
 }
 
-/// What a step ended on.
-enum Step {
+/// What a step ended on: what the driver does next.
+pub(crate) enum Next {
+    /// The outcome is there.
     Ready,
     /// Run again when woken, or at this instant at the latest.
-    Pending(Option<Instant>),
-    /// An attempt is due, but this poll already started [`RESTARTS_PER_POLL`] of them without
+    At(Option<Instant>),
+    /// An attempt is due, but this step already started [`RESTARTS_PER_STEP`] of them without
     /// waiting: give the thread (or the executor) back before the next.
     Yield,
 }
 
-/// How many attempts one poll of the schedule starts without a wait in between. Attempts that are done at once
+/// How many attempts one step starts without a wait in between. Attempts that are done at once
 /// under a zero delay (`PendingFor(ZERO)`, a zero backoff) would otherwise keep a step going
 /// for ever: a blocking wait could not see its own timeout and an async one would hold its
 /// executor thread.
-const RESTARTS_PER_POLL: u32 = 32;
+const RESTARTS_PER_STEP: u32 = 32;
 
-/// A retry's state: most first attempts succeed at once, and then there is nothing to schedule,
-/// only a value to hand out.
-pub(crate) enum Run<F: AttemptFn, R: Reading<F>> {
-    /// The first attempt was done with a value when the retry was made.
-    Done(Option<R::Value>),
-    Machine(Box<Machine<F, R>>),
-}
-
-/// The schedule, and the timer its async waits sleep on.
-pub(crate) struct Machine<F: AttemptFn, R: Reading<F>> {
-    schedule: Schedule<F, R>,
-    alarm: Alarm,
-}
-
-impl<F: AttemptFn, R: Reading<F>> Run<F, R> {
-    /// Starts the first attempt at once. An attempt that is already done with a value needs no
-    /// schedule, so nothing is allocated for it and no clock is read (unless the policy has a
-    /// deadline or an attempt timeout, which count from before the first attempt starts).
+/// What a blocking driver does next: a yield runs again at once, after a look at its deadline.
+impl From<Next> for Wait<()> {
     #[inline]
-    pub(crate) fn start(policy: RetryPolicy, mut make: F) -> Self {
+    fn from(next: Next) -> Self {
+        match next {
+            Next::Ready => Wait::Ready(()),
+            Next::At(at) => Wait::Until(at),
+            Next::Yield => Wait::Until(Some(Instant::now())),
+        }
+    }
+}
+
+impl<F: AttemptFn, V> Schedule<F, V> {
+    /// Starts the first attempt at once. One that is already done with a value needs no
+    /// schedule: it comes back as `Ok`, nothing allocated and no clock read (unless the policy
+    /// has a deadline or an attempt timeout, which count from before the first attempt starts).
+    #[inline]
+    #[expect(
+        clippy::result_large_err,
+        reason = "inlined into its one caller, which boxes the schedule"
+    )]
+    pub(crate) fn begin(
+        policy: RetryPolicy,
+        mut make: F,
+        read: Read<F, V>,
+        polling: bool,
+    ) -> Result<V, Self> {
         let now =
             (policy.deadline().is_some() || policy.attempt_timeout().is_some()).then(Instant::now);
         let phase = match guarded(|| make.attempt(1)) {
             Ok(mut attempt) => match attempt.try_result() {
-                Some(outcome) => match outcome.map(R::read) {
-                    Ok(Progress::Ready(value)) => return Run::Done(Some(value)),
+                Some(outcome) => match outcome.map(read) {
+                    Ok(Progress::Ready(value)) => return Ok(value),
                     outcome => Phase::Arrived(outcome),
                 },
                 None => Phase::Attempt {
@@ -245,119 +124,69 @@ impl<F: AttemptFn, R: Reading<F>> Run<F, R> {
         let deadline = policy
             .deadline()
             .and_then(|budget| now?.checked_add(budget));
-        Run::Machine(Box::new(Machine {
-            schedule: Schedule {
-                policy,
-                make,
-                classify: Box::new(|_| RetryDecision::Retry),
-                notify: None,
-                started: 1,
-                failures: 0,
-                backoffs: 0,
-                waits: 0,
-                deadline,
-                last_error: None,
-                phase,
-            },
-            alarm: Alarm::Timer(LazyTimer::default()),
-        }))
+        Err(Schedule {
+            policy,
+            make,
+            read,
+            polling,
+            classify: Box::new(|_| RetryDecision::Retry),
+            notify: None,
+            started: 1,
+            failures: 0,
+            backoffs: 0,
+            waits: 0,
+            deadline,
+            last_error: None,
+            phase,
+        })
     }
 
     pub(crate) fn set_classify(&mut self, classify: Classify<FailureOf<F>>) {
-        if let Run::Machine(machine) = self {
-            machine.schedule.classify = classify;
-        }
+        self.classify = classify;
     }
 
     pub(crate) fn set_notify(&mut self, notify: Notify<FailureOf<F>>) {
-        if let Run::Machine(machine) = self {
-            machine.schedule.notify = Some(notify);
-        }
+        self.notify = Some(notify);
     }
 
     /// Attempts started so far.
     pub(crate) fn attempts(&self) -> u32 {
-        match self {
-            Run::Done(_) => 1,
-            Run::Machine(machine) => machine.schedule.started,
-        }
+        self.started
     }
 
     /// Drops the attempt in flight (which cancels it) and ends with `Cancelled`; false if the
-    /// retry had already finished.
+    /// schedule had already finished.
     pub(crate) fn cancel(&mut self) -> bool {
-        let Run::Machine(machine) = self else {
-            return false;
-        };
-        let schedule = &mut machine.schedule;
-        match schedule.phase {
+        match self.phase {
             Phase::Finished(Some(Err(Error::Cancelled))) => true,
             Phase::Finished(_) => false,
             _ => {
-                machine.alarm.clear();
-                schedule.finish(Err(Error::Cancelled));
+                self.finish(Err(Error::Cancelled));
                 true
             }
         }
     }
 
-    /// The async driver: the schedule sleeps on the machine's async-io timer.
-    #[inline]
-    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        match self {
-            Run::Done(_) => Poll::Ready(()),
-            Run::Machine(machine) => machine.schedule.poll(cx, &mut machine.alarm),
-        }
-    }
-
-    /// The blocking driver: the schedule sleeps by parking the calling thread, never past the
-    /// wait's own `limit`.
-    pub(crate) fn block(&mut self, limit: Limit) -> OutcomeOf<F, R> {
-        if let Run::Machine(machine) = self {
-            let schedule = &mut machine.schedule;
-            let waited = timeout::block_on(limit, |cx, alarm| schedule.poll(cx, alarm));
-            return waited
-                .map_ready(|()| schedule.try_take().unwrap_or(Err(Error::Consumed)))
-                .outcome(|| schedule.try_take());
-        }
-        self.try_take().unwrap_or(Err(Error::Consumed))
-    }
-
-    /// Takes the outcome if the retry finished: a value, `Failed` or `Panicked` once (then
-    /// `Consumed`); `Cancelled`, `Abandoned` and `DeadlineExceeded` every time.
-    #[inline(always)]
-    pub(crate) fn try_take(&mut self) -> Option<OutcomeOf<F, R>> {
-        match self {
-            Run::Done(slot) => Some(slot.take().ok_or(Error::Consumed)),
-            Run::Machine(machine) => machine.schedule.try_take(),
-        }
-    }
-
-    /// Whether the retry has its outcome, after one step with a waker that wakes nobody and no
-    /// timer armed.
-    pub(crate) fn done(&mut self) -> bool {
-        let Run::Machine(machine) = self else {
-            return true;
-        };
-        let mut restarts = 0;
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        matches!(machine.schedule.step(&mut cx, &mut restarts), Step::Ready)
-    }
-
-    /// Whether the retry finished with a failure; `None` while it runs.
+    /// Whether the schedule finished with a failure; `None` while it runs.
     pub(crate) fn peek_failed(&self) -> Option<bool> {
-        match self {
-            Run::Done(_) => Some(false),
-            Run::Machine(machine) => match &machine.schedule.phase {
-                Phase::Finished(Some(outcome)) => Some(is_failure(outcome)),
-                Phase::Finished(None) => Some(false),
-                _ => None,
-            },
+        match &self.phase {
+            Phase::Finished(Some(outcome)) => Some(is_failure(outcome)),
+            Phase::Finished(None) => Some(false),
+            _ => None,
         }
     }
-}
 
-impl<F: AttemptFn, R: Reading<F>> Schedule<F, R> {
+    /// Where it stands, in a few words (for `Debug`).
+    pub(crate) fn describe(&self) -> (&RetryPolicy, u32, &'static str) {
+        let phase = match &self.phase {
+            Phase::Attempt { .. } => "attempt in flight",
+            Phase::Arrived(_) => "attempt done",
+            Phase::Sleeping { .. } => "sleeping",
+            Phase::Finished(Some(_)) => "ready",
+            Phase::Finished(None) => "taken",
+        };
+        (&self.policy, self.started, phase)
+    }
     /// Starts attempt number `started + 1`; a panicking closure ends the schedule.
     fn start_attempt(&mut self, now: Option<Instant>) {
         self.started = self.started.saturating_add(1);
@@ -377,7 +206,7 @@ impl<F: AttemptFn, R: Reading<F>> Schedule<F, R> {
         }
     }
 
-    fn finish(&mut self, outcome: OutcomeOf<F, R>) {
+    fn finish(&mut self, outcome: OutcomeOf<F, V>) {
         self.phase = Phase::Finished(Some(outcome));
     }
 
@@ -440,7 +269,7 @@ impl<F: AttemptFn, R: Reading<F>> Schedule<F, R> {
     }
 
     /// Reads a finished attempt's outcome and moves the schedule on.
-    fn read(&mut self, outcome: Result<Progress<R::Value>, Error<FailureOf<F>>>) {
+    fn on_outcome(&mut self, outcome: Result<Progress<V>, Error<FailureOf<F>>>) {
         match outcome {
             Ok(Progress::Ready(value)) => self.finish(Ok(value)),
             Ok(Progress::Pending) => {
@@ -509,12 +338,13 @@ impl<F: AttemptFn, R: Reading<F>> Schedule<F, R> {
         }
     }
 
-    /// Advances as far as possible without waiting; `restarts` counts the attempts started in
-    /// this poll, up to [`RESTARTS_PER_POLL`].
-    fn step(&mut self, cx: &mut Context<'_>, restarts: &mut u32) -> Step {
+    /// Advances as far as possible without waiting, starting at most [`RESTARTS_PER_STEP`]
+    /// attempts, and says what comes next. `cx` is registered with the attempt in flight.
+    pub(crate) fn step(&mut self, cx: &mut Context<'_>) -> Next {
+        let mut restarts = 0;
         loop {
             match &mut self.phase {
-                Phase::Finished(_) => return Step::Ready,
+                Phase::Finished(_) => return Next::Ready,
                 Phase::Attempt {
                     attempt,
                     timeout_at,
@@ -522,19 +352,20 @@ impl<F: AttemptFn, R: Reading<F>> Schedule<F, R> {
                     // An outcome already available wins over any deadline.
                     if attempt.poll_ready(cx).is_ready() {
                         let outcome = attempt.try_result().unwrap_or(Err(Error::Consumed));
-                        self.read(outcome.map(R::read));
+                        let read = self.read;
+                        self.on_outcome(outcome.map(read));
                         continue;
                     }
                     let timeout_at = *timeout_at;
                     let Some(wake_at) = earliest(timeout_at, self.deadline) else {
-                        return Step::Pending(None);
+                        return Next::At(None);
                     };
                     if Instant::now() < wake_at {
-                        return Step::Pending(Some(wake_at));
+                        return Next::At(Some(wake_at));
                     }
                     if self.deadline.is_some_and(|deadline| deadline <= wake_at) {
                         self.give_up();
-                    } else if R::POLLING && !self.held_forever() {
+                    } else if self.polling && !self.held_forever() {
                         // A long poll that is still held is "no answer yet", not a failure:
                         // the probe is dropped (cancelled) and sent again at once, using no
                         // attempt and leaving the failure count as it is.
@@ -549,56 +380,28 @@ impl<F: AttemptFn, R: Reading<F>> Schedule<F, R> {
                     if let Phase::Arrived(outcome) =
                         std::mem::replace(&mut self.phase, Phase::Finished(None))
                     {
-                        self.read(outcome);
+                        self.on_outcome(outcome);
                     }
                 }
                 Phase::Sleeping { until } => {
                     let until = *until;
                     let now = Instant::now();
                     if now < until {
-                        return Step::Pending(Some(until));
+                        return Next::At(Some(until));
                     }
-                    if *restarts == RESTARTS_PER_POLL {
-                        return Step::Yield;
+                    if restarts == RESTARTS_PER_STEP {
+                        return Next::Yield;
                     }
-                    *restarts += 1;
+                    restarts += 1;
                     self.start_attempt(Some(now));
                 }
             }
         }
     }
 
-    /// Steps, and sleeps through `alarm` when the schedule must wait for an instant.
-    fn poll(&mut self, cx: &mut Context<'_>, alarm: &mut Alarm) -> Poll<()> {
-        // Across steps: an alarm that has already fired leads straight into the next one.
-        let mut restarts = 0;
-        loop {
-            match self.step(cx, &mut restarts) {
-                Step::Ready => {
-                    alarm.clear();
-                    return Poll::Ready(());
-                }
-                Step::Pending(None) => {
-                    alarm.clear();
-                    return Poll::Pending;
-                }
-                Step::Yield => {
-                    // Polled again at once, after whatever else the thread or executor has to
-                    // do; a blocking wait looks at its own timeout first.
-                    alarm.clear();
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
-                }
-                Step::Pending(Some(at)) => {
-                    if alarm.poll_at(at, cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                }
-            }
-        }
-    }
-
-    fn try_take(&mut self) -> Option<OutcomeOf<F, R>> {
+    /// Takes the outcome if the schedule finished: a value, `Failed` or `Panicked` once (then
+    /// `Consumed`); `Cancelled`, `Abandoned` and `DeadlineExceeded` every time.
+    pub(crate) fn try_take(&mut self) -> Option<OutcomeOf<F, V>> {
         let Phase::Finished(slot) = &mut self.phase else {
             return None;
         };
@@ -606,55 +409,32 @@ impl<F: AttemptFn, R: Reading<F>> Schedule<F, R> {
     }
 }
 
-impl<F: AttemptFn, R: Reading<F>> Run<F, R> {
-    /// `Debug` of the [`Retry`](super::Retry) or [`Polling`](super::Polling) named `name`.
-    pub(crate) fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (policy, attempts, phase) = match self {
-            Run::Done(slot) => (None, 1, if slot.is_some() { "ready" } else { "taken" }),
-            Run::Machine(machine) => {
-                let schedule = &machine.schedule;
-                let phase = match &schedule.phase {
-                    Phase::Attempt { .. } => "attempt in flight",
-                    Phase::Arrived(_) => "attempt done",
-                    Phase::Sleeping { .. } => "sleeping",
-                    Phase::Finished(Some(_)) => "ready",
-                    Phase::Finished(None) => "taken",
-                };
-                (Some(&schedule.policy), schedule.started, phase)
-            }
-        };
-        f.debug_struct(name)
-            .field("policy", &policy)
-            .field("attempts", &attempts)
-            .field("phase", &phase)
-            .finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timeout::{Deadline, Waited, block_on};
     use crate::{AwaitableConcurrentFuture, ready};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     #[test]
     fn the_probe_counter_saturates_instead_of_overflowing() {
-        let seen = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let last = std::sync::Arc::clone(&seen);
+        let seen = Arc::new(AtomicU32::new(0));
+        let last = Arc::clone(&seen);
         let probe = move |n: u32| -> AwaitableConcurrentFuture<Progress<u8>, &'static str> {
-            last.store(n, std::sync::atomic::Ordering::SeqCst);
+            last.store(n, Ordering::SeqCst);
             ready(Progress::PendingFor(Duration::ZERO))
         };
-        let mut run = Run::<_, Probes>::start(RetryPolicy::new(), probe);
-        let Run::Machine(machine) = &mut run else {
+        let Err(mut schedule) = Schedule::begin(RetryPolicy::new(), probe, |p| p, true) else {
             panic!("a pending probe needs the schedule")
         };
         // Four billion probes later: the next steps start more than the two left.
-        machine.schedule.started = u32::MAX - 2;
-        assert_eq!(
-            run.block(Limit::After(Duration::from_millis(20))),
-            Err(Error::Timeout)
-        );
-        assert_eq!(run.attempts(), u32::MAX);
-        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), u32::MAX);
+        schedule.started = u32::MAX - 2;
+        let waited = block_on(Deadline::After(Duration::from_millis(20)), |cx| {
+            schedule.step(cx).into()
+        });
+        assert!(matches!(waited, Waited::TimedOut));
+        assert_eq!(schedule.attempts(), u32::MAX);
+        assert_eq!(seen.load(Ordering::SeqCst), u32::MAX);
     }
 }

@@ -1,0 +1,347 @@
+//! [`Set`]: the one driver of many futures, behind [`wait`](super::wait),
+//! [`join_all`](super::join_all) and [`as_completed`](super::as_completed).
+//!
+//! A future found pending gets a waker of its own that queues its index, so the set polls
+//! again exactly the futures that were woken: every pending future is driven whenever it asks
+//! to be (a lazy future's timer fires, its attempt completes), all of them concurrently, and a
+//! blocking wait parks until a waker fires rather than poll in a loop.
+//!
+//! A set that waits for all of its futures spares those that complete unpolled
+//! ([`ApiFuture::done_unpolled`]: a promise, a spawned job, a map over one) a waker each: it
+//! only looks at them, registering nothing (so their producers wake nobody), and parks on the
+//! last one still pending. Futures usually complete in about the order they were made, so the
+//! waiter wakes about once for all of them, where a waker each would wake it for every
+//! completion, in lockstep with the producer. Two ends close in on those futures and never
+//! move back, so the work is O(N) overall in any completion order.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::mem;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+
+use crate::api_future::ApiFuture;
+use crate::sync::WakerSlot;
+
+/// Where a set finds its futures: a slice, or the slots of an iteration that drops each future
+/// once its outcome is out.
+pub(crate) trait Members {
+    type Future: ApiFuture;
+    /// Future `index`, `None` once it was taken out.
+    fn member(&mut self, index: usize) -> Option<&mut Self::Future>;
+}
+
+impl<F: ApiFuture> Members for [F] {
+    type Future = F;
+
+    #[inline]
+    fn member(&mut self, index: usize) -> Option<&mut F> {
+        self.get_mut(index)
+    }
+}
+
+impl<F: ApiFuture> Members for [Option<F>] {
+    type Future = F;
+
+    #[inline]
+    fn member(&mut self, index: usize) -> Option<&mut F> {
+        self.get_mut(index)?.as_mut()
+    }
+}
+
+/// Where one future of a set stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Polled through its own waker whenever it is woken.
+    Driven,
+    /// Completes unpolled: only looked at, from the two ends of `watched`.
+    Watched,
+    Done,
+}
+
+/// Drives many futures and finds each one done, once (see the module docs).
+pub(crate) struct Set {
+    len: usize,
+    /// Whether futures that complete unpolled are only watched: when the set waits for all of
+    /// them. A wait for the first one gives each its own waker, to see it at once.
+    watch: bool,
+    /// Made when the first future is found pending: a set that is done at once needs none.
+    queue: Option<Arc<ReadyQueue>>,
+    wakers: Vec<Option<Waker>>,
+    /// Each future's standing, made with the queue (until then, every future is done).
+    standing: Vec<Standing>,
+    /// The watched futures not yet seen done, in input order.
+    watched: VecDeque<usize>,
+    /// Futures not found done yet.
+    pending: usize,
+    scanned: bool,
+}
+
+impl Set {
+    pub(crate) fn new(len: usize, watch: bool) -> Self {
+        Set {
+            len,
+            watch,
+            queue: None,
+            wakers: Vec::new(),
+            standing: Vec::new(),
+            watched: VecDeque::new(),
+            pending: len,
+            scanned: false,
+        }
+    }
+
+    /// Ready once every future is done, or once `found` said a future it was given is enough;
+    /// otherwise `cx` is registered to be woken when a future that matters wakes. `found` is
+    /// called once for each future, when it is first seen done.
+    pub(crate) fn poll<M: Members + ?Sized>(
+        &mut self,
+        members: &mut M,
+        cx: &mut Context<'_>,
+        mut found: impl FnMut(usize, &mut M::Future) -> bool,
+    ) -> Poll<()> {
+        let mut enough = false;
+        if !self.scanned {
+            enough = self.scan(members, &mut found);
+        }
+        loop {
+            for index in self.take_ready() {
+                // A future found done may still wake its waker (a wake on the poll that said
+                // ready, or a producer racing that poll): only driven ones are polled again.
+                if self.standing.get(index) != Some(&Standing::Driven) {
+                    continue;
+                }
+                if let Some(future) = members.member(index) {
+                    if self.poll_member(index, future).is_ready() {
+                        enough |= self.found(index, future, &mut found);
+                    }
+                }
+            }
+            // Completed in order, the watched futures are done from the front...
+            while let Some(&index) = self.watched.front() {
+                if let Some(future) = members.member(index) {
+                    if is_pending_unpolled(future) {
+                        break;
+                    }
+                    enough |= self.found(index, future, &mut found);
+                }
+                self.watched.pop_front();
+            }
+            // ...and the last one pending is the one worth a waker.
+            while let Some(&index) = self.watched.back() {
+                let future = members.member(index);
+                if let Some(future) = future {
+                    if is_pending_unpolled(future) && self.poll_member(index, future).is_pending() {
+                        break;
+                    }
+                    enough |= self.found(index, future, &mut found);
+                }
+                self.watched.pop_back();
+            }
+            if enough || self.pending == 0 {
+                return Poll::Ready(());
+            }
+            if self.sleep_on(cx.waker()) {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// One more look at the watched futures between the two ends, which a wait that gives up
+    /// has not seen since its first look: `found` is called for those done now.
+    pub(crate) fn sweep<M: Members + ?Sized>(
+        &mut self,
+        members: &mut M,
+        mut found: impl FnMut(usize, &mut M::Future) -> bool,
+    ) {
+        for index in mem::take(&mut self.watched) {
+            let Some(future) = members.member(index) else {
+                continue;
+            };
+            if is_pending_unpolled(future) {
+                self.watched.push_back(index);
+            } else {
+                self.found(index, future, &mut found);
+            }
+        }
+    }
+
+    /// Whether future `index` was found done.
+    pub(crate) fn is_done(&self, index: usize) -> bool {
+        self.standing
+            .get(index)
+            .is_none_or(|s| *s == Standing::Done)
+    }
+
+    /// Futures not found done yet.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// The first look at every future: those done already are found, the others sorted into
+    /// driven (polled now with their own waker) and watched.
+    fn scan<M: Members + ?Sized>(
+        &mut self,
+        members: &mut M,
+        found: &mut impl FnMut(usize, &mut M::Future) -> bool,
+    ) -> bool {
+        self.scanned = true;
+        let mut enough = false;
+        for index in 0..self.len {
+            let Some(future) = members.member(index) else {
+                continue;
+            };
+            let standing = match self.watch.then(|| future.done_unpolled()).flatten() {
+                Some(true) => Standing::Done,
+                Some(false) => Standing::Watched,
+                None if self.poll_member(index, future).is_ready() => Standing::Done,
+                None => Standing::Driven,
+            };
+            if standing == Standing::Done {
+                enough |= self.found(index, future, found);
+                continue;
+            }
+            if self.standing.is_empty() {
+                self.standing = vec![Standing::Done; self.len];
+            }
+            self.standing[index] = standing;
+            if standing == Standing::Watched {
+                self.watched.push_back(index);
+            }
+        }
+        enough
+    }
+
+    fn found<F>(
+        &mut self,
+        index: usize,
+        future: &mut F,
+        found: &mut impl FnMut(usize, &mut F) -> bool,
+    ) -> bool {
+        if let Some(standing) = self.standing.get_mut(index) {
+            *standing = Standing::Done;
+        }
+        self.pending -= 1;
+        found(index, future)
+    }
+
+    /// Polls future `index` for readiness with its own waker, made on first need: a look with
+    /// a waker that wakes nobody comes first, so a future that is done costs no waker.
+    fn poll_member<F: ApiFuture>(&mut self, index: usize, future: &mut F) -> Poll<()> {
+        if let Some(Some(waker)) = self.wakers.get(index) {
+            return future.poll_ready(&mut Context::from_waker(waker));
+        }
+        if future
+            .poll_ready(&mut Context::from_waker(Waker::noop()))
+            .is_ready()
+        {
+            return Poll::Ready(());
+        }
+        // Pending: poll again with a waker that reports this index. The waker of the last poll
+        // is the one a future keeps, so the no-op one is forgotten.
+        let queue = Arc::clone(self.queue());
+        let waker = Waker::from(Arc::new(IndexWaker { index, queue }));
+        let polled = future.poll_ready(&mut Context::from_waker(&waker));
+        if self.wakers.is_empty() {
+            self.wakers.resize(self.len, None);
+        }
+        self.wakers[index] = Some(waker);
+        polled
+    }
+
+    fn queue(&mut self) -> &Arc<ReadyQueue> {
+        let len = self.len;
+        self.queue.get_or_insert_with(|| {
+            Arc::new(ReadyQueue {
+                queued: (0..len).map(|_| AtomicBool::new(false)).collect(),
+                woken: Mutex::new(Woken::default()),
+            })
+        })
+    }
+
+    /// Takes the indices woken since the last call, in the order they were woken. Each can be
+    /// queued again from now on.
+    fn take_ready(&self) -> Vec<usize> {
+        let Some(queue) = &self.queue else {
+            return Vec::new();
+        };
+        let ready = mem::take(&mut queue.lock().ready);
+        for &index in &ready {
+            queue.queued[index].store(false, Ordering::Release);
+        }
+        ready
+    }
+
+    /// Registers `waiter` to be woken by the next index that is queued; false (and nothing
+    /// registered) if some are queued already, so the caller must not sleep.
+    fn sleep_on(&mut self, waiter: &Waker) -> bool {
+        let mut woken = self.queue().lock();
+        if !woken.ready.is_empty() {
+            return false;
+        }
+        woken.waiter.register(waiter);
+        true
+    }
+}
+
+/// Whether a future that completes unpolled is still pending; false for one that must be
+/// polled to complete (the caller polls it).
+fn is_pending_unpolled<F: ApiFuture>(future: &mut F) -> bool {
+    future.done_unpolled() == Some(false)
+}
+
+impl fmt::Debug for Set {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Set")
+            .field("futures", &self.len)
+            .field("pending", &self.pending)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The indices woken since the last look, and who to wake when one comes.
+struct ReadyQueue {
+    /// Whether each index is already queued, so that a future woken many times is queued once.
+    queued: Box<[AtomicBool]>,
+    woken: Mutex<Woken>,
+}
+
+#[derive(Default)]
+struct Woken {
+    ready: Vec<usize>,
+    /// The task or thread waiting on the whole set.
+    waiter: WakerSlot,
+}
+
+impl ReadyQueue {
+    fn lock(&self) -> MutexGuard<'_, Woken> {
+        self.woken.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The waker one future of a set is polled with.
+struct IndexWaker {
+    index: usize,
+    queue: Arc<ReadyQueue>,
+}
+
+impl Wake for IndexWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.queue.queued[self.index].swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let waiter = {
+            let mut woken = self.queue.lock();
+            woken.ready.push(self.index);
+            woken.waiter.take()
+        };
+        if let Some(waiter) = waiter {
+            waiter.wake();
+        }
+    }
+}
