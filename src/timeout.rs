@@ -50,6 +50,7 @@ impl Deadline {
 
     /// The instant the wait gives up at, `None` for never: the clock is read here, once, for a
     /// timeout (one too long for `Instant` is never). A look gives up at once.
+    #[inline]
     pub(crate) fn start(&mut self) -> Option<Instant> {
         match *self {
             Deadline::Never => None,
@@ -160,11 +161,8 @@ pub(crate) fn block_on<R>(
     mut deadline: Deadline,
     mut poll: impl FnMut(&mut Context<'_>) -> Wait<R>,
 ) -> Waited<R> {
-    let until = if deadline.looks_only() {
-        None
-    } else {
-        deadline.start()
-    };
+    // `None` for a look.
+    let until = (!deadline.looks_only()).then(|| deadline.start());
     let waker = thread_waker();
     let mut cx = Context::from_waker(&waker);
     let mut wake_at = match poll(&mut cx) {
@@ -172,7 +170,10 @@ pub(crate) fn block_on<R>(
         Wait::Until(at) => at,
     };
     // A look, or a deadline already past: that one poll was the whole wait.
-    if deadline.looks_only() || until.is_some_and(|until| Instant::now() >= until) {
+    let Some(until) = until else {
+        return Waited::TimedOut;
+    };
+    if until.is_some_and(|until| Instant::now() >= until) {
         return Waited::TimedOut;
     }
     let parked = parked(|| {

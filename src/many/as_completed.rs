@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use futures_core::Stream;
@@ -109,12 +109,12 @@ pub struct AsCompletedStream<F> {
     terminated: bool,
 }
 
-/// The futures not yielded yet, and those found done and not yielded.
+/// The futures not yielded yet, and the set that finds them done.
 struct Completions<F> {
     futures: Vec<Option<F>>,
     set: Set,
+    /// Found done and not yielded yet, in the order they were found.
     found: VecDeque<usize>,
-    remaining: usize,
     timed_out: bool,
 }
 
@@ -124,10 +124,14 @@ impl<F> Completions<F> {
         Completions {
             set: Set::new(futures.len(), false),
             found: VecDeque::new(),
-            remaining: futures.len(),
             futures,
             timed_out: false,
         }
+    }
+
+    /// Futures not yielded yet.
+    fn remaining(&self) -> usize {
+        self.set.pending() + self.found.len()
     }
 
     fn into_pending(self) -> Vec<(usize, F)> {
@@ -143,27 +147,24 @@ impl<F: ApiFuture> Completions<F> {
     /// The next outcome if one is there, `Ready(None)` when the iteration is over, or
     /// `Pending` with `cx` registered to be woken by the next future that wakes.
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item<F>>> {
-        while !self.timed_out && self.remaining > 0 {
-            if let Some(index) = self.found.pop_front() {
-                let Some(mut future) = self.futures[index].take() else {
-                    continue;
-                };
-                self.remaining -= 1;
-                // Done means an outcome to take; a future that breaks that promise hands out
-                // `Consumed` rather than stalling the iteration.
-                let outcome = future.try_result().unwrap_or(Err(Error::Consumed));
-                return Poll::Ready(Some((index, outcome)));
-            }
+        if self.timed_out {
+            return Poll::Ready(None);
+        }
+        if self.found.is_empty() {
             let found = &mut self.found;
-            let polled = self.set.poll(&mut self.futures[..], cx, |index, _| {
+            ready!(self.set.poll(&mut self.futures[..], cx, |index, _| {
                 found.push_back(index);
                 true
-            });
-            if polled.is_pending() {
-                return Poll::Pending;
-            }
+            }));
         }
-        Poll::Ready(None)
+        let Some(index) = self.found.pop_front() else {
+            return Poll::Ready(None);
+        };
+        let future = self.futures[index].take();
+        // Done means an outcome to take; a future that breaks that promise hands out
+        // `Consumed` rather than stalling the iteration.
+        let outcome = future.and_then(|mut future| future.try_result());
+        Poll::Ready(Some((index, outcome.unwrap_or(Err(Error::Consumed)))))
     }
 }
 
@@ -217,7 +218,7 @@ impl<F: ApiFuture> Iterator for AsCompleted<F> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.completions.remaining))
+        (0, Some(self.completions.remaining()))
     }
 }
 
@@ -279,7 +280,7 @@ impl<F: ApiFuture> Stream for AsCompletedStream<F> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.completions.remaining))
+        (0, Some(self.completions.remaining()))
     }
 }
 
@@ -293,7 +294,7 @@ impl<F: ApiFuture> futures_core::FusedStream for AsCompletedStream<F> {
 impl<F> fmt::Debug for AsCompleted<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsCompleted")
-            .field("remaining", &self.completions.remaining)
+            .field("remaining", &self.completions.remaining())
             .field("timed_out", &self.completions.timed_out)
             .finish_non_exhaustive()
     }
@@ -302,7 +303,7 @@ impl<F> fmt::Debug for AsCompleted<F> {
 impl<F> fmt::Debug for AsCompletedStream<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsCompletedStream")
-            .field("remaining", &self.completions.remaining)
+            .field("remaining", &self.completions.remaining())
             .field("timed_out", &self.completions.timed_out)
             .finish_non_exhaustive()
     }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::mem;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use super::set::Set;
 use crate::api_future::ApiFuture;
@@ -98,7 +98,7 @@ impl<F: ApiFuture> JoinAll<F> {
     fn poll_all(&mut self, cx: &mut Context<'_>) -> Poll<Vec<Outcome<F>>> {
         let (ordered, early) = (&mut self.ordered, &mut self.early);
         let len = self.futures.len();
-        let polled = self.set.poll(&mut self.futures[..], cx, |index, future| {
+        ready!(self.set.poll(&mut self.futures[..], cx, |index, future| {
             // Done means an outcome to take; a future that breaks that promise hands out
             // `Consumed` rather than stalling the join.
             let outcome = future.try_result().unwrap_or(Err(Error::Consumed));
@@ -114,10 +114,7 @@ impl<F: ApiFuture> JoinAll<F> {
                 ordered.push(next);
             }
             false
-        });
-        if polled.is_pending() {
-            return Poll::Pending;
-        }
+        }));
         self.futures.clear();
         self.early = Vec::new();
         Poll::Ready(mem::take(&mut self.ordered))

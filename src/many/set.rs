@@ -69,12 +69,14 @@ pub(crate) struct Set {
     /// Made when the first future is found pending: a set that is done at once needs none.
     queue: Option<Arc<ReadyQueue>>,
     wakers: Vec<Option<Waker>>,
-    /// Each future's standing, made with the queue (until then, every future is done).
+    /// Each future's standing, made with the first one found pending (until then, every
+    /// future looked at is done).
     standing: Vec<Standing>,
     /// The watched futures not yet seen done, in input order.
     watched: VecDeque<usize>,
     /// Futures not found done yet.
     pending: usize,
+    /// Whether the first round of looks was made.
     scanned: bool,
 }
 
@@ -92,9 +94,11 @@ impl Set {
         }
     }
 
-    /// Ready once every future is done, or once `found` said a future it was given is enough;
-    /// otherwise `cx` is registered to be woken when a future that matters wakes. `found` is
-    /// called once for each future, when it is first seen done.
+    /// Finds the futures done since the last call, calling `found` once for each (its outcome
+    /// is there to take). Ready once every future was found, or at the end of a round of looks
+    /// in which `found` said one was enough; otherwise `Pending`, with `cx` registered to be
+    /// woken when a future that matters wakes. The first round looks at every future, in input
+    /// order; the later ones at those that woke, in the order they did.
     pub(crate) fn poll<M: Members + ?Sized>(
         &mut self,
         members: &mut M,
@@ -103,10 +107,17 @@ impl Set {
     ) -> Poll<()> {
         let mut enough = false;
         if !self.scanned {
-            enough = self.scan(members, &mut found);
+            self.scanned = true;
+            for index in 0..self.len {
+                if let Some(future) = members.member(index) {
+                    if self.first_look(index, future) {
+                        enough |= self.found(index, future, &mut found);
+                    }
+                }
+            }
         }
         loop {
-            for index in self.take_ready() {
+            for index in self.take_woken() {
                 // A future found done may still wake its waker (a wake on the poll that said
                 // ready, or a producer racing that poll): only driven ones are polled again.
                 if self.standing.get(index) != Some(&Standing::Driven) {
@@ -120,24 +131,25 @@ impl Set {
             }
             // Completed in order, the watched futures are done from the front...
             while let Some(&index) = self.watched.front() {
-                if let Some(future) = members.member(index) {
-                    if is_pending_unpolled(future) {
-                        break;
-                    }
-                    enough |= self.found(index, future, &mut found);
+                let Some(future) = members.member(index) else {
+                    break;
+                };
+                if is_pending_unpolled(future) {
+                    break;
                 }
                 self.watched.pop_front();
+                enough |= self.found(index, future, &mut found);
             }
             // ...and the last one pending is the one worth a waker.
             while let Some(&index) = self.watched.back() {
-                let future = members.member(index);
-                if let Some(future) = future {
-                    if is_pending_unpolled(future) && self.poll_member(index, future).is_pending() {
-                        break;
-                    }
-                    enough |= self.found(index, future, &mut found);
+                let Some(future) = members.member(index) else {
+                    break;
+                };
+                if is_pending_unpolled(future) && self.poll_member(index, future).is_pending() {
+                    break;
                 }
                 self.watched.pop_back();
+                enough |= self.found(index, future, &mut found);
             }
             if enough || self.pending == 0 {
                 return Poll::Ready(());
@@ -149,12 +161,8 @@ impl Set {
     }
 
     /// One more look at the watched futures between the two ends, which a wait that gives up
-    /// has not seen since its first look: `found` is called for those done now.
-    pub(crate) fn sweep<M: Members + ?Sized>(
-        &mut self,
-        members: &mut M,
-        mut found: impl FnMut(usize, &mut M::Future) -> bool,
-    ) {
+    /// has not seen since its first look: those done now are found.
+    pub(crate) fn sweep<M: Members + ?Sized>(&mut self, members: &mut M) {
         for index in mem::take(&mut self.watched) {
             let Some(future) = members.member(index) else {
                 continue;
@@ -162,16 +170,18 @@ impl Set {
             if is_pending_unpolled(future) {
                 self.watched.push_back(index);
             } else {
-                self.found(index, future, &mut found);
+                self.found(index, future, &mut |_, _| false);
             }
         }
     }
 
     /// Whether future `index` was found done.
     pub(crate) fn is_done(&self, index: usize) -> bool {
-        self.standing
-            .get(index)
-            .is_none_or(|s| *s == Standing::Done)
+        self.scanned
+            && self
+                .standing
+                .get(index)
+                .is_none_or(|s| *s == Standing::Done)
     }
 
     /// Futures not found done yet.
@@ -179,40 +189,28 @@ impl Set {
         self.pending
     }
 
-    /// The first look at every future: those done already are found, the others sorted into
-    /// driven (polled now with their own waker) and watched.
-    fn scan<M: Members + ?Sized>(
-        &mut self,
-        members: &mut M,
-        found: &mut impl FnMut(usize, &mut M::Future) -> bool,
-    ) -> bool {
-        self.scanned = true;
-        let mut enough = false;
-        for index in 0..self.len {
-            let Some(future) = members.member(index) else {
-                continue;
-            };
-            let standing = match self.watch.then(|| future.done_unpolled()).flatten() {
-                Some(true) => Standing::Done,
-                Some(false) => Standing::Watched,
-                None if self.poll_member(index, future).is_ready() => Standing::Done,
-                None => Standing::Driven,
-            };
-            if standing == Standing::Done {
-                enough |= self.found(index, future, found);
-                continue;
-            }
-            if self.standing.is_empty() {
-                self.standing = vec![Standing::Done; self.len];
-            }
-            self.standing[index] = standing;
-            if standing == Standing::Watched {
-                self.watched.push_back(index);
-            }
+    /// The first look at future `index`: true if it is done; otherwise it is driven (polled
+    /// now with its own waker) or watched.
+    #[inline(always)]
+    fn first_look<F: ApiFuture>(&mut self, index: usize, future: &mut F) -> bool {
+        let standing = match self.watch.then(|| future.done_unpolled()).flatten() {
+            Some(true) => return true,
+            Some(false) => Standing::Watched,
+            None if self.poll_member(index, future).is_ready() => return true,
+            None => Standing::Driven,
+        };
+        if self.standing.is_empty() {
+            self.standing = vec![Standing::Done; self.len];
         }
-        enough
+        self.standing[index] = standing;
+        if standing == Standing::Watched {
+            self.watched.push_back(index);
+        }
+        false
     }
 
+    /// Future `index` is done: counts it and tells `found`, whose answer it returns.
+    #[inline]
     fn found<F>(
         &mut self,
         index: usize,
@@ -262,15 +260,15 @@ impl Set {
 
     /// Takes the indices woken since the last call, in the order they were woken. Each can be
     /// queued again from now on.
-    fn take_ready(&self) -> Vec<usize> {
+    fn take_woken(&self) -> Vec<usize> {
         let Some(queue) = &self.queue else {
             return Vec::new();
         };
-        let ready = mem::take(&mut queue.lock().ready);
-        for &index in &ready {
+        let woken = mem::take(&mut queue.lock().ready);
+        for &index in &woken {
             queue.queued[index].store(false, Ordering::Release);
         }
-        ready
+        woken
     }
 
     /// Registers `waiter` to be woken by the next index that is queued; false (and nothing
@@ -287,6 +285,7 @@ impl Set {
 
 /// Whether a future that completes unpolled is still pending; false for one that must be
 /// polled to complete (the caller polls it).
+#[inline]
 fn is_pending_unpolled<F: ApiFuture>(future: &mut F) -> bool {
     future.done_unpolled() == Some(false)
 }

@@ -74,7 +74,7 @@ pub fn wait<F: ApiFuture>(
     let mut set = Set::new(futures.len(), when == ReturnWhen::AllCompleted);
     let deadline = Deadline::from_timeout(timeout.into());
     if !timeout::block_on(deadline, |cx| poll(&mut set, futures, when, cx).into()).is_ready() {
-        set.sweep(futures, |_, _| false);
+        set.sweep(futures);
     }
     split(&set, futures.len())
 }
@@ -134,7 +134,7 @@ impl<F: ApiFuture> Future for WaitAsync<'_, F> {
             if this.deadline.poll_expired(&mut this.sleep, cx).is_pending() {
                 return Poll::Pending;
             }
-            this.set.sweep(this.futures, |_, _| false);
+            this.set.sweep(this.futures);
         }
         this.terminated = true;
         Poll::Ready(split(&this.set, this.futures.len()))
@@ -172,8 +172,21 @@ fn poll<F: ApiFuture>(
 
 /// `(done, pending)`: ascending indices.
 fn split(set: &Set, len: usize) -> (Vec<usize>, Vec<usize>) {
-    if set.pending() == 0 {
+    let pending = set.pending();
+    if pending == 0 {
         return ((0..len).collect(), Vec::new());
     }
-    (0..len).partition(|&index| set.is_done(index))
+    let mut split = (
+        Vec::with_capacity(len - pending),
+        Vec::with_capacity(pending),
+    );
+    for index in 0..len {
+        if set.is_done(index) {
+            &mut split.0
+        } else {
+            &mut split.1
+        }
+        .push(index);
+    }
+    split
 }
