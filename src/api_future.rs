@@ -13,6 +13,9 @@ pub use futures_core::future::FusedFuture;
 use crate::error::Error;
 use crate::timeout::{self, Deadline, Sleep};
 
+/// A future's outcome: its value, or why there is none.
+pub(crate) type OutcomeOf<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFuture>::Failure>>;
+
 /// A future that can be waited on both ways: blocked on from a plain thread with
 /// [`result`](ApiFuture::result), or awaited on any executor with `.await` or
 /// [`result_async`](ApiFuture::result_async). Both give the same outcome for the same
@@ -330,6 +333,7 @@ pub trait ApiFuture:
     }
 }
 
+api_future_via!(
 /// A borrowed future is one too: a multi-future wait or a generic helper can take `&mut f`
 /// and leave `f` with its owner (`join_all(&mut futures)`, then look at each one). Dropping
 /// the borrow cancels nothing.
@@ -341,30 +345,49 @@ pub trait ApiFuture:
 /// assert_eq!(outcomes.into_iter().map(Result::unwrap).collect::<Vec<_>>(), [1, 2]);
 /// assert!(matches!(futures[0].try_result(), Some(Err(Error::Consumed)))); // still here
 /// ```
-impl<F: ApiFuture + ?Sized> ApiFuture for &mut F {
-    type Value = F::Value;
-    type Failure = F::Failure;
+[F: ApiFuture + ?Sized] &mut F => |this| **this, F::Value, F::Failure
+);
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        (**self).poll_ready(cx)
-    }
+/// `impl ApiFuture` for a type that is another future inside: each primitive goes to the
+/// future that `|this| expr` reaches. Written
+/// `api_future_via!([generics] Type => |this| inner, Value, Failure);`.
+macro_rules! api_future_via {
+    ($(#[$attr:meta])* [$($generics:tt)*] $ty:ty => |$this:ident| $inner:expr, $value:ty, $failure:ty) => {
+        $(#[$attr])*
+        impl<$($generics)*> $crate::ApiFuture for $ty {
+            type Value = $value;
+            type Failure = $failure;
 
-    fn try_result(&mut self) -> Option<Result<F::Value, Error<F::Failure>>> {
-        (**self).try_result()
-    }
+            #[inline]
+            fn poll_ready(&mut self, cx: &mut ::std::task::Context<'_>) -> ::std::task::Poll<()> {
+                let $this = self;
+                $inner.poll_ready(cx)
+            }
 
-    fn peek_failed(&mut self) -> Option<bool> {
-        (**self).peek_failed()
-    }
+            #[inline]
+            fn try_result(&mut self) -> Option<Result<$value, $crate::Error<$failure>>> {
+                let $this = self;
+                $inner.try_result()
+            }
 
-    fn done(&mut self) -> bool {
-        (**self).done()
-    }
+            fn peek_failed(&mut self) -> Option<bool> {
+                let $this = self;
+                $inner.peek_failed()
+            }
 
-    fn done_unpolled(&mut self) -> Option<bool> {
-        (**self).done_unpolled()
-    }
+            fn done(&mut self) -> bool {
+                let $this = self;
+                $inner.done()
+            }
+
+            fn done_unpolled(&mut self) -> Option<bool> {
+                let $this = self;
+                $inner.done_unpolled()
+            }
+        }
+    };
 }
+pub(crate) use api_future_via;
 
 /// `impl Future` and `impl FusedFuture` for a future of this crate: `.await` is
 /// [`ApiFuture::poll_outcome`], and the future is terminated once a poll returned `Ready` (as

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::task::{Context, Poll};
 
-use crate::api_future::{ApiFuture, future_by_poll_outcome};
+use crate::api_future::{ApiFuture, api_future_via, future_by_poll_outcome};
 use crate::error::{BoxError, Error};
 
 /// The primitives of [`ApiFuture`] as a trait object. (`dyn ApiFuture` would need its
@@ -70,31 +70,7 @@ impl<T, E> BoxApiFuture<T, E> {
     }
 }
 
-impl<T: Send, E: Send> ApiFuture for BoxApiFuture<T, E> {
-    type Value = T;
-    type Failure = E;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
-        self.inner.try_result()
-    }
-
-    fn peek_failed(&mut self) -> Option<bool> {
-        self.inner.peek_failed()
-    }
-
-    fn done(&mut self) -> bool {
-        self.inner.done()
-    }
-
-    fn done_unpolled(&mut self) -> Option<bool> {
-        self.inner.done_unpolled()
-    }
-}
-
+api_future_via!([T: Send, E: Send] BoxApiFuture<T, E> => |this| this.inner, T, E);
 future_by_poll_outcome!([T: Send, E: Send] BoxApiFuture<T, E>, []);
 
 /// Shows the boxed future.

@@ -1,23 +1,11 @@
 //! [`MapValue`], [`MapFailure`] and [`ThenCall`]: futures made from another future and a closure.
-//!
-//! Each stores its closure boxed, one allocation per combinator. Written generic over the
-//! closure instead (`impl<A, F: FnOnce(A::Value) -> U> ApiFuture for MapValue<A, F>`), a closure
-//! signature tied to the inner future's associated types makes rustc reject `Send` async blocks
-//! that await the combinator whenever those types hold a lifetime (`&'static str`, or the hidden
-//! `'static` of `BoxError`): rust-lang/rust#110338. For the same reason no impl here requires
-//! two associated types to be equal (`B: ApiFuture<Failure = A::Failure>`): [`ThenCall`] checks
-//! that where it is made and keeps the identity conversion it implies as a `fn` pointer.
 
 use std::fmt;
 use std::task::{Context, Poll};
 
-use crate::api_future::{ApiFuture, future_by_poll_outcome};
+use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, future_by_poll_outcome};
 use crate::error::{Error, guarded};
 
-/// The closure of a [`MapValue`].
-type MapFn<A, U> = Box<dyn FnOnce(<A as ApiFuture>::Value) -> U + Send>;
-/// The closure of a [`MapFailure`].
-type MapFailureFn<A, E2> = Box<dyn FnOnce(<A as ApiFuture>::Failure) -> E2 + Send>;
 /// The closure of an [`ThenCall`].
 type ThenFn<A, B> = Box<dyn FnOnce(<A as ApiFuture>::Value) -> B + Send>;
 
@@ -25,52 +13,9 @@ type ThenFn<A, B> = Box<dyn FnOnce(<A as ApiFuture>::Value) -> B + Send>;
 /// passed through a closure that returns a `U`. Errors pass through unchanged.
 #[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
 pub struct MapValue<A: ApiFuture, U> {
-    inner: A,
-    f: Option<MapFn<A, U>>,
+    map: Map<A, OnValue<A, U>>,
     /// A poll returned `Ready` (`FusedFuture`).
     terminated: bool,
-}
-
-impl<A: ApiFuture, U> MapValue<A, U> {
-    pub(crate) fn new(inner: A, f: MapFn<A, U>) -> Self {
-        MapValue {
-            inner,
-            f: Some(f),
-            terminated: false,
-        }
-    }
-}
-
-impl<A: ApiFuture, U: Send> ApiFuture for MapValue<A, U> {
-    type Value = U;
-    type Failure = A::Failure;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn try_result(&mut self) -> Option<Result<U, Error<A::Failure>>> {
-        Some(match self.inner.try_result()? {
-            Ok(value) => match self.f.take() {
-                Some(f) => guarded(|| f(value)),
-                None => Err(Error::Consumed),
-            },
-            Err(error) => Err(error),
-        })
-    }
-
-    /// As the inner future's: mapping a value keeps it a value.
-    fn peek_failed(&mut self) -> Option<bool> {
-        self.inner.peek_failed()
-    }
-
-    fn done(&mut self) -> bool {
-        self.inner.done()
-    }
-
-    fn done_unpolled(&mut self) -> Option<bool> {
-        self.inner.done_unpolled()
-    }
 }
 
 /// The future of [`ApiFutureExt::map_failure`](crate::ApiFutureExt::map_failure): the operation's own
@@ -78,46 +23,121 @@ impl<A: ApiFuture, U: Send> ApiFuture for MapValue<A, U> {
 /// unchanged.
 #[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
 pub struct MapFailure<A: ApiFuture, E2> {
-    inner: A,
-    f: Option<MapFailureFn<A, E2>>,
+    map: Map<A, OnFailure<A, E2>>,
     /// A poll returned `Ready` (`FusedFuture`).
     terminated: bool,
 }
 
-impl<A: ApiFuture, E2> MapFailure<A, E2> {
-    pub(crate) fn new(inner: A, f: MapFailureFn<A, E2>) -> Self {
-        MapFailure {
-            inner,
-            f: Some(f),
+impl<A: ApiFuture, U> MapValue<A, U> {
+    pub(crate) fn new(inner: A, f: Box<dyn FnOnce(A::Value) -> U + Send>) -> Self {
+        MapValue {
+            map: Map::new(inner, OnValue(f)),
             terminated: false,
         }
     }
 }
 
-impl<A: ApiFuture, E2: Send> ApiFuture for MapFailure<A, E2> {
+impl<A: ApiFuture, E2> MapFailure<A, E2> {
+    pub(crate) fn new(inner: A, f: Box<dyn FnOnce(A::Failure) -> E2 + Send>) -> Self {
+        MapFailure {
+            map: Map::new(inner, OnFailure(f)),
+            terminated: false,
+        }
+    }
+}
+
+api_future_via!([A: ApiFuture, U: Send] MapValue<A, U> => |this| this.map, U, A::Failure);
+api_future_via!([A: ApiFuture, E2: Send] MapFailure<A, E2> => |this| this.map, A::Value, E2);
+
+/// An inner future and a closure that its outcome goes through once: the one body of
+/// [`MapValue`] and [`MapFailure`], which differ in what the closure maps ([`Mapping`]).
+///
+/// Each stores its closure boxed. Written generic over the closure instead
+/// (`impl<A, F: FnOnce(A::Value) -> U> ApiFuture for MapValue<A, F>`), a closure signature tied
+/// to the inner future's associated types makes rustc reject `Send` async blocks that await the
+/// combinator whenever those types hold a lifetime (`&'static str`, or the hidden `'static` of
+/// `BoxError`): rust-lang/rust#110338. For the same reason no impl here requires two associated
+/// types to be equal (`B: ApiFuture<Failure = A::Failure>`): [`ThenCall`] checks that where it
+/// is made and keeps the identity conversion it implies as a `fn` pointer.
+struct Map<A, M> {
+    inner: A,
+    /// The closure, until it ran.
+    f: Option<M>,
+}
+
+/// What a [`Map`]'s closure maps.
+trait Mapping<A: ApiFuture>: Sized {
+    type Value: Send;
+    type Failure: Send;
+    /// The outcome through the closure, if it is still there (`Consumed` otherwise) and the
+    /// outcome is what it maps.
+    fn apply(
+        f: &mut Option<Self>,
+        outcome: OutcomeOf<A>,
+    ) -> Result<Self::Value, Error<Self::Failure>>;
+}
+
+/// The value's closure.
+struct OnValue<A: ApiFuture, U>(Box<dyn FnOnce(A::Value) -> U + Send>);
+
+/// The operation error's closure.
+struct OnFailure<A: ApiFuture, E2>(Box<dyn FnOnce(A::Failure) -> E2 + Send>);
+
+impl<A: ApiFuture, U: Send> Mapping<A> for OnValue<A, U> {
+    type Value = U;
+    type Failure = A::Failure;
+
+    #[inline]
+    fn apply(f: &mut Option<Self>, outcome: OutcomeOf<A>) -> Result<U, Error<A::Failure>> {
+        let value = outcome?;
+        match f.take() {
+            Some(OnValue(f)) => guarded(|| f(value)),
+            None => Err(Error::Consumed),
+        }
+    }
+}
+
+impl<A: ApiFuture, E2: Send> Mapping<A> for OnFailure<A, E2> {
     type Value = A::Value;
     type Failure = E2;
 
+    #[inline]
+    fn apply(f: &mut Option<Self>, outcome: OutcomeOf<A>) -> Result<A::Value, Error<E2>> {
+        let error = match outcome {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let failure = match error.retype() {
+            Ok(other) => return Err(other),
+            Err(failure) => failure,
+        };
+        Err(match f.take() {
+            Some(OnFailure(f)) => {
+                guarded(|| f(failure)).map_or_else(|panicked| panicked, Error::Failed)
+            }
+            None => Error::Consumed,
+        })
+    }
+}
+
+impl<A, M> Map<A, M> {
+    fn new(inner: A, f: M) -> Self {
+        Map { inner, f: Some(f) }
+    }
+}
+
+impl<A: ApiFuture, M: Mapping<A>> Map<A, M> {
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.inner.poll_ready(cx)
     }
 
-    fn try_result(&mut self) -> Option<Result<A::Value, Error<E2>>> {
-        Some(match self.inner.try_result()? {
-            Ok(value) => Ok(value),
-            Err(error) => Err(match error.retype() {
-                Ok(other) => other,
-                Err(failure) => match self.f.take() {
-                    Some(f) => {
-                        guarded(|| f(failure)).map_or_else(|panicked| panicked, Error::Failed)
-                    }
-                    None => Error::Consumed,
-                },
-            }),
-        })
+    #[inline]
+    fn try_result(&mut self) -> Option<Result<M::Value, Error<M::Failure>>> {
+        Some(M::apply(&mut self.f, self.inner.try_result()?))
     }
 
-    /// As the inner future's: mapping an error keeps it an error.
+    /// As the inner future's: mapping keeps a value a value and an error an error.
     fn peek_failed(&mut self) -> Option<bool> {
         self.inner.peek_failed()
     }
@@ -237,30 +257,26 @@ future_by_poll_outcome!([A: ApiFuture, B: ApiFuture] ThenCall<A, B>, []);
 /// The inner future while the closure is still to run; `taken` once the outcome went through.
 impl<A: ApiFuture, U> fmt::Debug for MapValue<A, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        debug_mapped(f, "MapValue", &self.inner, self.f.is_none())
+        self.map.debug("MapValue", f)
     }
 }
 
 /// The inner future, until a failure went through the closure (`taken`).
 impl<A: ApiFuture, E2> fmt::Debug for MapFailure<A, E2> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        debug_mapped(f, "MapFailure", &self.inner, self.f.is_none())
+        self.map.debug("MapFailure", f)
     }
 }
 
-fn debug_mapped(
-    f: &mut fmt::Formatter<'_>,
-    name: &str,
-    inner: &dyn fmt::Debug,
-    taken: bool,
-) -> fmt::Result {
-    let mut debug = f.debug_struct(name);
-    if taken {
-        debug.field("state", &"taken");
-    } else {
-        debug.field("inner", inner);
+impl<A: fmt::Debug, M> Map<A, M> {
+    fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct(name);
+        match self.f {
+            Some(_) => debug.field("inner", &self.inner),
+            None => debug.field("state", &"taken"),
+        };
+        debug.finish_non_exhaustive()
     }
-    debug.finish_non_exhaustive()
 }
 
 /// The future it is on: `first`, `second`, or the state of a first future that failed.
