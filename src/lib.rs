@@ -483,36 +483,33 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod api_future;
-mod awaitable;
-mod callbacks;
 mod compose;
-mod concurrent;
+mod core;
 mod error;
 mod many;
-pub mod pool;
-mod promise;
+mod panic;
 mod retry;
-mod sequence;
-mod state;
+mod run;
 mod sync;
 mod timeout;
 
+pub use crate::core::awaitable::{AwaitableConcurrentFuture, failed, ready};
+pub use crate::core::concurrent::ConcurrentFuture;
+pub use crate::core::promise::{Promise, WhenCancelled, promise};
 pub use api_future::{ApiFuture, FusedFuture, ResultAsync};
-pub use awaitable::{AwaitableConcurrentFuture, failed, ready};
 pub use compose::{
     ApiFutureExt, BoxApiFuture, FromFuture, MapFailure, MapValue, SharedFuture, ThenCall,
-    from_future, spawn_async,
+    from_future,
 };
-pub use concurrent::ConcurrentFuture;
 pub use error::{BoxError, Error};
 pub use many::{
     AsCompleted, AsCompletedStream, JoinAll, ReturnWhen, WaitAsync, as_completed,
     as_completed_async, join_all, join_all_async, wait, wait_async,
 };
-pub use pool::spawn;
-pub use promise::{Promise, WhenCancelled, promise};
 pub use retry::{
     AttemptFn, Jitter, Polling, ProbeFn, Progress, Retry, RetryDecision, RetryPolicy,
     poll_until_ready, retry,
 };
-pub use sequence::{Sequence, Turn};
+pub use run::executor::spawn_async;
+pub use run::pool::{self, spawn};
+pub use run::sequence::{Sequence, Turn};

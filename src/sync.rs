@@ -1,4 +1,4 @@
-//! The synchronisation primitives of the handshakes (`state.rs`, `callbacks.rs`,
+//! The synchronisation primitives of the handshakes (`core/link.rs`, `core/relay.rs`,
 //! `compose/shared.rs`): std's and the crates' normally, loom's under `cfg(apifuture_loom)`, so
 //! that the loom models in those files check the code that ships. Run them with
 //!

@@ -213,7 +213,7 @@ pub(crate) fn never_park() {
 thread_local! {
     /// What the calling thread does when one of its blocking waits parks (`true`) and resumes
     /// (`false`): the pool's workers register one, so that a worker waiting on other work does
-    /// not count against the pool's thread cap (see `pool.rs`). The depth counts waits nested
+    /// not count against the pool's thread cap (see `run/pool.rs`). The depth counts waits nested
     /// in the polls of an outer one (a `map_value` closure or a retry attempt that blocks):
     /// only the outermost calls the hook, so a thread is parked once however deep its waits go.
     static ON_PARK: Cell<(Option<ParkHook>, usize)> = const { Cell::new((None, 0)) };

@@ -3,12 +3,12 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use super::background;
 use super::boxed::BoxApiFuture;
 use super::map::{MapFailure, MapValue, ThenCall};
 use super::shared::SharedFuture;
 use crate::api_future::ApiFuture;
-use crate::awaitable::AwaitableConcurrentFuture;
+use crate::core::awaitable::AwaitableConcurrentFuture;
+use crate::run::executor;
 
 /// Combinators for every [`ApiFuture`]. Each result is again an `ApiFuture`: blocked on,
 /// awaited, timed out without loss (a `Timeout` leaves the inner future's value for the next
@@ -147,7 +147,7 @@ pub trait ApiFutureExt: ApiFuture {
         Self::Value: 'static,
         Self::Failure: 'static,
     {
-        background::background(self)
+        executor::background(self)
     }
 
     /// Like [`background`](ApiFutureExt::background), on a runtime the caller picks: `spawn`
@@ -187,7 +187,7 @@ pub trait ApiFutureExt: ApiFuture {
         Self::Failure: 'static,
         S: FnOnce(Pin<Box<dyn Future<Output = ()> + Send + 'static>>),
     {
-        background::background_with(self, spawn)
+        executor::background_with(self, spawn)
     }
 
     /// Lets the work finish with nobody waiting for it; its outcome is dropped when it comes.
@@ -217,7 +217,7 @@ pub trait ApiFutureExt: ApiFuture {
         Self::Value: 'static,
         Self::Failure: 'static,
     {
-        background::detach(self);
+        executor::detach(self);
     }
 }
 

@@ -6,7 +6,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::api_future::{ApiFuture, future_by_poll_outcome};
-use crate::error::{Error, caught};
+use crate::error::Error;
+use crate::panic::caught;
 
 /// Wraps `fut` as an [`ApiFuture`] driven by whoever waits on it: no thread, no executor. A
 /// blocking wait polls it on the calling thread; an async wait polls it in the waiting task.

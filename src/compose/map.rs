@@ -4,7 +4,8 @@ use std::fmt;
 use std::task::{Context, Poll};
 
 use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, future_by_poll_outcome};
-use crate::error::{Error, guarded};
+use crate::error::Error;
+use crate::panic::guarded;
 
 /// The closure of an [`ThenCall`].
 type ThenFn<A, B> = Box<dyn FnOnce(<A as ApiFuture>::Value) -> B + Send>;

@@ -1,7 +1,6 @@
-//! Composition: futures made from other futures, and the background executor, usable blocking
-//! and async like any other future of the crate.
+//! Composition: futures made from other futures, usable blocking and async like any other
+//! future of the crate.
 
-mod background;
 mod boxed;
 mod ext;
 mod from_future;
@@ -10,7 +9,6 @@ mod shared;
 #[cfg(all(test, apifuture_loom))]
 mod shared_loom_models;
 
-pub use background::spawn_async;
 pub use boxed::BoxApiFuture;
 pub use ext::ApiFutureExt;
 pub use from_future::{FromFuture, from_future};

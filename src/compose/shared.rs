@@ -29,7 +29,8 @@ use std::sync::{Arc, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::api_future::{ApiFuture, future_by_poll_outcome};
-use crate::error::{BoxError, Error, caught, is_failure};
+use crate::error::{BoxError, Error, is_failure};
+use crate::panic::caught;
 use crate::sync::{AtomicUsize, Mutex, OnceLock, Ordering, WakerList};
 
 /// A future with any number of waiters: clone the handle, and every clone can be blocked on

@@ -10,8 +10,8 @@ use loom::thread;
 
 use super::shared::SharedFuture;
 use crate::api_future::ApiFuture;
+use crate::core::promise::promise;
 use crate::error::Error;
-use crate::promise::promise;
 use crate::sync::model::{Copies, Tracked, check};
 
 fn value(outcome: Result<Tracked, Error<Arc<()>>>) -> u32 {

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use super::attempt::{AttemptFn, AttemptOf, FailureOf, OutcomeOf, Progress, Read, RetryDecision};
 use super::policy::RetryPolicy;
 use crate::api_future::ApiFuture;
-use crate::error::{Error, guarded, hand_out, is_failure};
+use crate::error::{Error, hand_out, is_failure};
+use crate::panic::guarded;
 use crate::timeout::{Wait, earliest};
 
 pub(crate) type Classify<E> = Box<dyn FnMut(&E) -> RetryDecision + Send>;

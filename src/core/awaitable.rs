@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::api_future::{ApiFuture, future_by_poll_outcome};
-use crate::concurrent::ConcurrentFuture;
+use crate::core::concurrent::ConcurrentFuture;
 use crate::error::{BoxError, Error};
 
 /// The seed's `AwaitableConcurrentFuture`: a [`ConcurrentFuture`] that implements

@@ -3,7 +3,7 @@
 //! A future without callbacks hands its outcome straight from the channel to the waiter. The
 //! first [`add_done_callback`](crate::AwaitableConcurrentFuture::add_done_callback) moves the
 //! channel's receiver into a [`Relay`] and leaves the relay's waker in the async-waiter slot of
-//! [`Link`](crate::state::Link). When the producer completes, its usual wake-up lands in
+//! [`Link`](crate::core::link::Link). When the producer completes, its usual wake-up lands in
 //! the relay, on the producer's thread: the relay takes the outcome out of the channel, runs the
 //! callbacks with it by reference, stores it, and only then wakes the waiter (its task or its
 //! parked thread). Futures that never get a callback pay nothing for this: no bit, no branch on
@@ -21,8 +21,9 @@ use std::task::{Context, Poll, Wake};
 
 use oneshot::TryRecvError;
 
-use crate::error::{Error, caught, is_failure};
-use crate::state::Outcome;
+use crate::core::link::Outcome;
+use crate::error::{Error, is_failure};
+use crate::panic::caught;
 use crate::sync::{Mutex, MutexGuard, WakerSlot};
 
 /// A done callback, as registered.

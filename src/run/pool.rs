@@ -23,9 +23,10 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use crate::awaitable::AwaitableConcurrentFuture;
-use crate::error::{Error, caught};
-use crate::promise::promise;
+use crate::core::awaitable::AwaitableConcurrentFuture;
+use crate::core::promise::promise;
+use crate::error::Error;
+use crate::panic::caught;
 use crate::timeout;
 
 /// How many workers may run jobs at once unless [`set_max_threads`] changes it.

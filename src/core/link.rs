@@ -29,7 +29,7 @@
 //! `Arc::default`, so that it is written straight into its allocation: an empty waker leaves a
 //! word undefined, and with that word mid-struct the compiler built the state on the stack and
 //! copied it. Done callbacks need no bit: registering one puts the callback relay's waker in
-//! the consumer's slot (see `callbacks.rs`).
+//! the consumer's slot (see `relay.rs`).
 
 use std::task::{Context, Poll};
 

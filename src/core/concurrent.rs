@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use oneshot::{RecvTimeoutError, TryRecvError};
 
-use crate::callbacks::{Callback, Look, Relay, run_callback};
+use crate::core::link::{Link, Outcome};
+use crate::core::relay::{Callback, Look, Relay, run_callback};
 use crate::error::{BoxError, Error, is_failure};
-use crate::state::{Link, Outcome};
 use crate::timeout::{self, Deadline, Wait};
 
 /// The receiving end of a future, with blocking waits: the seed's `concurrent.futures.Future`.

@@ -16,10 +16,11 @@ use std::thread;
 use async_executor::Executor;
 
 use crate::api_future::ApiFuture;
-use crate::awaitable::AwaitableConcurrentFuture;
-use crate::error::{Error, caught};
-use crate::promise::{Promise, WhenCancelled, promise};
-use crate::state::Outcome;
+use crate::core::awaitable::AwaitableConcurrentFuture;
+use crate::core::link::Outcome;
+use crate::core::promise::{Promise, WhenCancelled, promise};
+use crate::error::Error;
+use crate::panic::caught;
 use crate::timeout;
 
 /// The name of the thread that runs every [`spawn_async`] task.

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::awaitable::AwaitableConcurrentFuture;
-use crate::concurrent::ConcurrentFuture;
+use crate::core::awaitable::AwaitableConcurrentFuture;
+use crate::core::concurrent::ConcurrentFuture;
+use crate::core::link::{Link, Outcome};
 use crate::error::{BoxError, Error};
-use crate::state::{Link, Outcome};
 use crate::timeout::{self, Deadline};
 
 /// The producing end of an [`AwaitableConcurrentFuture`]: completes it once, with a value or
@@ -50,7 +50,7 @@ pub struct Promise<T, E = BoxError> {
 #[inline(always)]
 pub fn promise<T, E>() -> (Promise<T, E>, AwaitableConcurrentFuture<T, E>) {
     let (sender, receiver) = oneshot::channel();
-    // Built in place, not on the stack first: see `state.rs`.
+    // Built in place, not on the stack first: see `link.rs`.
     let link = Arc::<Link>::default();
     let promise = Promise {
         sender: Some(sender),
@@ -254,8 +254,8 @@ impl<T, E> fmt::Debug for Promise<T, E> {
     }
 }
 
-/// Loom models of the callback relay (`callbacks.rs`), kept here beside `promise()` which they
-/// drive, so that callbacks.rs imports nothing from above it. Over a real promise: the producer sends and (through its wake-up)
+/// Loom models of the callback relay (`relay.rs`), kept here beside `promise()` which they
+/// drive, so that relay.rs imports nothing from above it. Over a real promise: the producer sends and (through its wake-up)
 /// delivers while the consumer adds callbacks, cancels and waits. The consumer's calls take
 /// `&mut` of its future, so they run one after another on one thread, as in real use. The
 /// oneshot channel's own atomics are std's: loom runs them but does not explore their orders.
@@ -268,8 +268,8 @@ mod loom_models {
     use std::sync::Arc;
 
     use super::promise;
+    use crate::core::link::Outcome;
     use crate::error::Error;
-    use crate::state::Outcome;
     use crate::sync::model::{Copies, Tracked, check};
 
     /// What a callback or the waiter got.
