@@ -237,7 +237,7 @@ impl Error<BoxError> {
 impl<E> Error<E> {
     /// The same state again if this error is one (`Cancelled`, `Abandoned`,
     /// `DeadlineExceeded`): states are returned by every wait, where outcomes are handed out
-    /// once.
+    /// once ([`Held`]).
     pub(crate) fn state<E2>(&self) -> Option<Error<E2>> {
         match self {
             Error::Cancelled => Some(Error::Cancelled),
@@ -245,6 +245,11 @@ impl<E> Error<E> {
             Error::DeadlineExceeded => Some(Error::DeadlineExceeded),
             _ => None,
         }
+    }
+
+    /// Whether this error is a state: see [`state`](Error::state).
+    pub(crate) fn is_state(&self) -> bool {
+        self.state::<()>().is_some()
     }
 
     /// The same error with another operation error type: `Err(e)` for `Failed(e)`, which only a
@@ -283,15 +288,40 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
 
 impl<E: fmt::Debug + fmt::Display> std::error::Error for Error<E> {}
 
-/// Hands out a stored outcome: a state stays for the next wait, anything else is taken (the
-/// next wait gets `Consumed`).
-pub(crate) fn hand_out<T, E>(stored: &mut Option<Result<T, Error<E>>>) -> Result<T, Error<E>> {
-    if let Some(Err(error)) = stored {
-        if let Some(state) = error.state() {
-            return Err(state);
-        }
+/// What a wait gives: the value, or why there is none.
+pub(crate) type Outcome<T, E> = Result<T, Error<E>>;
+
+/// An outcome held until a wait takes it: the one "hand out once" rule of the crate. A value,
+/// `Failed` or `Panicked` is handed out once, and every later wait gets `Consumed`; a state
+/// (`Cancelled`, `Abandoned`, `DeadlineExceeded`) is handed out every time.
+#[derive(Debug)]
+pub(crate) struct Held<T, E>(Option<Outcome<T, E>>);
+
+impl<T, E> Held<T, E> {
+    pub(crate) fn new(outcome: Outcome<T, E>) -> Self {
+        Held(Some(outcome))
     }
-    stored.take().unwrap_or(Err(Error::Consumed))
+
+    /// Hands the outcome out (see the type's docs).
+    #[inline]
+    pub(crate) fn hand_out(&mut self) -> Outcome<T, E> {
+        if let Some(Err(error)) = &self.0 {
+            if let Some(state) = error.state() {
+                return Err(state);
+            }
+        }
+        self.0.take().unwrap_or(Err(Error::Consumed))
+    }
+
+    /// The outcome, `None` once a wait took it.
+    pub(crate) fn peek(&self) -> Option<&Outcome<T, E>> {
+        self.0.as_ref()
+    }
+
+    /// Whether the outcome is a failure; false once it was taken.
+    pub(crate) fn is_failure(&self) -> bool {
+        self.peek().is_some_and(is_failure)
+    }
 }
 
 /// Whether an outcome counts as a failure for [`ReturnWhen::FirstFailed`](crate::ReturnWhen).

@@ -4,7 +4,7 @@ use std::fmt;
 use std::task::{Context, Poll};
 
 use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, future_by_poll_outcome};
-use crate::error::Error;
+use crate::error::{Error, Held};
 use crate::panic::guarded;
 
 /// The closure of an [`ThenCall`].
@@ -168,7 +168,7 @@ enum Chain<A: ApiFuture, B: ApiFuture> {
     First(A, Option<ThenFn<A, B>>),
     Second(B),
     /// The first future failed: its error, until a wait takes it.
-    Failed(Option<Error<B::Failure>>),
+    Failed(Held<B::Value, B::Failure>),
 }
 
 // No field is pinned: both futures are `Unpin`, and a stored error is only ever moved out.
@@ -194,10 +194,10 @@ impl<A: ApiFuture, B: ApiFuture> ThenCall<A, B> {
         self.chain = match (outcome, f.take()) {
             (Ok(value), Some(f)) => match guarded(|| f(value)) {
                 Ok(second) => Chain::Second(second),
-                Err(panicked) => Chain::Failed(Some(panicked)),
+                Err(panicked) => Chain::Failed(Held::new(Err(panicked))),
             },
-            (Ok(_), None) => Chain::Failed(Some(Error::Consumed)),
-            (Err(error), _) => Chain::Failed(Some(error.map_failed(self.convert))),
+            (Ok(_), None) => Chain::Failed(Held::new(Err(Error::Consumed))),
+            (Err(error), _) => Chain::Failed(Held::new(Err(error.map_failed(self.convert)))),
         };
         true
     }
@@ -228,10 +228,7 @@ impl<A: ApiFuture, B: ApiFuture> ApiFuture for ThenCall<A, B> {
         match &mut self.chain {
             Chain::First(..) => None,
             Chain::Second(second) => second.try_result(),
-            Chain::Failed(error) => Some(Err(match error.as_ref().and_then(Error::state) {
-                Some(state) => state,
-                None => error.take().unwrap_or(Error::Consumed),
-            })),
+            Chain::Failed(held) => Some(held.hand_out()),
         }
     }
 
@@ -246,7 +243,7 @@ impl<A: ApiFuture, B: ApiFuture> ApiFuture for ThenCall<A, B> {
         match &mut self.chain {
             Chain::First(..) => None,
             Chain::Second(second) => second.peek_failed(),
-            Chain::Failed(error) => Some(error.as_ref().is_some_and(Error::is_failure)),
+            Chain::Failed(held) => Some(held.is_failure()),
         }
     }
 }
@@ -287,8 +284,8 @@ impl<A: ApiFuture, B: ApiFuture> fmt::Debug for ThenCall<A, B> {
         match &self.chain {
             Chain::First(first, _) => debug.field("first", first),
             Chain::Second(second) => debug.field("second", second),
-            Chain::Failed(Some(_)) => debug.field("state", &"ready"),
-            Chain::Failed(None) => debug.field("state", &"taken"),
+            Chain::Failed(held) if held.peek().is_some() => debug.field("state", &"ready"),
+            Chain::Failed(_) => debug.field("state", &"taken"),
         };
         debug.finish_non_exhaustive()
     }

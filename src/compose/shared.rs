@@ -427,11 +427,8 @@ where
             Ok(value) => Ok(value.clone()),
             Err(error) => Err(error.clone()),
         };
-        // A state stays, to be returned again by the next wait.
-        self.taken = !matches!(
-            outcome,
-            Err(Error::Cancelled | Error::Abandoned | Error::DeadlineExceeded)
-        );
+        // A state stays, to be returned again by the next wait (the rule of `Held`).
+        self.taken = !outcome.as_ref().is_err_and(Error::is_state);
         Some(outcome)
     }
 

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use oneshot::{RecvTimeoutError, TryRecvError};
 
-use crate::core::link::{Link, Outcome};
+use crate::core::link::Link;
 use crate::core::relay::{Callback, Look, Relay, run_callback};
+use crate::error::Outcome;
 use crate::error::{BoxError, Error, is_failure};
 use crate::timeout::{self, Deadline, Wait};
 

@@ -33,11 +33,7 @@
 
 use std::task::{Context, Poll};
 
-use crate::error::Error;
 use crate::sync::{AtomicUsize, AtomicWaker, OnceBox, Ordering, WakerList};
-
-/// The outcome a producer delivers: the value, or why there is none.
-pub(crate) type Outcome<T, E> = Result<T, Error<E>>;
 
 /// The producer has finished: it sent its outcome or dropped its sender.
 pub(crate) const COMPLETE: usize = 1;

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use crate::core::awaitable::AwaitableConcurrentFuture;
 use crate::core::concurrent::ConcurrentFuture;
-use crate::core::link::{Link, Outcome};
+use crate::core::link::Link;
+use crate::error::Outcome;
 use crate::error::{BoxError, Error};
 use crate::timeout::{self, Deadline};
 
@@ -268,8 +269,8 @@ mod loom_models {
     use std::sync::Arc;
 
     use super::promise;
-    use crate::core::link::Outcome;
     use crate::error::Error;
+    use crate::error::Outcome;
     use crate::sync::model::{Copies, Tracked, check};
 
     /// What a callback or the waiter got.

@@ -21,7 +21,7 @@ use std::task::{Context, Poll, Wake};
 
 use oneshot::TryRecvError;
 
-use crate::core::link::Outcome;
+use crate::error::Outcome;
 use crate::error::{Error, is_failure};
 use crate::panic::caught;
 use crate::sync::{Mutex, MutexGuard, WakerSlot};

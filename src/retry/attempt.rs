@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use crate::api_future::ApiFuture;
-use crate::error::Error;
 
 /// What the operation's classifier says about a failed attempt's error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +98,5 @@ where
 pub(crate) type AttemptOf<F> = <F as AttemptFn>::Attempt;
 pub(crate) type ValueOf<F> = <AttemptOf<F> as ApiFuture>::Value;
 pub(crate) type FailureOf<F> = <AttemptOf<F> as ApiFuture>::Failure;
-/// What the whole operation gives: the read value `V`, or why there is none.
-pub(crate) type OutcomeOf<F, V> = Result<V, Error<FailureOf<F>>>;
 /// How an attempt's value is read: every value ends a retry, a probe's says whether it did.
 pub(crate) type Read<F, V> = fn(ValueOf<F>) -> Progress<V>;

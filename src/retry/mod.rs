@@ -19,7 +19,7 @@ pub use policy::{Jitter, RetryPolicy};
 use schedule::{Next, Schedule};
 
 use crate::api_future::{ApiFuture, future_by_poll_outcome};
-use crate::error::Error;
+use crate::error::{Error, Held, Outcome};
 use crate::timeout::{self, Deadline, Sleep, Wait};
 
 /// An operation retried under a [`RetryPolicy`]: itself an [`ApiFuture`], so it is blocked on
@@ -307,7 +307,7 @@ macro_rules! schedule_future {
             }
 
             #[inline(always)]
-            fn try_result(&mut self) -> Option<Outcome<F, $value>> {
+            fn try_result(&mut self) -> Option<Outcome<$value, FailureOf<F>>> {
                 self.run.try_take()
             }
 
@@ -323,11 +323,11 @@ macro_rules! schedule_future {
             /// Runs the schedule on the calling thread: backoffs are slept here, not on a
             /// timer thread.
             #[inline]
-            fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Outcome<F, $value> {
+            fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Outcome<$value, FailureOf<F>> {
                 self.run.block(Deadline::from_timeout(timeout.into()))
             }
 
-            fn result_deadline(&mut self, deadline: Instant) -> Outcome<F, $value> {
+            fn result_deadline(&mut self, deadline: Instant) -> Outcome<$value, FailureOf<F>> {
                 self.run.block(Deadline::At(deadline))
             }
         }
@@ -342,9 +342,6 @@ macro_rules! schedule_future {
     };
 }
 
-/// What a wait on a retry or poll of `F` gives.
-type Outcome<F, V> = Result<V, Error<FailureOf<F>>>;
-
 schedule_future!(Retry, AttemptFn, ValueOf<F>);
 schedule_future!(Polling, ProbeFn, F::Ready);
 
@@ -352,7 +349,7 @@ schedule_future!(Polling, ProbeFn, F::Ready);
 /// only a value to hand out.
 enum Run<F: AttemptFn, V> {
     /// The first attempt was done with a value when the retry was made.
-    Done(Option<V>),
+    Done(Held<V, FailureOf<F>>),
     /// The schedule, and the timer its async waits sleep on.
     Scheduled(Box<(Schedule<F, V>, Sleep)>),
 }
@@ -366,7 +363,7 @@ impl<F: AttemptFn, V> Run<F, V> {
         polling: bool,
     ) -> Self {
         match Schedule::begin(policy, make, read, polling) {
-            Ok(value) => Run::Done(Some(value)),
+            Ok(value) => Run::Done(Held::new(Ok(value))),
             Err(schedule) => Run::Scheduled(Box::new((schedule, Sleep::default()))),
         }
     }
@@ -429,7 +426,7 @@ impl<F: AttemptFn, V> Run<F, V> {
 
     /// The blocking driver: steps the schedule and parks the calling thread until the instant
     /// it names, never past the wait's own `deadline`.
-    fn block(&mut self, deadline: Deadline) -> Result<V, Error<FailureOf<F>>> {
+    fn block(&mut self, deadline: Deadline) -> Outcome<V, FailureOf<F>> {
         let Run::Scheduled(run) = self else {
             return self.try_take().unwrap_or(Err(Error::Consumed));
         };
@@ -454,9 +451,9 @@ impl<F: AttemptFn, V> Run<F, V> {
     }
 
     #[inline(always)]
-    fn try_take(&mut self) -> Option<Result<V, Error<FailureOf<F>>>> {
+    fn try_take(&mut self) -> Option<Outcome<V, FailureOf<F>>> {
         match self {
-            Run::Done(slot) => Some(slot.take().ok_or(Error::Consumed)),
+            Run::Done(held) => Some(held.hand_out()),
             Run::Scheduled(run) => run.0.try_take(),
         }
     }
@@ -470,8 +467,8 @@ impl<F: AttemptFn, V> Run<F, V> {
 
     fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (policy, attempts, phase) = match self {
-            Run::Done(Some(_)) => (None, 1, "ready"),
-            Run::Done(None) => (None, 1, "taken"),
+            Run::Done(held) if held.peek().is_some() => (None, 1, "ready"),
+            Run::Done(_) => (None, 1, "taken"),
             Run::Scheduled(run) => {
                 let (policy, attempts, phase) = run.0.describe();
                 (Some(policy), attempts, phase)

@@ -9,10 +9,10 @@
 use std::task::Context;
 use std::time::{Duration, Instant};
 
-use super::attempt::{AttemptFn, AttemptOf, FailureOf, OutcomeOf, Progress, Read, RetryDecision};
+use super::attempt::{AttemptFn, AttemptOf, FailureOf, Progress, Read, RetryDecision};
 use super::policy::RetryPolicy;
 use crate::api_future::ApiFuture;
-use crate::error::{Error, hand_out, is_failure};
+use crate::error::{Error, Held, Outcome};
 use crate::panic::guarded;
 use crate::timeout::{Wait, earliest};
 
@@ -32,7 +32,7 @@ enum Phase<F: AttemptFn, V> {
     /// Waiting for the next attempt.
     Sleeping { until: Instant },
     /// The outcome, until a wait takes it.
-    Finished(Option<OutcomeOf<F, V>>),
+    Finished(Held<V, FailureOf<F>>),
 }
 
 /// The schedule of attempts, shared by retrying and polling.
@@ -120,7 +120,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
                         .and_then(|limit| now?.checked_add(limit)),
                 },
             },
-            Err(panicked) => Phase::Finished(Some(Err(panicked))),
+            Err(panicked) => Phase::Finished(Held::new(Err(panicked))),
         };
         let deadline = policy
             .deadline()
@@ -158,9 +158,8 @@ impl<F: AttemptFn, V> Schedule<F, V> {
     /// Drops the attempt in flight (which cancels it) and ends with `Cancelled`; false if the
     /// schedule had already finished.
     pub(crate) fn cancel(&mut self) -> bool {
-        match self.phase {
-            Phase::Finished(Some(Err(Error::Cancelled))) => true,
-            Phase::Finished(_) => false,
+        match &self.phase {
+            Phase::Finished(held) => matches!(held.peek(), Some(Err(Error::Cancelled))),
             _ => {
                 self.finish(Err(Error::Cancelled));
                 true
@@ -171,8 +170,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
     /// Whether the schedule finished with a failure; `None` while it runs.
     pub(crate) fn peek_failed(&self) -> Option<bool> {
         match &self.phase {
-            Phase::Finished(Some(outcome)) => Some(is_failure(outcome)),
-            Phase::Finished(None) => Some(false),
+            Phase::Finished(held) => Some(held.is_failure()),
             _ => None,
         }
     }
@@ -183,8 +181,8 @@ impl<F: AttemptFn, V> Schedule<F, V> {
             Phase::Attempt { .. } => "attempt in flight",
             Phase::Arrived(_) => "attempt done",
             Phase::Sleeping { .. } => "sleeping",
-            Phase::Finished(Some(_)) => "ready",
-            Phase::Finished(None) => "taken",
+            Phase::Finished(held) if held.peek().is_some() => "ready",
+            Phase::Finished(_) => "taken",
         };
         (&self.policy, self.started, phase)
     }
@@ -207,8 +205,8 @@ impl<F: AttemptFn, V> Schedule<F, V> {
         }
     }
 
-    fn finish(&mut self, outcome: OutcomeOf<F, V>) {
-        self.phase = Phase::Finished(Some(outcome));
+    fn finish(&mut self, outcome: Outcome<V, FailureOf<F>>) {
+        self.phase = Phase::Finished(Held::new(outcome));
     }
 
     /// Ends with the last operation error if there was one, else `DeadlineExceeded`.
@@ -378,9 +376,8 @@ impl<F: AttemptFn, V> Schedule<F, V> {
                     }
                 }
                 Phase::Arrived(_) => {
-                    if let Phase::Arrived(outcome) =
-                        std::mem::replace(&mut self.phase, Phase::Finished(None))
-                    {
+                    let taken = Phase::Finished(Held::new(Err(Error::Consumed)));
+                    if let Phase::Arrived(outcome) = std::mem::replace(&mut self.phase, taken) {
                         self.on_outcome(outcome);
                     }
                 }
@@ -402,11 +399,11 @@ impl<F: AttemptFn, V> Schedule<F, V> {
 
     /// Takes the outcome if the schedule finished: a value, `Failed` or `Panicked` once (then
     /// `Consumed`); `Cancelled`, `Abandoned` and `DeadlineExceeded` every time.
-    pub(crate) fn try_take(&mut self) -> Option<OutcomeOf<F, V>> {
-        let Phase::Finished(slot) = &mut self.phase else {
-            return None;
-        };
-        Some(hand_out(slot))
+    pub(crate) fn try_take(&mut self) -> Option<Outcome<V, FailureOf<F>>> {
+        match &mut self.phase {
+            Phase::Finished(held) => Some(held.hand_out()),
+            _ => None,
+        }
     }
 }
 

@@ -17,9 +17,9 @@ use async_executor::Executor;
 
 use crate::api_future::ApiFuture;
 use crate::core::awaitable::AwaitableConcurrentFuture;
-use crate::core::link::Outcome;
 use crate::core::promise::{Promise, WhenCancelled, promise};
 use crate::error::Error;
+use crate::error::Outcome;
 use crate::panic::caught;
 use crate::timeout;
 
