@@ -71,47 +71,64 @@ pub enum Error<E = BoxError> {
     WouldBlockExecutor,
 }
 
+/// `is_timeout()` and the other one-variant predicates, from `(name, variant, doc)`.
+macro_rules! predicates {
+    ($(($name:ident, $variant:pat, $doc:literal)),* $(,)?) => {
+        impl<E> Error<E> {
+            $(
+                #[doc = $doc]
+                pub fn $name(&self) -> bool {
+                    matches!(self, $variant)
+                }
+            )*
+        }
+    };
+}
+
+predicates!(
+    (
+        is_timeout,
+        Error::Timeout,
+        "`true` for [`Error::Timeout`]: the future is still pending."
+    ),
+    (
+        is_failed,
+        Error::Failed(_),
+        "`true` for [`Error::Failed`]: the operation reported its own error."
+    ),
+    (
+        is_cancelled,
+        Error::Cancelled,
+        "`true` for [`Error::Cancelled`]."
+    ),
+    (
+        is_abandoned,
+        Error::Abandoned,
+        "`true` for [`Error::Abandoned`]."
+    ),
+    (
+        is_panicked,
+        Error::Panicked(_),
+        "`true` for [`Error::Panicked`]."
+    ),
+    (
+        is_consumed,
+        Error::Consumed,
+        "`true` for [`Error::Consumed`]."
+    ),
+    (
+        is_deadline_exceeded,
+        Error::DeadlineExceeded,
+        "`true` for [`Error::DeadlineExceeded`]."
+    ),
+    (
+        is_would_block_executor,
+        Error::WouldBlockExecutor,
+        "`true` for [`Error::WouldBlockExecutor`]: the future is still pending."
+    ),
+);
+
 impl<E> Error<E> {
-    /// `true` for [`Error::Timeout`]: the future is still pending.
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Timeout)
-    }
-
-    /// `true` for [`Error::Failed`]: the operation reported its own error.
-    pub fn is_failed(&self) -> bool {
-        matches!(self, Error::Failed(_))
-    }
-
-    /// `true` for [`Error::Cancelled`].
-    pub fn is_cancelled(&self) -> bool {
-        matches!(self, Error::Cancelled)
-    }
-
-    /// `true` for [`Error::Abandoned`].
-    pub fn is_abandoned(&self) -> bool {
-        matches!(self, Error::Abandoned)
-    }
-
-    /// `true` for [`Error::Panicked`].
-    pub fn is_panicked(&self) -> bool {
-        matches!(self, Error::Panicked(_))
-    }
-
-    /// `true` for [`Error::Consumed`].
-    pub fn is_consumed(&self) -> bool {
-        matches!(self, Error::Consumed)
-    }
-
-    /// `true` for [`Error::DeadlineExceeded`].
-    pub fn is_deadline_exceeded(&self) -> bool {
-        matches!(self, Error::DeadlineExceeded)
-    }
-
-    /// `true` for [`Error::WouldBlockExecutor`]: the future is still pending.
-    pub fn is_would_block_executor(&self) -> bool {
-        matches!(self, Error::WouldBlockExecutor)
-    }
-
     /// `true` if this error is the future's outcome and that outcome is a failure: every
     /// variant but [`Timeout`](Error::Timeout) and
     /// [`WouldBlockExecutor`](Error::WouldBlockExecutor) (the future is still pending) and

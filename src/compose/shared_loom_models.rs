@@ -1,5 +1,5 @@
-//! Loom models of [`SharedFuture`]'s waiters against completion and against each other, over a real promise as
-//! the source. Each waiter is a loom thread in `block_on`: a wake-up lost on the way (the
+//! Loom models of [`SharedFuture`]'s waiters against completion and against each other, over
+//! a real promise as the source. Each waiter is a loom thread in `block_on`: a wake-up lost on the way (the
 //! promise's waker slot, the group's waker, the waiter list, a wake-up while polling) is a
 //! deadlock loom reports.
 
@@ -10,6 +10,7 @@ use loom::thread;
 
 use super::shared::SharedFuture;
 use crate::api_future::ApiFuture;
+use crate::core::promise::loom_models::sent;
 use crate::core::promise::promise;
 use crate::error::Error;
 use crate::sync::model::{Copies, Tracked, check};
@@ -18,52 +19,43 @@ fn value(outcome: Result<Tracked, Error<Arc<()>>>) -> u32 {
     outcome.expect("the shared value").id
 }
 
-/// One handle waits, the promise completes, a second handle registers meanwhile (and may
-/// find the first polling): both are woken and get a clone of the one value.
-#[test]
-fn two_waiters_vs_completion() {
-    check("shared: two waiters vs completion", Some(2), || {
+/// The promise completes while `other` does something with one handle; the other handle
+/// waits and gets the value, and the value is dropped once.
+fn against_completion(name: &str, other: fn(SharedFuture<Tracked, ()>)) {
+    check(name, Some(2), move || {
         let copies = Arc::new(Copies::default());
-        let (promise, future) = promise::<Tracked, ()>();
-        let mut first = SharedFuture::new(future);
-        let mut second = first.clone();
-        let waiter = thread::spawn(move || value(loom::future::block_on(&mut first)));
-        let producer = thread::spawn({
-            let copies = Arc::clone(&copies);
-            move || promise.set_result(Tracked::new(1, &copies))
-        });
-        assert_eq!(value(loom::future::block_on(&mut second)), 1);
-        assert_eq!(waiter.join().unwrap(), 1);
+        let (future, producer) = sent(&copies);
+        let mut staying = SharedFuture::new(future);
+        let other = {
+            let handle = staying.clone();
+            thread::spawn(move || other(handle))
+        };
+        assert_eq!(value(loom::future::block_on(&mut staying)), 1);
+        other.join().unwrap();
         producer.join().unwrap();
-        drop(second);
+        drop(staying);
         copies.assert_all_dropped();
     });
 }
 
+/// One handle waits, the promise completes, a second handle registers meanwhile (and may
+/// find the first polling): both are woken and get a clone of the one value.
+#[test]
+fn two_waiters_vs_completion() {
+    against_completion("shared: two waiters vs completion", |mut first| {
+        assert_eq!(value(loom::future::block_on(&mut first)), 1);
+    });
+}
+
 /// A handle polls once (maybe while the other polls) and is dropped, while the promise
-/// completes: the other handle's waiter is still woken, and the value is dropped once.
+/// completes: the other handle's waiter is still woken.
 #[test]
 fn waiter_leaves_vs_completion() {
-    check("shared: a waiter leaves vs completion", Some(2), || {
-        let copies = Arc::new(Copies::default());
-        let (promise, future) = promise::<Tracked, ()>();
-        let mut leaving = SharedFuture::new(future);
-        let mut staying = leaving.clone();
-        let leaver = thread::spawn(move || {
-            loom::future::block_on(std::future::poll_fn(|cx| {
-                let _ = leaving.poll_ready(cx);
-                Poll::Ready(())
-            }));
-        });
-        let producer = thread::spawn({
-            let copies = Arc::clone(&copies);
-            move || promise.set_result(Tracked::new(1, &copies))
-        });
-        assert_eq!(value(loom::future::block_on(&mut staying)), 1);
-        leaver.join().unwrap();
-        producer.join().unwrap();
-        drop(staying);
-        copies.assert_all_dropped();
+    against_completion("shared: a waiter leaves vs completion", |mut leaving| {
+        loom::future::block_on(std::future::poll_fn(|cx| {
+            let _ = leaving.poll_ready(cx);
+            Poll::Ready(())
+        }));
     });
 }
 

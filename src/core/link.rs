@@ -162,72 +162,89 @@ impl Link {
 mod loom_models {
     use std::future::poll_fn;
     use std::sync::Arc;
-
     use std::task::Waker;
 
     use loom::sync::atomic::AtomicBool;
-    use loom::thread;
+    use loom::thread::{self, JoinHandle};
 
     use super::*;
     use crate::sync::model::check;
 
+    /// The link, and what stands in for the channel, shared by a model's threads.
+    struct Ends {
+        link: Link,
+        sent: AtomicBool,
+        dropped: AtomicBool,
+    }
+
+    fn ends() -> Arc<Ends> {
+        Arc::new(Ends {
+            link: Link::new(),
+            sent: AtomicBool::new(false),
+            dropped: AtomicBool::new(false),
+        })
+    }
+
+    fn spawn(ends: &Arc<Ends>, run: fn(&Ends)) -> JoinHandle<()> {
+        let ends = Arc::clone(ends);
+        thread::spawn(move || run(&ends))
+    }
+
     /// The consumer waits for `finish`; once woken it sees what the producer did before.
-    fn await_finished(link: &Link, sent: &AtomicBool) {
+    fn await_finished(ends: &Ends) {
         loom::future::block_on(poll_fn(|cx| {
-            link.poll_finished(cx, || sent.load(Ordering::Acquire))
+            ends.link
+                .poll_finished(cx, || ends.sent.load(Ordering::Acquire))
         }));
-        assert!(sent.load(Ordering::Relaxed), "woken, send unseen");
+        assert!(ends.sent.load(Ordering::Relaxed), "woken, send unseen");
     }
 
     /// A producer waiter waits for `close`; once woken it sees the receiver dropped, and
     /// leaves nothing registered.
-    fn await_closed(link: &Link, dropped: &AtomicBool) {
+    fn await_closed(ends: &Ends) {
         let mut key = 0;
-        loom::future::block_on(poll_fn(|cx| link.poll_closed(&mut key, cx)));
-        link.leave_closed(key);
-        assert!(dropped.load(Ordering::Acquire), "woken, drop unseen");
+        loom::future::block_on(poll_fn(|cx| ends.link.poll_closed(&mut key, cx)));
+        ends.link.leave_closed(key);
+        assert!(ends.dropped.load(Ordering::Acquire), "woken, drop unseen");
     }
 
-    fn finish(link: &Link, sent: &AtomicBool) {
-        sent.store(true, Ordering::Release);
-        link.finish();
+    fn finish(ends: &Ends) {
+        ends.sent.store(true, Ordering::Release);
+        ends.link.finish();
     }
 
-    fn close(link: &Link, dropped: &AtomicBool) {
-        dropped.store(true, Ordering::Release);
-        link.close();
+    fn close(ends: &Ends) {
+        ends.dropped.store(true, Ordering::Release);
+        ends.link.close();
     }
 
-    /// A lost wake-up leaves `block_on` waiting forever, which loom reports as a deadlock.
+    /// One side announces, the other waits for it: a lost wake-up leaves `block_on` waiting
+    /// forever, which loom reports as a deadlock.
+    fn handshake(name: &str, announce: fn(&Ends), wait: fn(&Ends), bits: usize) {
+        check(name, None, move || {
+            let ends = ends();
+            let other = spawn(&ends, announce);
+            wait(&ends);
+            other.join().unwrap();
+            assert_eq!(ends.link.word.load(Ordering::Relaxed) & bits, bits);
+        });
+    }
+
     #[test]
     fn finish_vs_poll_finished() {
-        check("state: finish vs poll_finished", None, || {
-            let link = Arc::new(Link::new());
-            let sent = Arc::new(AtomicBool::new(false));
-            let producer = thread::spawn({
-                let (link, sent) = (Arc::clone(&link), Arc::clone(&sent));
-                move || finish(&link, &sent)
-            });
-            await_finished(&link, &sent);
-            producer.join().unwrap();
-            assert_eq!(link.word.load(Ordering::Relaxed), COMPLETE | ASYNC_WAITER);
-        });
+        let bits = COMPLETE | ASYNC_WAITER;
+        handshake(
+            "link: finish vs poll_finished",
+            finish,
+            await_finished,
+            bits,
+        );
     }
 
+    /// (A waiter that comes after the close registers nothing.)
     #[test]
     fn close_vs_poll_closed() {
-        check("state: close vs poll_closed", None, || {
-            let link = Arc::new(Link::new());
-            let dropped = Arc::new(AtomicBool::new(false));
-            let consumer = thread::spawn({
-                let (link, dropped) = (Arc::clone(&link), Arc::clone(&dropped));
-                move || close(&link, &dropped)
-            });
-            await_closed(&link, &dropped);
-            consumer.join().unwrap();
-            // A waiter that comes after the close registers nothing.
-            assert_ne!(link.word.load(Ordering::Relaxed) & CLOSED, 0);
-        });
+        handshake("link: close vs poll_closed", close, await_closed, CLOSED);
     }
 
     /// Two producer waiters (two tasks racing their parts of the work against cancellation)
@@ -235,26 +252,20 @@ mod loom_models {
     /// and nothing stays registered.
     #[test]
     fn every_producer_waiter_vs_close() {
-        check("state: every producer waiter vs close", Some(2), || {
-            let link = Arc::new(Link::new());
-            let dropped = Arc::new(AtomicBool::new(false));
-            let other = thread::spawn({
-                let (link, dropped) = (Arc::clone(&link), Arc::clone(&dropped));
-                move || await_closed(&link, &dropped)
-            });
-            let consumer = thread::spawn({
-                let (link, dropped) = (Arc::clone(&link), Arc::clone(&dropped));
-                move || close(&link, &dropped)
-            });
+        check("link: every producer waiter vs close", Some(2), || {
+            let ends = ends();
+            let threads = [spawn(&ends, await_closed), spawn(&ends, close)];
             // A waiter that looks once and leaves (a timed-out wait, a dropped future)...
             let mut key = 0;
-            let _ = link.poll_closed(&mut key, &mut Context::from_waker(Waker::noop()));
-            link.leave_closed(key);
+            let noop = &mut Context::from_waker(Waker::noop());
+            let _ = ends.link.poll_closed(&mut key, noop);
+            ends.link.leave_closed(key);
             // ...then waits for real.
-            await_closed(&link, &dropped);
-            other.join().unwrap();
-            consumer.join().unwrap();
-            let left = link.producer.get().map_or(0, WakerList::len);
+            await_closed(&ends);
+            threads
+                .into_iter()
+                .for_each(|thread| thread.join().unwrap());
+            let left = ends.link.producer.get().map_or(0, WakerList::len);
             assert_eq!(left, 0, "a waker stayed registered");
         });
     }
@@ -262,30 +273,19 @@ mod loom_models {
     /// Both handshakes on one word at once: neither disturbs the other.
     #[test]
     fn all_four_on_one_word() {
-        check("state: all four on one word", Some(2), || {
-            let link = Arc::new(Link::new());
-            let sent = Arc::new(AtomicBool::new(false));
-            let dropped = Arc::new(AtomicBool::new(false));
+        check("link: all four on one word", Some(2), || {
+            let ends = ends();
             let threads = [
-                thread::spawn({
-                    let (link, sent) = (Arc::clone(&link), Arc::clone(&sent));
-                    move || finish(&link, &sent)
-                }),
-                thread::spawn({
-                    let (link, dropped) = (Arc::clone(&link), Arc::clone(&dropped));
-                    move || close(&link, &dropped)
-                }),
-                thread::spawn({
-                    let (link, dropped) = (Arc::clone(&link), Arc::clone(&dropped));
-                    move || await_closed(&link, &dropped)
-                }),
+                spawn(&ends, finish),
+                spawn(&ends, close),
+                spawn(&ends, await_closed),
             ];
-            await_finished(&link, &sent);
-            for thread in threads {
-                thread.join().unwrap();
-            }
+            await_finished(&ends);
+            threads
+                .into_iter()
+                .for_each(|thread| thread.join().unwrap());
             let all = COMPLETE | ASYNC_WAITER | CLOSED;
-            assert_eq!(link.word.load(Ordering::Relaxed) & all, all);
+            assert_eq!(ends.link.word.load(Ordering::Relaxed) & all, all);
         });
     }
 }

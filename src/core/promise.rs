@@ -255,22 +255,20 @@ impl<T, E> fmt::Debug for Promise<T, E> {
     }
 }
 
-/// Loom models of the callback relay (`relay.rs`), kept here beside `promise()` which they
-/// drive, so that relay.rs imports nothing from above it. Over a real promise: the producer sends and (through its wake-up)
-/// delivers while the consumer adds callbacks, cancels and waits. The consumer's calls take
+/// Loom models of the callback relay (`relay.rs`), kept here beside `promise()`, which they
+/// drive. Over a real promise: the producer sends and (through its wake-up) delivers while
+/// the consumer adds callbacks, cancels and waits. The consumer's calls take
 /// `&mut` of its future, so they run one after another on one thread, as in real use. The
 /// oneshot channel's own atomics are std's: loom runs them but does not explore their orders.
 #[cfg(all(test, apifuture_loom))]
-mod loom_models {
-    use std::sync::Mutex as StdMutex;
+pub(crate) mod loom_models {
+    use std::sync::{Arc, Mutex as StdMutex};
 
-    use loom::thread;
-
-    use std::sync::Arc;
+    use loom::thread::{self, JoinHandle};
 
     use super::promise;
-    use crate::error::Error;
-    use crate::error::Outcome;
+    use crate::core::awaitable::AwaitableConcurrentFuture;
+    use crate::error::{Error, Outcome};
     use crate::sync::model::{Copies, Tracked, check};
 
     /// What a callback or the waiter got.
@@ -298,63 +296,64 @@ mod loom_models {
         move |outcome| log.lock().unwrap().push((name, seen(outcome)))
     }
 
+    /// A future whose producer sends a value from its own thread.
+    pub(crate) fn sent(
+        copies: &Arc<Copies>,
+    ) -> (AwaitableConcurrentFuture<Tracked, ()>, JoinHandle<()>) {
+        let (promise, future) = promise::<Tracked, ()>();
+        let copies = Arc::clone(copies);
+        let producer = thread::spawn(move || promise.set_result(Tracked::new(1, &copies)));
+        (future, producer)
+    }
+
     fn sorted(log: &Log) -> Vec<(u8, Seen)> {
         let mut log = log.lock().unwrap().clone();
         log.sort();
         log
     }
 
-    /// Delivery races the first callback's relay set-up, a second callback and the waiter's
-    /// own deliveries: each callback runs once, before the waiter returns, with the value the
-    /// waiter gets; the waiter is woken; the value is dropped once.
-    #[test]
-    fn deliver_vs_add_vs_wait() {
-        check("callbacks: deliver vs add vs wait", None, || {
+    /// A producer sends a value while `consume` (adding callbacks, cancelling) runs on the
+    /// consumer's side; then the consumer waits. The callbacks and the waiter all see the
+    /// outcome `consume` expects (`Seen`), each callback once; the value is dropped once, by
+    /// the consumer or, refused, by the producer.
+    fn relay_model(
+        name: &str,
+        consume: fn(&mut AwaitableConcurrentFuture<Tracked, ()>, &Log) -> Seen,
+    ) {
+        check(name, None, move || {
             let copies = Arc::new(Copies::default());
             let log = Log::default();
-            let (promise, mut future) = promise::<Tracked, ()>();
-            let producer = thread::spawn({
-                let copies = Arc::clone(&copies);
-                move || promise.set_result(Tracked::new(1, &copies))
-            });
-            future.add_done_callback(logging(&log, 1));
-            future.add_done_callback(logging(&log, 2));
+            let (mut future, producer) = sent(&copies);
+            let expected = consume(&mut future, &log);
             let outcome = loom::future::block_on(&mut future);
-            assert_eq!(seen(&outcome), Seen::Value(1));
-            assert_eq!(sorted(&log), [(1, Seen::Value(1)), (2, Seen::Value(1))]);
+            assert_eq!(seen(&outcome), expected);
+            assert_eq!(sorted(&log), [(1, expected), (2, expected)]);
             drop((outcome, future));
             producer.join().unwrap();
             copies.assert_all_dropped();
         });
     }
 
+    /// Delivery races the first callback's relay set-up, a second callback and the waiter's
+    /// own deliveries; the waiter is woken.
+    #[test]
+    fn deliver_vs_add_vs_wait() {
+        relay_model("relay: deliver vs add vs wait", |future, log| {
+            future.add_done_callback(logging(log, 1));
+            future.add_done_callback(logging(log, 2));
+            Seen::Value(1)
+        });
+    }
+
     /// Delivery races a cancel: one of them wins, and the callbacks (queued before the cancel
-    /// or added after it) and the waiter all see the winner's outcome; the value is dropped
-    /// once, by the consumer or, refused, by the producer.
+    /// or added after it) and the waiter all see the winner's outcome.
     #[test]
     fn deliver_vs_cancel() {
-        check("callbacks: deliver vs cancel", None, || {
-            let copies = Arc::new(Copies::default());
-            let log = Log::default();
-            let (promise, mut future) = promise::<Tracked, ()>();
-            let producer = thread::spawn({
-                let copies = Arc::clone(&copies);
-                move || promise.set_result(Tracked::new(1, &copies))
-            });
-            future.add_done_callback(logging(&log, 1));
+        relay_model("relay: deliver vs cancel", |future, log| {
+            future.add_done_callback(logging(log, 1));
             let cancelled = future.future().cancel();
-            future.add_done_callback(logging(&log, 2));
-            let outcome = loom::future::block_on(&mut future);
-            let winner = if cancelled {
-                Seen::Cancelled
-            } else {
-                Seen::Value(1)
-            };
-            assert_eq!(seen(&outcome), winner);
-            assert_eq!(sorted(&log), [(1, winner), (2, winner)]);
-            drop((outcome, future));
-            producer.join().unwrap();
-            copies.assert_all_dropped();
+            future.add_done_callback(logging(log, 2));
+            [Seen::Value(1), Seen::Cancelled][usize::from(cancelled)]
         });
     }
 }

@@ -14,7 +14,6 @@
 //! within its own limit, so a slow callback can never stretch a timed wait, and the outcome is
 //! "not there yet" for every look (`done`, `try_result`, a zero wait) until the callbacks ran.
 
-use std::fmt;
 use std::mem;
 use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll, Wake};
@@ -252,13 +251,5 @@ impl<T, E> Relay<T, E> {
             Delivery::Done(_) => "ready",
             Delivery::Closed => "taken",
         }
-    }
-}
-
-impl<T, E> fmt::Debug for Relay<T, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Relay")
-            .field("state", &self.state())
-            .finish_non_exhaustive()
     }
 }

@@ -181,122 +181,46 @@ where
     }
 }
 
-impl<F: AttemptFn> Retry<F> {
-    /// Sets how an operation error is read; the default retries every error. `classify` gets
-    /// the attempts' own error (`&E` where the attempts are `ApiFuture<Failure = E>`).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use apifuture::{failed, retry, ApiFuture, Error, RetryDecision, RetryPolicy};
-    ///
-    /// let mut call = retry(RetryPolicy::new(), |_| failed::<u32, u16>(400))
-    ///     .when(|status| if *status == 400 { RetryDecision::Stop } else { RetryDecision::Retry });
-    /// assert_eq!(call.result(Duration::from_secs(30)), Err(Error::Failed(400)));
-    /// assert_eq!(call.attempts(), 1);
-    /// ```
-    pub fn when(
-        mut self,
-        classify: impl FnMut(&FailureOf<F>) -> RetryDecision + Send + 'static,
-    ) -> Self {
-        self.run
-            .with(|schedule| schedule.set_classify(Box::new(classify)));
-        self
-    }
-
-    /// Calls `notify(&error, delay)` before each sleep that follows a `Failed(error)` and will
-    /// be taken: exactly once per such sleep, a zero delay included.
-    ///
-    /// A sleep is announced only after the attempt budget and the deadline have allowed it, so
-    /// the last failure before giving up, and a `RetryAfter` or backoff that the deadline
-    /// refuses, are never announced. Nor are sleeps after an abandoned or timed-out attempt or a
-    /// poll's `Pending` (there is no error to show), nor a sleep resumed by a later wait after a
-    /// wait's own timeout.
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    /// use std::time::Duration;
-    /// use apifuture::{failed, ready, retry, ApiFuture, AwaitableConcurrentFuture, RetryPolicy};
-    ///
-    /// let log = Arc::new(Mutex::new(Vec::new()));
-    /// let seen = Arc::clone(&log);
-    /// let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
-    /// let mut call = retry(policy, |attempt| -> AwaitableConcurrentFuture<u32, &str> {
-    ///     if attempt == 1 { failed("busy") } else { ready(attempt) }
-    /// })
-    /// .notify(move |error, delay| seen.lock().unwrap().push((*error, delay)));
-    /// assert_eq!(call.result(None).unwrap(), 2);
-    /// assert_eq!(log.lock().unwrap().len(), 1);
-    /// ```
-    pub fn notify(mut self, notify: impl FnMut(&FailureOf<F>, Duration) + Send + 'static) -> Self {
-        self.run
-            .with(|schedule| schedule.set_notify(Box::new(notify)));
-        self
-    }
-
-    /// How many attempts (or probes) have started.
-    ///
-    /// ```
-    /// use apifuture::{ready, retry, BoxError, RetryPolicy};
-    /// let call = retry(RetryPolicy::new(), |_| ready::<u8, BoxError>(1));
-    /// assert_eq!(call.attempts(), 1); // the first starts at once
-    /// ```
-    pub fn attempts(&self) -> u32 {
-        self.run.attempts()
-    }
-
-    /// Cancels the attempt in flight and starts no new one: later waits return
-    /// `Err(Error::Cancelled)`. Returns false if the retry had already finished.
-    ///
-    /// ```
-    /// use apifuture::{promise, retry, ApiFuture, Error, RetryPolicy};
-    /// let (producer, attempt) = promise::<u8, &str>();
-    /// let mut attempt = Some(attempt);
-    /// let mut call = retry(RetryPolicy::new(), move |_| attempt.take().unwrap());
-    /// assert!(call.cancel());
-    /// assert!(producer.is_cancelled());
-    /// assert_eq!(call.result(None), Err(Error::Cancelled));
-    /// ```
-    pub fn cancel(&mut self) -> bool {
-        self.run.cancel()
-    }
-}
-
-impl<F: ProbeFn> Polling<F> {
-    /// Sets how a probe's error is read, as [`Retry::when`] does; the default retries every
-    /// error.
-    pub fn when(
-        mut self,
-        classify: impl FnMut(&FailureOf<F>) -> RetryDecision + Send + 'static,
-    ) -> Self {
-        self.run
-            .with(|schedule| schedule.set_classify(Box::new(classify)));
-        self
-    }
-
-    /// Calls `notify(&error, delay)` before each sleep that follows a failed probe and will be
-    /// taken, as [`Retry::notify`] does (never after a `Pending` answer).
-    pub fn notify(mut self, notify: impl FnMut(&FailureOf<F>, Duration) + Send + 'static) -> Self {
-        self.run
-            .with(|schedule| schedule.set_notify(Box::new(notify)));
-        self
-    }
-
-    /// How many probes have started, `Pending` answers included.
-    pub fn attempts(&self) -> u32 {
-        self.run.attempts()
-    }
-
-    /// Cancels the probe in flight and starts no new one: later waits return
-    /// `Err(Error::Cancelled)`. Returns false if the poll had already finished.
-    pub fn cancel(&mut self) -> bool {
-        self.run.cancel()
-    }
-}
-
-/// `ApiFuture`, `Future`, `FusedFuture` and `Debug` for [`Retry`] and [`Polling`], which differ
-/// only in how their schedule reads an attempt's value.
+/// The methods, `ApiFuture`, `Future`, `FusedFuture` and `Debug` of [`Retry`] and [`Polling`],
+/// which differ only in how their schedule reads an attempt's value (and in their docs).
 macro_rules! schedule_future {
-    ($ty:ident, $bound:ident, $value:ty) => {
+    (
+        $ty:ident, $bound:ident, $value:ty,
+        when: $(#[$when:meta])*
+        notify: $(#[$notify:meta])*
+        attempts: $(#[$attempts:meta])*
+        cancel: $(#[$cancel:meta])*
+    ) => {
+        impl<F: $bound> $ty<F> {
+            $(#[$when])*
+            pub fn when(
+                mut self,
+                classify: impl FnMut(&FailureOf<F>) -> RetryDecision + Send + 'static,
+            ) -> Self {
+                self.run.with(|schedule| schedule.set_classify(Box::new(classify)));
+                self
+            }
+
+            $(#[$notify])*
+            pub fn notify(
+                mut self,
+                notify: impl FnMut(&FailureOf<F>, Duration) + Send + 'static,
+            ) -> Self {
+                self.run.with(|schedule| schedule.set_notify(Box::new(notify)));
+                self
+            }
+
+            $(#[$attempts])*
+            pub fn attempts(&self) -> u32 {
+                self.run.attempts()
+            }
+
+            $(#[$cancel])*
+            pub fn cancel(&mut self) -> bool {
+                self.run.cancel()
+            }
+        }
+
         impl<F: $bound> ApiFuture for $ty<F> {
             type Value = $value;
             type Failure = FailureOf<F>;
@@ -342,8 +266,83 @@ macro_rules! schedule_future {
     };
 }
 
-schedule_future!(Retry, AttemptFn, ValueOf<F>);
-schedule_future!(Polling, ProbeFn, F::Ready);
+schedule_future! {
+    Retry, AttemptFn, ValueOf<F>,
+    when:
+        /// Sets how an operation error is read; the default retries every error. `classify` gets
+        /// the attempts' own error (`&E` where the attempts are `ApiFuture<Failure = E>`).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use apifuture::{failed, retry, ApiFuture, Error, RetryDecision, RetryPolicy};
+        ///
+        /// let mut call = retry(RetryPolicy::new(), |_| failed::<u32, u16>(400))
+        ///     .when(|status| if *status == 400 { RetryDecision::Stop } else { RetryDecision::Retry });
+        /// assert_eq!(call.result(Duration::from_secs(30)), Err(Error::Failed(400)));
+        /// assert_eq!(call.attempts(), 1);
+        /// ```
+    notify:
+        /// Calls `notify(&error, delay)` before each sleep that follows a `Failed(error)` and will
+        /// be taken: exactly once per such sleep, a zero delay included.
+        ///
+        /// A sleep is announced only after the attempt budget and the deadline have allowed it, so
+        /// the last failure before giving up, and a `RetryAfter` or backoff that the deadline
+        /// refuses, are never announced. Nor are sleeps after an abandoned or timed-out attempt or a
+        /// poll's `Pending` (there is no error to show), nor a sleep resumed by a later wait after a
+        /// wait's own timeout.
+        ///
+        /// ```
+        /// use std::sync::{Arc, Mutex};
+        /// use std::time::Duration;
+        /// use apifuture::{failed, ready, retry, ApiFuture, AwaitableConcurrentFuture, RetryPolicy};
+        ///
+        /// let log = Arc::new(Mutex::new(Vec::new()));
+        /// let seen = Arc::clone(&log);
+        /// let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+        /// let mut call = retry(policy, |attempt| -> AwaitableConcurrentFuture<u32, &str> {
+        ///     if attempt == 1 { failed("busy") } else { ready(attempt) }
+        /// })
+        /// .notify(move |error, delay| seen.lock().unwrap().push((*error, delay)));
+        /// assert_eq!(call.result(None).unwrap(), 2);
+        /// assert_eq!(log.lock().unwrap().len(), 1);
+        /// ```
+    attempts:
+        /// How many attempts (or probes) have started.
+        ///
+        /// ```
+        /// use apifuture::{ready, retry, BoxError, RetryPolicy};
+        /// let call = retry(RetryPolicy::new(), |_| ready::<u8, BoxError>(1));
+        /// assert_eq!(call.attempts(), 1); // the first starts at once
+        /// ```
+    cancel:
+        /// Cancels the attempt in flight and starts no new one: later waits return
+        /// `Err(Error::Cancelled)`. Returns false if the retry had already finished.
+        ///
+        /// ```
+        /// use apifuture::{promise, retry, ApiFuture, Error, RetryPolicy};
+        /// let (producer, attempt) = promise::<u8, &str>();
+        /// let mut attempt = Some(attempt);
+        /// let mut call = retry(RetryPolicy::new(), move |_| attempt.take().unwrap());
+        /// assert!(call.cancel());
+        /// assert!(producer.is_cancelled());
+        /// assert_eq!(call.result(None), Err(Error::Cancelled));
+        /// ```
+}
+
+schedule_future! {
+    Polling, ProbeFn, F::Ready,
+    when:
+        /// Sets how a probe's error is read, as [`Retry::when`] does; the default retries every
+        /// error.
+    notify:
+        /// Calls `notify(&error, delay)` before each sleep that follows a failed probe and will be
+        /// taken, as [`Retry::notify`] does (never after a `Pending` answer).
+    attempts:
+        /// How many probes have started, `Pending` answers included.
+    cancel:
+        /// Cancels the probe in flight and starts no new one: later waits return
+        /// `Err(Error::Cancelled)`. Returns false if the poll had already finished.
+}
 
 /// A retry's state: most first attempts succeed at once, and then there is nothing to schedule,
 /// only a value to hand out.
