@@ -37,7 +37,7 @@ where
     Fut: Future<Output = Result<T, E>> + Send,
 {
     FromFuture {
-        state: Driven::Running(Box::pin(fut)),
+        driven: Driven::Running(Box::pin(fut)),
         terminated: false,
     }
 }
@@ -45,7 +45,7 @@ where
 /// The future of [`from_future`].
 #[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
 pub struct FromFuture<Fut: Future> {
-    state: Driven<Fut>,
+    driven: Driven<Fut>,
     /// A poll returned `Ready` (`FusedFuture`).
     terminated: bool,
 }
@@ -71,10 +71,10 @@ where
     type Failure = E;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Driven::Running(fut) = &mut self.state else {
+        let Driven::Running(fut) = &mut self.driven else {
             return Poll::Ready(());
         };
-        self.state = match caught(|| fut.as_mut().poll(cx)) {
+        self.driven = match caught(|| fut.as_mut().poll(cx)) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(outcome)) => Driven::Done(outcome),
             Err(message) => Driven::Panicked(message),
@@ -83,9 +83,9 @@ where
     }
 
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
-        let outcome = match std::mem::replace(&mut self.state, Driven::Taken) {
+        let outcome = match std::mem::replace(&mut self.driven, Driven::Taken) {
             Driven::Running(fut) => {
-                self.state = Driven::Running(fut);
+                self.driven = Driven::Running(fut);
                 return None;
             }
             Driven::Done(outcome) => outcome.map_err(Error::Failed),
@@ -96,7 +96,7 @@ where
     }
 
     fn peek_failed(&mut self) -> Option<bool> {
-        match &self.state {
+        match &self.driven {
             Driven::Running(_) => None,
             Driven::Done(outcome) => Some(outcome.is_err()),
             Driven::Panicked(_) => Some(true),
@@ -112,7 +112,7 @@ future_by_poll_outcome!(
 
 impl<Fut: Future> fmt::Debug for FromFuture<Fut> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.state {
+        let state = match self.driven {
             Driven::Running(_) => "pending",
             Driven::Done(_) | Driven::Panicked(_) => "ready",
             Driven::Taken => "taken",

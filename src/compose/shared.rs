@@ -93,7 +93,7 @@ pub struct SharedFuture<T, E = BoxError> {
 
 /// What the handles share: the word, the waiters, the outcome once there, and the source.
 struct Group<T, E, S: ?Sized> {
-    state: AtomicUsize,
+    word: AtomicUsize,
     waiters: WakerList,
     outcome: OnceLock<Outcome<T, E>>,
     source: S,
@@ -199,25 +199,25 @@ impl<T, E, S: ?Sized> Group<T, E, S> {
     /// The group's waker was woken: disarm, and wake every waiter, or leave that to the
     /// poller if someone is polling (the waiters could only find the source busy).
     fn notify(&self) {
-        let mut state = self.state.load(Ordering::Acquire);
+        let mut word = self.word.load(Ordering::Acquire);
         loop {
-            let next = if state & POLLING != 0 {
-                state | NOTIFIED
+            let next = if word & POLLING != 0 {
+                word | NOTIFIED
             } else {
-                state & !ARMED
+                word & !ARMED
             };
-            if next == state {
+            if next == word {
                 break;
             }
             match self
-                .state
-                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+                .word
+                .compare_exchange_weak(word, next, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => break,
-                Err(actual) => state = actual,
+                Err(actual) => word = actual,
             }
         }
-        if state & POLLING == 0 {
+        if word & POLLING == 0 {
             self.waiters.wake_all();
         }
     }
@@ -244,7 +244,7 @@ impl<T, E> SharedFuture<T, E> {
     {
         SharedFuture {
             group: Arc::new(Group {
-                state: AtomicUsize::new(0),
+                word: AtomicUsize::new(0),
                 waiters: WakerList::default(),
                 outcome: OnceLock::new(),
                 source: Mutex::new(SourceCell {
@@ -278,47 +278,47 @@ impl<T, E> SharedFuture<T, E> {
     /// says. True once the outcome is in the group.
     #[inline]
     fn drive(&self, step: Step) -> bool {
-        let state = self.group.state.load(Ordering::Acquire);
+        let word = self.group.word.load(Ordering::Acquire);
         // Complete, or armed: the source has nothing new to say until it wakes the group.
         // Busy: only a registered waiter has to make sure the poller knows it came.
-        if state & (ARMED | COMPLETE) != 0 || state & POLLING != 0 && step != Step::Wait {
-            return state & COMPLETE != 0;
+        if word & (ARMED | COMPLETE) != 0 || word & POLLING != 0 && step != Step::Wait {
+            return word & COMPLETE != 0;
         }
-        self.drive_idle(step, state)
+        self.drive_idle(step, word)
     }
 
     /// [`drive`](Self::drive) past its first look at the word.
     #[inline(never)]
-    fn drive_idle(&self, step: Step, mut state: usize) -> bool {
+    fn drive_idle(&self, step: Step, mut word: usize) -> bool {
         let group = &*self.group;
         loop {
-            if state & COMPLETE != 0 {
+            if word & COMPLETE != 0 {
                 return true;
             }
-            if state & ARMED != 0 {
+            if word & ARMED != 0 {
                 return false;
             }
-            if state & POLLING != 0 {
+            if word & POLLING != 0 {
                 if step != Step::Wait {
                     return false;
                 }
                 // A registered waiter: the poller must know it came, in case it only looks.
-                let previous = group.state.fetch_or(WAITING, Ordering::AcqRel);
+                let previous = group.word.fetch_or(WAITING, Ordering::AcqRel);
                 if previous & POLLING != 0 {
                     return false;
                 }
                 // The poller left meanwhile: try again.
-                state = previous | WAITING;
+                word = previous | WAITING;
                 continue;
             }
-            match group.state.compare_exchange_weak(
-                state,
+            match group.word.compare_exchange_weak(
+                word,
                 POLLING,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
                 Ok(_) => break,
-                Err(actual) => state = actual,
+                Err(actual) => word = actual,
             }
         }
         match group.source.step(&self.group, step != Step::Look) {
@@ -326,7 +326,7 @@ impl<T, E> SharedFuture<T, E> {
                 // Only the poller sets it, once: the source is gone with it.
                 let _ = group.outcome.set(outcome);
                 group.source.clear();
-                group.state.store(COMPLETE, Ordering::Release);
+                group.word.store(COMPLETE, Ordering::Release);
                 group.waiters.wake_all();
                 true
             }
@@ -340,19 +340,19 @@ impl<T, E> SharedFuture<T, E> {
                 };
                 // One step from `POLLING` to what follows, so that no waiter ever sees a
                 // source armed that is not.
-                let mut state = group.state.load(Ordering::Acquire);
+                let mut word = group.word.load(Ordering::Acquire);
                 loop {
-                    let missed = state & missed != 0;
+                    let missed = word & missed != 0;
                     let next = if missed { 0 } else { idle };
-                    match group.state.compare_exchange_weak(
-                        state,
+                    match group.word.compare_exchange_weak(
+                        word,
                         next,
                         Ordering::AcqRel,
                         Ordering::Acquire,
                     ) {
                         Ok(_) if missed => break group.waiters.wake_all(),
                         Ok(_) => break,
-                        Err(actual) => state = actual,
+                        Err(actual) => word = actual,
                     }
                 }
                 false
@@ -427,7 +427,7 @@ where
             Ok(value) => Ok(value.clone()),
             Err(error) => Err(error.clone()),
         };
-        // A state stays, to be returned again by the next wait (the rule of `Held`).
+        // A word stays, to be returned again by the next wait (the rule of `Held`).
         self.taken = !outcome.as_ref().is_err_and(Error::is_state);
         Some(outcome)
     }
@@ -448,17 +448,17 @@ future_by_poll_outcome!([T, E] SharedFuture<T, E>, [T: Clone + Send + Sync, E: S
 
 impl<T, E> fmt::Debug for SharedFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = if self.taken {
+        let word = if self.taken {
             "taken"
         } else if self.group.outcome.get().is_some() {
             "ready"
-        } else if self.group.state.load(Ordering::Acquire) & POLLING != 0 {
+        } else if self.group.word.load(Ordering::Acquire) & POLLING != 0 {
             "pending (being polled)"
         } else {
             "pending"
         };
         f.debug_struct("SharedFuture")
-            .field("state", &state)
+            .field("word", &word)
             .field("handles", &Arc::strong_count(&self.group))
             .finish_non_exhaustive()
     }

@@ -239,7 +239,7 @@ future_by_poll_outcome!([T: Send, E: Send] AwaitableConcurrentFuture<T, E>, []);
 impl<T, E> fmt::Debug for AwaitableConcurrentFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AwaitableConcurrentFuture")
-            .field("state", &self.inner.state())
+            .field("state", &self.inner.describe())
             .finish_non_exhaustive()
     }
 }

@@ -286,7 +286,7 @@ impl<T, E> ConcurrentFuture<T, E> {
             Inbox::Relayed(relay) => {
                 // The relay decides under its lock, so the producer's delivery and this cancel
                 // have one winner, and the callbacks see that one.
-                if !relay.close() {
+                if !relay.cancel() {
                     return false;
                 }
                 self.inbox = Inbox::Cancelled;
@@ -458,12 +458,12 @@ impl<T, E> ConcurrentFuture<T, E> {
 impl<T, E> ConcurrentFuture<T, E> {
     /// Where the future stands, in a word, for `Debug`: `pending`, `ready` (an outcome to
     /// take), `taken`, `cancelled` or `abandoned`. Never waits for a lock another thread holds.
-    pub(crate) fn state(&self) -> &'static str {
+    pub(crate) fn describe(&self) -> &'static str {
         match &self.inbox {
             Inbox::Channel(receiver) if receiver.has_message() => "ready",
             Inbox::Channel(receiver) if receiver.is_closed() => "abandoned",
             Inbox::Channel(_) => "pending",
-            Inbox::Relayed(relay) => relay.state(),
+            Inbox::Relayed(relay) => relay.describe(),
             Inbox::Taken => "taken",
             Inbox::Cancelled => "cancelled",
             Inbox::Abandoned => "abandoned",
@@ -474,7 +474,7 @@ impl<T, E> ConcurrentFuture<T, E> {
 impl<T, E> fmt::Debug for ConcurrentFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConcurrentFuture")
-            .field("state", &self.state())
+            .field("state", &self.describe())
             .finish_non_exhaustive()
     }
 }

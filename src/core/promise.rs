@@ -75,7 +75,7 @@ impl<T, E> Promise<T, E> {
     /// ```
     #[inline]
     pub fn set_result(self, value: T) {
-        self.deliver(Ok(value));
+        self.send(Ok(value));
     }
 
     /// Completes the future with the operation's error: the waiter gets
@@ -89,7 +89,7 @@ impl<T, E> Promise<T, E> {
     /// ```
     #[inline]
     pub fn set_error(self, error: E) {
-        self.deliver(Err(Error::Failed(error)));
+        self.send(Err(Error::Failed(error)));
     }
 
     /// Completes the future with `Ok(value)` or `Err(error)`, as
@@ -103,7 +103,7 @@ impl<T, E> Promise<T, E> {
     /// ```
     #[inline]
     pub fn complete(self, outcome: Result<T, E>) {
-        self.deliver(outcome.map_err(Error::Failed));
+        self.send(outcome.map_err(Error::Failed));
     }
 
     /// Whether nobody waits any more: the future was cancelled or dropped. Long-running work
@@ -176,7 +176,7 @@ impl<T, E> Promise<T, E> {
 
     /// Delivers any outcome, including the ones only the crate makes (`Panicked`).
     #[inline]
-    pub(crate) fn deliver(mut self, outcome: Outcome<T, E>) {
+    pub(crate) fn send(mut self, outcome: Outcome<T, E>) {
         if let Some(sender) = self.sender.take() {
             // An error here means the future is gone; dropping the outcome is all there is to do.
             drop(sender.send(outcome));

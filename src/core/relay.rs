@@ -210,7 +210,7 @@ impl<T, E> Relay<T, E> {
     /// Closes the relay if no outcome came: drops the receiver (the producer sees it as
     /// cancelled) and runs the queued callbacks with `Cancelled`. False if an outcome is there
     /// or on its way; then nothing changes.
-    pub(crate) fn close(&self) -> bool {
+    pub(crate) fn cancel(&self) -> bool {
         let mut state = self.lock();
         match &state.delivery {
             Delivery::Waiting(receiver) if !(receiver.has_message() || receiver.is_closed()) => {}
@@ -242,7 +242,7 @@ impl<T, E> Relay<T, E> {
     /// Where the relay stands, for `Debug`: `pending` (also while the callbacks run, or when
     /// another thread holds the lock for an instant: `Debug` never waits for it), `ready`,
     /// `taken` (or cancelled: the consumer tells those apart).
-    pub(crate) fn state(&self) -> &'static str {
+    pub(crate) fn describe(&self) -> &'static str {
         let Ok(state) = self.state.try_lock() else {
             return "pending";
         };

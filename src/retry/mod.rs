@@ -43,7 +43,7 @@ use crate::timeout::{self, Deadline, Sleep, Wait};
 /// flight (which cancels it) and starts no new one.
 #[must_use = "dropping a retry cancels its attempt in flight; .await it, wait on it, or detach() it"]
 pub struct Retry<F: AttemptFn> {
-    run: Run<F, ValueOf<F>>,
+    course: Course<F, ValueOf<F>>,
     /// A poll returned `Ready` (`FusedFuture`).
     terminated: bool,
 }
@@ -57,7 +57,7 @@ pub struct Retry<F: AttemptFn> {
 /// `A: ApiFuture<Value = Progress<T>>` implements).
 #[must_use = "dropping a poll cancels its probe in flight; .await it, wait on it, or detach() it"]
 pub struct Polling<F: ProbeFn> {
-    run: Run<F, F::Ready>,
+    course: Course<F, F::Ready>,
     /// A poll returned `Ready` (`FusedFuture`).
     terminated: bool,
 }
@@ -118,7 +118,7 @@ where
     A: ApiFuture,
 {
     Retry {
-        run: Run::start(policy, attempt, Progress::Ready, false),
+        course: Course::start(policy, attempt, Progress::Ready, false),
         terminated: false,
     }
 }
@@ -176,7 +176,7 @@ where
     T: Send,
 {
     Polling {
-        run: Run::start(policy, probe, |progress| progress, true),
+        course: Course::start(policy, probe, |progress| progress, true),
         terminated: false,
     }
 }
@@ -197,7 +197,7 @@ macro_rules! schedule_future {
                 mut self,
                 classify: impl FnMut(&FailureOf<F>) -> RetryDecision + Send + 'static,
             ) -> Self {
-                self.run.with(|schedule| schedule.set_classify(Box::new(classify)));
+                self.course.with(|schedule| schedule.set_classify(Box::new(classify)));
                 self
             }
 
@@ -206,18 +206,18 @@ macro_rules! schedule_future {
                 mut self,
                 notify: impl FnMut(&FailureOf<F>, Duration) + Send + 'static,
             ) -> Self {
-                self.run.with(|schedule| schedule.set_notify(Box::new(notify)));
+                self.course.with(|schedule| schedule.set_notify(Box::new(notify)));
                 self
             }
 
             $(#[$attempts])*
             pub fn attempts(&self) -> u32 {
-                self.run.attempts()
+                self.course.attempts()
             }
 
             $(#[$cancel])*
             pub fn cancel(&mut self) -> bool {
-                self.run.cancel()
+                self.course.cancel()
             }
         }
 
@@ -227,32 +227,32 @@ macro_rules! schedule_future {
 
             #[inline]
             fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-                self.run.poll_ready(cx)
+                self.course.poll_ready(cx)
             }
 
             #[inline(always)]
             fn try_result(&mut self) -> Option<Outcome<$value, FailureOf<F>>> {
-                self.run.try_take()
+                self.course.try_take()
             }
 
             fn peek_failed(&mut self) -> Option<bool> {
-                self.run.peek_failed()
+                self.course.peek_failed()
             }
 
             /// Steps the schedule once without arming a timer.
             fn done(&mut self) -> bool {
-                self.run.done()
+                self.course.done()
             }
 
             /// Runs the schedule on the calling thread: backoffs are slept here, not on a
             /// timer thread.
             #[inline]
             fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Outcome<$value, FailureOf<F>> {
-                self.run.block(Deadline::from_timeout(timeout.into()))
+                self.course.block(Deadline::from_timeout(timeout.into()))
             }
 
             fn result_deadline(&mut self, deadline: Instant) -> Outcome<$value, FailureOf<F>> {
-                self.run.block(Deadline::At(deadline))
+                self.course.block(Deadline::At(deadline))
             }
         }
 
@@ -260,7 +260,7 @@ macro_rules! schedule_future {
 
         impl<F: $bound> fmt::Debug for $ty<F> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.run.debug(stringify!($ty), f)
+                self.course.debug(stringify!($ty), f)
             }
         }
     };
@@ -344,16 +344,16 @@ schedule_future! {
         /// `Err(Error::Cancelled)`. Returns false if the poll had already finished.
 }
 
-/// A retry's state: most first attempts succeed at once, and then there is nothing to schedule,
+/// Where a retry stands: most first attempts succeed at once, and then there is nothing to schedule,
 /// only a value to hand out.
-enum Run<F: AttemptFn, V> {
+enum Course<F: AttemptFn, V> {
     /// The first attempt was done with a value when the retry was made.
     Done(Held<V, FailureOf<F>>),
     /// The schedule, and the timer its async waits sleep on.
     Scheduled(Box<(Schedule<F, V>, Sleep)>),
 }
 
-impl<F: AttemptFn, V> Run<F, V> {
+impl<F: AttemptFn, V> Course<F, V> {
     #[inline]
     fn start(
         policy: RetryPolicy,
@@ -362,31 +362,31 @@ impl<F: AttemptFn, V> Run<F, V> {
         polling: bool,
     ) -> Self {
         match Schedule::begin(policy, make, read, polling) {
-            Ok(value) => Run::Done(Held::new(Ok(value))),
-            Err(schedule) => Run::Scheduled(Box::new((schedule, Sleep::default()))),
+            Ok(value) => Course::Done(Held::new(Ok(value))),
+            Err(schedule) => Course::Scheduled(Box::new((schedule, Sleep::default()))),
         }
     }
 
     /// Changes the schedule; a retry that was done at once has none left to change.
     fn with(&mut self, change: impl FnOnce(&mut Schedule<F, V>)) {
-        if let Run::Scheduled(run) = self {
-            change(&mut run.0);
+        if let Course::Scheduled(scheduled) = self {
+            change(&mut scheduled.0);
         }
     }
 
     fn attempts(&self) -> u32 {
         match self {
-            Run::Done(_) => 1,
-            Run::Scheduled(run) => run.0.attempts(),
+            Course::Done(_) => 1,
+            Course::Scheduled(scheduled) => scheduled.0.attempts(),
         }
     }
 
     fn cancel(&mut self) -> bool {
         match self {
-            Run::Done(_) => false,
-            Run::Scheduled(run) => {
-                run.1.clear();
-                run.0.cancel()
+            Course::Done(_) => false,
+            Course::Scheduled(scheduled) => {
+                scheduled.1.clear();
+                scheduled.0.cancel()
             }
         }
     }
@@ -394,10 +394,10 @@ impl<F: AttemptFn, V> Run<F, V> {
     /// The async driver: steps the schedule and sleeps on the timer until the instant it names.
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Run::Scheduled(run) = self else {
+        let Course::Scheduled(scheduled) = self else {
             return Poll::Ready(());
         };
-        let (schedule, sleep) = &mut **run;
+        let (schedule, sleep) = &mut **scheduled;
         // A timer that is already due leads straight into the next step, a few times at most.
         for _ in 0..STEPS_PER_POLL {
             match schedule.step(cx) {
@@ -426,10 +426,10 @@ impl<F: AttemptFn, V> Run<F, V> {
     /// The blocking driver: steps the schedule and parks the calling thread until the instant
     /// it names, never past the wait's own `deadline`.
     fn block(&mut self, deadline: Deadline) -> Outcome<V, FailureOf<F>> {
-        let Run::Scheduled(run) = self else {
+        let Course::Scheduled(scheduled) = self else {
             return self.try_take().unwrap_or(Err(Error::Consumed));
         };
-        let schedule = &mut run.0;
+        let schedule = &mut scheduled.0;
         timeout::block_on(deadline, |cx| match Wait::from(schedule.step(cx)) {
             Wait::Ready(()) => Wait::Ready(schedule.try_take().unwrap_or(Err(Error::Consumed))),
             Wait::Until(at) => Wait::Until(at),
@@ -441,9 +441,9 @@ impl<F: AttemptFn, V> Run<F, V> {
     /// timer armed.
     fn done(&mut self) -> bool {
         match self {
-            Run::Done(_) => true,
-            Run::Scheduled(run) => matches!(
-                run.0.step(&mut Context::from_waker(Waker::noop())),
+            Course::Done(_) => true,
+            Course::Scheduled(scheduled) => matches!(
+                scheduled.0.step(&mut Context::from_waker(Waker::noop())),
                 Next::Ready
             ),
         }
@@ -452,24 +452,24 @@ impl<F: AttemptFn, V> Run<F, V> {
     #[inline(always)]
     fn try_take(&mut self) -> Option<Outcome<V, FailureOf<F>>> {
         match self {
-            Run::Done(held) => Some(held.hand_out()),
-            Run::Scheduled(run) => run.0.try_take(),
+            Course::Done(held) => Some(held.hand_out()),
+            Course::Scheduled(scheduled) => scheduled.0.try_take(),
         }
     }
 
     fn peek_failed(&self) -> Option<bool> {
         match self {
-            Run::Done(_) => Some(false),
-            Run::Scheduled(run) => run.0.peek_failed(),
+            Course::Done(_) => Some(false),
+            Course::Scheduled(scheduled) => scheduled.0.peek_failed(),
         }
     }
 
     fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (policy, attempts, phase) = match self {
-            Run::Done(held) if held.peek().is_some() => (None, 1, "ready"),
-            Run::Done(_) => (None, 1, "taken"),
-            Run::Scheduled(run) => {
-                let (policy, attempts, phase) = run.0.describe();
+            Course::Done(held) if held.peek().is_some() => (None, 1, "ready"),
+            Course::Done(_) => (None, 1, "taken"),
+            Course::Scheduled(scheduled) => {
+                let (policy, attempts, phase) = scheduled.0.describe();
                 (Some(policy), attempts, phase)
             }
         };

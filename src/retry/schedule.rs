@@ -161,7 +161,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
         match &self.phase {
             Phase::Finished(held) => matches!(held.peek(), Some(Err(Error::Cancelled))),
             _ => {
-                self.finish(Err(Error::Cancelled));
+                self.end(Err(Error::Cancelled));
                 true
             }
         }
@@ -201,11 +201,11 @@ impl<F: AttemptFn, V> Schedule<F, V> {
                     timeout_at,
                 };
             }
-            Err(panicked) => self.finish(Err(panicked)),
+            Err(panicked) => self.end(Err(panicked)),
         }
     }
 
-    fn finish(&mut self, outcome: Outcome<V, FailureOf<F>>) {
+    fn end(&mut self, outcome: Outcome<V, FailureOf<F>>) {
         self.phase = Phase::Finished(Held::new(outcome));
     }
 
@@ -215,7 +215,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
             Some(error) => Err(Error::Failed(error)),
             None => Err(Error::DeadlineExceeded),
         };
-        self.finish(outcome);
+        self.end(outcome);
     }
 
     /// When a sleep of `delay` from now would end, or `None` if it may not be taken: it would
@@ -245,7 +245,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
         if announce {
             if let (Some(notify), Some(error)) = (self.notify.as_mut(), self.last_error.as_ref()) {
                 if let Err(panicked) = guarded(|| notify(error, delay)) {
-                    return self.finish(Err(panicked));
+                    return self.end(Err(panicked));
                 }
             }
         }
@@ -257,7 +257,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
         match self.sleep_until(delay) {
             Some(until) => self.phase = Phase::Sleeping { until },
             // Nothing failed since the server last answered: the deadline is why it ends.
-            None => self.finish(Err(Error::DeadlineExceeded)),
+            None => self.end(Err(Error::DeadlineExceeded)),
         }
     }
 
@@ -270,7 +270,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
     /// Reads a finished attempt's outcome and moves the schedule on.
     fn on_outcome(&mut self, outcome: Result<Progress<V>, Error<FailureOf<F>>>) {
         match outcome {
-            Ok(Progress::Ready(value)) => self.finish(Ok(value)),
+            Ok(Progress::Ready(value)) => self.end(Ok(value)),
             Ok(Progress::Pending) => {
                 self.answered();
                 let delay = self.policy.delay(self.waits);
@@ -310,8 +310,8 @@ impl<F: AttemptFn, V> Schedule<F, V> {
     fn failed(&mut self, error: Error<FailureOf<F>>) {
         match error {
             Error::Failed(error) => match guarded(|| (self.classify)(&error)) {
-                Err(panicked) => self.finish(Err(panicked)),
-                Ok(RetryDecision::Stop) => self.finish(Err(Error::Failed(error))),
+                Err(panicked) => self.end(Err(panicked)),
+                Ok(RetryDecision::Stop) => self.end(Err(Error::Failed(error))),
                 Ok(RetryDecision::Retry) => {
                     self.last_error = Some(error);
                     let delay = self.next_backoff();
@@ -332,7 +332,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
                 self.retry_after(delay, false);
             }
             error @ (Error::Panicked(_) | Error::Cancelled | Error::Consumed) => {
-                self.finish(Err(error))
+                self.end(Err(error))
             }
         }
     }

@@ -107,7 +107,7 @@ where
     E: Send + 'static,
 {
     let (promise, future) = promise();
-    run(Box::pin(fut), Some(promise), |outcome| {
+    submit(Box::pin(fut), Some(promise), |outcome| {
         outcome.map_err(Error::Failed)
     });
     future
@@ -125,7 +125,7 @@ where
         Ok(future) => future,
         Err(lazy) => {
             let (promise, future) = promise();
-            run(lazy, Some(promise), |outcome| outcome);
+            submit(lazy, Some(promise), |outcome| outcome);
             future
         }
     }
@@ -166,7 +166,7 @@ where
 {
     match eager(future) {
         Ok(future) => future.detach(),
-        Err(lazy) => run(lazy, None, |outcome| outcome),
+        Err(lazy) => submit(lazy, None, |outcome| outcome),
     }
 }
 
@@ -193,8 +193,11 @@ where
 /// Spawns `fut` on the executor; its output, read by `read`, completes `promise` (or is
 /// dropped when there is none). Without a thread the promise is dropped here: the waiter gets
 /// `Abandoned`, not a hang.
-fn run<Fut, T, E>(fut: Fut, promise: Option<Promise<T, E>>, read: fn(Fut::Output) -> Outcome<T, E>)
-where
+fn submit<Fut, T, E>(
+    fut: Fut,
+    promise: Option<Promise<T, E>>,
+    read: fn(Fut::Output) -> Outcome<T, E>,
+) where
     Fut: Future + Unpin + Send + 'static,
     T: Send + 'static,
     E: Send + 'static,
@@ -233,7 +236,7 @@ fn executor() -> Option<&'static Executor<'static>> {
 fn executor_thread(executor: &'static Executor<'static>) {
     timeout::never_park();
     loop {
-        // `Task::poll` catches the panics of user code. Should anything unwind out of `run`
+        // `Task::poll` catches the panics of user code. Should anything unwind out of `submit`
         // all the same, the executor is still usable: going back to it keeps the other tasks
         // from being stranded.
         let _ = caught(|| {
@@ -307,7 +310,7 @@ where
         // Delivered, or (detached, or nobody waits) dropped: either way under the catch.
         let _ = caught(move || {
             if let (Some(promise), Some(outcome)) = (promise, outcome) {
-                promise.deliver(outcome);
+                promise.send(outcome);
             }
         });
         Poll::Ready(())

@@ -39,11 +39,12 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 type Job = Box<dyn FnOnce() + Send>;
 
 struct Pool {
-    state: Mutex<PoolState>,
+    ledger: Mutex<Ledger>,
     work: Condvar,
 }
 
-struct PoolState {
+/// The pool's books: its queue of jobs and its counts of workers.
+struct Ledger {
     queue: VecDeque<Job>,
     /// Workers alive.
     threads: usize,
@@ -55,7 +56,7 @@ struct PoolState {
     keep_alive: Duration,
 }
 
-impl PoolState {
+impl Ledger {
     /// Workers running a job or idle: the ones the cap counts.
     fn running(&self) -> usize {
         debug_assert!(
@@ -67,7 +68,7 @@ impl PoolState {
 }
 
 static POOL: Pool = Pool {
-    state: Mutex::new(PoolState {
+    ledger: Mutex::new(Ledger {
         queue: VecDeque::new(),
         threads: 0,
         idle: 0,
@@ -115,7 +116,7 @@ where
         }
         match caught(f) {
             Ok(outcome) => promise.complete(outcome),
-            Err(message) => promise.deliver(Err(Error::Panicked(message))),
+            Err(message) => promise.send(Err(Error::Panicked(message))),
         }
     }));
     future
@@ -184,27 +185,27 @@ pub fn thread_count() -> usize {
 }
 
 impl Pool {
-    fn lock(&self) -> MutexGuard<'_, PoolState> {
+    fn lock(&self) -> MutexGuard<'_, Ledger> {
         // Jobs run outside the lock and nothing inside it panics, so a poisoned lock still
         // holds consistent counts.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn execute(&'static self, job: Job) {
-        let mut state = self.lock();
-        state.queue.push_back(job);
-        if state.queue.len() <= state.idle || state.running() >= state.max_threads {
+        let mut ledger = self.lock();
+        ledger.queue.push_back(job);
+        if ledger.queue.len() <= ledger.idle || ledger.running() >= ledger.max_threads {
             // An idle worker takes it, or it waits for one to be free.
             self.work.notify_one();
             return;
         }
-        self.start_worker(state);
+        self.start_worker(ledger);
     }
 
-    /// Starts one more worker, counted in `state` before the lock is let go.
-    fn start_worker(&'static self, mut state: MutexGuard<'_, PoolState>) {
-        state.threads += 1;
-        drop(state);
+    /// Starts one more worker, counted in `ledger` before the lock is let go.
+    fn start_worker(&'static self, mut ledger: MutexGuard<'_, Ledger>) {
+        ledger.threads += 1;
+        drop(ledger);
         let spawned = thread::Builder::new()
             .name("apifuture-pool".to_owned())
             .spawn(move || {
@@ -217,63 +218,63 @@ impl Pool {
         if spawned.is_err() {
             // The system is out of threads. The jobs wait for a worker that exists; with none
             // at all, they run here rather than never.
-            let mut state = self.lock();
-            state.threads -= 1;
-            if state.threads == 0 {
-                let jobs: Vec<Job> = state.queue.drain(..).collect();
-                drop(state);
-                jobs.into_iter().for_each(run);
+            let mut ledger = self.lock();
+            ledger.threads -= 1;
+            if ledger.threads == 0 {
+                let jobs: Vec<Job> = ledger.queue.drain(..).collect();
+                drop(ledger);
+                jobs.into_iter().for_each(execute);
             }
         }
     }
 
     /// A worker's blocking wait parks (`true`) or resumes (`false`).
     fn worker_parks(parks: bool) {
-        let mut state = POOL.lock();
+        let mut ledger = POOL.lock();
         if !parks {
-            state.parked = state.parked.saturating_sub(1);
+            ledger.parked = ledger.parked.saturating_sub(1);
             return;
         }
-        state.parked += 1;
+        ledger.parked += 1;
         // The wait may be for a queued job: that job must not wait for this worker.
-        if state.queue.len() > state.idle && state.running() < state.max_threads {
-            POOL.start_worker(state);
+        if ledger.queue.len() > ledger.idle && ledger.running() < ledger.max_threads {
+            POOL.start_worker(ledger);
         }
     }
 
     fn work_loop(&'static self) {
-        let mut state = self.lock();
+        let mut ledger = self.lock();
         loop {
             // Workers whose waits are over may put the pool past its cap: the first to find
             // itself in excess between jobs leaves.
-            if state.running() > state.max_threads {
+            if ledger.running() > ledger.max_threads {
                 break;
             }
-            if let Some(job) = state.queue.pop_front() {
-                drop(state);
-                run(job);
-                state = self.lock();
+            if let Some(job) = ledger.queue.pop_front() {
+                drop(ledger);
+                execute(job);
+                ledger = self.lock();
                 continue;
             }
-            state.idle += 1;
-            let keep_alive = state.keep_alive;
+            ledger.idle += 1;
+            let keep_alive = ledger.keep_alive;
             let (guard, waited) = self
                 .work
-                .wait_timeout(state, keep_alive)
+                .wait_timeout(ledger, keep_alive)
                 .unwrap_or_else(PoisonError::into_inner);
-            state = guard;
-            state.idle -= 1;
-            if waited.timed_out() && state.queue.is_empty() {
+            ledger = guard;
+            ledger.idle -= 1;
+            if waited.timed_out() && ledger.queue.is_empty() {
                 break;
             }
         }
-        state.threads -= 1;
+        ledger.threads -= 1;
     }
 }
 
 /// Runs one job; a panic that escapes it (a value whose `Drop` panics, say) must not take the
 /// worker down with it.
-fn run(job: Job) {
+fn execute(job: Job) {
     // Whatever unwinds out of a job (a value's panicking drop) stays out of the worker.
     let _ = caught(job);
 }
