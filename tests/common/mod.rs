@@ -186,12 +186,40 @@ impl StartLine {
             }
         }
         for _ in 0..rounds {
-            if cfg!(miri) {
-                std::thread::yield_now();
-            } else {
-                std::hint::spin_loop();
-            }
+            relax();
         }
+    }
+}
+
+/// One round of a race: `produce` on a thread of its own and `consume` on this one, released
+/// together from a [`StartLine`]. Over `spread` rounds the producer's spin grows while the
+/// consumer's shrinks, sweeping their relative timing. Returns what `consume` returned.
+pub fn race<P: Send, R>(
+    round: usize,
+    spread: usize,
+    produce: impl FnOnce() -> P + Send,
+    consume: impl FnOnce() -> R,
+) -> (P, R) {
+    let start = StartLine::new();
+    let delay = round % spread;
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(|| {
+            start.meet_and_delay(delay);
+            produce()
+        });
+        start.meet_and_delay(spread - 1 - delay);
+        let consumed = consume();
+        (producer.join().unwrap(), consumed)
+    })
+}
+
+/// A pause in a spin loop: a spin, or a yield under Miri, whose scheduler switches threads at
+/// yields.
+pub fn relax() {
+    if cfg!(miri) {
+        std::thread::yield_now();
+    } else {
+        std::hint::spin_loop();
     }
 }
 

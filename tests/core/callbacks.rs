@@ -777,50 +777,38 @@ fn race_cell(producer: RaceProducer, consumer: RaceConsumer, rounds: usize) {
     let counter = DropCounter::new();
     for round in 0..rounds {
         let value = round as u64;
-        let spread = 32;
-        let producer_delay = round % spread;
-        let consumer_delay = spread - 1 - round % spread;
         let (promise, mut future) = promise::<Tracked, Tracked>();
         let calls: Arc<Mutex<Vec<Seen>>> = Arc::default();
         for _ in 0..2 {
             let calls = Arc::clone(&calls);
             future.add_done_callback(move |outcome| calls.lock().unwrap().push(seen(outcome)));
         }
-        let start = StartLine::new();
-        let waiter_saw = thread::scope(|scope| {
-            let counter = &counter;
-            let start = &start;
-            scope.spawn(move || {
-                start.meet_and_delay(producer_delay);
-                match producer {
-                    RaceProducer::Complete => promise.set_result(counter.track(value)),
-                    RaceProducer::Fail => promise.set_error(counter.track(value)),
-                    RaceProducer::Drop => drop(promise),
-                }
-            });
-            start.meet_and_delay(consumer_delay);
-            match consumer {
-                RaceConsumer::Cancel | RaceConsumer::CancelThenAwait => {
-                    let cancelled = future.future().cancel();
-                    let outcome = if let RaceConsumer::Cancel = consumer {
-                        future.result(GENEROUS)
-                    } else {
-                        common::block_on_within(future.result_async(None), GENEROUS)
-                            .expect("the async wait hung")
-                    };
-                    let saw = seen(&outcome);
-                    assert_eq!(
-                        cancelled,
-                        saw == Seen::Cancelled,
-                        "{producer:?}/{consumer:?}: cancel() said {cancelled}, the waiter saw {saw:?}"
-                    );
-                    drop(outcome);
-                    Some(saw)
-                }
-                RaceConsumer::Drop => {
-                    drop(future);
-                    None
-                }
+        let produce = || match producer {
+            RaceProducer::Complete => promise.set_result(counter.track(value)),
+            RaceProducer::Fail => promise.set_error(counter.track(value)),
+            RaceProducer::Drop => drop(promise),
+        };
+        let ((), waiter_saw) = common::race(round, 32, produce, || match consumer {
+            RaceConsumer::Cancel | RaceConsumer::CancelThenAwait => {
+                let cancelled = future.future().cancel();
+                let outcome = if let RaceConsumer::Cancel = consumer {
+                    future.result(GENEROUS)
+                } else {
+                    common::block_on_within(future.result_async(None), GENEROUS)
+                        .expect("the async wait hung")
+                };
+                let saw = seen(&outcome);
+                assert_eq!(
+                    cancelled,
+                    saw == Seen::Cancelled,
+                    "{producer:?}/{consumer:?}: cancel() said {cancelled}, the waiter saw {saw:?}"
+                );
+                drop(outcome);
+                Some(saw)
+            }
+            RaceConsumer::Drop => {
+                drop(future);
+                None
             }
         });
         // The producer's thread has finished: every callback has run by now.
@@ -886,13 +874,8 @@ fn cancel_racing_set_result_many_times() {
         let calls: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let record = Arc::clone(&calls);
         future.add_done_callback(move |outcome| record.lock().unwrap().push(seen(outcome)));
-        let start = StartLine::new();
-        let waiter_saw = thread::scope(|scope| {
-            scope.spawn(|| {
-                start.meet_and_delay(round % 16);
-                promise.set_result(counter.track(round as u64));
-            });
-            start.meet_and_delay(15 - round % 16);
+        let produce = || promise.set_result(counter.track(round as u64));
+        let ((), waiter_saw) = common::race(round, 16, produce, || {
             let cancelled = future.future().cancel();
             let saw = seen(&future.result(GENEROUS));
             assert_eq!(cancelled, saw == Seen::Cancelled);
@@ -1194,16 +1177,13 @@ fn waiters_never_run_the_callbacks() {
         let ran_on = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&ran_on);
         future.add_done_callback(move |_| seen.lock().unwrap().push(thread::current().id()));
-        let start = StartLine::new();
-        let (producer_thread, value) = thread::scope(|scope| {
-            let producer = scope.spawn(|| {
-                start.meet_and_delay(round % 16);
-                promise.set_result(3);
-                thread::current().id()
-            });
-            start.meet_and_delay(15 - round % 16);
+        let produce = || {
+            promise.set_result(3);
+            thread::current().id()
+        };
+        let (producer_thread, value) = common::race(round, 16, produce, || {
             // Look again and again while the producer sends and delivers.
-            let value = loop {
+            loop {
                 let looked = match how {
                     Look::ZeroWait => future.result(Duration::ZERO),
                     Look::ShortWait => future.result(Duration::from_micros(20)),
@@ -1218,8 +1198,7 @@ fn waiters_never_run_the_callbacks() {
                     Err(Error::Timeout) => thread::yield_now(),
                     outcome => break outcome,
                 }
-            };
-            (producer.join().unwrap(), value)
+            }
         });
         assert_eq!(value, Ok(3), "{how:?}, round {round}");
         assert_eq!(

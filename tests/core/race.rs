@@ -12,12 +12,11 @@ use crate::common;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Waker};
 use std::time::Duration;
 
 use apifuture::{ApiFuture, AwaitableConcurrentFuture, Error, Promise, promise, spawn};
-use common::{DropCounter, Tracked, iterations};
+use common::{DropCounter, StartLine, Tracked, iterations, relax};
 
 #[derive(Debug, Clone, Copy)]
 enum Producer {
@@ -54,45 +53,6 @@ const CONSUMERS: [Consumer; 8] = [
 ];
 
 type TestFuture = AwaitableConcurrentFuture<Tracked, Tracked>;
-
-/// Two threads meet here, then each spins for its own number of rounds before acting.
-struct StartLine {
-    arrived: AtomicUsize,
-}
-
-impl StartLine {
-    fn new() -> Self {
-        StartLine {
-            arrived: AtomicUsize::new(0),
-        }
-    }
-
-    fn meet_and_delay(&self, rounds: usize) {
-        self.arrived.fetch_add(1, Ordering::SeqCst);
-        let mut spins = 0u32;
-        while self.arrived.load(Ordering::SeqCst) < 2 {
-            // On a loaded two-core machine the other thread may not be running: spin briefly
-            // (that is where the windows are), then give up the core.
-            spins += 1;
-            if spins < 1_000 {
-                relax();
-            } else {
-                std::thread::yield_now();
-            }
-        }
-        for _ in 0..rounds {
-            relax();
-        }
-    }
-}
-
-fn relax() {
-    if cfg!(miri) {
-        std::thread::yield_now();
-    } else {
-        std::hint::spin_loop();
-    }
-}
 
 /// What the consumer may legitimately see for a producer action.
 fn check_outcome(producer: Producer, expected: u64, outcome: Result<Tracked, Error<Tracked>>) {
@@ -180,34 +140,27 @@ fn run_cell(producer: Producer, consumer: Consumer, rounds: usize) {
     let counter = DropCounter::new();
     for round in 0..rounds {
         let value = round as u64;
-        // Sweep the relative timing: the producer's delay grows while the consumer's shrinks.
-        let spread = 64;
-        let producer_delay = round % spread;
-        let consumer_delay = spread - 1 - round % spread;
-        let start = Arc::new(StartLine::new());
         if let Producer::PanicInSpawn = producer {
-            let pool_start = Arc::clone(&start);
+            // The pool's thread is the producer: a start line across it and this thread.
+            let start = Arc::new(StartLine::new());
+            let (pool_start, delay) = (Arc::clone(&start), round % 64);
             let future: TestFuture = spawn(move || {
-                pool_start.meet_and_delay(producer_delay);
+                pool_start.meet_and_delay(delay);
                 panic!("boom")
             });
             // The job has reached the start line before the consumer acts, so the consumer's
             // action always races a running closure (a skipped job is tested in tests/pool.rs).
-            start.meet_and_delay(consumer_delay);
+            start.meet_and_delay(63 - delay);
             consume(consumer, producer, value, future);
             continue;
         }
         let (promise, future) = promise::<Tracked, Tracked>();
-        std::thread::scope(|scope| {
-            let producer_start = Arc::clone(&start);
-            let counter = Arc::clone(&counter);
-            scope.spawn(move || {
-                producer_start.meet_and_delay(producer_delay);
-                produce(producer, &counter, value, promise);
-            });
-            start.meet_and_delay(consumer_delay);
-            consume(consumer, producer, value, future);
-        });
+        common::race(
+            round,
+            64,
+            || produce(producer, &counter, value, promise),
+            || consume(consumer, producer, value, future),
+        );
     }
     counter.assert_all_dropped();
 }
