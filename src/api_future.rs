@@ -1,6 +1,4 @@
-//! The [`ApiFuture`] trait (the seed's abstract `APIFuture`) and [`ResultAsync`], its timed
-//! async wait. `.await` itself is [`ApiFuture::poll_outcome`], which every future's
-//! `Future::poll` calls.
+//! The [`ApiFuture`] trait (the seed's abstract `APIFuture`) and its timed async wait.
 
 use std::fmt;
 use std::future::Future;
@@ -13,37 +11,28 @@ pub use futures_core::future::FusedFuture;
 use crate::error::Error;
 use crate::timeout::{self, Deadline, Sleep};
 
-/// A future's outcome: its value, or why there is none.
 pub(crate) type OutcomeOf<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFuture>::Failure>>;
 
-/// A future that can be waited on both ways: blocked on from a plain thread with
-/// [`result`](ApiFuture::result), or awaited on any executor with `.await` or
-/// [`result_async`](ApiFuture::result_async). Both give the same outcome for the same
-/// completion.
+/// A future that can be waited on both ways, with the same outcome for the same completion:
+/// blocked on from a plain thread with [`result`](ApiFuture::result), or awaited on any executor
+/// with `.await` or [`result_async`](ApiFuture::result_async). It is a [`Future`] whose output
+/// is `Result<Value, Error<Failure>>`, so it goes wherever a future goes (`block_on(f)`,
+/// `tokio::spawn(f)`, `futures::join!`, `select!`, `FuturesUnordered`, a generic `F: Future`
+/// helper); [`Send`] and [`Unpin`], so `&mut f` is a future too, and a `select!` arm or
+/// `tokio::time::timeout(d, &mut f)` that gives up leaves `f`, and its work, where they were;
+/// [`Debug`](fmt::Debug), so an SDK's `impl ApiFuture<..>` can be printed; and a
+/// [`FusedFuture`], so `futures::select!` takes `&mut f` as it is, also where `f` is an SDK's
+/// `impl ApiFuture<..>`. Generic code names the value and the operation's own error (associated
+/// types) only where needed: `F: ApiFuture`, or `F: ApiFuture<Value = Run, Failure = SdkError>`.
 ///
-/// Every `ApiFuture` is a [`Future`] whose output is `Result<Value, Error<Failure>>`, so it goes
-/// wherever a future goes: `block_on(f)`, `tokio::spawn(f)`, `futures::join!`, `select!`,
-/// `FuturesUnordered`, or a generic `F: Future` helper. It is also [`Send`] and [`Unpin`], so
-/// `&mut f` is a future too: a `select!` arm or `tokio::time::timeout(d, &mut f)` that gives up
-/// leaves `f`, and its work, where they were.
-///
-/// The value and the operation's own error are associated types, so generic code names them
-/// only when it needs to: `F: ApiFuture`, or `F: ApiFuture<Value = Run, Failure = SdkError>`.
-///
-/// Two required methods make every implementation drivable and inspectable without taking its
-/// outcome: [`poll_ready`](ApiFuture::poll_ready) and [`try_result`](ApiFuture::try_result). The
-/// waits are provided on top of them; an implementation may override them with a faster path
-/// ([`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture) blocks in oneshot's
-/// `recv_timeout`).
-///
-/// Every wait's time limit is non-destructive: `Err(Error::Timeout)` leaves the future pending,
-/// and a later wait can still get the outcome. Once the outcome was handed out (by any wait,
-/// `.await` included), further waits and polls return `Err(Error::Consumed)`, never a panic.
-///
+/// Two required methods, [`poll_ready`](ApiFuture::poll_ready) and
+/// [`try_result`](ApiFuture::try_result), make every implementation drivable and inspectable
+/// without taking its outcome; the waits are provided on top, and an implementation may override
+/// them with a faster path ([`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture) blocks
+/// in oneshot's `recv_timeout`). Time limits are non-destructive: `Err(Error::Timeout)` leaves the
+/// future pending for a later wait. Once the outcome was handed out (by any wait, `.await`
+/// included), further waits and polls return `Err(Error::Consumed)`, never a panic.
 /// # Examples
-///
-/// An SDK method returns a future; the caller picks the mode.
-///
 /// ```
 /// use std::time::Duration;
 /// use apifuture::{spawn, ApiFuture, BoxError};
@@ -66,17 +55,9 @@ pub(crate) type OutcomeOf<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFu
 /// assert_eq!(run, "run c");
 /// # });
 /// ```
-///
-/// Every `ApiFuture` is also [`Debug`](fmt::Debug), so an SDK's `impl ApiFuture<..>` can be
-/// printed, and [`done`](ApiFuture::done) asks whether it has its outcome without waiting; and
-/// a [`FusedFuture`], so that `futures::select!` takes `&mut f` as it is, also where `f` is an
-/// SDK's `impl ApiFuture<..>`.
-///
-/// Implementing it for a type of your own takes the two primitives, `Debug` (derive it, or
-/// write it with `finish_non_exhaustive()` where a field is not `Debug`), a `Future` impl that
-/// calls [`poll_outcome`](ApiFuture::poll_outcome), and a `FusedFuture` impl (re-exported
-/// here from `futures-core`) that says whether a poll returned `Ready`:
-///
+/// Implement it with the two primitives, `Debug` (derived, or with `finish_non_exhaustive()` if a
+/// field is not), a `Future` impl calling [`poll_outcome`](ApiFuture::poll_outcome), and a
+/// `FusedFuture` impl (re-exported from `futures-core`) saying whether a poll returned `Ready`:
 /// ```
 /// use std::future::Future;
 /// use std::pin::Pin;
@@ -132,12 +113,9 @@ pub trait ApiFuture:
     /// The operation's own error, carried by [`Error::Failed`].
     type Failure: Send;
 
-    /// Drives the operation without taking its outcome.
-    ///
-    /// Returns `Poll::Ready(())` once [`try_result`](ApiFuture::try_result) would return
-    /// `Some`; otherwise registers `cx`'s waker to be woken when that may have changed and
-    /// returns `Poll::Pending`. Never blocks.
-    ///
+    /// Drives the operation without taking its outcome; never blocks. Returns `Poll::Ready(())`
+    /// once [`try_result`](ApiFuture::try_result) would return `Some`; otherwise registers
+    /// `cx`'s waker to be woken when that may have changed and returns `Poll::Pending`.
     /// ```
     /// use std::task::{Context, Poll, Waker};
     /// use apifuture::ApiFuture;
@@ -151,11 +129,9 @@ pub trait ApiFuture:
     /// ```
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
 
-    /// Takes the outcome if there is one; `None` while pending. Never blocks.
-    ///
-    /// After a value, `Failed` or `Panicked` was taken, it returns `Some(Err(Error::Consumed))`;
-    /// `Cancelled`, `Abandoned` and `DeadlineExceeded` are states, returned every time.
-    ///
+    /// Takes the outcome if there is one, `None` while pending; never blocks. After a value,
+    /// `Failed` or `Panicked` was taken, it returns `Some(Err(Error::Consumed))`; `Cancelled`,
+    /// `Abandoned` and `DeadlineExceeded` are states, returned every time.
     /// ```
     /// use apifuture::{ApiFuture, Error};
     /// let mut future = apifuture::ready::<u8, std::io::Error>(3);
@@ -165,14 +141,11 @@ pub trait ApiFuture:
     fn try_result(&mut self) -> Option<Result<Self::Value, Error<Self::Failure>>>;
 
     /// Whether the outcome is a failure ([`Error::is_failure`]), looked at without taking it:
-    /// `Some(true)` or `Some(false)` once there is an outcome, `None` while pending.
-    /// [`wait`](crate::wait) with [`ReturnWhen::FirstFailed`](crate::ReturnWhen) relies on it;
-    /// call [`poll_ready`](ApiFuture::poll_ready) first, as it does.
-    ///
-    /// The provided implementation answers `None`: a future that cannot show its outcome
-    /// before handing it out is never counted as failed (only as done). Every future of this
-    /// crate implements it; a hand-written future that holds its outcome should too.
-    ///
+    /// `Some(..)` once there is one, `None` while pending. [`wait`](crate::wait) with
+    /// [`ReturnWhen::FirstFailed`](crate::ReturnWhen) relies on it, after
+    /// [`poll_ready`](ApiFuture::poll_ready) (call that first too). By the provided `None`, a
+    /// future that cannot show its outcome before handing it out counts as done, never failed;
+    /// every future of this crate overrides it, as a hand-written one holding its outcome should.
     /// ```
     /// use apifuture::{failed, ready, ApiFuture, BoxError};
     /// let mut ok = ready::<u8, BoxError>(1);
@@ -185,19 +158,16 @@ pub trait ApiFuture:
         None
     }
 
-    /// Whether the outcome is there: [`try_result`](ApiFuture::try_result) would return `Some`
-    /// (a value, an error, a state such as `Cancelled`, or `Consumed` once it was taken).
-    /// Takes nothing and never blocks. It takes `&mut self` (bind the future with `let mut`),
-    /// because it may drive a lazy future; the inherent `done(&self)` of
+    /// Whether the outcome is there ([`try_result`](ApiFuture::try_result) would return `Some`:
+    /// a value, an error, a state such as `Cancelled`, or `Consumed` once taken). Takes nothing
+    /// and never blocks, but takes `&mut self` (bind the future with `let mut`): it may drive a
+    /// lazy future, where the inherent `done(&self)` of
     /// [`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture) and
-    /// [`SharedFuture`](crate::SharedFuture) only looks.
-    ///
-    /// A future that its producer completes (a promise, a spawned job) is only looked at. A
-    /// lazy one (a retry, a poll, [`from_future`](crate::from_future)) is driven one step, with
-    /// a waker that wakes nobody: a due attempt may start, and a waker registered by an earlier
-    /// poll may be replaced, so poll the future again (as every executor does) before relying
-    /// on a wake-up.
-    ///
+    /// [`SharedFuture`](crate::SharedFuture) only looks. A future its producer completes (a
+    /// promise, a spawned job) is only looked at; a lazy one (a retry, a poll,
+    /// [`from_future`](crate::from_future)) is driven one step with a waker that wakes nobody,
+    /// so a due attempt may start and a waker from an earlier poll may be replaced: poll again
+    /// (as every executor does) before relying on a wake-up.
     /// ```
     /// use apifuture::{ApiFuture, BoxError};
     ///
@@ -215,21 +185,16 @@ pub trait ApiFuture:
             .is_ready()
     }
 
-    /// For a future that reaches its outcome without being polled (its producer completes it:
-    /// a promise, a spawned job, a map over one), whether it is done, looked at without
-    /// registering any waker. `None` for a future that must be polled to progress, the answer
-    /// that is always safe and the default. A wait on many futures only looks at the first
-    /// kind and parks on the last one still pending, instead of giving each a waker of its own
-    /// and waking with each completion.
+    /// Whether a future its producer completes (a promise, a spawned job, a map over one) is
+    /// done, looked at without registering a waker; `None` (the safe default) if it must be
+    /// polled. A wait on many futures then parks on the last pending one, not a waker per future.
     #[doc(hidden)]
     fn done_unpolled(&mut self) -> Option<bool> {
         None
     }
 
-    /// What `.await` does, as a method: takes the outcome if it is there, otherwise drives the
-    /// operation and registers `cx`. Implementations call it from `Future::poll` (see the
-    /// trait's example); waiting code uses `.await` instead.
-    ///
+    /// What `.await` does: takes the outcome if it is there, otherwise drives the operation and
+    /// registers `cx`. Implementations call it from `Future::poll` (see the trait's example).
     /// ```
     /// use std::task::{Context, Waker};
     /// use apifuture::ApiFuture;
@@ -248,25 +213,16 @@ pub trait ApiFuture:
         }
     }
 
-    /// Blocks the calling thread until the outcome is there, or `timeout` has passed.
-    ///
-    /// `timeout` is a `Duration` or an `Option<Duration>`: `None` waits indefinitely,
-    /// `Duration::ZERO` only takes an outcome that is already there, and a timeout too large
-    /// for [`Instant`] (like `Duration::MAX`) waits indefinitely.
-    ///
-    /// Returns:
-    /// - `Ok(value)`, or `Err(Error::Failed(e))` / `Err(Error::Panicked(..))`: the outcome;
-    /// - `Err(Error::Timeout)`: time ran out; the future stays pending and loses nothing;
-    /// - `Err(Error::Cancelled)`, `Err(Error::Abandoned)`, `Err(Error::Consumed)`,
-    ///   `Err(Error::DeadlineExceeded)`: see [`Error`];
-    /// - `Err(Error::WouldBlockExecutor)`: called on the crate's own background executor thread
-    ///   (in a [`spawn_async`](crate::spawn_async) task), where it may not park; the future
-    ///   stays pending, `.await` it there.
-    ///
-    /// The thread parks and is woken by the producer (no polling loop); a timeout never ends a
-    /// wait early. Calling it inside another executor's async task blocks that executor thread
-    /// until it returns, stalling its other tasks: use `.await` there.
-    ///
+    /// Blocks the calling thread until the outcome is there, or `timeout` (a `Duration` or an
+    /// `Option<Duration>`) has passed. `None` waits indefinitely, as does a timeout too large for
+    /// [`Instant`] (like `Duration::MAX`); `Duration::ZERO` only takes an outcome already there.
+    /// Returns the outcome (`Ok(value)`, `Failed` or `Panicked`); `Err(Error::Timeout)` when time
+    /// ran out, the future staying pending and losing nothing; `Cancelled`, `Abandoned`, `Consumed`
+    /// or `DeadlineExceeded` (see [`Error`]); or `WouldBlockExecutor` on the crate's own background
+    /// executor thread (in a [`spawn_async`](crate::spawn_async) task), where it may not park: the
+    /// future stays pending, `.await` it there. The thread parks until the producer wakes it (no
+    /// polling loop); a timeout never ends a wait early. Inside another executor's async task it
+    /// blocks that executor thread until it returns, stalling its other tasks: use `.await` there.
     /// ```
     /// use std::time::Duration;
     /// use apifuture::ApiFuture;
@@ -284,9 +240,8 @@ pub trait ApiFuture:
         block(self, Deadline::from_timeout(timeout.into()))
     }
 
-    /// Like [`result`](ApiFuture::result), with a point in time instead of a duration. A
-    /// deadline in the past only takes an outcome that is already there.
-    ///
+    /// Like [`result`](ApiFuture::result), with a point in time instead of a duration. A deadline
+    /// in the past only takes an outcome that is already there.
     /// ```
     /// use std::time::{Duration, Instant};
     /// use apifuture::ApiFuture;
@@ -302,13 +257,10 @@ pub trait ApiFuture:
         block(self, Deadline::At(deadline))
     }
 
-    /// Waits asynchronously for the outcome, or until `timeout` has passed, on any executor.
-    ///
-    /// Same outcomes and timeout rules as [`result`](ApiFuture::result). The timer (an
-    /// [`async_io::Timer`]) is only created if the wait must sleep, so awaiting a future that is
-    /// already complete does no timer work. Dropping the returned [`ResultAsync`] stops this
-    /// wait only; the operation goes on and a later wait gets its outcome.
-    ///
+    /// Waits asynchronously, on any executor, for the outcome or until `timeout` has passed, by
+    /// the rules of [`result`](ApiFuture::result). Its [`async_io::Timer`] is only made if the
+    /// wait must sleep, so awaiting a complete future does no timer work. Dropping the returned
+    /// [`ResultAsync`] stops this wait only; the operation goes on and a later wait gets it.
     /// ```
     /// use std::time::Duration;
     /// use apifuture::ApiFuture;
@@ -334,10 +286,8 @@ pub trait ApiFuture:
 }
 
 api_future_via!(
-/// A borrowed future is one too: a multi-future wait or a generic helper can take `&mut f`
-/// and leave `f` with its owner (`join_all(&mut futures)`, then look at each one). Dropping
-/// the borrow cancels nothing.
-///
+/// A borrowed future is one too: a multi-future wait or generic helper can take `&mut f` and
+/// leave `f` with its owner (`join_all(&mut futures)`); dropping the borrow cancels nothing.
 /// ```
 /// use apifuture::{join_all, ready, ApiFuture, BoxError, Error};
 /// let mut futures = vec![ready::<u8, BoxError>(1), ready(2)];
@@ -348,8 +298,7 @@ api_future_via!(
 [F: ApiFuture + ?Sized] &mut F => |this| **this, F::Value, F::Failure
 );
 
-/// `impl ApiFuture` for a type that is another future inside: each primitive goes to the
-/// future that `|this| expr` reaches. Written
+/// `impl ApiFuture` for a wrapper, forwarding each primitive to the future `|this| expr` reaches:
 /// `api_future_via!([generics] Type => |this| inner, Value, Failure);`.
 macro_rules! api_future_via {
     ($(#[$attr:meta])* [$($generics:tt)*] $ty:ty => |$this:ident| $inner:expr, $value:ty, $failure:ty) => {
@@ -389,11 +338,9 @@ macro_rules! api_future_via {
 }
 pub(crate) use api_future_via;
 
-/// `impl Future` and `impl FusedFuture` for a future of this crate: `.await` is
-/// [`ApiFuture::poll_outcome`], and the future is terminated once a poll returned `Ready` (as
-/// futures' `Fuse`: whatever the outcome, so a `select!` loop never polls it again). Written
-/// `future_by_poll_outcome!([generics] Type, [where-bounds]);` for a type with a
-/// `terminated: bool` field.
+/// `impl Future` via [`ApiFuture::poll_outcome`], and `impl FusedFuture`, terminated like `Fuse`
+/// once a poll returned `Ready` whatever the outcome (so a `select!` loop stops polling it), for
+/// a type with a `terminated: bool` field: `future_by_poll_outcome!([generics] Type, [bounds]);`.
 macro_rules! future_by_poll_outcome {
     ([$($generics:tt)*] $ty:ty, [$($bounds:tt)*]) => {
         impl<$($generics)*> ::std::future::Future for $ty
@@ -431,8 +378,7 @@ macro_rules! future_by_poll_outcome {
 }
 pub(crate) use future_by_poll_outcome;
 
-/// [`ApiFuture::poll_outcome`] for a future found pending, out of line so that the ready path
-/// stays small where it is inlined.
+/// [`ApiFuture::poll_outcome`]'s pending half, out of line so the inlined ready path stays small.
 #[inline(never)]
 fn poll_pending<F: ApiFuture + ?Sized>(
     future: &mut F,
@@ -449,8 +395,7 @@ fn poll_pending<F: ApiFuture + ?Sized>(
     }
 }
 
-/// The provided blocking wait: parks the thread between polls of the future. An outcome that is
-/// already there is taken before any waker is made.
+/// The provided blocking wait; an outcome already there is taken before any waker is made.
 fn block<F: ApiFuture + ?Sized>(
     future: &mut F,
     deadline: Deadline,
@@ -461,18 +406,14 @@ fn block<F: ApiFuture + ?Sized>(
     timeout::block_on(deadline, |cx| future.poll_outcome(cx).into()).outcome(|| future.try_result())
 }
 
-/// The future of [`ApiFuture::result_async`]: waits for the outcome of a borrowed future, with
-/// an optional time limit. `Send` whenever the future is.
-///
-/// Dropping it (after a timeout, in a `select`, with its task) stops the wait only: the future
-/// it borrowed stays pending and its producer keeps working.
+/// The future of [`ApiFuture::result_async`]: a wait, with an optional time limit, for a borrowed
+/// future's outcome; `Send` whenever the future is. Dropping it (after a timeout, in a `select`,
+/// with its task) stops only the wait: the future stays pending and its producer keeps working.
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct ResultAsync<'a, F: ?Sized> {
     future: &'a mut F,
     deadline: Deadline,
-    /// Sleeps until the deadline, once the wait finds nothing there.
     sleep: Sleep,
-    /// A poll returned `Ready`.
     terminated: bool,
 }
 
@@ -496,8 +437,7 @@ impl<F: ApiFuture + ?Sized> ResultAsync<'_, F> {
         if let Some(outcome) = self.future.try_result() {
             return Poll::Ready(outcome);
         }
-        // The clock starts before the future is driven (which may take time of its own: a
-        // retry starting an attempt).
+        // Start the clock before driving the future, which may take time (a retry's attempt).
         if !self.deadline.looks_only() {
             self.deadline.start();
         }

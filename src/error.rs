@@ -2,24 +2,22 @@
 
 use std::fmt;
 
-/// The error type an operation fails with when the caller does not pick one: any error that can
-/// cross threads.
+/// The operation's error type when the caller picks none: any error that can cross threads.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why a wait ended without a value.
 ///
-/// `E` is the operation's own error type, carried by [`Error::Failed`]. Every other variant
-/// comes from the future itself: a timeout, a cancellation, a producer that went away.
-///
-/// Two groups behave differently on the next wait:
+/// `E` is the operation's own error type, carried by [`Error::Failed`]. Every other variant comes
+/// from the future itself: a timeout, a cancellation, a producer that went away. Two groups behave
+/// differently on the next wait:
 ///
 /// - **Transient:** [`Timeout`](Error::Timeout) and
-///   [`WouldBlockExecutor`](Error::WouldBlockExecutor) leave the future pending; wait again
-///   (or `.await`) to get the outcome.
+///   [`WouldBlockExecutor`](Error::WouldBlockExecutor) leave the future pending; wait again (or
+///   `.await`) to get the outcome.
 /// - **Final:** [`Failed`](Error::Failed) and [`Panicked`](Error::Panicked) are outcomes, handed
-///   out once (the next wait returns [`Consumed`](Error::Consumed)); [`Cancelled`](Error::Cancelled),
-///   [`Abandoned`](Error::Abandoned) and [`DeadlineExceeded`](Error::DeadlineExceeded) are states,
-///   returned again by every later wait.
+///   out once (the next wait returns [`Consumed`](Error::Consumed));
+///   [`Cancelled`](Error::Cancelled), [`Abandoned`](Error::Abandoned) and
+///   [`DeadlineExceeded`](Error::DeadlineExceeded) are states, returned again by every later wait.
 ///
 /// `Debug` needs only `E: Debug` (never the value type), and `Error<E>` is a
 /// [`std::error::Error`] whenever `E` is `Debug + Display`, so `Error<BoxError>` works with `?`
@@ -49,8 +47,7 @@ pub enum Error<E = BoxError> {
     Failed(E),
     /// The future was cancelled before it completed.
     Cancelled,
-    /// The producer went away (its [`Promise`](crate::Promise) was dropped) without completing
-    /// the future.
+    /// The producer went away (its [`Promise`](crate::Promise) was dropped) without completing it.
     Abandoned,
     /// The producing closure panicked; this is the panic's message (or a placeholder when the
     /// payload was not a string).
@@ -60,14 +57,13 @@ pub enum Error<E = BoxError> {
     /// The operation's own budget (a retry deadline, a polling limit) ran out. Unlike
     /// [`Timeout`](Error::Timeout), the future is finished.
     DeadlineExceeded,
-    /// A blocking wait was called on the crate's background executor thread (inside a
-    /// [`spawn_async`](crate::spawn_async) task, or a future run by
-    /// [`background`](crate::ApiFutureExt::background)), and the outcome was not there yet:
-    /// waiting would have stalled every background task, and deadlocked if the outcome is to
-    /// come from one of them. The wait returned at once instead; like
-    /// [`Timeout`](Error::Timeout), it changed nothing and the future is still pending.
-    /// `.await` it there. (A wait on a complete future, or with `Duration::ZERO`, works
-    /// everywhere.)
+    /// A blocking wait was called on the crate's background executor thread (in a
+    /// [`spawn_async`](crate::spawn_async) task or a future run by
+    /// [`background`](crate::ApiFutureExt::background)) before the outcome was there: waiting would
+    /// stall every background task, and deadlock if the outcome is to come from one of them. The
+    /// wait returned at once instead and, like [`Timeout`](Error::Timeout), changed nothing: the
+    /// future is still pending; `.await` it there. A wait on a complete future, or with
+    /// `Duration::ZERO`, works everywhere.
     WouldBlockExecutor,
 }
 
@@ -129,11 +125,11 @@ predicates!(
 );
 
 impl<E> Error<E> {
-    /// `true` if this error is the future's outcome and that outcome is a failure: every
-    /// variant but [`Timeout`](Error::Timeout) and
-    /// [`WouldBlockExecutor`](Error::WouldBlockExecutor) (the future is still pending) and
-    /// [`Consumed`](Error::Consumed) (the outcome went to an earlier wait). This is what
-    /// [`wait`](crate::wait) with [`ReturnWhen::FirstFailed`](crate::ReturnWhen) counts.
+    /// `true` if this error is the future's outcome and that outcome is a failure: every variant
+    /// but [`Timeout`](Error::Timeout) and [`WouldBlockExecutor`](Error::WouldBlockExecutor) (the
+    /// future is still pending) and [`Consumed`](Error::Consumed) (the outcome went to an earlier
+    /// wait). This is what [`wait`](crate::wait) with
+    /// [`ReturnWhen::FirstFailed`](crate::ReturnWhen) counts.
     ///
     /// ```
     /// use apifuture::Error;
@@ -189,12 +185,10 @@ impl<E> Error<E> {
 }
 
 impl<E> Error<E> {
-    /// The same error with the operation's error boxed as a [`BoxError`]: one error type for
-    /// waits on futures of different failure types, so that `?` collects them into one
-    /// `Result<_, Error>` (a `From` impl cannot do it: it would overlap `From<T> for T`).
-    /// Every other variant is kept as it is.
-    ///
-    /// Any `E` that converts into a `BoxError` will do: a `String`, a `&'static str`, or any
+    /// The same error with the operation's error boxed as a [`BoxError`], other variants kept: one
+    /// error type for waits on futures of different failure types, so that `?` collects them into
+    /// one `Result<_, Error>` (a `From` impl cannot: it would overlap `From<T> for T`). Any `E`
+    /// that converts into a `BoxError` will do: a `String`, a `&'static str`, or any
     /// `std::error::Error + Send + Sync + 'static`, such as an SDK's own error enum.
     ///
     /// ```
@@ -230,13 +224,12 @@ impl<E> Error<E> {
 }
 
 impl Error<BoxError> {
-    /// The operation's own error as a `std::error::Error`, if this is [`Error::Failed`]: to
-    /// walk its `source()` chain, or to downcast it to the type it was made from.
-    ///
-    /// `Error<E>` is a `std::error::Error` for every `E: Debug + Display` (so that `BoxError`,
-    /// `String` and `&str` failures work with `?`); its `source()` cannot reach into `E`
-    /// without specialization, so it returns `None`, and this method does that job. For a
-    /// failure of your own type, [`as_failed`](Error::as_failed) gives it back directly.
+    /// The operation's own error as a `std::error::Error`, if this is [`Error::Failed`]: to walk
+    /// its `source()` chain, or to downcast it to the type it was made from. `Error<E>` is a
+    /// `std::error::Error` for every `E: Debug + Display` (so that `BoxError`, `String` and `&str`
+    /// failures work with `?`), so its `source()` cannot reach into `E` without specialization and
+    /// returns `None`; this method does that job. For a failure of your own type,
+    /// [`as_failed`](Error::as_failed) gives it back directly.
     ///
     /// ```
     /// use apifuture::{BoxError, Error};
@@ -252,9 +245,8 @@ impl Error<BoxError> {
 }
 
 impl<E> Error<E> {
-    /// The same state again if this error is one (`Cancelled`, `Abandoned`,
-    /// `DeadlineExceeded`): states are returned by every wait, where outcomes are handed out
-    /// once ([`Held`]).
+    /// The same state again if this is one (`Cancelled`, `Abandoned`, `DeadlineExceeded`): states
+    /// go to every wait, outcomes only once ([`Held`]).
     pub(crate) fn state<E2>(&self) -> Option<Error<E2>> {
         match self {
             Error::Cancelled => Some(Error::Cancelled),
@@ -264,13 +256,12 @@ impl<E> Error<E> {
         }
     }
 
-    /// Whether this error is a state: see [`state`](Error::state).
     pub(crate) fn is_state(&self) -> bool {
         self.state::<()>().is_some()
     }
 
-    /// The same error with another operation error type: `Err(e)` for `Failed(e)`, which only a
-    /// conversion can retype; every other variant carries no `E`.
+    /// Retypes the operation error: `Err(e)` for `Failed(e)`, which only a conversion can retype;
+    /// the other variants carry no `E`.
     pub(crate) fn retype<E2>(self) -> Result<Error<E2>, E> {
         Ok(match self {
             Error::Failed(e) => return Err(e),
@@ -305,12 +296,10 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
 
 impl<E: fmt::Debug + fmt::Display> std::error::Error for Error<E> {}
 
-/// What a wait gives: the value, or why there is none.
 pub(crate) type Outcome<T, E> = Result<T, Error<E>>;
 
-/// An outcome held until a wait takes it: the one "hand out once" rule of the crate. A value,
-/// `Failed` or `Panicked` is handed out once, and every later wait gets `Consumed`; a state
-/// (`Cancelled`, `Abandoned`, `DeadlineExceeded`) is handed out every time.
+/// An outcome held until a wait takes it: the crate's one hand-out-once rule. A value, `Failed`
+/// or `Panicked` goes to one wait, later ones get `Consumed`; a state goes to every wait.
 #[derive(Debug)]
 pub(crate) struct Held<T, E>(Option<Outcome<T, E>>);
 
@@ -319,7 +308,6 @@ impl<T, E> Held<T, E> {
         Held(Some(outcome))
     }
 
-    /// Hands the outcome out (see the type's docs).
     #[inline]
     pub(crate) fn hand_out(&mut self) -> Outcome<T, E> {
         if let Some(Err(error)) = &self.0 {

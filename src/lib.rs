@@ -1,8 +1,6 @@
 //! API futures usable both ways: `.await` them on any executor, or block on them from a plain
 //! thread, with timeouts that lose nothing, cancellation that reaches the producer, retries,
-//! and no runtime required.
-//!
-//! An SDK method returns a future at once; its caller picks the mode:
+//! and no runtime required. An SDK method returns a future at once; its caller picks the mode:
 //!
 //! ```
 //! use std::time::Duration;
@@ -29,34 +27,39 @@
 //! This crate is the Rust shape of the futures of a training-API client SDK, whose Python
 //! original wraps `concurrent.futures.Future` so that it can also be awaited:
 //!
-//! | Python                                  | here                                         |
-//! |-----------------------------------------|----------------------------------------------|
-//! | `APIFuture` (abstract)                  | the [`ApiFuture`] trait                      |
-//! | `AwaitableConcurrentFuture(future)`     | [`AwaitableConcurrentFuture`]                |
-//! | `concurrent.futures.Future`             | [`ConcurrentFuture`], via [`future()`](AwaitableConcurrentFuture::future) |
-//! | `future.result(timeout=30)`             | [`result(Duration::from_secs(30))`](ApiFuture::result) |
-//! | `await future.result_async(timeout=30)` | [`result_async(..).await`](ApiFuture::result_async) |
-//! | `await future`                          | `future.await`                               |
-//! | `future.done()`, `cancel()`, `cancelled()` | [`done`](ConcurrentFuture::done), [`cancel`](ConcurrentFuture::cancel), [`cancelled`](ConcurrentFuture::cancelled) |
-//! | `executor.submit(fn)`                   | [`spawn(fn)`](spawn)                         |
-//! | `Future()` + `set_result` / `set_exception` | [`promise()`] + [`Promise::set_result`] / [`Promise::set_error`] |
-//! | `TimeoutError`                          | [`Error::Timeout`]                           |
+//! | Python | apifuture, blocking | apifuture, async |
+//! |---|---|---|
+//! | `APIFuture` (abstract) | the [`ApiFuture`] trait | the same |
+//! | `AwaitableConcurrentFuture(future)` | [`AwaitableConcurrentFuture`] | the same |
+//! | `concurrent.futures.Future` | [`ConcurrentFuture`], via [`future()`](AwaitableConcurrentFuture::future) | — |
+//! | `executor.submit(fn)` | [`spawn`]`(fn)` | [`spawn_async`]`(future)` |
+//! | `Future()`, `set_result`, `set_exception` | [`promise`], [`Promise::set_result`], [`Promise::set_error`] | the same |
+//! | `f.result(timeout=30)`, `await f.result_async(timeout=30)`, `await f` | [`result`](ApiFuture::result)`(Duration::from_secs(30))` | [`result_async`](ApiFuture::result_async)`(..).await`, `f.await` |
+//! | `TimeoutError` | [`Error::Timeout`] | the same |
+//! | `f.done()`, `f.cancel()`, `f.cancelled()` | [`ConcurrentFuture::done`], [`cancel`](ConcurrentFuture::cancel), [`cancelled`](ConcurrentFuture::cancelled) | the same |
+//! | `f.exception()` without waiting | [`peek_failed`](ApiFuture::peek_failed), then [`try_result`](ApiFuture::try_result) | the same |
+//! | `f.add_done_callback(fn)` | [`add_done_callback`](AwaitableConcurrentFuture::add_done_callback) (runs before waiters wake) | the same |
+//! | `set_running_or_notify_cancel()` | [`Promise::is_cancelled`], [`Promise::wait_cancelled`] | [`Promise::cancelled`] |
+//! | `wait(fs, timeout, FIRST_COMPLETED)` | [`wait`]`(&mut fs, timeout, `[`ReturnWhen::FirstCompleted`]`)` | [`wait_async`] |
+//! | `as_completed(fs, timeout)` | [`as_completed`] (an iterator) | [`as_completed_async`] (a stream) |
+//! | `[f.result() for f in fs]`, `asyncio.gather` | [`join_all`] | [`join_all_async`] |
+//! | several waiters on one future | [`into_shared`](ApiFutureExt::into_shared) | the same |
+//! | `asyncio.wrap_future(f)` | — | `.await` on any [`ApiFuture`] |
+//! | `asyncio.run_coroutine_threadsafe(coro, loop)` | [`spawn_async`], then `result` | [`spawn_async`] |
 //!
 //! The pieces:
 //!
-//! - [`ApiFuture`] is a [`Future`] whose output is
-//!   `Result<Value, Error<Failure>>`, plus blocking and timed waits. Every future of the crate
-//!   implements it.
+//! - [`ApiFuture`] is a [`Future`] whose output is `Result<Value, Error<Failure>>`, plus
+//!   blocking and timed waits; every future of the crate implements it. `Failure` is the
+//!   operation's own error (a boxed error, [`BoxError`], unless you choose one); [`Error`] adds
+//!   why a wait ended without a value.
 //! - [`promise()`] makes a pending future and the [`Promise`] that completes it, from any
 //!   thread; [`ready`] and [`failed`] make complete ones.
 //! - [`spawn`] runs a closure on a growing thread pool (see [`pool`]) and returns its future;
 //!   [`spawn_async`] runs async code on a background executor thread.
 //! - [`retry`] and [`poll_until_ready`] retry a request and poll a server-side operation.
-//! - [`ApiFutureExt`] composes: `map_value`, `map_failure`,
-//!   `then_call`, `into_boxed`, `into_shared`, `background`, `detach`.
-//! - Waits return `Result<Value, Error<Failure>>`: `Failure` is the operation's own error (a
-//!   boxed error, [`BoxError`], unless you choose one), [`Error`] adds why a wait ended
-//!   without a value.
+//! - [`ApiFutureExt`] composes: `map_value`, `map_failure`, `then_call`, `into_boxed`,
+//!   `into_shared`, `background`, `detach`.
 //!
 //! Under the hood each future is the receiving end of a [`oneshot`] channel. Blocking waits
 //! park in oneshot's own `recv_timeout`; async waits are woken through an `atomic-waker` slot
@@ -64,34 +67,32 @@
 //!
 //! # Guarantees
 //!
-//! - **Happens-before.** Everything the producer did before completing the future
-//!   happens-before the waiter sees the outcome, in both modes.
-//! - **Same outcome in both modes.** `result(t)`, `result_async(t)` and `.await` return the same
-//!   outcome for the same completion.
-//! - **Timeouts lose nothing.** [`Error::Timeout`] leaves the future pending; the next wait can
-//!   still get the outcome. Dropping a timed-out (or unfinished) `result_async` future, or
-//!   losing a `select!` on `&mut future`, only stops that wait; the producer is not told.
+//! - **Happens-before, same outcome in both modes.** Everything the producer did before
+//!   completing the future happens-before the waiter sees the outcome; `result(t)`,
+//!   `result_async(t)` and `.await` return the same outcome for the same completion.
+//! - **Timeouts lose nothing.** [`Error::Timeout`] leaves the future pending for the next wait.
+//!   Dropping a timed-out (or unfinished) `result_async` future, or losing a `select!` on
+//!   `&mut future`, only stops that wait; the producer is not told.
 //! - **Timers are never early**, and may be late by the scheduler's delay. `Duration::ZERO`
 //!   means "only if already complete"; a timeout too large for [`Instant`](std::time::Instant)
 //!   (`Duration::MAX`) waits indefinitely.
 //! - **Nothing hangs, nothing panics in the waiter.** A dropped [`Promise`] gives
-//!   [`Error::Abandoned`]; a panicking [`spawn`] closure gives [`Error::Panicked`]; polling a
-//!   future whose outcome was taken gives [`Error::Consumed`].
-//! - **Each value is dropped exactly once**, whether it was taken, never taken, or sent to a
-//!   future that was gone.
-//! - **Cheap when ready.** A wait on a future that is already complete reads no clock, creates no
-//!   timer, makes no syscall and takes no lock. A producer whose future has no async waiter
-//!   completes it with one atomic read-modify-write besides the channel's own, and notifies
-//!   nobody.
+//!   [`Error::Abandoned`], a panicking [`spawn`] closure [`Error::Panicked`], and polling a
+//!   future whose outcome was taken [`Error::Consumed`].
+//! - **Each value is dropped exactly once**, whether taken, never taken, or sent to a future
+//!   that was gone.
+//! - **Cheap when ready.** A wait on a complete future reads no clock, creates no timer, makes no
+//!   syscall and takes no lock: the same atomic operations as `oneshot`'s `try_recv` (see
+//!   `benches/README.md` in the repository). A producer whose future has no async waiter completes
+//!   it with one atomic read-modify-write besides the channel's own, and notifies nobody.
 //!
 //! # Timeouts
 //!
-//! Every wait takes `impl Into<Option<Duration>>`: pass a `Duration`, or `None` to wait
-//! indefinitely. Blocking waits also come with a deadline form,
-//! [`result_deadline`](ApiFuture::result_deadline). An async wait reads the clock and arms an
-//! [`async_io::Timer`] only when it finds the future pending; the first timer used in a process
-//! starts async-io's reactor thread. Runtime timeouts work too, and lose nothing either:
-//! `tokio::time::timeout(d, &mut future)` leaves `future` waitable.
+//! Every wait takes `impl Into<Option<Duration>>`: a `Duration`, or `None` to wait indefinitely.
+//! Blocking waits also have a deadline form, [`result_deadline`](ApiFuture::result_deadline). An
+//! async wait reads the clock and arms an [`async_io::Timer`] only when it finds the future
+//! pending; the first timer used in a process starts async-io's reactor thread. Runtime timeouts
+//! lose nothing either: `tokio::time::timeout(d, &mut future)` leaves `future` waitable.
 //!
 //! ```
 //! use std::time::Duration;
@@ -107,10 +108,9 @@
 //!
 //! Dropping a pending future cancels its work, as Rust futures do (every future type is
 //! `#[must_use]` and says so): [`Promise::is_cancelled`] turns true, a job of [`spawn`] that has
-//! not started is skipped, a retry drops its attempt in flight. So does
-//! [`ConcurrentFuture::cancel`] (reach it with [`future()`](AwaitableConcurrentFuture::future)).
-//! A value completed into a cancelled future is dropped at once. A timeout is not a
-//! cancellation.
+//! not started is skipped, a retry drops its attempt in flight. [`ConcurrentFuture::cancel`]
+//! (reach it with [`future()`](AwaitableConcurrentFuture::future)) does the same. A value
+//! completed into a cancelled future is dropped at once. A timeout is not a cancellation.
 //!
 //! To let the work finish with nobody waiting, [`detach`](ApiFutureExt::detach) the future
 //! instead: the producer hears nothing, and a future that needs driving (a retry, a poll) is
@@ -143,10 +143,9 @@
 //!
 //! # Outcomes that are handed out once, and states
 //!
-//! A value, [`Error::Failed`] and [`Error::Panicked`] are handed out by the first wait that sees
-//! them; later waits (and polls) get [`Error::Consumed`]. [`Error::Cancelled`],
-//! [`Error::Abandoned`] and [`Error::DeadlineExceeded`] are states: every later wait returns
-//! them again.
+//! A value, [`Error::Failed`] and [`Error::Panicked`] go to the first wait that sees them; later
+//! waits (and polls) get [`Error::Consumed`]. [`Error::Cancelled`], [`Error::Abandoned`] and
+//! [`Error::DeadlineExceeded`] are states, returned again by every later wait.
 //!
 //! # Writing an SDK
 //!
@@ -157,25 +156,22 @@
 //! - **Eager work** ([`spawn`], [`spawn_async`], a [`promise`] completed by your transport):
 //!   return it as it is. The request is in flight as soon as the method returns.
 //! - **Lazy futures** ([`retry`], [`poll_until_ready`], [`from_future`], and
-//!   [`map_value`](ApiFutureExt::map_value)/[`then_call`](ApiFutureExt::then_call) over them)
-//!   only progress while someone waits: returned as they are, a retry that a caller holds
-//!   without waiting never sends its second attempt, and a poll never sends its next probe.
-//!   Return [`.background()`](ApiFutureExt::background) of them, so that the call is
-//!   submitted at once and retried or polled with nobody waiting, as the seed SDK's calls are.
-//!   It returns an [`AwaitableConcurrentFuture`]. A transport that needs tokio (reqwest,
-//!   hyper, tonic) goes to your runtime instead:
+//!   [`map_value`](ApiFutureExt::map_value)/[`then_call`](ApiFutureExt::then_call) over them) only
+//!   progress while someone waits: returned as they are, a retry a caller holds without waiting
+//!   never sends its second attempt, nor a poll its next probe. Return
+//!   [`.background()`](ApiFutureExt::background) of them (an [`AwaitableConcurrentFuture`]): the
+//!   call is submitted at once and retried or polled with nobody waiting, as the seed SDK's are. A
+//!   transport that needs tokio (reqwest, hyper, tonic) goes to your runtime instead:
 //!   [`.background_with(move |task| { handle.spawn(task); })`](ApiFutureExt::background_with).
 //! - **One type for many origins**: [`.into_boxed()`](ApiFutureExt::into_boxed) gives a
 //!   [`BoxApiFuture`], for a struct field, a `Vec` of mixed calls, or a method of a `dyn`
 //!   trait (which cannot return `impl Trait`). It costs one allocation.
-//! - **Dropping cancels.** A caller that drops the future cancels the request; one that wants
-//!   the call to finish anyway calls [`detach`](ApiFutureExt::detach). A timeout never cancels.
 //! - **Say that the future does not borrow the client.** In edition 2024 a method's
 //!   `-> impl ApiFuture<..>` captures `&self`, and a future tied to a borrow cannot be spawned,
 //!   boxed, backgrounded or detached (`'static` is required; rustc says "borrowed data escapes
-//!   outside of method" or "`client` does not live long enough"). Write `-> impl
-//!   ApiFuture<..> + use<>` (in a trait method, `+ 'static`) and move what the work needs
-//!   (clone an `Arc`) into it, as below.
+//!   outside of method" or "`client` does not live long enough"). Write
+//!   `-> impl ApiFuture<..> + use<>` (in a trait method, `+ 'static`) and move what the work
+//!   needs (clone an `Arc`) into it, as below.
 //!
 //! ```
 //! use std::time::Duration;
@@ -258,24 +254,20 @@
 //! # });
 //! ```
 //!
-//! Because every `ApiFuture` is [`Unpin`], `&mut future` is a future too (and an `ApiFuture`):
-//! a `tokio::select!` arm or a runtime's timeout on `&mut future` that gives up leaves the
-//! future and its work in place, and a later wait gets the value. Only a timeout that gives
-//! up loses nothing: when the future completes in time, the value is in what the timeout
-//! returned, so `let _ = timeout(d, &mut f).await` throws a value away (a later wait gets
-//! `Consumed`); match on it instead. Every future type is a
-//! [`FusedFuture`] (terminated once a poll returned its
-//! outcome, whatever it was), so the `futures` crate's `select!` takes `&mut future` as it
-//! is, and a `select!` loop with a `complete` arm ends. A wrapper of your own implements
-//! `Future` by polling the inner future with `Pin::new(&mut self.inner)`, and `Debug`.
+//! Every `ApiFuture` is [`Unpin`], so `&mut future` is a future (and an `ApiFuture`) too. A
+//! runtime's timeout on it that gives up loses nothing, but one that succeeds holds the value:
+//! `let _ = timeout(d, &mut f).await` throws it away (a later wait gets `Consumed`), so match on
+//! it instead. Every future type is a [`FusedFuture`] (terminated once a poll returned its
+//! outcome, whatever it was), so the `futures` crate's `select!` takes `&mut future` as it is,
+//! and a `select!` loop with a `complete` arm ends. A wrapper of your own implements `Future`
+//! by polling the inner future with `Pin::new(&mut self.inner)`, and `Debug`.
 //!
-//! Your own methods may share names with the `futures` and `futures-lite` preludes, ours do
-//! not: with `use futures::prelude::*` in scope, `.map(..)`, `.boxed()`, `.map_err(..)`,
-//! `.and_then(..)`, `.shared()` and `.fuse()` are futures' (plain futures over the whole
-//! `Result`), and [`map_value`](ApiFutureExt::map_value),
-//! [`into_boxed`](ApiFutureExt::into_boxed), [`map_failure`](ApiFutureExt::map_failure),
-//! [`then_call`](ApiFutureExt::then_call) and [`into_shared`](ApiFutureExt::into_shared) are
-//! ours (`ApiFuture`s again, with blocking waits).
+//! Your own methods may share names with the `futures` and `futures-lite` preludes; ours do not.
+//! With `use futures::prelude::*` in scope, `.map(..)`, `.boxed()`, `.map_err(..)`,
+//! `.and_then(..)`, `.shared()` and `.fuse()` are futures' (plain futures over the whole `Result`),
+//! and [`map_value`](ApiFutureExt::map_value), [`into_boxed`](ApiFutureExt::into_boxed),
+//! [`map_failure`](ApiFutureExt::map_failure), [`then_call`](ApiFutureExt::then_call) and
+//! [`into_shared`](ApiFutureExt::into_shared) are ours (`ApiFuture`s again, with blocking waits).
 //!
 //! Errors leave through `?` as usual: `Error<E>` is a `std::error::Error` (so `?` into
 //! `anyhow::Error` or `Box<dyn Error + Send + Sync>` works) whenever `E` is
@@ -300,8 +292,7 @@
 //!
 //! The seed SDK retries failed requests (rate limits, overload, dropped connections) and polls
 //! long-running server-side operations until they finish. [`retry`] and [`poll_until_ready`] do
-//! both, and what they return ([`Retry`], [`Polling`]) is again an [`ApiFuture`]: blocked on or
-//! awaited, with timeouts that lose nothing.
+//! both, and what they return ([`Retry`], [`Polling`]) is again an [`ApiFuture`].
 //!
 //! ```
 //! use std::time::Duration;
@@ -337,17 +328,17 @@
 //! - One state machine drives both modes: a blocking wait sleeps the backoff on its own thread,
 //!   an async wait on an `async-io` timer. The first attempt starts when the retry is made;
 //!   later ones as a waiter drives the schedule, or at once and with nobody waiting after
-//!   [`background`](ApiFutureExt::background).
+//!   [`background`](ApiFutureExt::background). [`RetryDecision::RetryAfter`] honours a
+//!   server's hint in both modes.
 //! - [`RetryPolicy::with_deadline`] counts the attempts' own time, not just the sleeps; no
 //!   sleep crosses it. Jitter only shortens a sleep, so none exceeds
 //!   [`with_max_delay`](RetryPolicy::with_max_delay).
-//! - [`RetryDecision::RetryAfter`] honours a server's hint in both modes.
 //! - An attempt that runs past [`with_attempt_timeout`](RetryPolicy::with_attempt_timeout) is
 //!   cancelled (dropped) and retried; dropping or cancelling the retry cancels the attempt in
 //!   flight and starts no new one.
-//! - Polls run for hours, as the seed's SDK's do: `max_attempts` bounds failed probes *in a
-//!   row* (an answer, `Pending` or `PendingFor`, resets the count and the backoff), a probe past
-//!   the attempt timeout is sent again at once without using an attempt, and `Pending` backs off
+//! - Polls run for hours, as the seed SDK's do: `max_attempts` bounds failed probes *in a row*
+//!   (an answer, `Pending` or `PendingFor`, resets the count and the backoff), a probe past the
+//!   attempt timeout is sent again at once without using an attempt, and `Pending` backs off
 //!   from the first delay.
 //! - Bad input is clamped, never a panic or an endless loop: zero attempts make one, a
 //!   multiplier below 1 (or NaN) keeps the delay constant, and attempts that are done at once
@@ -355,8 +346,8 @@
 //!
 //! # Composing futures
 //!
-//! Python's `concurrent.futures` gives the seed's users more than one future at a time; so
-//! does this crate, in both modes, with timeouts that take nothing away.
+//! Python's `concurrent.futures` gives the seed's users more than one future at a time; so does
+//! this crate, in both modes (see the [overview](#overview) table).
 //!
 //! ```
 //! use std::time::Duration;
@@ -384,54 +375,36 @@
 //! # });
 //! ```
 //!
-//! | Python `concurrent.futures` / `asyncio` | apifuture, blocking | apifuture, async |
-//! |---|---|---|
-//! | `executor.submit(fn)` | [`spawn`]`(fn)` | [`spawn_async`]`(future)` |
-//! | `Future()`, `set_result`, `set_exception` | [`promise`], [`Promise::set_result`], [`Promise::set_error`] | the same |
-//! | `f.result(timeout)` | [`result`](ApiFuture::result)`(timeout)` | `.await`, [`result_async`](ApiFuture::result_async)`(timeout)` |
-//! | `f.done()`, `f.cancel()`, `f.cancelled()` | [`ConcurrentFuture::done`], [`cancel`](ConcurrentFuture::cancel), [`cancelled`](ConcurrentFuture::cancelled) | the same |
-//! | `f.exception()` without waiting | [`peek_failed`](ApiFuture::peek_failed), then [`try_result`](ApiFuture::try_result) | the same |
-//! | `f.add_done_callback(fn)` | [`add_done_callback`](AwaitableConcurrentFuture::add_done_callback) (runs before waiters wake) | the same |
-//! | `set_running_or_notify_cancel()` | [`Promise::is_cancelled`], [`Promise::wait_cancelled`] | [`Promise::cancelled`] |
-//! | `wait(fs, timeout, FIRST_COMPLETED)` | [`wait`]`(&mut fs, timeout, `[`ReturnWhen::FirstCompleted`]`)` | [`wait_async`] |
-//! | `as_completed(fs, timeout)` | [`as_completed`] (an iterator) | [`as_completed_async`] (a stream) |
-//! | `[f.result() for f in fs]`, `asyncio.gather` | [`join_all`] | [`join_all_async`] |
-//! | several waiters on one future | [`into_shared`](ApiFutureExt::into_shared) | the same |
-//! | `asyncio.wrap_future(f)` | — | `.await` on any [`ApiFuture`] |
-//! | `asyncio.run_coroutine_threadsafe(coro, loop)` | [`spawn_async`], then `result` | [`spawn_async`] |
-//!
 //! Differences worth knowing:
 //!
 //! - Done callbacks run before waiters are woken (Python wakes first), so a waiter that
 //!   returns knows its callbacks have run.
-//! - Outcomes are handed out once per future (then [`Error::Consumed`]); `wait` and
-//!   `peek_failed` only look. A [`SharedFuture`] hands a clone to each handle.
-//! - [`wait`], [`as_completed`] and [`join_all`] accept any [`ApiFuture`] and drive every
-//!   pending one whenever it is woken, so lazy futures run side by side. Their blocking forms
-//!   park the thread until a future wakes it and then look only at that future: O(N) work for
-//!   N futures.
+//! - Outcomes are handed out once per future; `wait` and `peek_failed` only look, and a
+//!   [`SharedFuture`] hands a clone to each handle.
+//! - [`wait`], [`as_completed`] and [`join_all`] accept any [`ApiFuture`] and drive every pending
+//!   one whenever it is woken, so lazy futures run side by side. Their blocking forms park the
+//!   thread until a future wakes it and then look only at that future: O(N) work for N futures.
 //! - [`from_future`] makes any future an [`ApiFuture`] polled by whoever waits, with no thread:
 //!   a smol app can [`retry`] its async requests that way.
 //!
 //! # Executors
 //!
-//! Async waits work under smol, async-std, `futures_lite::future::block_on`,
-//! `async_io::block_on`, pollster, the `futures` executors and tokio (current-thread and
-//! multi-thread), none of which this crate depends on. `.await` polls the future itself: no
-//! wrapper, no allocation.
+//! Async waits work under smol, async-std, `futures_lite::future::block_on`, `async_io::block_on`,
+//! pollster, the `futures` executors and tokio (current-thread and multi-thread), none of which
+//! this crate depends on. `.await` polls the future itself: no wrapper, no allocation.
 //!
-//! A blocking wait called inside an async task works, but it blocks that executor thread until
-//! it returns: other tasks on the thread stall, and if the producer is one of them, it
-//! deadlocks. Use `.await` in async code. On the crate's own background executor thread
-//! ([`spawn_async`], [`background`](ApiFutureExt::background)) a blocking wait that would have
-//! to wait returns [`Error::WouldBlockExecutor`] at once instead (as the seed raises on its
-//! event loop's thread); waits on complete futures and `Duration::ZERO` waits work there too.
+//! A blocking wait inside an async task works, but blocks that executor thread until it returns:
+//! other tasks on the thread stall, and if the producer is one of them, it deadlocks. Use `.await`
+//! in async code. On the crate's own background executor thread ([`spawn_async`],
+//! [`background`](ApiFutureExt::background)) a blocking wait that would have to wait returns
+//! [`Error::WouldBlockExecutor`] at once instead (as the seed raises on its event loop's thread);
+//! waits on complete futures and `Duration::ZERO` waits work there too.
 //!
 //! # Futures are `Send`, not `Sync`
 //!
-//! Waits take `&mut self`, so one future has one waiter at a time. Move it where it is waited
-//! on; it cannot be shared by reference between threads (use
-//! [`into_shared`](ApiFutureExt::into_shared) for several waiters):
+//! Waits take `&mut self`, so one future has one waiter at a time. Move it where it is waited on;
+//! it cannot be shared by reference between threads (use [`into_shared`](ApiFutureExt::into_shared)
+//! for several waiters):
 //!
 //! ```compile_fail
 //! fn sync<T: Sync>() {}
@@ -441,33 +414,25 @@
 //! # FAQ
 //!
 //! **Why not just `tokio::sync::oneshot`?** Its blocking receive refuses to run inside a tokio
-//! runtime and has no timeout, its async timeout needs a tokio runtime, and a library that
-//! returns it pulls tokio into every user's build. Here the same future blocks with a timeout
-//! anywhere and awaits with a timeout on any executor.
+//! runtime and has no timeout, its async timeout needs a tokio runtime, and a library that returns
+//! it pulls tokio into every user's build.
 //!
 //! **Why not `oneshot`'s own async receiver?** faern/oneshot#87: dropping an async receiver that
-//! was polled while the sender sends is an open use-after-free. We use oneshot for the value and
-//! its blocking waits only, and a waker slot (`atomic-waker`) to wake async waiters: the
-//! producer only ever touches a clone of the waiter's `Waker`, so dropping a waiting future at
-//! any moment is safe.
+//! was polled while the sender sends is an open use-after-free. With the `atomic-waker` slot that
+//! wakes async waiters instead, the producer only ever touches a clone of the waiter's `Waker`, so
+//! dropping a waiting future at any moment is safe.
 //!
-//! **Does a timeout cancel the work?** No. Dropping the future does; [`detach`](ApiFutureExt::detach)
-//! lets it finish.
-//!
-//! **How do I get my own error back after `?`?** `Error<E>` displays `E` but its
-//! `source()` is `None` (it is an error for every displayable `E`, `BoxError` included, so it
-//! cannot require `E: Error`, and reaching into `E` where it is one would need
-//! specialization). Convert before `?`, with a `From<Error<MyError>>` for your application's
-//! error or [`Error::into_failed`]; after `?` into a `Box<dyn Error>` or `anyhow::Error`,
-//! `downcast_ref::<Error<MyError>>()` and [`Error::as_failed`]; for a boxed failure,
-//! [`Error::failure_source`] gives the operation's error as a `std::error::Error`.
+//! **How do I get my own error back after `?`?** `Error<E>` displays `E`, but its `source()` is
+//! `None`: it is an error for every displayable `E`, `BoxError` included, so it cannot require
+//! `E: Error`, and reaching into `E` where it is one would need specialization. Convert before
+//! `?`, with a `From<Error<MyError>>` for your application's error or [`Error::into_failed`];
+//! after `?` into a `Box<dyn Error>` or `anyhow::Error`, use `downcast_ref::<Error<MyError>>()`
+//! and [`Error::as_failed`]; for a boxed failure, [`Error::failure_source`] gives the
+//! operation's error as a `std::error::Error`.
 //!
 //! **Why are combinator closures `'static`?** Each combinator stores its closure boxed, one
 //! allocation, so that generic `Send` code that awaits it compiles whatever lifetimes the value
 //! and error carry. Capture owned data (clone an `Arc`) instead of references.
-//!
-//! **What does a wait on a ready future cost?** The same atomic operations as `oneshot`'s
-//! `try_recv`; see `benches/README.md` in the repository.
 //!
 //! # Minimum supported Rust version
 //!

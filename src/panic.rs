@@ -3,16 +3,14 @@
 
 use crate::error::Error;
 
-/// Runs user code (a closure handed to a combinator or a retry); a panic in it becomes
-/// `Error::Panicked` rather than unwinding into the waiter.
+/// Runs user code (a combinator's or retry's closure), catching a panic as `Error::Panicked`.
 #[inline]
 pub(crate) fn guarded<R, E>(f: impl FnOnce() -> R) -> Result<R, Error<E>> {
     caught(f).map_err(Error::Panicked)
 }
 
-/// Runs `f`; a panic in it gives its message. The payload never leaves: a payload whose own
-/// `Drop` panics would otherwise unwind out of the code that caught the first panic, past the
-/// waiter it was about to tell.
+/// Runs `f`; a panic gives its message. The payload never leaves: one whose `Drop` panics would
+/// unwind out of the code that caught the first panic, past the waiter it was about to tell.
 #[inline]
 pub(crate) fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
@@ -22,8 +20,8 @@ pub(crate) fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     })
 }
 
-/// Drops a panic payload, catching a panic of its `Drop`. That panic's payload is disposed of
-/// the same way; one that keeps panicking on drop is leaked after a few rounds.
+/// Drops a panic payload, catching (and disposing of likewise) a panic of its `Drop`; one that
+/// keeps panicking on drop is leaked after a few rounds.
 pub(crate) fn dispose(payload: Box<dyn std::any::Any + Send>) {
     let mut payload = payload;
     for _ in 0..4 {

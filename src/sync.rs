@@ -1,20 +1,15 @@
 //! The synchronisation primitives of the handshakes (`core/link.rs`, `core/relay.rs`,
 //! `compose/shared.rs`): std's and the crates' normally, loom's under `cfg(apifuture_loom)`, so
-//! that the loom models in those files check the code that ships. Run them with
+//! that the loom models check the code that ships. Run them with
 //!
 //! ```text
 //! RUSTFLAGS="--cfg apifuture_loom" cargo test --release --lib --target-dir target/loom loom_models
 //! ```
 //!
-//! (`-- --nocapture` shows what each explored). The three largest models (all four
-//! announcements on one word, and the shared future's two) are bounded at two preemptions: CI
-//! runs all seven in a debug build in about 20 s. `LOOM_MAX_PREEMPTIONS=3` explores 419,506,
-//! 150,401 and 53,666 interleavings of those three (about 40 s in release). The cfg is ours, not `loom`: under `--cfg loom`
-//! concurrent-queue and parking, beneath async-io, switch to loom too and async-io no longer
-//! builds.
-//!
-//! `Arc` stays std's everywhere (loom's has no `Wake`), and so does the `oneshot` channel
-//! underneath: loom runs their atomics but explores only the orders of its own types.
+//! The cfg is ours, not `loom`: under `--cfg loom` concurrent-queue and parking, beneath
+//! async-io, switch to loom too and async-io no longer builds. `Arc` stays std's (loom's has no
+//! `Wake`), and so does the `oneshot` channel underneath: loom runs their atomics but explores
+//! only the orders of its own types.
 
 use std::task::Waker;
 
@@ -40,8 +35,8 @@ mod stand_ins {
     use std::sync::atomic::Ordering;
     use std::task::Waker;
 
-    /// `atomic_waker::AtomicWaker`'s interface over loom's, which models it as a lock (loom
-    /// checks our use of the slot, not atomic-waker's own algorithm).
+    /// `atomic_waker::AtomicWaker`'s interface over loom's, a lock: loom checks our use of the
+    /// slot, not atomic-waker's algorithm.
     #[derive(Debug, Default)]
     pub(crate) struct AtomicWaker(loom::future::AtomicWaker);
 
@@ -59,9 +54,8 @@ mod stand_ins {
         }
     }
 
-    /// `once_cell::race::OnceBox` with the value built up front and its publication as a loom
-    /// flag: the flag's release and acquire are modelled, once_cell's lazy allocation and its
-    /// race to install the box are not.
+    /// `once_cell::race::OnceBox` with the value built up front, published by a loom flag: its
+    /// release and acquire are modelled, once_cell's lazy allocation and install race are not.
     #[derive(Debug)]
     pub(crate) struct OnceBox<T> {
         set: AtomicBool,
@@ -88,9 +82,8 @@ mod stand_ins {
         }
     }
 
-    /// `std::sync::OnceLock` whose publication is a loom flag, so that a lock-free `get` is a
-    /// point where loom switches threads and may see the cell still empty. Only `set` under a
-    /// loom lock is modelled: racing `set`s are std's business and not checked.
+    /// `std::sync::OnceLock` published by a loom flag, so a lock-free `get` is a loom switch point
+    /// that may see the cell empty. Only `set` under a loom lock is modelled, not racing `set`s.
     pub(crate) struct OnceLock<T> {
         set: AtomicBool,
         cell: std::sync::OnceLock<T>,
@@ -120,9 +113,8 @@ mod stand_ins {
     }
 }
 
-/// One waiter's waker, kept across its polls: registering a waker that wakes the same task
-/// changes nothing (no clone, no drop), and the slot is emptied when the waiter is woken. It
-/// lives under its owner's lock; the waker taken out is woken after the lock is let go.
+/// One waiter's waker, kept across polls (one that wakes the same task is neither cloned nor
+/// dropped) and emptied on wake. Under its owner's lock; what `take` gives is woken after unlock.
 #[derive(Debug, Default)]
 pub(crate) struct WakerSlot(Option<Waker>);
 
@@ -142,18 +134,16 @@ impl WakerSlot {
         self.0.take()
     }
 
-    /// Whether a waker is registered.
     #[cfg(all(test, apifuture_loom))]
     pub(crate) fn is_set(&self) -> bool {
         self.0.is_some()
     }
 }
 
-/// The wakers of any number of waiters on one event, each in a slot of its own, so that a
-/// waiter polled again replaces its own waker (or keeps it, if it wakes the same task) and a
-/// waiter that leaves takes its slot back. Waking empties the slots but keeps them: a waiter
-/// keeps its key for as long as it waits. One lock; wakers are woken outside it. The first
-/// slot is inline: one waiter, the common case, costs no allocation.
+/// The wakers of any number of waiters on one event, a slot each, so a waiter polled again
+/// replaces (or keeps) its own waker and one that leaves gives its slot back. Waking empties the
+/// slots but keeps them: a waiter keeps its key while it waits. One lock, wakers woken outside
+/// it; the first slot is inline, so one waiter (the common case) allocates nothing.
 #[derive(Debug)]
 pub(crate) struct WakerList {
     slots: Mutex<Slots>,
@@ -166,10 +156,9 @@ struct Slots {
     /// Whether key 1 belongs to a waiter.
     first_taken: bool,
     rest: Vec<WakerSlot>,
-    /// Keys above 1 given back, to be given out again.
+    /// Keys above 1 given back, for reuse.
     free: Vec<usize>,
-    /// Where the wakers of `rest` are taken to be woken outside the lock (kept for its
-    /// capacity).
+    /// Buffer for `rest`'s wakers, woken outside the lock (kept for its capacity).
     spare: Vec<Waker>,
 }
 
@@ -199,11 +188,9 @@ impl WakerList {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers `waker` under `*key`, giving the waiter a slot first if it has none (`0`). A
-    /// waiter whose slot holds a waker that wakes the same task changes nothing. `expected`
-    /// is how many waiters there may be: the first slot past the inline one reserves room for
-    /// them (up to 64), so that waiters arriving one after the other do not grow the list step
-    /// by step.
+    /// Registers `waker` under `*key`, first giving a waiter without a slot (`0`) one. `expected`
+    /// is how many waiters there may be: the first slot past the inline one reserves room for them
+    /// (up to 64), so waiters arriving one by one do not grow the list step by step.
     pub(crate) fn register(&self, key: &mut usize, waker: &Waker, expected: usize) {
         let mut slots = self.lock();
         if *key == 0 {
@@ -241,8 +228,7 @@ impl WakerList {
         }
     }
 
-    /// Wakes every registered waiter, once: their slots are empty afterwards (a waiter that
-    /// polls again registers again, under the same key).
+    /// Wakes every registered waiter once, emptying its slot (it re-registers under the same key).
     pub(crate) fn wake_all(&self) {
         let (first, mut rest) = {
             let mut slots = self.lock();
@@ -281,17 +267,15 @@ impl WakerList {
     }
 }
 
-/// What the loom models share: a runner that reports what it explored, and a value that counts
-/// its copies.
+/// What the loom models share: a runner reporting what it explored, a value counting its copies.
 #[cfg(all(test, apifuture_loom))]
 pub(crate) mod model {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Instant;
 
-    /// Explores `model`'s interleavings, with at most `preemptions` forced thread switches each
-    /// unless `LOOM_MAX_PREEMPTIONS` says otherwise (`None`: every interleaving), and prints
-    /// how many it ran and for how long (`--nocapture` shows it).
+    /// Explores `model`'s interleavings, at most `preemptions` forced switches each (`None`: all)
+    /// unless `LOOM_MAX_PREEMPTIONS` is set; prints how many and how long (`--nocapture` shows).
     pub(crate) fn check(
         name: &str,
         preemptions: Option<usize>,

@@ -1,8 +1,7 @@
-//! The only place that sleeps. A wait's [`Deadline`] is read lazily: the clock is read only
-//! once a wait finds nothing there. A blocking wait parks its thread in [`block_on`]; an async
-//! wait sleeps on one lazily armed, movable [`async_io::Timer`] ([`Sleep`]). Nothing here knows
-//! what is being waited for: callers hand in a poll function, which may name an instant at
-//! which it wants to run again (a retry's backoff).
+//! The only place that sleeps. A [`Deadline`] reads the clock only once a wait finds nothing
+//! there. A blocking wait parks in [`block_on`]; an async wait sleeps on one lazily armed, movable
+//! [`async_io::Timer`] ([`Sleep`]). Callers hand in a poll function, which may name an instant to
+//! run again at (a retry's backoff).
 
 use std::cell::Cell;
 use std::future::Future;
@@ -20,8 +19,7 @@ use crate::error::Error;
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Deadline {
     Never,
-    /// Counted from when the wait starts, which is after its look for an outcome that is
-    /// already there (that look reads no clock). `ZERO`: only look.
+    /// Counted from the wait's start, after its clock-free look for an outcome. `ZERO`: only look.
     After(Duration),
     At(Instant),
 }
@@ -76,8 +74,7 @@ impl Deadline {
     }
 }
 
-/// One async-io timer, created the first time it is needed and moved (not re-created) when the
-/// instant changes.
+/// One async-io timer, made when first needed and moved (not remade) when the instant changes.
 #[derive(Debug, Default)]
 pub(crate) struct Sleep {
     armed: Option<(Instant, Timer)>,
@@ -95,7 +92,7 @@ impl Sleep {
         Pin::new(timer).poll(cx).map(drop)
     }
 
-    /// Forgets the instant (a sleep that was cut short): the timer is dropped.
+    /// Drops the timer (a sleep that was cut short).
     pub(crate) fn clear(&mut self) {
         self.armed = None;
     }
@@ -127,16 +124,14 @@ pub(crate) enum Waited<R> {
 }
 
 impl<R> Waited<R> {
-    /// Whether the wait gave something.
     pub(crate) fn is_ready(&self) -> bool {
         matches!(self, Waited::Ready(_))
     }
 }
 
 impl<T, E> Waited<Result<T, Error<E>>> {
-    /// The outcome of a wait for one future: what it gave, or, after a timeout or a refusal,
-    /// what `look` finds there now (an outcome that came with the deadline still wins), else
-    /// `Timeout` or `WouldBlockExecutor`.
+    /// A one-future wait's outcome: what it gave, or after a timeout or refusal what `look` finds
+    /// now (an outcome that came with the deadline wins), else `Timeout` or `WouldBlockExecutor`.
     pub(crate) fn outcome(
         self,
         look: impl FnOnce() -> Option<Result<T, Error<E>>>,
@@ -149,14 +144,11 @@ impl<T, E> Waited<Result<T, Error<E>>> {
     }
 }
 
-/// Blocks the calling thread on `poll` until it is ready or `deadline` passes.
-///
-/// `poll` gets a context whose waker unparks this thread, and says when it wants to run again
-/// if nothing wakes it first. The thread parks between polls and polls again only when woken,
-/// at that instant or the deadline, or on a spurious unpark: never on a timer of its own. An
-/// outcome that arrives with the deadline still wins: the deadline is checked after a poll,
-/// never instead of one. Callers look for an outcome that is already there first, without the
-/// clock.
+/// Blocks the calling thread on `poll` until it is ready or `deadline` passes. `poll` gets a
+/// context whose waker unparks this thread, and may name an instant to run again at. The thread
+/// polls again only when woken, at that instant or the deadline, or on a spurious unpark: never on
+/// a timer of its own. The deadline is checked after a poll, never instead of one, so an outcome
+/// arriving with it wins. Callers first look, without the clock, for an outcome already there.
 pub(crate) fn block_on<R>(
     mut deadline: Deadline,
     mut poll: impl FnMut(&mut Context<'_>) -> Wait<R>,
@@ -200,36 +192,33 @@ pub(crate) fn block_on<R>(
 }
 
 thread_local! {
-    /// Whether this thread is the background executor's, where no blocking wait may park.
     static NEVER_PARK: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Marks the calling thread as one that must never park in a blocking wait of this crate (the
-/// background executor's): such a wait returns [`Waited::Refused`] instead.
+/// Marks the calling thread (the background executor's) as one where this crate's blocking waits
+/// return [`Waited::Refused`] instead of parking.
 pub(crate) fn never_park() {
     NEVER_PARK.with(|never| never.set(true));
 }
 
 thread_local! {
-    /// What the calling thread does when one of its blocking waits parks (`true`) and resumes
-    /// (`false`): the pool's workers register one, so that a worker waiting on other work does
-    /// not count against the pool's thread cap (see `run/pool.rs`). The depth counts waits nested
-    /// in the polls of an outer one (a `map_value` closure or a retry attempt that blocks):
-    /// only the outermost calls the hook, so a thread is parked once however deep its waits go.
+    /// This thread's [`ParkHook`] and wait depth. Pool workers set a hook so that a worker waiting
+    /// on other work does not count against the thread cap (see `run/pool.rs`). Only the outermost
+    /// of nested waits (a blocking `map_value` closure or retry attempt) calls it, so a thread is
+    /// parked once however deep its waits go.
     static ON_PARK: Cell<(Option<ParkHook>, usize)> = const { Cell::new((None, 0)) };
 }
 
 /// Told `true` when a blocking wait parks, `false` when it resumes.
 type ParkHook = fn(bool);
 
-/// Sets (or, with `None`, clears) the calling thread's [`ON_PARK`] hook.
 pub(crate) fn on_park(hook: Option<ParkHook>) {
     ON_PARK.with(|slot| slot.set((hook, slot.get().1)));
 }
 
-/// Runs `wait`, a blocking wait that parks, between the calling thread's hook calls; `None`
-/// (and `wait` not run) on the executor's thread, which must never park. Only waits that found
-/// nothing there come here, so the ready paths never read the thread-locals.
+/// Runs `wait`, a blocking wait that parks, between the thread's hook calls; `None`, without
+/// running it, on the executor's thread. Only waits that found nothing come here, so the ready
+/// paths never read the thread-locals.
 pub(crate) fn parked<R>(wait: impl FnOnce() -> R) -> Option<R> {
     /// Leaves one level; the outermost calls the hook, when `wait` returns or unwinds.
     struct Resumed(Option<ParkHook>);
@@ -267,8 +256,7 @@ pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant
     }
 }
 
-/// A waker that unparks the calling thread: what a blocking wait polls with. Made once per
-/// thread and cloned (one reference count) for each wait.
+/// The waker blocking waits poll with: unparks this thread. Made once per thread, cloned per wait.
 fn thread_waker() -> Waker {
     thread_local! {
         static WAKER: Waker = Waker::from(Arc::new(Unparker(thread::current())));
@@ -279,7 +267,6 @@ fn thread_waker() -> Waker {
         .unwrap_or_else(|_| Waker::from(Arc::new(Unparker(thread::current()))))
 }
 
-/// Wakes a thread parked in a blocking wait.
 struct Unparker(Thread);
 
 impl Wake for Unparker {

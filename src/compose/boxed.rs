@@ -6,8 +6,8 @@ use std::task::{Context, Poll};
 use crate::api_future::{ApiFuture, api_future_via, future_by_poll_outcome};
 use crate::error::{BoxError, Error};
 
-/// The primitives of [`ApiFuture`] as a trait object. (`dyn ApiFuture` would need its
-/// `Future::Output` spelled out beside the two associated types, in every user's signature.)
+/// The primitives of [`ApiFuture`] as a trait object: `dyn ApiFuture` would need its
+/// `Future::Output` spelled out beside the two associated types in every user's signature.
 trait Erased<T, E>: fmt::Debug + Send {
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
     fn try_result(&mut self) -> Option<Result<T, Error<E>>>;
@@ -39,9 +39,9 @@ impl<A: ApiFuture> Erased<A::Value, A::Failure> for A {
 }
 
 /// Any [`ApiFuture`] with value `T` and error `E`, boxed: one type for futures of different
-/// origins (a [`Retry`](crate::Retry), a [`MapValue`](crate::MapValue), a spawned job), so that they can
-/// share a `Vec`, a struct field, an SDK method's return type or a `dyn` trait's method. Made by
-/// [`ApiFutureExt::into_boxed`](crate::ApiFutureExt::into_boxed).
+/// origins (a [`Retry`](crate::Retry), a [`MapValue`](crate::MapValue), a spawned job), so that
+/// they can share a `Vec`, a struct field, an SDK method's return type or a `dyn` trait's method.
+/// Made by [`ApiFutureExt::into_boxed`](crate::ApiFutureExt::into_boxed).
 ///
 /// ```
 /// use apifuture::{ready, retry, ApiFuture, ApiFutureExt, BoxApiFuture, BoxError, RetryPolicy};

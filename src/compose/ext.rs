@@ -10,13 +10,11 @@ use crate::api_future::ApiFuture;
 use crate::core::awaitable::AwaitableConcurrentFuture;
 use crate::run::executor;
 
-/// Combinators for every [`ApiFuture`]. Each result is again an `ApiFuture`: blocked on,
-/// awaited, timed out without loss (a `Timeout` leaves the inner future's value for the next
-/// wait). A closure that panics gives `Error::Panicked`.
-///
-/// Closures are `Send + 'static`: each combinator stores its closure boxed (one allocation), so
-/// that the result stays usable in generic `Send` code whatever lifetimes the value and error
-/// types carry.
+/// Combinators for every [`ApiFuture`]. Each result is again an `ApiFuture`: blocked on, awaited,
+/// timed out without loss (a `Timeout` leaves the inner future's value for the next wait). A
+/// closure that panics gives `Error::Panicked`. Closures are `Send + 'static`: each combinator
+/// stores its closure boxed (one allocation), so that the result stays usable in generic `Send`
+/// code whatever lifetimes the value and error types carry.
 pub trait ApiFutureExt: ApiFuture {
     /// The value passed through `f`; errors unchanged.
     ///
@@ -74,8 +72,8 @@ pub trait ApiFutureExt: ApiFuture {
     }
 
     /// Shares the outcome among any number of waiters: see [`SharedFuture`]. The value must be
-    /// `Clone + Sync`; any failure type that is `Send + Sync` will do, `BoxError` included:
-    /// the handles' failure type is `Arc<Self::Failure>`, which displays as the original.
+    /// `Clone + Sync`, the failure type `Send + Sync` (`BoxError` will do): the handles' failure
+    /// type is `Arc<Self::Failure>`, which displays as the original.
     ///
     /// ```
     /// use apifuture::{failed, ready, ApiFuture, ApiFutureExt, BoxError};
@@ -112,18 +110,18 @@ pub trait ApiFutureExt: ApiFuture {
     /// Runs the future on the crate's background executor now, so that it progresses with
     /// nobody waiting, and returns an [`AwaitableConcurrentFuture`] of its outcome.
     ///
-    /// A [`Retry`](crate::Retry), a [`Polling`](crate::Polling), a [`FromFuture`](crate::FromFuture)
-    /// and combinators over them only progress while something waits on them; an SDK method
-    /// that returns `.background()` of one behaves like a call that was submitted at once (the
-    /// seed SDK's calls do). A future its producer already drives (an
+    /// A [`Retry`](crate::Retry), a [`Polling`](crate::Polling), a
+    /// [`FromFuture`](crate::FromFuture) and combinators over them only progress while something
+    /// waits on them; an SDK method that returns `.background()` of one behaves like a call
+    /// submitted at once (the seed SDK's calls do). A future its producer already drives (an
     /// `AwaitableConcurrentFuture`) comes back as it is, at no cost.
     ///
-    /// - Dropping or cancelling the returned future drops `self` on the executor, which
-    ///   cancels what it had in flight (a retry's attempt, a spawned job).
-    /// - A panic while driving `self` gives `Error::Panicked`; an outcome already taken gives
+    /// - Dropping or cancelling the returned future drops `self` on the executor, which cancels
+    ///   what it had in flight (a retry's attempt, a spawned job).
+    /// - A panic while driving `self` gives `Error::Panicked`; an outcome already taken,
     ///   `Error::Consumed`.
-    /// - The executor is one thread (see [`spawn_async`](crate::spawn_async)): awaiting inside
-    ///   a background task is fine; a blocking wait there that would have to wait returns
+    /// - The executor is one thread (see [`spawn_async`](crate::spawn_async)): awaiting inside a
+    ///   background task is fine; a blocking wait there that would have to wait returns
     ///   `Error::WouldBlockExecutor` at once.
     /// - Futures that need a runtime of their own (tokio's timers or sockets: reqwest, hyper,
     ///   tonic) panic here with "there is no reactor running": use
@@ -152,10 +150,10 @@ pub trait ApiFutureExt: ApiFuture {
 
     /// Like [`background`](ApiFutureExt::background), on a runtime the caller picks: `spawn`
     /// gets the task that drives `self` and hands it to the runtime, and the returned future
-    /// gets its outcome. This is how an SDK whose transport needs tokio (reqwest,
-    /// hyper-on-tokio, tonic) makes its calls eager:
-    /// `.background_with(move |task| { handle.spawn(task); })`, with the crate still free of
-    /// tokio. The task holds no borrow and no thread: any executor's `spawn` takes it.
+    /// gets its outcome. This is how an SDK whose transport needs tokio (reqwest, hyper-on-tokio,
+    /// tonic) makes its calls eager: `.background_with(move |task| { handle.spawn(task); })`,
+    /// with the crate still free of tokio. The task holds no borrow and no thread: any
+    /// executor's `spawn` takes it.
     ///
     /// - Dropping or cancelling the returned future cancels the task (it drops `self` when next
     ///   woken, as with `background()`).
@@ -193,11 +191,11 @@ pub trait ApiFutureExt: ApiFuture {
     /// Lets the work finish with nobody waiting for it; its outcome is dropped when it comes.
     ///
     /// Unlike dropping the future, this tells the producer nothing:
-    /// [`Promise::is_cancelled`](crate::Promise::is_cancelled) stays false and a
-    /// [`spawn`](crate::spawn) job that has not started still runs. A future that only
-    /// progresses while driven (a retry, a poll, [`from_future`](crate::from_future)) is
-    /// driven to its end on the background executor. Done callbacks still run. Detaching a
-    /// future that is already complete, cancelled or consumed just drops it.
+    /// [`Promise::is_cancelled`](crate::Promise::is_cancelled) stays false, a
+    /// [`spawn`](crate::spawn) job that has not started still runs, and done callbacks still
+    /// run. A future that only progresses while driven (a retry, a poll,
+    /// [`from_future`](crate::from_future)) is driven to its end on the background executor.
+    /// Detaching a future that is already complete, cancelled or consumed just drops it.
     ///
     /// ```
     /// use std::sync::mpsc;

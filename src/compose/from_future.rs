@@ -10,17 +10,15 @@ use crate::error::Error;
 use crate::panic::caught;
 
 /// Wraps `fut` as an [`ApiFuture`] driven by whoever waits on it: no thread, no executor. A
-/// blocking wait polls it on the calling thread; an async wait polls it in the waiting task.
-/// This is how a smol app hands an async request to [`retry`](crate::retry).
+/// blocking wait polls it on the calling thread, an async wait in the waiting task. This is how a
+/// smol app hands an async request to [`retry`](crate::retry). As only the waits poll it, the
+/// future must not need a particular runtime (a tokio-only future runs on tokio through
+/// [`background_with`](crate::ApiFutureExt::background_with)).
 ///
 /// Outcomes: `Ok(value)` / `Err(Error::Failed(e))` from the future's own `Result`,
 /// `Err(Error::Panicked(..))` if polling it panics, then `Err(Error::Consumed)`. A wait that
 /// times out leaves the future where it was; dropping the `FromFuture` drops the future.
 /// [`background`](crate::ApiFutureExt::background) runs it with nobody waiting.
-///
-/// The future is polled only by the waits, so it must not need a particular runtime (a
-/// tokio-only future runs on tokio through
-/// [`background_with`](crate::ApiFutureExt::background_with)).
 ///
 /// ```
 /// use std::time::Duration;

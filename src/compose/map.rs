@@ -1,4 +1,4 @@
-//! [`MapValue`], [`MapFailure`] and [`ThenCall`]: futures made from another future and a closure.
+//! [`MapValue`], [`MapFailure`] and [`ThenCall`]: futures made from a future and a closure.
 
 use std::fmt;
 use std::task::{Context, Poll};
@@ -7,11 +7,11 @@ use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, future_by_poll_out
 use crate::error::{Error, Held};
 use crate::panic::guarded;
 
-/// The closure of an [`ThenCall`].
+/// The closure of a [`ThenCall`].
 type ThenFn<A, B> = Box<dyn FnOnce(<A as ApiFuture>::Value) -> B + Send>;
 
-/// The future of [`ApiFutureExt::map_value`](crate::ApiFutureExt::map_value): the inner future's value
-/// passed through a closure that returns a `U`. Errors pass through unchanged.
+/// The future of [`ApiFutureExt::map_value`](crate::ApiFutureExt::map_value): the inner future's
+/// value passed through a closure that returns a `U`. Errors pass through unchanged.
 #[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
 pub struct MapValue<A: ApiFuture, U> {
     map: Map<A, OnValue<A, U>>,
@@ -19,9 +19,9 @@ pub struct MapValue<A: ApiFuture, U> {
     terminated: bool,
 }
 
-/// The future of [`ApiFutureExt::map_failure`](crate::ApiFutureExt::map_failure): the operation's own
-/// error (`Error::Failed`) passed through a closure that returns an `E2`; every other outcome
-/// unchanged.
+/// The future of [`ApiFutureExt::map_failure`](crate::ApiFutureExt::map_failure): the
+/// operation's own error (`Error::Failed`) passed through a closure that returns an `E2`; every
+/// other outcome unchanged.
 #[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
 pub struct MapFailure<A: ApiFuture, E2> {
     map: Map<A, OnFailure<A, E2>>,
@@ -50,16 +50,14 @@ impl<A: ApiFuture, E2> MapFailure<A, E2> {
 api_future_via!([A: ApiFuture, U: Send] MapValue<A, U> => |this| this.map, U, A::Failure);
 api_future_via!([A: ApiFuture, E2: Send] MapFailure<A, E2> => |this| this.map, A::Value, E2);
 
-/// An inner future and a closure that its outcome goes through once: the one body of
-/// [`MapValue`] and [`MapFailure`], which differ in what the closure maps ([`Mapping`]).
-///
-/// Each stores its closure boxed. Written generic over the closure instead
-/// (`impl<A, F: FnOnce(A::Value) -> U> ApiFuture for MapValue<A, F>`), a closure signature tied
-/// to the inner future's associated types makes rustc reject `Send` async blocks that await the
-/// combinator whenever those types hold a lifetime (`&'static str`, or the hidden `'static` of
-/// `BoxError`): rust-lang/rust#110338. For the same reason no impl here requires two associated
-/// types to be equal (`B: ApiFuture<Failure = A::Failure>`): [`ThenCall`] checks that where it
-/// is made and keeps the identity conversion it implies as a `fn` pointer.
+/// An inner future and a closure its outcome goes through once: the one body of [`MapValue`]
+/// and [`MapFailure`], which differ in what the closure maps ([`Mapping`]). The closure is boxed:
+/// made generic over it (`impl<A, F: FnOnce(A::Value) -> U> ApiFuture for MapValue<A, F>`), a
+/// closure signature tied to the inner future's associated types makes rustc reject `Send` async
+/// blocks that await the combinator whenever those types hold a lifetime (`&'static str`, or the
+/// hidden `'static` of `BoxError`): rust-lang/rust#110338. Likewise no impl here requires two
+/// associated types to be equal (`B: ApiFuture<Failure = A::Failure>`): [`ThenCall`] checks that
+/// where it is made and keeps the implied identity conversion as a `fn` pointer.
 struct Map<A, M> {
     inner: A,
     /// The closure, until it ran.
@@ -78,10 +76,8 @@ trait Mapping<A: ApiFuture>: Sized {
     ) -> Result<Self::Value, Error<Self::Failure>>;
 }
 
-/// The value's closure.
 struct OnValue<A: ApiFuture, U>(Box<dyn FnOnce(A::Value) -> U + Send>);
 
-/// The operation error's closure.
 struct OnFailure<A: ApiFuture, E2>(Box<dyn FnOnce(A::Failure) -> E2 + Send>);
 
 impl<A: ApiFuture, U: Send> Mapping<A> for OnValue<A, U> {
@@ -163,11 +159,11 @@ pub struct ThenCall<A: ApiFuture, B: ApiFuture> {
     terminated: bool,
 }
 
-/// Which of the two futures an [`ThenCall`] is on.
+/// Which of the two futures a [`ThenCall`] is on.
 enum Chain<A: ApiFuture, B: ApiFuture> {
     First(A, Option<ThenFn<A, B>>),
     Second(B),
-    /// The first future failed: its error, until a wait takes it.
+    /// The first future failed (or the closure panicked): that error, until a wait takes it.
     Failed(Held<B::Value, B::Failure>),
 }
 

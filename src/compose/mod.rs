@@ -1,5 +1,4 @@
-//! Composition: futures made from other futures, usable blocking and async like any other
-//! future of the crate.
+//! Composition: futures made from other futures, blocked on and awaited like any other.
 
 mod boxed;
 mod ext;

@@ -1,24 +1,18 @@
 //! [`SharedFuture`]: one outcome, any number of waiters.
 //!
-//! The shape of `futures::future::Shared`: the handles share the source future (its type
-//! erased), a keyed list of their wakers, and one state word that says whether someone is
-//! polling the source. A waiter registers its waker, then tries to become the one that polls
-//! (taking `POLLING`): the winner polls the source with the group's waker; everyone else,
-//! finding it `POLLING`, returns `Pending` at once, never waiting for the poller (whose step may
-//! be slow: a `map_value` closure, a retry attempt being made). The group's waker wakes every
-//! registered waiter. A wake-up that comes while someone polls is not lost: it marks the word
-//! (`NOTIFIED`), and the poller wakes everyone when its poll ends. When the source completes,
-//! the poller moves the outcome into the group, marks it `COMPLETE` and wakes everyone; from
-//! then on every handle reads the outcome without a lock.
+//! Shaped like `futures::future::Shared`: the handles share the type-erased source, a keyed list
+//! of their wakers and one state word. A waiter registers its waker, then tries to take
+//! `POLLING`: the winner polls the source with the group's waker, which wakes every registered
+//! waiter; the others return `Pending` at once, never waiting for the poller, whose step may be
+//! slow (a `map_value` closure, a retry attempt). A wake-up during a poll is not lost: it sets
+//! `NOTIFIED`, and the poller wakes everyone when its poll ends. On completion the poller moves
+//! the outcome into the group, stores `COMPLETE` and wakes everyone; from then on every handle
+//! reads the outcome without a lock. A source found pending stays `ARMED` until it wakes the
+//! group's waker; until then waiters only register, so N waiters cost one poll, not N.
 //!
-//! A source polled with the group's waker and found pending stays `ARMED` until it wakes that
-//! waker: until then a waiter only registers (the source has nothing new to say), so N
-//! waiters cost one poll of the source, not N.
-//!
-//! Only the poller locks the source, so the lock is never contended and a handle never waits
-//! on another: timed waits keep their limits, `done()` answers at once, and a source that looks
-//! at its own shared future while polled finds it `POLLING` ("not ready") instead of
-//! deadlocking.
+//! Only the poller locks the source, so the lock is never contended and no handle waits on
+//! another: timed waits keep their limits, `done()` answers at once, and a source that looks at
+//! its own shared future while polled finds it `POLLING` ("not ready") instead of deadlocking.
 //!
 //! The group's waker holds the group weakly and is made at the first poll that needs it: a
 //! source that keeps its waker does not keep the group alive, and the last handle's drop drops
@@ -33,24 +27,22 @@ use crate::error::{BoxError, Error, is_failure};
 use crate::panic::caught;
 use crate::sync::{AtomicUsize, Mutex, OnceLock, Ordering, WakerList};
 
-/// A future with any number of waiters: clone the handle, and every clone can be blocked on
-/// or awaited, each with its own non-destructive timeout, and gets a clone of the one outcome.
-/// Made by [`ApiFutureExt::into_shared`](crate::ApiFutureExt::into_shared), for any value that
-/// is `Clone` and any failure type: the operation's error is shared behind an [`Arc`] (its
-/// failure type is `Arc<E>`, which derefs to the original and displays as it does), so
-/// `BoxError` and other errors that are not `Clone` can be shared too.
+/// A future with any number of waiters: every clone of the handle can be blocked on or awaited,
+/// each with its own non-destructive timeout, and gets a clone of the one outcome. Made by
+/// [`ApiFutureExt::into_shared`](crate::ApiFutureExt::into_shared). Values must be
+/// `Clone + Sync` and errors `Send + Sync`: each handle gets a clone of the value, or of the
+/// [`Arc`] the operation's error is shared behind (the failure type is `Arc<E>`, which derefs to
+/// the original and displays as it does), so `BoxError` and other errors that are not `Clone`
+/// can be shared too; every handle reads the finished outcome without a lock.
 ///
 /// - Each handle hands out the outcome once (later waits on that handle give
 ///   [`Error::Consumed`]); a fresh clone of any handle gets it again.
-/// - Whichever handle waits drives the source; the others never wait for it: while one handle
-///   is in the middle of a slow step of the source, the others' timed waits return at their
-///   limits, `done()` answers at once, and async waits return `Pending` until woken.
-/// - Dropping a handle leaves the others as they are, also in the middle of a wait. Dropping
-///   the last one drops the source future, which cancels it.
+/// - Whichever handle waits drives the source and the others never wait for it: while one is in
+///   a slow step of the source, the others' timed waits return at their limits, `done()`
+///   answers at once, and async waits return `Pending` until woken.
+/// - Dropping a handle leaves the others as they are, even mid-wait; dropping the last one
+///   drops the source future, which cancels it.
 /// - A source that panics while polled gives every handle `Err(Error::Panicked(..))`.
-/// - Values must be `Clone + Sync` and errors `Send + Sync` (each handle gets a clone of the
-///   value, or of the `Arc` of the error; the finished outcome is read by every handle without
-///   a lock).
 ///
 /// # Examples
 ///
@@ -99,8 +91,7 @@ struct Group<T, E, S: ?Sized> {
     source: S,
 }
 
-/// The source future, and the group's waker it is polled with (made by the first poll),
-/// behind the lock only the poller takes.
+/// The source future and the group's waker it is polled with (made by the first poll).
 struct SourceCell<A> {
     future: Option<A>,
     waker: Option<Waker>,
@@ -115,11 +106,9 @@ const POLLING: usize = 1;
 const NOTIFIED: usize = 2;
 /// The outcome is in the group; the source is gone.
 const COMPLETE: usize = 4;
-/// The source was polled with the group's waker, found pending, and has not woken it since:
-/// a waiter only needs to register.
+/// Polled with the group's waker, pending, and not woken since: a waiter only needs to register.
 const ARMED: usize = 8;
-/// A waiter found the source `POLLING` and went to sleep on it: a poller that only looked
-/// (arming nothing) wakes the waiters when it is done.
+/// A waiter slept on a `POLLING` source: a poller that only looked (armed nothing) then wakes all.
 const WAITING: usize = 16;
 
 /// The group's waker: wakes the waiters of the group, if it is still there.
@@ -137,10 +126,10 @@ impl<T: Send + Sync + 'static, E: Send + Sync + 'static> Wake for GroupWaker<T, 
     }
 }
 
-/// The source behind `dyn`: the future in a lock that only the poller takes. (Its methods
-/// also make the group's waker, which needs `'static` types: the bounds live in this impl,
-/// chosen when the group is made, so that no impl of `ApiFuture` for the handles requires
-/// them, which would break generic `Send` code over borrowed types: rust-lang/rust#110338.)
+/// The source behind `dyn`, its future in a lock only the poller takes. Its methods make the
+/// group's waker, which needs `'static` types: those bounds sit on its impl, chosen when the
+/// group is made, not on the handles' `ApiFuture` impl, where they would break generic `Send`
+/// code over borrowed types (rust-lang/rust#110338).
 trait Source<T, E>: Send + Sync {
     /// Polls the source with the group's waker (`poll`) or only looks at it; its outcome once
     /// it has one, a panic in it included. Called by the poller only.
@@ -230,8 +219,7 @@ enum Step {
     Look,
     /// Poll it with the group's waker (`done()`).
     Poll,
-    /// Poll it for a waiter that registered first: if someone else is polling, make sure that
-    /// poller knows (see [`WAITING`]).
+    /// Poll it for a registered waiter, making sure a busy poller knows (see [`WAITING`]).
     Wait,
 }
 
@@ -332,14 +320,13 @@ impl<T, E> SharedFuture<T, E> {
             }
             None => {
                 // Polled with the group's waker, the source is armed: whoever came meanwhile
-                // hears of its next wake-up. Unless it woke during the poll, or the source was
-                // only looked at while waiters came: then they poll again now.
+                // hears of its next wake-up. If it woke during the poll, or was only looked at
+                // while waiters came, wake them to poll again now. One CAS leaves `POLLING`, so
+                // that no waiter ever sees a source armed that is not.
                 let (idle, missed) = match step {
                     Step::Look => (0, NOTIFIED | WAITING),
                     Step::Poll | Step::Wait => (ARMED, NOTIFIED),
                 };
-                // One step from `POLLING` to what follows, so that no waiter ever sees a
-                // source armed that is not.
                 let mut word = group.word.load(Ordering::Acquire);
                 loop {
                     let missed = word & missed != 0;
@@ -389,7 +376,6 @@ impl<T, E> Drop for SharedFuture<T, E> {
         if self.key != 0 && self.group.outcome.get().is_none() {
             self.group.waiters.unregister(self.key);
         }
-        // The last handle's `Arc` drops the group, and with it the source (which cancels it).
     }
 }
 

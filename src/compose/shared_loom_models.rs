@@ -1,7 +1,6 @@
-//! Loom models of [`SharedFuture`]'s waiters against completion and against each other, over
-//! a real promise as the source. Each waiter is a loom thread in `block_on`: a wake-up lost on the way (the
-//! promise's waker slot, the group's waker, the waiter list, a wake-up while polling) is a
-//! deadlock loom reports.
+//! Loom models of [`SharedFuture`]'s waiters against completion and each other, over a real
+//! promise. Each waiter is a loom thread in `block_on`, so a lost wake-up (in the promise's waker
+//! slot, the group's waker, the waiter list, or during a poll) is a deadlock loom reports.
 
 use std::sync::Arc;
 use std::task::Poll;
@@ -38,8 +37,8 @@ fn against_completion(name: &str, other: fn(SharedFuture<Tracked, ()>)) {
     });
 }
 
-/// One handle waits, the promise completes, a second handle registers meanwhile (and may
-/// find the first polling): both are woken and get a clone of the one value.
+/// One handle waits, the promise completes, a second registers meanwhile (maybe finding the
+/// first polling): both are woken and get a clone of the one value.
 #[test]
 fn two_waiters_vs_completion() {
     against_completion("shared: two waiters vs completion", |mut first| {
@@ -59,9 +58,8 @@ fn waiter_leaves_vs_completion() {
     });
 }
 
-/// A handle only looks at the source (`try_result`, which polls nothing and arms nothing)
-/// while another waits and the promise completes: a waiter that arrived during the look is
-/// not left relying on a source nobody armed.
+/// A handle only looks at the source (`try_result` polls and arms nothing) while another waits
+/// and the promise completes: a waiter that came during the look is not left on an unarmed one.
 #[test]
 fn a_look_vs_a_waiter_vs_completion() {
     check("shared: a look vs a waiter vs completion", Some(2), || {

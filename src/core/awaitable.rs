@@ -10,15 +10,14 @@ use crate::error::{BoxError, Error};
 
 /// The seed's `AwaitableConcurrentFuture`: a [`ConcurrentFuture`] that implements
 /// [`ApiFuture`], so it can be blocked on with [`result`](ApiFuture::result) or awaited with
-/// `.await` / [`result_async`](ApiFuture::result_async) on any executor.
-///
-/// Created by [`promise`](crate::promise()), [`spawn`](crate::spawn), [`ready`] and [`failed`]; the wrapped
+/// `.await` / [`result_async`](ApiFuture::result_async) on any executor. Created by
+/// [`promise`](crate::promise()), [`spawn`](crate::spawn), [`ready`] and [`failed`]; the wrapped
 /// future is reachable with [`future`](Self::future) for Python-style `done()` and `cancel()`.
 ///
 /// Dropping it while it is pending cancels it: the producer hears that nobody waits any more
 /// ([`Promise::is_cancelled`](crate::Promise::is_cancelled)), and a [`spawn`](crate::spawn)
-/// job that has not started is skipped. To let the work finish with nobody waiting, call
-/// [`detach`](crate::ApiFutureExt::detach) instead.
+/// job that has not started is skipped. To let the work finish with nobody waiting,
+/// [`detach`](crate::ApiFutureExt::detach) it instead.
 ///
 /// # Examples
 ///
@@ -99,8 +98,7 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
         self.inner.detach();
     }
 
-    /// Whether the future has completed (value, error, cancelled, abandoned or taken). Never
-    /// blocks.
+    /// Whether the future has completed (value, error, cancelled, abandoned, taken); never blocks.
     ///
     /// ```
     /// let future = apifuture::ready::<u8, std::io::Error>(1);
@@ -113,26 +111,24 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
 
     /// Runs `callback` once with the outcome, by reference, when the future completes: on the
     /// completing thread (the one that sets the result, fails, or drops the promise), before any
-    /// waiter is woken; or at once, on this thread, if the future has already completed. The
+    /// waiter is woken, or at once on this thread if the future has already completed. The
     /// outcome stays for the waiter.
     ///
-    /// - Several callbacks run in the order they were added.
+    /// - Callbacks run in the order they were added.
     /// - One added after the outcome was taken runs at once with `&Err(Error::Consumed)`; on a
     ///   cancelled or abandoned future, with that error.
-    /// - [`cancel`](crate::ConcurrentFuture::cancel), or dropping the future while it is
-    ///   pending, runs the pending callbacks with `&Err(Error::Cancelled)`. When cancelling
-    ///   races the producer, one of them wins and the callbacks and the waiter both see that
-    ///   one.
-    /// - A panicking callback is caught: the panic is reported by the panic hook like any
-    ///   other (to stderr, unless you set your own hook with `std::panic::set_hook`), the
-    ///   remaining callbacks run, and the future's outcome is unaffected.
-    /// - A waiter never runs callbacks. While they run, the outcome is not there yet for it:
-    ///   [`done`](Self::done) is false, a zero-timeout wait times out, and a timed wait
-    ///   returns `Err(Error::Timeout)` at its own limit (losing nothing) if they are still
-    ///   running then. A slow callback delays the waiters, never past their limits.
+    /// - [`cancel`](crate::ConcurrentFuture::cancel), or dropping the pending future, runs the
+    ///   pending callbacks with `&Err(Error::Cancelled)`. If cancelling races the producer, one
+    ///   wins, and the callbacks and the waiter both see that one.
+    /// - A panicking callback is caught and reported by the panic hook (to stderr, unless you
+    ///   set your own with `std::panic::set_hook`); the other callbacks run, the outcome stands.
+    /// - A waiter never runs callbacks, and while they run the outcome is not there for it:
+    ///   [`done`](Self::done) is false, a zero-timeout wait times out, and a timed wait still
+    ///   running at its limit returns `Err(Error::Timeout)` (losing nothing). A slow callback
+    ///   delays the waiters, never past their limits.
     ///
-    /// Futures without callbacks pay nothing for this: registering the first one is what sets
-    /// up the machinery (one allocation).
+    /// Futures without callbacks pay nothing: the first registration sets up the machinery (one
+    /// allocation).
     ///
     /// # Examples
     ///
@@ -214,15 +210,13 @@ impl<T: Send, E: Send> ApiFuture for AwaitableConcurrentFuture<T, E> {
         self.inner.done()
     }
 
-    /// The producer completes it; a done-callback relay too is driven by the producer's
-    /// wake-up.
+    /// The producer completes it, and its wake-up drives a done-callback relay.
     #[inline]
     fn done_unpolled(&mut self) -> Option<bool> {
         Some(self.inner.ready_to_take())
     }
 
-    /// Blocks in oneshot's own `recv_timeout`, which parks the thread without the waker
-    /// machinery of the provided method.
+    /// Parks in oneshot's own `recv_timeout`, without the provided method's waker machinery.
     #[inline]
     fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Result<T, Error<E>> {
         self.inner.result(timeout)

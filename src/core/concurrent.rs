@@ -17,12 +17,10 @@ use crate::timeout::{self, Deadline, Wait};
 /// The receiving end of a future, with blocking waits: the seed's `concurrent.futures.Future`.
 ///
 /// You usually hold it inside an [`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture)
-/// and reach it through [`future()`](crate::AwaitableConcurrentFuture::future). On its own it
-/// offers what Python's future does: [`done`](Self::done), [`result`](Self::result) with a
-/// timeout, [`cancel`](Self::cancel) and [`cancelled`](Self::cancelled), plus the non-blocking
-/// [`try_result`](Self::try_result).
-///
-/// It is `Send` but not `Sync`: waits take `&mut self`.
+/// and reach it through [`future()`](crate::AwaitableConcurrentFuture::future). It offers what
+/// Python's future does: [`done`](Self::done), [`result`](Self::result) with a timeout,
+/// [`cancel`](Self::cancel) and [`cancelled`](Self::cancelled), plus the non-blocking
+/// [`try_result`](Self::try_result). It is `Send` but not `Sync`: waits take `&mut self`.
 ///
 /// # Examples
 ///
@@ -39,8 +37,7 @@ use crate::timeout::{self, Deadline, Wait};
 /// ```
 pub struct ConcurrentFuture<T, E = BoxError> {
     inbox: Inbox<T, E>,
-    /// What the producer and this future share; `None` for a future made complete, which has
-    /// no producer to wake or to be woken by.
+    /// Shared with the producer; `None` for a future made complete, which has no producer.
     link: Option<Arc<Link>>,
 }
 
@@ -85,12 +82,10 @@ impl<T, E> ConcurrentFuture<T, E> {
         }
     }
 
-    /// Whether the future has completed: an outcome is there (value or error), or it was
-    /// cancelled or abandoned, or its outcome was already taken. Never blocks; one or two atomic
-    /// loads (a lock, once done callbacks are registered).
-    ///
-    /// With done callbacks, the outcome is there once they have run: while they run on the
-    /// completing thread, `done()` is false, as a zero-timeout wait finds nothing yet.
+    /// Whether the future has completed: an outcome is there (value or error), it was cancelled
+    /// or abandoned, or its outcome was taken. Never blocks; one or two atomic loads (a lock,
+    /// once done callbacks are registered). While done callbacks run on the completing thread,
+    /// `done()` is false, as a zero-timeout wait finds nothing yet.
     ///
     /// ```
     /// let (promise, mut future) = apifuture::promise::<u8, std::io::Error>();
@@ -107,17 +102,15 @@ impl<T, E> ConcurrentFuture<T, E> {
         }
     }
 
-    /// Takes the outcome if there is one; `None` while pending. Never blocks.
-    ///
-    /// Returns:
+    /// Takes the outcome if there is one. Never blocks. Returns:
     /// - `None` if the producer has not completed the future yet;
     /// - `Some(Ok(value))` or `Some(Err(Error::Failed(e)))` (or `Panicked`) the first time after
     ///   completion, and `Some(Err(Error::Consumed))` after that;
     /// - `Some(Err(Error::Cancelled))` or `Some(Err(Error::Abandoned))`, every time, once the
     ///   future is in that state.
     ///
-    /// Cost: one atomic load while pending; when ready, what `oneshot`'s `try_recv` costs (a
-    /// load, a store and a fence) and freeing the channel.
+    /// Cost: one atomic load while pending; when ready, `oneshot`'s `try_recv` (a load, a store
+    /// and a fence) and freeing the channel.
     ///
     /// ```
     /// use apifuture::Error;
@@ -166,11 +159,8 @@ impl<T, E> ConcurrentFuture<T, E> {
         Some(outcome)
     }
 
-    /// Blocks the calling thread until the outcome is there or `timeout` has passed.
-    ///
-    /// `timeout` is a `Duration` or an `Option<Duration>`; `None` waits indefinitely.
-    ///
-    /// Returns:
+    /// Blocks the calling thread until the outcome is there or `timeout` has passed. `timeout`
+    /// is a `Duration` or an `Option<Duration>`; `None` waits indefinitely. Returns:
     /// - `Ok(value)` once the producer set a value;
     /// - `Err(Error::Failed(e))` (or `Panicked`) once the producer failed;
     /// - `Err(Error::Timeout)` if `timeout` passed first: the future stays pending and nothing is
@@ -178,13 +168,15 @@ impl<T, E> ConcurrentFuture<T, E> {
     ///   already there;
     /// - `Err(Error::Abandoned)` if the producer went away without completing it;
     /// - `Err(Error::Cancelled)` if it was cancelled, `Err(Error::Consumed)` if the outcome was
-    ///   already taken.
+    ///   already taken;
+    /// - `Err(Error::WouldBlockExecutor)` on the crate's background executor thread (in a
+    ///   [`spawn_async`](crate::spawn_async) task), where it may not park: `.await` there.
     ///
-    /// A future that is already complete is answered without reading the clock or making a
-    /// syscall. A timeout too large for [`Instant`] (like `Duration::MAX`) waits indefinitely.
-    /// Waking is never early; it may be late by the operating system's scheduling delay.
+    /// A future already complete is answered without reading the clock or making a syscall. A
+    /// timeout too large for [`Instant`] (like `Duration::MAX`) waits indefinitely. Waking is
+    /// never early; it may be late by the operating system's scheduling delay.
     ///
-    /// Calling this inside an async task blocks the executor's thread until it returns: other
+    /// Inside another executor's async task this blocks its thread until it returns: other
     /// tasks on that thread stall, and a task that would complete this future may deadlock.
     /// Prefer `.await` there.
     ///
@@ -216,8 +208,8 @@ impl<T, E> ConcurrentFuture<T, E> {
         self.wait(Deadline::At(deadline))
     }
 
-    /// The blocking wait: in oneshot's own receive while the outcome comes through the channel,
-    /// which parks the thread without the waker machinery; through the relay otherwise.
+    /// The blocking wait: in oneshot's own receive (parking without wakers) while the outcome
+    /// comes through the channel, through the relay otherwise.
     #[inline]
     fn wait(&mut self, deadline: Deadline) -> Outcome<T, E> {
         if let Some(outcome) = self.try_result() {
@@ -253,13 +245,12 @@ impl<T, E> ConcurrentFuture<T, E> {
     }
 
     /// Cancels the future if it has not completed, telling the producer that nobody waits any
-    /// more ([`Promise::is_cancelled`](crate::Promise::is_cancelled) turns true).
-    ///
-    /// Returns:
+    /// more ([`Promise::is_cancelled`](crate::Promise::is_cancelled) turns true). Returns:
     /// - `true` if the future is now cancelled (also when it already was): every later wait
     ///   returns `Err(Error::Cancelled)`, and a value the producer sets is dropped;
     /// - `false` if it had already completed (a value, an error, or its producer went away) or
-    ///   its outcome was taken: nothing changes, the outcome stays for the next wait.
+    ///   its outcome was taken: nothing changes (an outcome not taken yet stays for the next
+    ///   wait).
     ///
     /// ```
     /// use apifuture::Error;
@@ -277,8 +268,7 @@ impl<T, E> ConcurrentFuture<T, E> {
                 if receiver.has_message() || receiver.is_closed() {
                     return false;
                 }
-                // Dropping the receiver closes the channel: the producer sees it in
-                // `is_cancelled`, and a value it sends from now on is dropped on its side.
+                // Dropping the receiver closes the channel, which the producer sees.
                 self.inbox = Inbox::Cancelled;
                 self.close();
                 true
@@ -299,8 +289,8 @@ impl<T, E> ConcurrentFuture<T, E> {
     }
 
     /// Runs `callback` with the outcome once the future completes, before any waiter is woken;
-    /// the outcome stays for the waiter. See
-    /// [`AwaitableConcurrentFuture::add_done_callback`](crate::AwaitableConcurrentFuture::add_done_callback).
+    /// the outcome stays for the waiter. See the awaitable future's
+    /// [`add_done_callback`](crate::AwaitableConcurrentFuture::add_done_callback).
     ///
     /// ```
     /// use std::sync::mpsc;
@@ -328,9 +318,8 @@ impl<T, E> ConcurrentFuture<T, E> {
         }
     }
 
-    /// Moves the channel into a [`Relay`] whose waker takes the producer's wake-up from now on,
-    /// with `first` as its first callback. The relay then lives as long as either side needs
-    /// it: the consumer holds it, and so does the waker slot the producer wakes.
+    /// Moves the channel into a [`Relay`] (`first` its first callback) whose waker takes the
+    /// producer's wake-up from now on; the consumer and the producer's waker slot both hold it.
     fn relay(&mut self, first: Option<Callback<T, E>>)
     where
         T: Send + 'static,
@@ -364,8 +353,8 @@ impl<T, E> ConcurrentFuture<T, E> {
     {
         if let Inbox::Channel(receiver) = &self.inbox {
             if !(receiver.has_message() || receiver.is_closed()) {
-                // Dropping the receiver would close the channel, which the producer reads as a
-                // cancellation: a relay without callbacks keeps it open until the outcome comes.
+                // Dropping the receiver would read as a cancellation to the producer: a relay
+                // without callbacks keeps the channel open until the outcome comes.
                 self.relay(None);
             }
         }
@@ -422,8 +411,7 @@ impl<T, E> ConcurrentFuture<T, E> {
         }
     }
 
-    /// Whether [`try_result`](Self::try_result) would find an outcome now, looked at without
-    /// registering any waker.
+    /// Whether [`try_result`](Self::try_result) would find an outcome now; registers no waker.
     pub(crate) fn ready_to_take(&self) -> bool {
         match &self.inbox {
             Inbox::Relayed(relay) => relay.delivered(),
@@ -431,7 +419,6 @@ impl<T, E> ConcurrentFuture<T, E> {
         }
     }
 
-    /// Maps what a blocking receive gave to an outcome, and records it.
     #[inline]
     fn received(&mut self, received: Result<Outcome<T, E>, RecvTimeoutError>) -> Outcome<T, E> {
         let outcome = match received {

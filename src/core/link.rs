@@ -1,35 +1,33 @@
-//! What the producing and the consuming end share besides the value: one atomic word that says
-//! who listens, and the wakers of those who do.
+//! What the two ends share besides the value: an atomic word saying who listens, and their wakers.
 //!
 //! The value travels through a [`oneshot`] channel, whose `try_recv` and thread-parking
-//! `recv_timeout` serve blocking waits. Async waits do not use oneshot's own `AsyncReceiver`
+//! `recv_timeout` serve blocking waits. Async waits avoid oneshot's `AsyncReceiver`
 //! (faern/oneshot#87: a use-after-free when a polled receiver is dropped while the sender
-//! sends, which is what every timeout, `select!` and cancelled task does). Instead an async
-//! waiter leaves a clone of its waker in an [`AtomicWaker`] that the producer wakes after
-//! sending: the producer only ever touches that owned waker, never the future, so the future
-//! can be dropped at any moment. A future has one waiter at a time (waits take `&mut self`),
-//! which is all `atomic-waker` holds; `event-listener`'s list of many is more than that needs.
+//! sends, as every timeout, `select!` and cancelled task does). Instead an async waiter leaves
+//! a clone of its waker in an [`AtomicWaker`] that the producer wakes after sending: the
+//! producer only touches that owned waker, never the future, which can be dropped at any
+//! moment. A future has one waiter at a time (waits take `&mut self`), all `atomic-waker`
+//! holds; `event-listener`'s list of many is more than that needs.
 //!
-//! Each side announces itself with one read-modify-write on the word, so the two
-//! announcements have one total order:
+//! Each side announces itself with one read-modify-write on the word, so the announcements are
+//! totally ordered:
 //!
 //! - the waiter registers its waker, sets [`ASYNC_WAITER`], then looks at the channel;
 //! - the producer sends (or drops its sender), sets [`COMPLETE`], and wakes only if the
 //!   previous word had [`ASYNC_WAITER`].
 //!
-//! Whichever comes second sees the first, so no wake-up is lost, and completing a future that
-//! nobody awaits costs one read-modify-write and nothing else. The same handshake runs the other
-//! way for a producer waiting to hear that nobody wants its outcome ([`PRODUCER_WAITER`] and
-//! [`CLOSED`]). A producer may wait in several places at once (two tasks racing their parts of
-//! the work against cancellation, threads sharing the promise), so its side keeps a keyed
-//! list of wakers and wakes them all.
+//! Whichever comes second sees the first, so no wake-up is lost, and completing a future nobody
+//! awaits costs one read-modify-write. The same handshake runs the other way for a producer
+//! waiting to hear that nobody wants its outcome ([`PRODUCER_WAITER`], [`CLOSED`]); a producer
+//! may wait in several places at once (tasks racing their parts of the work against
+//! cancellation, threads sharing the promise), so its side keeps a keyed list of wakers and
+//! wakes them all.
 //!
 //! The consumer's waker slot is inline; the producer's list is allocated by the first producer
-//! that waits (few do). The slot comes last (`repr(C)`) and the state is built with
-//! `Arc::default`, so that it is written straight into its allocation: an empty waker leaves a
-//! word undefined, and with that word mid-struct the compiler built the state on the stack and
-//! copied it. Done callbacks need no bit: registering one puts the callback relay's waker in
-//! the consumer's slot (see `relay.rs`).
+//! that waits (few do). An empty waker leaves a word undefined, so the slot comes last
+//! (`repr(C)`) and the state is built with `Arc::default`: it is then written straight into its
+//! allocation, not built on the stack and copied. Done callbacks need no bit: registering one
+//! puts the relay's waker in the consumer's slot (see `relay.rs`).
 
 use std::task::{Context, Poll};
 
@@ -49,8 +47,7 @@ pub(crate) const PRODUCER_WAITER: usize = 1 << 3;
 #[repr(C)]
 pub(crate) struct Link {
     word: AtomicUsize,
-    /// The producer's waiters for the consumer to be cancelled or dropped, allocated by the
-    /// first such wait.
+    /// Producer waiters for the consumer to close, allocated by the first such wait.
     producer: OnceBox<WakerList>,
     /// The consumer's async waiter (or its done-callback relay).
     waker: AtomicWaker,
@@ -86,8 +83,8 @@ impl Link {
         }
     }
 
-    /// Called by the producer after it sent its outcome or dropped its sender: one
-    /// read-modify-write, plus a wake-up only if an async waiter registered.
+    /// Called by the producer after it sent its outcome or dropped its sender: wakes the async
+    /// waiter, if one registered.
     #[inline]
     pub(crate) fn finish(&self) {
         if self.word.fetch_or(COMPLETE, Ordering::AcqRel) & ASYNC_WAITER != 0 {
@@ -97,10 +94,8 @@ impl Link {
         }
     }
 
-    /// Registers `cx`'s waker until the producer finishes; ready if it already has.
-    ///
-    /// `finished` looks at the channel; it is called after registering, so that a producer
-    /// finishing in between is never missed.
+    /// Registers `cx`'s waker until the producer finishes; ready if it already has. `finished`
+    /// looks at the channel, after registering, so a producer finishing in between is not missed.
     pub(crate) fn poll_finished(
         &self,
         cx: &mut Context<'_>,
@@ -247,9 +242,8 @@ mod loom_models {
         handshake("link: close vs poll_closed", close, await_closed, CLOSED);
     }
 
-    /// Two producer waiters (two tasks racing their parts of the work against cancellation)
-    /// against `close`, one of them having registered and left once before: both are woken,
-    /// and nothing stays registered.
+    /// Two producer waiters against `close`, one having registered and left once before: both
+    /// are woken, and nothing stays registered.
     #[test]
     fn every_producer_waiter_vs_close() {
         check("link: every producer waiter vs close", Some(2), || {

@@ -15,9 +15,7 @@ use crate::error::{BoxError, Error};
 use crate::timeout::{self, Deadline};
 
 /// The producing end of an [`AwaitableConcurrentFuture`]: completes it once, with a value or
-/// an error.
-///
-/// Completing consumes the promise. Dropping it without completing gives the waiter
+/// an error, which consumes the promise. Dropping it without completing gives the waiter
 /// [`Error::Abandoned`], never a hang. A promise is `Send`, so the work can move to any thread.
 ///
 /// # Examples
@@ -62,10 +60,8 @@ pub fn promise<T, E>() -> (Promise<T, E>, AwaitableConcurrentFuture<T, E>) {
 }
 
 impl<T, E> Promise<T, E> {
-    /// Completes the future with a value.
-    ///
-    /// If the future was cancelled or dropped, the value is dropped here. Never blocks, never
-    /// panics.
+    /// Completes the future with a value, or drops the value here if the future was cancelled
+    /// or dropped. Never blocks, never panics.
     ///
     /// ```
     /// use apifuture::ApiFuture;
@@ -122,11 +118,10 @@ impl<T, E> Promise<T, E> {
         self.sender.as_ref().is_none_or(oneshot::Sender::is_closed)
     }
 
-    /// Waits until nobody wants the outcome any more: the future was cancelled or dropped.
-    ///
-    /// A timed-out wait on the future does not count (the waiter may wait again), and neither
-    /// does taking the outcome, which needs this promise to have completed it. Use it to stop
-    /// work early, for instance racing the request against it:
+    /// Waits until nobody wants the outcome any more: the future was cancelled or dropped. A
+    /// timed-out wait on the future does not count (the waiter may wait again), nor does taking
+    /// the outcome, which needs this promise to have completed it. Use it to stop work early,
+    /// for instance racing the request against it:
     ///
     /// ```
     /// use futures_lite::future;
@@ -152,11 +147,10 @@ impl<T, E> Promise<T, E> {
     }
 
     /// Blocks until the future is cancelled or dropped (true), or `timeout` passes (false).
-    ///
     /// `timeout` is a `Duration` or an `Option<Duration>`; `None` waits indefinitely and
     /// `Duration::ZERO` only looks. As with [`cancelled`](Self::cancelled), a waiter's timeout
-    /// does not count. Any number of threads may wait at once on a promise they share (it is
-    /// `Sync` when `T` and `E` are): each is woken.
+    /// does not count. Any number of threads sharing the promise (it is `Sync` when `T` and `E`
+    /// are) may wait at once: each is woken.
     ///
     /// ```
     /// use std::time::Duration;
@@ -196,12 +190,10 @@ impl<T, E> Drop for Promise<T, E> {
 }
 
 /// The future of [`Promise::cancelled`]: ready once the promise's future is cancelled or
-/// dropped.
-///
-/// It holds only the state the two ends share, not the promise: it is `Send` and `'static`
-/// whatever the promise's `T` and `E` are, and an async block can race it against the work
-/// and still complete (move) the promise in the other branch. Any number of them may wait at
-/// once (one per task racing its part of the work), and each is woken; one dropped before
+/// dropped. It holds only the state the two ends share, not the promise: it is `Send` and
+/// `'static` whatever the promise's `T` and `E` are, and an async block can race it against the
+/// work and still complete (move) the promise in the other branch. Any number of them may wait
+/// at once (one per task racing its part of the work), and each is woken; one dropped before
 /// that takes its waker with it.
 #[must_use = "futures do nothing unless polled"]
 pub struct WhenCancelled {
@@ -255,11 +247,10 @@ impl<T, E> fmt::Debug for Promise<T, E> {
     }
 }
 
-/// Loom models of the callback relay (`relay.rs`), kept here beside `promise()`, which they
-/// drive. Over a real promise: the producer sends and (through its wake-up) delivers while
-/// the consumer adds callbacks, cancels and waits. The consumer's calls take
-/// `&mut` of its future, so they run one after another on one thread, as in real use. The
-/// oneshot channel's own atomics are std's: loom runs them but does not explore their orders.
+/// Loom models of the callback relay (`relay.rs`) over a real promise: the producer sends and
+/// (through its wake-up) delivers while the consumer adds callbacks, cancels and waits, one
+/// call after another on one thread as in real use (they take `&mut` of its future). The
+/// oneshot channel's atomics are std's: loom runs them but does not explore their orders.
 #[cfg(all(test, apifuture_loom))]
 pub(crate) mod loom_models {
     use std::sync::{Arc, Mutex as StdMutex};
@@ -312,10 +303,9 @@ pub(crate) mod loom_models {
         log
     }
 
-    /// A producer sends a value while `consume` (adding callbacks, cancelling) runs on the
-    /// consumer's side; then the consumer waits. The callbacks and the waiter all see the
-    /// outcome `consume` expects (`Seen`), each callback once; the value is dropped once, by
-    /// the consumer or, refused, by the producer.
+    /// A producer sends a value while `consume` (adding callbacks, cancelling) runs, then the
+    /// consumer waits. The callbacks (each once) and the waiter see the outcome `consume`
+    /// expects; the value is dropped once, by the consumer or, refused, by the producer.
     fn relay_model(
         name: &str,
         consume: fn(&mut AwaitableConcurrentFuture<Tracked, ()>, &Log) -> Seen,

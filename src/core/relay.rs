@@ -1,18 +1,16 @@
 //! Done callbacks: the relay a future becomes once a callback is registered on it.
 //!
-//! A future without callbacks hands its outcome straight from the channel to the waiter. The
-//! first [`add_done_callback`](crate::AwaitableConcurrentFuture::add_done_callback) moves the
-//! channel's receiver into a [`Relay`] and leaves the relay's waker in the async-waiter slot of
-//! [`Link`](crate::core::link::Link). When the producer completes, its usual wake-up lands in
-//! the relay, on the producer's thread: the relay takes the outcome out of the channel, runs the
-//! callbacks with it by reference, stores it, and only then wakes the waiter (its task or its
-//! parked thread). Futures that never get a callback pay nothing for this: no bit, no branch on
-//! the producer's side, no memory.
+//! The first [`add_done_callback`](crate::AwaitableConcurrentFuture::add_done_callback) moves
+//! the channel's receiver into a [`Relay`] and leaves the relay's waker in the async-waiter slot
+//! of [`Link`](crate::core::link::Link). The producer's usual wake-up then lands in the relay,
+//! on the producer's thread: it takes the outcome out of the channel, runs the callbacks with it
+//! by reference, stores it, and only then wakes the waiter (a task or a parked thread). Futures
+//! without callbacks pay nothing: no bit, no branch on the producer's side, no memory.
 //!
-//! Only the producer's wake-up delivers (or, for a future that had completed before its first
-//! callback, the thread registering it). A waiter never does: it looks, registers, and waits
-//! within its own limit, so a slow callback can never stretch a timed wait, and the outcome is
-//! "not there yet" for every look (`done`, `try_result`, a zero wait) until the callbacks ran.
+//! Only the producer's wake-up delivers (or, for a future complete before its first callback,
+//! the thread registering it). A waiter never does: it looks, registers, and waits within its
+//! own limit, so a slow callback never stretches a timed wait, and every look (`done`,
+//! `try_result`, a zero wait) finds nothing until the callbacks ran.
 
 use std::mem;
 use std::sync::{Arc, PoisonError};
@@ -51,8 +49,7 @@ enum Delivery<T, E> {
 struct RelayState<T, E> {
     delivery: Delivery<T, E>,
     callbacks: Vec<Callback<T, E>>,
-    /// The consumer's waiter (a task, or a thread parked in a blocking wait), woken after the
-    /// callbacks ran.
+    /// The consumer's waiter (a task or a parked thread), woken after the callbacks ran.
     waiter: WakerSlot,
 }
 
@@ -84,8 +81,7 @@ impl<T, E> Relay<T, E> {
         }
     }
 
-    /// A relay for an outcome already taken out of the channel (to be looked at), with no
-    /// callbacks yet: there is nothing left to deliver.
+    /// A relay already delivered: the outcome was taken out of the channel to be looked at.
     pub(crate) fn holding(outcome: Outcome<T, E>) -> Self {
         Relay {
             state: Mutex::new(RelayState {
@@ -145,8 +141,7 @@ impl<T, E> Relay<T, E> {
         }
     }
 
-    /// Whether the outcome is delivered (the callbacks have run) and can be taken: the
-    /// consumer's `done`.
+    /// Whether the outcome is delivered (callbacks run) and can be taken: the consumer's `done`.
     pub(crate) fn delivered(&self) -> bool {
         matches!(self.lock().delivery, Delivery::Done(_) | Delivery::Closed)
     }

@@ -20,11 +20,10 @@ type Item<F> = (
     Result<<F as ApiFuture>::Value, Error<<F as ApiFuture>::Failure>>,
 );
 
-/// Yields `(index, outcome)` for each future as it completes, blocking the calling thread in
-/// between: Python's `concurrent.futures.as_completed`. `index` is the future's position in
-/// the input.
+/// Yields `(index, outcome)` for each future as it completes, `index` being its position in the
+/// input, blocking the calling thread in between: Python's `concurrent.futures.as_completed`.
 ///
-/// - Futures that are already done come first, in input order; then each as it completes.
+/// - Futures already done come first, in input order; then each as it completes.
 /// - `timeout` (a `Duration` or an `Option<Duration>`, `None` for no limit) counts from this
 ///   call, for the whole iteration. When it passes, the iterator yields nothing more and
 ///   [`timed_out`](AsCompleted::timed_out) says so; the futures not yet yielded are not lost:
@@ -32,8 +31,7 @@ type Item<F> = (
 /// - Every pending future is driven whenever it is woken; the thread parks in between and
 ///   looks only at the futures that woke it.
 ///
-/// Calling `next` inside an async task blocks the executor's thread; use
-/// [`as_completed_async`] there.
+/// Calling `next` in an async task blocks the executor's thread: use [`as_completed_async`].
 ///
 /// # Examples
 ///

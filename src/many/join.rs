@@ -21,10 +21,10 @@ type Outcome<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFuture>::Failur
 /// time is that of the slowest future, lazy ones ([`from_future`](crate::from_future),
 /// [`Retry`](crate::Retry)) included. The thread parks in between (no polling loop).
 ///
-/// Calling it inside an async task blocks that executor thread: use [`join_all_async`] there.
-/// On the crate's own background executor thread, where no blocking wait may park, it returns
-/// at once: the futures still pending get `Err(Error::WouldBlockExecutor)` and are dropped
-/// (which cancels them; pass `&mut` futures to keep them).
+/// Inside an async task it blocks the executor thread: use [`join_all_async`] there. On the
+/// crate's own background executor thread, where no blocking wait may park, it returns at once:
+/// the futures still pending get `Err(Error::WouldBlockExecutor)` and are dropped (which
+/// cancels them; pass `&mut` futures to keep them).
 ///
 /// ```
 /// use apifuture::{join_all, spawn, Error};

@@ -1,18 +1,16 @@
-//! [`Set`]: the one driver of many futures, behind [`wait`](super::wait),
-//! [`join_all`](super::join_all) and [`as_completed`](super::as_completed).
+//! [`Set`]: the driver of many futures behind [`wait`](fn@super::wait),
+//! [`join_all`](super::join_all) and [`as_completed`](fn@super::as_completed).
 //!
-//! A future found pending gets a waker of its own that queues its index, so the set polls
-//! again exactly the futures that were woken: every pending future is driven whenever it asks
-//! to be (a lazy future's timer fires, its attempt completes), all of them concurrently, and a
-//! blocking wait parks until a waker fires rather than poll in a loop.
+//! A future found pending gets its own waker, which queues its index: the set polls again
+//! exactly the futures woken (a lazy future's timer fires, its attempt completes), all of them
+//! concurrently, and a blocking wait parks until a waker fires rather than poll in a loop.
 //!
-//! A set that waits for all of its futures spares those that complete unpolled
-//! ([`ApiFuture::done_unpolled`]: a promise, a spawned job, a map over one) a waker each: it
-//! only looks at them, registering nothing (so their producers wake nobody), and parks on the
-//! last one still pending. Futures usually complete in about the order they were made, so the
-//! waiter wakes about once for all of them, where a waker each would wake it for every
-//! completion, in lockstep with the producer. Two ends close in on those futures and never
-//! move back, so the work is O(N) overall in any completion order.
+//! A set that waits for all its futures gives no waker to those that complete unpolled
+//! ([`ApiFuture::done_unpolled`]: a promise, a spawned job, a map over one): it only looks at
+//! them (so their producers wake nobody) and parks on the last one still pending. Futures
+//! usually complete in about the order they were made, so the waiter wakes about once for all
+//! of them, not once per completion in lockstep with the producer. Two ends close in on those
+//! futures and never move back: O(N) work in any completion order.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -175,7 +173,6 @@ impl Set {
         }
     }
 
-    /// Whether future `index` was found done.
     pub(crate) fn is_done(&self, index: usize) -> bool {
         self.scanned
             && self
@@ -184,7 +181,6 @@ impl Set {
                 .is_none_or(|s| *s == Standing::Done)
     }
 
-    /// Futures not found done yet.
     pub(crate) fn pending(&self) -> usize {
         self.pending
     }
@@ -258,8 +254,7 @@ impl Set {
         })
     }
 
-    /// Takes the indices woken since the last call, in the order they were woken. Each can be
-    /// queued again from now on.
+    /// Takes the indices woken since the last call, in wake order; each can be queued again.
     fn take_woken(&self) -> Vec<usize> {
         let Some(queue) = &self.queue else {
             return Vec::new();

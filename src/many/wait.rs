@@ -1,5 +1,4 @@
-//! [`wait`] and [`wait_async`]: Python's `concurrent.futures.wait`, in both modes, over one
-//! [`Set`].
+//! [`wait`] and [`wait_async`]: Python's `concurrent.futures.wait`, in both modes, on a [`Set`].
 
 use std::fmt;
 use std::future::Future;
@@ -27,8 +26,9 @@ pub enum ReturnWhen {
     FirstCompleted,
     /// When all are done.
     AllCompleted,
-    /// As soon as one future is done with a failure ([`Error::is_failure`](crate::Error::is_failure),
-    /// seen through [`ApiFuture::peek_failed`]); when all are done if none fails.
+    /// As soon as one future is done with a failure
+    /// ([`Error::is_failure`](crate::Error::is_failure), seen through
+    /// [`ApiFuture::peek_failed`]); when all are done if none fails.
     FirstFailed,
 }
 
@@ -44,11 +44,10 @@ pub enum ReturnWhen {
 /// - An empty slice returns `(vec![], vec![])` at once.
 /// - Every pending future is driven whenever it is woken, all of them concurrently: lazy
 ///   futures ([`Retry`](crate::Retry), [`FromFuture`](crate::FromFuture)) make progress side by
-///   side, so the slowest one bounds the total.
-/// - The thread parks until a future wakes it, and then looks only at the futures that woke
-///   it: no polling loop, and O(N) work overall for N futures.
+///   side, so the slowest one bounds the total. The thread parks until a future wakes it, then
+///   looks only at the futures that woke it: no polling loop, O(N) work overall for N futures.
 ///
-/// Calling this inside an async task blocks the executor's thread; use [`wait_async`] there.
+/// Calling it in an async task blocks the executor's thread: use [`wait_async`] there.
 ///
 /// # Examples
 ///

@@ -1,6 +1,5 @@
-//! What an attempt is: the closures that make attempts and probes ([`AttemptFn`],
-//! [`ProbeFn`]), what a probe reports ([`Progress`]) and what the classifier says about a
-//! failure ([`RetryDecision`]).
+//! The closures that make attempts and probes ([`AttemptFn`], [`ProbeFn`]), what a probe
+//! reports ([`Progress`]) and what the classifier says of a failure ([`RetryDecision`]).
 
 use std::time::Duration;
 
@@ -23,18 +22,17 @@ pub enum RetryDecision {
 pub enum Progress<T> {
     /// The operation finished with this value.
     Ready(T),
-    /// Not finished: probe again after a backoff of the policy's, from its first delay for the
-    /// first `Pending` in a row and growing with each one after it.
+    /// Not finished: probe again after the policy's backoff, which starts at its first delay
+    /// and grows with each `Pending` in a row.
     Pending,
     /// Not finished: probe again after this long (the server's hint). `Duration::ZERO`
     /// probes again at once, as a long-polling server wants.
     PendingFor(Duration),
 }
 
-/// The closure that makes each attempt of a [`retry`](super::retry): implemented for every
-/// `FnMut(u32) -> A + Send` where `A: ApiFuture`, and for nothing else (the trait is sealed).
-/// It names the attempt type, so that [`Retry<F>`](super::Retry) needs no type parameter
-/// besides the closure; write `F: AttemptFn` where code names a `Retry<F>`.
+/// The closure that makes each attempt of a [`retry`](super::retry); sealed, implemented for
+/// every `FnMut(u32) -> A + Send` with `A: ApiFuture`. It names the attempt type, so that
+/// [`Retry<F>`](super::Retry) needs no other type parameter; write `F: AttemptFn` to name one.
 pub trait AttemptFn: Send + Sealed {
     /// The future of one attempt.
     type Attempt: ApiFuture;
@@ -43,10 +41,10 @@ pub trait AttemptFn: Send + Sealed {
     fn attempt(&mut self, number: u32) -> Self::Attempt;
 }
 
-/// The closure that makes each probe of a [`poll_until_ready`](super::poll_until_ready):
-/// implemented for every `FnMut(u32) -> A + Send` where `A: ApiFuture<Value = Progress<T>>`,
-/// and for nothing else (the trait is sealed). `Ready` is the `T` the poll ends with; write
-/// `F: ProbeFn` where code names a [`Polling<F>`](super::Polling).
+/// The closure that makes each probe of a [`poll_until_ready`](super::poll_until_ready);
+/// sealed, implemented for every `FnMut(u32) -> A + Send` with
+/// `A: ApiFuture<Value = Progress<T>>`. `Ready` is that `T`, the value the poll ends with; write
+/// `F: ProbeFn` to name a [`Polling<F>`](super::Polling).
 pub trait ProbeFn: AttemptFn {
     /// What the poll gives once a probe reports [`Progress::Ready`].
     type Ready: Send;

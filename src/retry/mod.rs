@@ -1,9 +1,7 @@
-//! Retries and server-side polling: the seed's "async operations with retry logic".
-//!
-//! [`policy`] holds the schedule as plain data; [`schedule`] is the one state machine that
-//! follows it and says what to do next. This file holds the two entry points, the futures
-//! they return, and the two drivers of a schedule: a blocking one that parks the waiting
-//! thread and an async one that sleeps on a timer.
+//! Retries and server-side polling. [`policy`] holds the schedule as data, [`schedule`] the
+//! state machine that follows it; here are the entry points, their futures, and the two
+//! drivers of a schedule: a blocking one that parks the thread, an async one that sleeps on a
+//! timer.
 
 mod attempt;
 mod policy;
@@ -22,25 +20,23 @@ use crate::api_future::{ApiFuture, future_by_poll_outcome};
 use crate::error::{Error, Held, Outcome};
 use crate::timeout::{self, Deadline, Sleep, Wait};
 
-/// An operation retried under a [`RetryPolicy`]: itself an [`ApiFuture`], so it is blocked on
-/// with [`result`](ApiFuture::result) or awaited, with non-destructive timeouts, like any
-/// other future of this crate. Made by [`retry`]; [`Polling`] (from [`poll_until_ready`]) runs
-/// the same schedule probing a server-side operation.
+/// An operation retried under a [`RetryPolicy`], made by [`retry`]. Like any future of this
+/// crate it is an [`ApiFuture`]: block on it with [`result`](ApiFuture::result) or await it,
+/// with non-destructive timeouts. [`Polling`] (from [`poll_until_ready`]) runs the same
+/// schedule probing a server-side operation.
 ///
-/// `F` is the closure that makes each attempt; the value and error types come from the
-/// attempts it returns. Code that names the type writes `Retry<F>` with `F: AttemptFn` (a
-/// sealed trait that every `FnMut(u32) -> A + Send` with `A: ApiFuture` implements); mostly
-/// `impl ApiFuture<..>` or [`into_boxed`](crate::ApiFutureExt::into_boxed) spares naming it.
+/// `F` makes each attempt; the value and error types come from its attempts. To name the type,
+/// write `Retry<F>` with `F: AttemptFn` (sealed; every `FnMut(u32) -> A + Send` with
+/// `A: ApiFuture` implements it), or spare it with `impl ApiFuture<..>` or
+/// [`into_boxed`](crate::ApiFutureExt::into_boxed).
 ///
-/// The first attempt starts when the `Retry` is made. Later attempts start as a waiter drives
-/// the schedule: a blocking wait sleeps the backoff on its own thread, an async wait on an
-/// `async-io` timer, and nothing happens while nobody waits (a due attempt starts at the next
-/// wait). To run the whole loop with nobody waiting, call
-/// [`background`](crate::ApiFutureExt::background): that is what an SDK method should return.
-///
-/// A wait's own timeout leaves the attempt in flight and the schedule as they are; the next
-/// wait resumes them. Dropping the `Retry`, or [`cancel`](Retry::cancel), drops the attempt in
-/// flight (which cancels it) and starts no new one.
+/// The first attempt starts when the `Retry` is made, later ones only as a waiter drives the
+/// schedule: a blocking wait sleeps the backoff on its own thread, an async wait on an
+/// `async-io` timer, and a due attempt starts at the next wait. An SDK method should return
+/// [`background`](crate::ApiFutureExt::background) of it, which runs the loop with nobody
+/// waiting. A wait's own timeout leaves the attempt in flight and the schedule as they are, for
+/// the next wait to resume; dropping the `Retry`, or [`cancel`](Retry::cancel), drops (cancels)
+/// the attempt in flight and starts no new one.
 #[must_use = "dropping a retry cancels its attempt in flight; .await it, wait on it, or detach() it"]
 pub struct Retry<F: AttemptFn> {
     course: Course<F, ValueOf<F>>,
@@ -48,13 +44,12 @@ pub struct Retry<F: AttemptFn> {
     terminated: bool,
 }
 
-/// A server-side operation polled until it reports a value: the schedule of a [`Retry`],
-/// whose attempts report [`Progress`] and follow the polling rules of [`poll_until_ready`],
-/// which makes it. The same methods as a `Retry`.
+/// A server-side operation polled until it reports a value, made by [`poll_until_ready`]: the
+/// schedule and methods of a [`Retry`], whose attempts report [`Progress`] under the polling
+/// rules.
 ///
-/// `F` is the closure that makes each probe; code that names the type writes `Polling<F>` with
-/// `F: ProbeFn` (a sealed trait that every `FnMut(u32) -> A + Send` with
-/// `A: ApiFuture<Value = Progress<T>>` implements).
+/// `F` makes each probe; to name the type, write `Polling<F>` with `F: ProbeFn` (sealed; every
+/// `FnMut(u32) -> A + Send` with `A: ApiFuture<Value = Progress<T>>` implements it).
 #[must_use = "dropping a poll cancels its probe in flight; .await it, wait on it, or detach() it"]
 pub struct Polling<F: ProbeFn> {
     course: Course<F, F::Ready>,
@@ -76,8 +71,9 @@ impl<F: ProbeFn> Unpin for Polling<F> {}
 /// - `Err(Error::Failed(e))`: [`Retry::when`] decides (by default every error is retried):
 ///   [`Stop`](RetryDecision::Stop) ends with `Failed(e)`, [`Retry`](RetryDecision::Retry)
 ///   sleeps the policy's next backoff, [`RetryAfter(d)`](RetryDecision::RetryAfter) sleeps `d`.
-/// - `Err(Abandoned)` or `Err(DeadlineExceeded)`: retried as transient; an attempt that runs
-///   past the policy's attempt timeout is cancelled and counts as such a failure.
+/// - `Err(Abandoned)`, `Err(DeadlineExceeded)`, `Err(Timeout)` or `Err(WouldBlockExecutor)`:
+///   retried as transient; an attempt that runs past the policy's attempt timeout is cancelled
+///   and counts as such a failure.
 /// - `Err(Panicked(..))`, `Err(Cancelled)`, `Err(Consumed)`: the retry ends with that error, as
 ///   it does when `attempt` itself panics.
 ///
@@ -86,11 +82,10 @@ impl<F: ProbeFn> Unpin for Polling<F> {}
 /// `DeadlineExceeded`. `DeadlineExceeded` and `Cancelled` are states: every later wait returns
 /// them again.
 ///
-/// The first attempt starts now; the later ones only while something waits on the retry (a
-/// blocking wait, an `.await`, a multi-wait). Returned as it is from an SDK method, a retry
-/// whose caller holds it without waiting never makes its second attempt: return
-/// [`.background()`](crate::ApiFutureExt::background) of it, which drives it to its end with
-/// nobody waiting.
+/// Later attempts start only while something waits on the retry (a blocking wait, an `.await`,
+/// a multi-wait): one held without waiting never makes its second attempt. An SDK method
+/// returns [`.background()`](crate::ApiFutureExt::background) of it, which drives it to its end
+/// with nobody waiting.
 ///
 /// # Examples
 ///
@@ -138,21 +133,19 @@ where
 /// | no outcome within the attempt timeout | drops (cancels) the probe and sends the next at once, using no attempt (nor resetting the count: it is not an answer); a zero attempt timeout counts as a failure |
 ///
 /// An answer (`Pending`, `PendingFor`) shows the server is alive: it resets the failure count,
-/// the failure backoff, and the error the poll would end with, so a poll that gets an answer
-/// every time never runs out of attempts and only the deadline ends it (with
-/// `DeadlineExceeded`). A wait's own timeout holds whatever the probes do: a step starts at most
-/// a few dozen probes without sleeping, then gives the thread or the executor back. Dropping
-/// the `Polling` stops it: no probe starts after that.
+/// the failure backoff, and the error the poll would end with, so a poll answered every time
+/// never runs out of attempts and only the deadline ends it (with `DeadlineExceeded`). With an
+/// attempt timeout, a server that holds every probe and never answers keeps the poll going
+/// until the policy's deadline: set one. A `PendingFor` (or `RetryAfter`) too long for
+/// [`Instant`] ends the poll at once with `DeadlineExceeded` (or the last error): no probe would
+/// ever follow it.
 ///
-/// With an attempt timeout, a server that holds every probe and never answers keeps the poll
-/// going until the policy's deadline: set one.
-///
-/// The first probe is sent now; the later ones only while something waits on the poll. An SDK
-/// method returns [`.background()`](crate::ApiFutureExt::background) of it, so that polling
-/// goes on with nobody waiting, as the seed SDK's does.
-///
-/// A `PendingFor` (or `RetryAfter`) too long for [`Instant`] ends the poll at once with
-/// `DeadlineExceeded` (or the last error): no probe would ever follow it.
+/// A wait's own timeout holds whatever the probes do: a step starts at most a few dozen probes
+/// without sleeping, then gives the thread or the executor back. The first probe is sent now,
+/// later ones only while something waits on the poll: an SDK method returns
+/// [`.background()`](crate::ApiFutureExt::background) of it, so that polling goes on with
+/// nobody waiting, as the seed SDK's does. Dropping the `Polling` stops it: no probe starts
+/// after that.
 ///
 /// # Examples
 ///
@@ -244,8 +237,7 @@ macro_rules! schedule_future {
                 self.course.done()
             }
 
-            /// Runs the schedule on the calling thread: backoffs are slept here, not on a
-            /// timer thread.
+            /// Runs the schedule on the calling thread, which sleeps the backoffs (no timer).
             #[inline]
             fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Outcome<$value, FailureOf<F>> {
                 self.course.block(Deadline::from_timeout(timeout.into()))
@@ -282,13 +274,13 @@ schedule_future! {
         /// assert_eq!(call.attempts(), 1);
         /// ```
     notify:
-        /// Calls `notify(&error, delay)` before each sleep that follows a `Failed(error)` and will
-        /// be taken: exactly once per such sleep, a zero delay included.
+        /// Calls `notify(&error, delay)` before each sleep that follows a `Failed(error)` and
+        /// will be taken: exactly once per such sleep, a zero delay included.
         ///
-        /// A sleep is announced only after the attempt budget and the deadline have allowed it, so
-        /// the last failure before giving up, and a `RetryAfter` or backoff that the deadline
-        /// refuses, are never announced. Nor are sleeps after an abandoned or timed-out attempt or a
-        /// poll's `Pending` (there is no error to show), nor a sleep resumed by a later wait after a
+        /// A sleep is announced only once the attempt budget and the deadline allow it, so the
+        /// last failure before giving up, and a `RetryAfter` or backoff the deadline refuses,
+        /// are never announced. Nor are sleeps after an abandoned or timed-out attempt or a
+        /// poll's `Pending` (no error to show), nor a sleep that a later wait resumes after a
         /// wait's own timeout.
         ///
         /// ```
@@ -316,7 +308,8 @@ schedule_future! {
         /// ```
     cancel:
         /// Cancels the attempt in flight and starts no new one: later waits return
-        /// `Err(Error::Cancelled)`. Returns false if the retry had already finished.
+        /// `Err(Error::Cancelled)`. Returns false if the retry had already finished with another
+        /// outcome (true again after an earlier `cancel`).
         ///
         /// ```
         /// use apifuture::{promise, retry, ApiFuture, Error, RetryPolicy};
@@ -341,11 +334,11 @@ schedule_future! {
         /// How many probes have started, `Pending` answers included.
     cancel:
         /// Cancels the probe in flight and starts no new one: later waits return
-        /// `Err(Error::Cancelled)`. Returns false if the poll had already finished.
+        /// `Err(Error::Cancelled)`. Returns false if the poll had already finished with another
+        /// outcome (true again after an earlier `cancel`).
 }
 
-/// Where a retry stands: most first attempts succeed at once, and then there is nothing to schedule,
-/// only a value to hand out.
+/// Where a retry stands: most first attempts succeed at once, leaving only a value to hand out.
 enum Course<F: AttemptFn, V> {
     /// The first attempt was done with a value when the retry was made.
     Done(Held<V, FailureOf<F>>),
@@ -437,8 +430,7 @@ impl<F: AttemptFn, V> Course<F, V> {
         .outcome(|| schedule.try_take())
     }
 
-    /// Whether the outcome is there, after one step with a waker that wakes nobody and no
-    /// timer armed.
+    /// Whether the outcome is there, after one step with a no-op waker and no timer armed.
     fn done(&mut self) -> bool {
         match self {
             Course::Done(_) => true,

@@ -1,18 +1,15 @@
-//! How often and how fast to retry: [`RetryPolicy`], plain data with an exponential schedule,
-//! and the [`Jitter`] that spreads it.
+//! [`RetryPolicy`], plain data with an exponential schedule, and the [`Jitter`] that spreads it.
 //!
-//! Bad input is clamped, never a panic: a policy is often built from configuration, and the
-//! place to notice a typo is not the middle of an outage. Every clamp is documented on the setter
-//! that applies it, and none of them can turn a policy into an endless loop.
+//! Bad input is clamped, never a panic: policies are often built from configuration, and an
+//! outage is no time to find a typo. No clamp can turn a policy into an endless loop.
 
 use std::time::Duration;
 
 /// How to randomize each backoff sleep, so that clients that failed together do not retry
 /// together.
 ///
-/// Each kind draws the sleep uniformly from a range that ends at the undisturbed delay `d`:
-/// jitter only ever shortens a sleep, so [`RetryPolicy::with_max_delay`] holds for the sleep
-/// actually taken.
+/// Each kind draws the sleep uniformly from a range ending at the undisturbed delay `d`: jitter
+/// only shortens a sleep, so [`RetryPolicy::with_max_delay`] holds for the sleep taken.
 ///
 /// # Examples
 ///
@@ -44,8 +41,7 @@ pub enum Jitter {
 }
 
 impl Jitter {
-    /// The same jitter with its fraction made usable, so that a policy never stores a NaN
-    /// (which would also make the policy unequal to its own clone).
+    /// With a usable fraction: a stored NaN would also make a policy unequal to its own clone.
     fn clamped(self) -> Self {
         match self {
             Jitter::Shorten(f) if f.is_nan() => Jitter::Shorten(0.0),
@@ -86,11 +82,10 @@ fn from_nanos(nanos: u128) -> Duration {
 /// retry may take.
 ///
 /// Plain data: build it once with the `with_*` setters, clone it, compare it, reuse it across
-/// calls. The sleep before retry `n` (counting from 0) is `initial_delay * multiplier^n`, capped
-/// at `max_delay`, then shortened at random by the [`Jitter`]. The cap applies before the jitter,
-/// so no sleep ever exceeds `max_delay`. [`delays`](RetryPolicy::delays) lists the schedule.
-///
-/// Setters clamp what would not make sense rather than panic; each says how.
+/// calls. The sleep before retry `n` (from 0) is `initial_delay * multiplier^n`, capped at
+/// `max_delay`, then shortened at random by the [`Jitter`], so no sleep exceeds `max_delay`.
+/// [`delays`](RetryPolicy::delays) lists the schedule. Setters clamp what would not make sense
+/// rather than panic; each says how.
 ///
 /// # Examples
 ///
@@ -121,12 +116,8 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The default policy: 11 attempts with exponential backoff from half a second, capped at
-    /// ten seconds.
-    ///
-    /// # Default
-    ///
-    /// These follow the seed SDK's HTTP layer.
+    /// The default policy, after the seed SDK's HTTP layer: 11 attempts with exponential backoff
+    /// from half a second, capped at ten seconds.
     ///
     /// | setting                                                | default                  |
     /// |--------------------------------------------------------|--------------------------|
@@ -166,11 +157,9 @@ impl RetryPolicy {
 
     /// Sets how many attempts to make in all, the first one included.
     ///
-    /// A poll ([`poll_until_ready`](crate::poll_until_ready)) reads it as how many probes may
-    /// fail *in a row*: any answer from the server starts the count again.
-    ///
-    /// `0` is taken as `1`: the operation always runs once, and a policy of one attempt never
-    /// retries.
+    /// `0` is taken as `1`: the operation always runs once, and one attempt never retries. A
+    /// poll ([`poll_until_ready`](crate::poll_until_ready)) reads it as how many probes may fail
+    /// *in a row*: any answer from the server starts the count again.
     ///
     /// # Examples
     ///
@@ -190,9 +179,9 @@ impl RetryPolicy {
     ///
     /// A delay above [`max_delay`](RetryPolicy::with_max_delay) is capped like any other.
     /// `Duration::ZERO` makes every sleep zero (nothing grows from zero): each retry follows at
-    /// once (still announced to [`notify`](crate::Retry::notify), with a zero delay), and a
-    /// poll whose server keeps answering `Pending` probes as fast as the probes complete. Waits still
-    /// see their timeouts and executors still run their other tasks, but it keeps a thread busy.
+    /// once (still announced to [`notify`](crate::Retry::notify), with a zero delay), and a poll
+    /// whose server keeps answering `Pending` probes as fast as they complete. Waits still see
+    /// their timeouts and executors still run their other tasks, but it keeps a thread busy.
     ///
     /// # Examples
     ///
@@ -213,8 +202,8 @@ impl RetryPolicy {
 
     /// Sets the factor by which each sleep grows over the one before.
     ///
-    /// A NaN, an infinite multiplier, or one below 1 is taken as `1.0`: a multiplier below 1
-    /// would shrink the delays, so we keep them constant instead.
+    /// A NaN, an infinite multiplier, or one below 1 (which would shrink the delays) is taken as
+    /// `1.0`: constant delays.
     ///
     /// # Examples
     ///
@@ -317,13 +306,11 @@ impl RetryPolicy {
     /// Sets how long one attempt may run before it is cancelled; a retry counts that as a
     /// failure.
     ///
-    /// A poll ([`poll_until_ready`](crate::poll_until_ready)) reads it as a long-poll limit
-    /// instead: a probe still unanswered then is cancelled and sent again at once, using no
-    /// attempt, so only a [deadline](RetryPolicy::with_deadline) ends a poll whose server never
-    /// answers. Give such a poll one.
-    ///
-    /// `Duration::ZERO` is kept: every attempt that is not ready at once times out, and counts
-    /// as a failure in a poll too (re-sent at once, it would be a hot loop of requests).
+    /// A poll ([`poll_until_ready`](crate::poll_until_ready)) reads it as a long-poll limit: a
+    /// probe still unanswered then is cancelled and sent again at once, using no attempt, so only
+    /// a [deadline](RetryPolicy::with_deadline) ends a poll whose server never answers (give it
+    /// one). `Duration::ZERO` is kept: every attempt not ready at once times out, and counts as a
+    /// failure in a poll too (re-sent at once, it would be a hot loop of requests).
     ///
     /// # Examples
     ///
@@ -342,10 +329,8 @@ impl RetryPolicy {
     }
 
     /// The sleeps this policy would take between attempts, in order, jitter applied: one fewer
-    /// than the attempts.
-    ///
-    /// Each call draws new jitter. The iterator owns a copy of the policy, so it outlives
-    /// `self`.
+    /// than the attempts. Each call draws new jitter; the iterator owns a copy of the policy,
+    /// so it outlives `self`.
     ///
     /// # Examples
     ///

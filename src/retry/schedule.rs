@@ -1,10 +1,7 @@
-//! The one state machine behind [`Retry`](super::Retry) and [`Polling`](super::Polling).
-//!
-//! [`Schedule::step`] advances as far as it can without waiting and then says what comes next
-//! ([`Next`]): the outcome is there, run again when woken or at an instant (a backoff that
-//! ends, an attempt that times out, the deadline), or yield. The two drivers in `mod.rs` turn
-//! that into their own kind of sleep: an async wait on an `async-io` timer, a blocking wait by
-//! parking its thread. Both follow the same schedule.
+//! The state machine behind [`Retry`](super::Retry) and [`Polling`](super::Polling):
+//! [`Schedule::step`] advances as far as it can without waiting, then says what comes next
+//! ([`Next`]). Each driver in `mod.rs` sleeps on that its own way: an async wait on an
+//! `async-io` timer, a blocking wait by parking its thread.
 
 use std::task::Context;
 use std::time::{Duration, Instant};
@@ -19,7 +16,6 @@ use crate::timeout::{Wait, earliest};
 pub(crate) type Classify<E> = Box<dyn FnMut(&E) -> RetryDecision + Send>;
 pub(crate) type Notify<E> = Box<dyn FnMut(&E, Duration) + Send>;
 
-/// Where the schedule stands.
 enum Phase<F: AttemptFn, V> {
     /// An attempt is in flight; it is cancelled (dropped) if it runs past `timeout_at`.
     Attempt {
@@ -35,7 +31,6 @@ enum Phase<F: AttemptFn, V> {
     Finished(Held<V, FailureOf<F>>),
 }
 
-/// The schedule of attempts, shared by retrying and polling.
 pub(crate) struct Schedule<F: AttemptFn, V> {
     policy: RetryPolicy,
     make: F,
@@ -51,8 +46,7 @@ pub(crate) struct Schedule<F: AttemptFn, V> {
     /// Failed attempts: these use up `max_attempts`. A poll counts them in a row: an answer
     /// from the server (`Pending`, `PendingFor`) starts the count again.
     failures: u32,
-    /// Backoffs slept after failures: the index into the policy's schedule. A poll's answer
-    /// resets it too.
+    /// Backoffs slept after failures, the index into the policy's schedule; an answer resets it.
     backoffs: u32,
     /// `Pending` answers in a row: the index into the schedule for the sleep after the next one.
     waits: u32,
@@ -65,17 +59,17 @@ pub(crate) struct Schedule<F: AttemptFn, V> {
 pub(crate) enum Next {
     /// The outcome is there.
     Ready,
-    /// Run again when woken, or at this instant at the latest.
+    /// Run again when woken, or at this instant at the latest (a backoff that ends, an attempt
+    /// that times out, the deadline).
     At(Option<Instant>),
     /// An attempt is due, but this step already started [`RESTARTS_PER_STEP`] of them without
     /// waiting: give the thread (or the executor) back before the next.
     Yield,
 }
 
-/// How many attempts one step starts without a wait in between. Attempts that are done at once
-/// under a zero delay (`PendingFor(ZERO)`, a zero backoff) would otherwise keep a step going
-/// for ever: a blocking wait could not see its own timeout and an async one would hold its
-/// executor thread.
+/// How many attempts one step starts without a wait in between. Attempts done at once under a
+/// zero delay (`PendingFor(ZERO)`, a zero backoff) would otherwise keep a step going for ever: a
+/// blocking wait could not see its own timeout, an async one would hold its executor thread.
 const RESTARTS_PER_STEP: u32 = 32;
 
 /// What a blocking driver does next: a yield runs again at once, after a look at its deadline.
@@ -150,7 +144,6 @@ impl<F: AttemptFn, V> Schedule<F, V> {
         self.notify = Some(notify);
     }
 
-    /// Attempts started so far.
     pub(crate) fn attempts(&self) -> u32 {
         self.started
     }
@@ -218,9 +211,8 @@ impl<F: AttemptFn, V> Schedule<F, V> {
         self.end(outcome);
     }
 
-    /// When a sleep of `delay` from now would end, or `None` if it may not be taken: it would
-    /// reach the deadline, or (with no deadline) lie past what `Instant` can represent, so
-    /// that no attempt would ever follow it.
+    /// When a sleep of `delay` from now would end; `None` if it would reach the deadline or lie
+    /// past what `Instant` can represent (no attempt would ever follow it).
     fn sleep_until(&self, delay: Duration) -> Option<Instant> {
         let until = Instant::now().checked_add(delay)?;
         match self.deadline {
@@ -306,7 +298,6 @@ impl<F: AttemptFn, V> Schedule<F, V> {
             .is_some_and(|limit| limit.is_zero())
     }
 
-    /// Reads a failed attempt's error.
     fn failed(&mut self, error: Error<FailureOf<F>>) {
         match error {
             Error::Failed(error) => match guarded(|| (self.classify)(&error)) {
@@ -365,9 +356,8 @@ impl<F: AttemptFn, V> Schedule<F, V> {
                     if self.deadline.is_some_and(|deadline| deadline <= wake_at) {
                         self.give_up();
                     } else if self.polling && !self.held_forever() {
-                        // A long poll that is still held is "no answer yet", not a failure:
-                        // the probe is dropped (cancelled) and sent again at once, using no
-                        // attempt and leaving the failure count as it is.
+                        // A long poll still held is "no answer yet", not a failure: the probe
+                        // is dropped (cancelled) and re-sent at once, using no attempt.
                         self.phase = Phase::Sleeping { until: wake_at };
                     } else {
                         // The attempt timed out: dropping it cancels it; it counts as a failure.

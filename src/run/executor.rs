@@ -1,10 +1,8 @@
-//! The background executor: one thread, started by the first call that needs it, running
-//! [`spawn_async`] tasks and the futures that [`background`](crate::ApiFutureExt::background)
-//! and [`detach`](crate::ApiFutureExt::detach) hand it.
-//!
-//! The executor is `async-executor`'s, driven by `async_io::block_on`, so the thread that runs
-//! the tasks also runs async-io's reactor and timers while it has nothing else to do. It runs
-//! for the rest of the process.
+//! The background executor: one thread, started by the first call that needs it and kept for
+//! the process, running [`spawn_async`] tasks and the futures that
+//! [`background`](crate::ApiFutureExt::background) and [`detach`](crate::ApiFutureExt::detach)
+//! hand it. It is `async-executor`'s, driven by `async_io::block_on`, so when idle the thread
+//! runs async-io's reactor and timers.
 
 use std::any::Any;
 use std::future::{self, Future};
@@ -28,9 +26,7 @@ const THREAD_NAME: &str = "apifuture-async";
 
 /// Runs `fut` on a background executor thread that the crate starts lazily, and returns its
 /// future: an SDK call written once in async code then serves blocking callers and async callers
-/// alike (the Python SDK's background event loop).
-///
-/// Outcomes of the future:
+/// alike (the Python SDK's background event loop). Outcomes of the future:
 /// - `Ok(value)` or `Err(Error::Failed(e))`: what `fut` resolved to;
 /// - `Err(Error::Panicked(message))`: polling `fut` panicked (the executor thread survives);
 /// - `Err(Error::Cancelled)`: the future was [cancelled](crate::ConcurrentFuture::cancel);
@@ -51,32 +47,27 @@ const THREAD_NAME: &str = "apifuture-async";
 /// `.await`). A task that blocks instead (`std::thread::sleep`, blocking I/O, a long
 /// computation, another crate's `block_on`) stalls every other task until it returns, and
 /// deadlocks if what it waits for is another task on this thread. This crate's own blocking
-/// waits ([`result`](crate::ApiFuture::result), [`wait`](crate::wait), [`join_all`](crate::join_all)...)
-/// know the thread: one that would have to wait returns [`Error::WouldBlockExecutor`] at once
-/// (see below). In a task, `.await`; hand blocking work to [`spawn`](crate::spawn), whose pool
-/// grows.
+/// waits ([`result`](crate::ApiFuture::result), [`wait`](crate::wait),
+/// [`join_all`](crate::join_all)...) know the thread: one that would have to wait returns
+/// [`Error::WouldBlockExecutor`] at once instead of stalling every task. In a task, `.await`;
+/// hand blocking work to [`spawn`](crate::spawn), whose pool grows.
 ///
 /// # Futures that need tokio
 ///
 /// The futures of tokio-based clients (reqwest, hyper, tonic) panic when polled outside a tokio
-/// runtime, and this thread is not one. Hand them to your runtime instead, in one line:
-/// wrap the request in [`from_future`](crate::from_future) (and [`retry`](crate::retry) it, if
-/// it should be), then
+/// runtime, and this thread is not one. Hand them to your runtime instead: wrap the request in
+/// [`from_future`](crate::from_future) (and [`retry`](crate::retry) it, if it should be), then
 /// [`.background_with(move |task| { handle.spawn(task); })`](crate::ApiFutureExt::background_with)
-/// with a `tokio::runtime::Handle`. Create the tokio futures inside the `async` block (a
-/// `retry` makes its first attempt at once, on the caller's thread, which may be outside tokio:
-/// `tokio::time::sleep(..)` called there panics, the same call inside `async move { .. }`
-/// only runs on the runtime). Where the handle comes from is the SDK's choice: one the user
-/// gives the client, or a runtime the SDK starts on a thread of its own and keeps for the
-/// process (a client that owns a `Runtime` and is dropped inside async code makes tokio panic:
-/// "Cannot drop a runtime in a context where blocking is not allowed"). The returned future is waited on like any other, from a
-/// plain thread or any executor; dropping or cancelling it ends the tokio task (and so the
-/// request) at once; a timed-out wait does not. The crate itself needs no tokio for this; the
-/// repository's `interop/tests/interop/tokio_bridge.rs` runs it.
-///
-/// A blocking wait inside a task on this thread that would have to wait returns
-/// [`Error::WouldBlockExecutor`] at once instead of stalling every task (and deadlocking if the
-/// outcome is to come from another task here): `.await` in tasks.
+/// with a `tokio::runtime::Handle`. Create the tokio futures inside the `async` block: a `retry`
+/// makes its first attempt at once on the caller's thread, which may be outside tokio, where
+/// `tokio::time::sleep(..)` panics; inside `async move { .. }` it only runs on the runtime. The
+/// handle is the SDK's choice: one the user gives the client, or a runtime the SDK starts on a
+/// thread of its own and keeps for the process (a client that owns a `Runtime` and is dropped
+/// inside async code makes tokio panic: "Cannot drop a runtime in a context where blocking is
+/// not allowed"). The returned future is waited on like any other, from a plain thread or any
+/// executor; dropping or cancelling it ends the tokio task (and so the request) at once, a
+/// timed-out wait does not. The crate itself needs no tokio for this; the repository's
+/// `interop/tests/interop/tokio_bridge.rs` runs it.
 ///
 /// # Examples
 ///
@@ -170,9 +161,9 @@ where
     }
 }
 
-/// `future` as the [`AwaitableConcurrentFuture`] it is, if it is one: its producer drives it,
-/// so it needs no task. (A trait method that the type overrides would do the same, at the cost
-/// of `api_future.rs` and this file importing each other.)
+/// `future` itself if it is an [`AwaitableConcurrentFuture`], which its producer drives: no
+/// task. (A trait method the type overrides would make `api_future.rs` and this file import
+/// each other.)
 fn eager<F>(future: F) -> Result<AwaitableConcurrentFuture<F::Value, F::Failure>, F>
 where
     F: ApiFuture + 'static,
@@ -190,9 +181,8 @@ where
     }
 }
 
-/// Spawns `fut` on the executor; its output, read by `read`, completes `promise` (or is
-/// dropped when there is none). Without a thread the promise is dropped here: the waiter gets
-/// `Abandoned`, not a hang.
+/// Spawns `fut` on the executor; `read` maps its output to the outcome of `promise`, if any.
+/// Without a thread the promise is dropped here: the waiter gets `Abandoned`, not a hang.
 fn submit<Fut, T, E>(
     fut: Fut,
     promise: Option<Promise<T, E>>,
@@ -231,28 +221,23 @@ fn executor() -> Option<&'static Executor<'static>> {
     Some(EXECUTOR.get_or_init(|| executor))
 }
 
-/// The executor thread's body: runs tasks forever. A blocking wait in one of them that would
-/// park the thread returns `Error::WouldBlockExecutor` instead.
+/// Runs tasks forever; a task's blocking wait that would park returns `WouldBlockExecutor`.
 fn executor_thread(executor: &'static Executor<'static>) {
     timeout::never_park();
     loop {
-        // `Task::poll` catches the panics of user code. Should anything unwind out of `submit`
-        // all the same, the executor is still usable: going back to it keeps the other tasks
-        // from being stranded.
+        // `Task::poll` catches user code's panics. Should anything unwind out of the executor
+        // all the same, it is still usable: going back to it keeps the other tasks running.
         let _ = caught(|| {
             async_io::block_on(executor.run(future::pending::<()>()));
         });
     }
 }
 
-/// One task on the executor: a future raced against its consumer's cancellation.
-///
-/// A hand-written future rather than an async block racing the future against
-/// `promise.cancelled()`: it must deliver the outcome through the promise after the race, and
-/// must not poll the future again once the consumer is gone.
+/// One task on the executor: a future raced against its consumer's cancellation. Hand-written,
+/// not an async block racing it against `promise.cancelled()`: it must deliver the outcome
+/// through the promise after the race, and not poll the future again once the consumer is gone.
 struct Task<Fut: Future, T, E> {
-    /// The future and the promise its outcome completes (`None` when detached); `None` once the
-    /// task has finished.
+    /// The future and its promise (`None` when detached); `None` once the task has finished.
     running: Option<(Fut, Option<Promise<T, E>>)>,
     /// Ready once the consumer is gone (`None` when detached).
     cancelled: Option<WhenCancelled>,
@@ -302,10 +287,9 @@ where
         let Some((fut, promise)) = self.running.take() else {
             return Poll::Ready(());
         };
-        // The future goes first, so that what it owned is released by the time a waiter
-        // wakes. Its drop, and that of a value whose future is gone, can panic with nobody to
-        // report it to: caught here (the panic hook still prints it), they stay out of the
-        // executor.
+        // Drop the future first, so what it owned is released by the time a waiter wakes. Its
+        // drop, and that of a value nobody waits for, may panic with nobody to report it to:
+        // caught (the panic hook still prints it), they stay out of the executor.
         let _ = caught(move || drop(fut));
         // Delivered, or (detached, or nobody waits) dropped: either way under the catch.
         let _ = caught(move || {

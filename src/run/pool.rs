@@ -5,7 +5,7 @@
 //! past that, jobs queue. A worker idle for [`keep_alive`] (10 s by default) exits. Workers are
 //! named `apifuture-pool` and survive a panicking job.
 //!
-//! The cap counts the workers that are *running* a job. A worker parked in a blocking wait of
+//! The cap counts the workers that are running a job or idle. A worker parked in a blocking wait of
 //! this crate (`result`, `wait`, `join_all`... on any of its futures) does not count, and if jobs
 //! are queued when it parks, another thread starts for them. So jobs that wait on jobs they
 //! spawned cannot deadlock at the cap, at any depth: a chain of 50 nested waits under a cap of
@@ -32,8 +32,7 @@ use crate::timeout;
 /// How many workers may run jobs at once unless [`set_max_threads`] changes it.
 pub const DEFAULT_MAX_THREADS: usize = 512;
 
-/// How long an idle worker waits for a job before it exits, unless [`set_keep_alive`] changes
-/// it.
+/// How long an idle worker waits for a job before it exits unless [`set_keep_alive`] changes it.
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -79,9 +78,7 @@ static POOL: Pool = Pool {
     work: Condvar::new(),
 };
 
-/// Runs `f` on the crate's thread pool and returns its future.
-///
-/// Outcomes of the future:
+/// Runs `f` on the crate's thread pool and returns its future. Outcomes of the future:
 /// - `Ok(value)` or `Err(Error::Failed(e))`: what `f` returned;
 /// - `Err(Error::Panicked(message))`: `f` panicked (the worker thread survives);
 /// - `Err(Error::Cancelled)`: the future was cancelled; if that happened before a worker picked
@@ -123,12 +120,11 @@ where
 }
 
 /// Sets how many workers may run jobs at once (at least 1; 0 is taken as 1). Threads above a
-/// lowered bound finish the job they run, then exit.
-///
-/// This bounds running jobs, not threads: a worker parked in a blocking wait of this crate is
-/// not counted (see the [module docs](self)), so 10,000 jobs that each wait on an outside
-/// promise hold 10,000 threads whatever the cap. Jobs that wait on each other cannot deadlock
-/// at the cap; the price is a thread per waiting job.
+/// lowered bound finish the job they run, then exit. This bounds running jobs, not threads: a
+/// worker parked in a blocking wait of this crate is not counted (see the [module docs](self)),
+/// so 10,000 jobs that each wait on an outside promise hold 10,000 threads whatever the cap.
+/// Jobs that wait on each other cannot deadlock at the cap; the price is a thread per waiting
+/// job.
 ///
 /// ```
 /// apifuture::pool::set_max_threads(64);
@@ -272,9 +268,7 @@ impl Pool {
     }
 }
 
-/// Runs one job; a panic that escapes it (a value whose `Drop` panics, say) must not take the
-/// worker down with it.
+/// Runs one job; a panic escaping it (a value whose `Drop` panics, say) must not kill the worker.
 fn execute(job: Job) {
-    // Whatever unwinds out of a job (a value's panicking drop) stays out of the worker.
     let _ = caught(job);
 }

@@ -19,10 +19,9 @@ use crate::error::Error;
 /// Hands out [`Turn`]s in call order: take one when a call is made, wait for it before the
 /// call's submission, and release it (or drop it) when the submission has ended, whatever its
 /// outcome. The next call's turn opens then, never before, so submissions reach the server in
-/// the order the calls were made, while everything else about the calls (building the
-/// request, retrying it, polling for the result) runs concurrently.
-///
-/// Cheap to clone: clones hand out turns of the same sequence. `Send + Sync`.
+/// the order the calls were made, while everything else about the calls (building the request,
+/// retrying it, polling for the result) runs concurrently. Cheap to clone: clones hand out
+/// turns of the same sequence. `Send + Sync`.
 ///
 /// # Examples
 ///
