@@ -11,10 +11,11 @@ use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use crate::api_future::{ApiFuture, future_by_poll_outcome};
 use crate::error::Error;
+use crate::sync::WakerSlot;
 
 /// Hands out [`Turn`]s in call order: take one when a call is made, wait for it before the
 /// call's submission, and release it (or drop it) when the submission has ended, whatever its
@@ -64,7 +65,7 @@ struct LineState {
     /// Turns released before they opened: skipped when `open` reaches them.
     released: HashSet<u64>,
     /// The wakers of turns waiting to open, by number.
-    waiting: HashMap<u64, Waker>,
+    waiting: HashMap<u64, WakerSlot>,
 }
 
 impl Line {
@@ -223,13 +224,11 @@ impl ApiFuture for Turn {
         if state.open == self.number {
             return Poll::Ready(());
         }
-        match state.waiting.get_mut(&self.number) {
-            Some(known) if known.will_wake(cx.waker()) => {}
-            Some(known) => known.clone_from(cx.waker()),
-            None => {
-                state.waiting.insert(self.number, cx.waker().clone());
-            }
-        }
+        state
+            .waiting
+            .entry(self.number)
+            .or_default()
+            .register(cx.waker());
         Poll::Pending
     }
 
@@ -271,7 +270,7 @@ impl Drop for Turn {
                 open = open.wrapping_add(1);
             }
             state.open = open;
-            state.waiting.remove(&open)
+            state.waiting.remove(&open).and_then(|mut slot| slot.take())
         };
         if let Some(waker) = woken {
             waker.wake();
