@@ -212,9 +212,16 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// comes through the channel, through the relay otherwise.
     #[inline]
     fn wait(&mut self, deadline: Deadline) -> Outcome<T, E> {
-        if let Some(outcome) = self.try_result() {
-            return outcome;
+        match self.try_result() {
+            Some(outcome) => outcome,
+            None => self.wait_pending(deadline),
         }
+    }
+
+    /// [`wait`](Self::wait) for a future found pending, out of line so that the ready path
+    /// stays small where it is inlined.
+    #[inline(never)]
+    fn wait_pending(&mut self, deadline: Deadline) -> Outcome<T, E> {
         let Inbox::Channel(receiver) = &self.inbox else {
             return timeout::block_on(deadline, |cx| {
                 if self.poll_ready(cx).is_pending() {
