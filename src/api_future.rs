@@ -105,6 +105,11 @@ pub(crate) type OutcomeOf<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFu
 /// # });
 /// ```
 #[must_use = "dropping a pending future cancels its work; .await it, wait on it, or detach() it"]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an `ApiFuture`",
+    note = "an async block or another `Future` of `Result<T, E>` becomes one with \
+            `apifuture::from_future(..)`"
+)]
 pub trait ApiFuture:
     Future<Output = Result<Self::Value, Error<Self::Failure>>> + FusedFuture + fmt::Debug + Send + Unpin
 {

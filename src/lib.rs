@@ -165,7 +165,10 @@
 //!   [`.background_with(move |task| { handle.spawn(task); })`](ApiFutureExt::background_with).
 //! - **One type for many origins**: [`.into_boxed()`](ApiFutureExt::into_boxed) gives a
 //!   [`BoxApiFuture`], for a struct field, a `Vec` of mixed calls, or a method of a `dyn`
-//!   trait (which cannot return `impl Trait`). It costs one allocation.
+//!   trait (which cannot return `impl Trait`). It costs one allocation. Behind an opaque type
+//!   a caller cancels by dropping; return the concrete [`AwaitableConcurrentFuture`] (what
+//!   `.background()` gives) where callers should reach `future().cancel()` and
+//!   `add_done_callback`.
 //! - **Say that the future does not borrow the client.** In edition 2024 a method's
 //!   `-> impl ApiFuture<..>` captures `&self`, and a future tied to a borrow cannot be spawned,
 //!   boxed, backgrounded or detached (`'static` is required; rustc says "borrowed data escapes

@@ -465,8 +465,11 @@ impl<F: AttemptFn, V> Course<F, V> {
                 (Some(policy), attempts, phase)
             }
         };
-        f.debug_struct(name)
-            .field("policy", &policy)
+        let mut debug = f.debug_struct(name);
+        if let Some(policy) = policy {
+            debug.field("policy", policy);
+        }
+        debug
             .field("attempts", &attempts)
             .field("phase", &phase)
             .finish_non_exhaustive()
