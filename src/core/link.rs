@@ -96,6 +96,7 @@ impl Link {
 
     /// Registers `cx`'s waker until the producer finishes; ready if it already has. `finished`
     /// looks at the channel, after registering, so a producer finishing in between is not missed.
+    #[inline]
     pub(crate) fn poll_finished(
         &self,
         cx: &mut Context<'_>,

@@ -158,10 +158,10 @@ impl<F: ApiFuture> Completions<F> {
         let Some(index) = self.found.pop_front() else {
             return Poll::Ready(None);
         };
-        let future = self.futures[index].take();
         // Done means an outcome to take; a future that breaks that promise hands out
         // `Consumed` rather than stalling the iteration.
-        let outcome = future.and_then(|mut future| future.try_result());
+        let outcome = self.futures[index].as_mut().and_then(ApiFuture::try_result);
+        self.futures[index] = None;
         Poll::Ready(Some((index, outcome.unwrap_or(Err(Error::Consumed)))))
     }
 }
