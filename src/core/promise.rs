@@ -169,7 +169,7 @@ impl<T, E> Promise<T, E> {
     }
 
     /// Delivers any outcome, including the ones only the crate makes (`Panicked`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn send(mut self, outcome: Outcome<T, E>) {
         if let Some(sender) = self.sender.take() {
             // An error here means the future is gone; dropping the outcome is all there is to do.
