@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 pub use futures_core::future::FusedFuture;
 
 use crate::error::Error;
-use crate::timeout::{self, Deadline, Sleep};
+use crate::timeout::{self, AsyncDeadline, Deadline};
 
 pub(crate) type OutcomeOf<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFuture>::Failure>>;
 
@@ -283,8 +283,7 @@ pub trait ApiFuture:
     {
         ResultAsync {
             future: self,
-            deadline: Deadline::from_timeout(timeout.into()),
-            sleep: Sleep::default(),
+            deadline: AsyncDeadline::Unarmed(Deadline::from_timeout(timeout.into())),
             terminated: false,
         }
     }
@@ -417,8 +416,7 @@ fn block<F: ApiFuture + ?Sized>(
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct ResultAsync<'a, F: ?Sized> {
     future: &'a mut F,
-    deadline: Deadline,
-    sleep: Sleep,
+    deadline: AsyncDeadline,
     terminated: bool,
 }
 
@@ -443,13 +441,11 @@ impl<F: ApiFuture + ?Sized> ResultAsync<'_, F> {
             return Poll::Ready(outcome);
         }
         // Start the clock before driving the future, which may take time (a retry's attempt).
-        if !self.deadline.looks_only() {
-            self.deadline.start();
-        }
+        self.deadline.start();
         if let Poll::Ready(outcome) = self.future.poll_outcome(cx) {
             return Poll::Ready(outcome);
         }
-        match self.deadline.poll_expired(&mut self.sleep, cx) {
+        match self.deadline.poll_expired(cx) {
             Poll::Pending => Poll::Pending,
             // An outcome that arrived with the deadline still wins.
             Poll::Ready(()) => Poll::Ready(self.future.try_result().unwrap_or(Err(Error::Timeout))),

@@ -12,7 +12,7 @@ use futures_core::Stream;
 use super::set::Set;
 use crate::api_future::ApiFuture;
 use crate::error::Error;
-use crate::timeout::{self, Deadline, Sleep, Waited};
+use crate::timeout::{self, AsyncDeadline, Deadline, Waited};
 
 /// What the iterator and the stream yield: an input index and that future's outcome.
 type Item<F> = (
@@ -82,8 +82,7 @@ pub fn as_completed_async<F: ApiFuture>(
     timeout: impl Into<Option<Duration>>,
 ) -> AsCompletedStream<F> {
     AsCompletedStream {
-        deadline: Deadline::from_now(timeout.into()),
-        sleep: Sleep::default(),
+        deadline: AsyncDeadline::Unarmed(Deadline::from_now(timeout.into())),
         completions: Completions::new(futures),
         terminated: false,
     }
@@ -101,8 +100,7 @@ pub struct AsCompleted<F> {
 #[must_use = "dropping the stream drops its futures, which cancels them; poll it, or into_pending()"]
 pub struct AsCompletedStream<F> {
     completions: Completions<F>,
-    deadline: Deadline,
-    sleep: Sleep,
+    deadline: AsyncDeadline,
     /// `poll_next` returned `Ready(None)` (`FusedStream`).
     terminated: bool,
 }
@@ -265,9 +263,7 @@ impl<F: ApiFuture> Stream for AsCompletedStream<F> {
         let this = self.get_mut();
         let polled = match this.completions.poll_next(cx) {
             Poll::Ready(item) => Poll::Ready(item),
-            Poll::Pending if this.deadline.poll_expired(&mut this.sleep, cx).is_pending() => {
-                Poll::Pending
-            }
+            Poll::Pending if this.deadline.poll_expired(cx).is_pending() => Poll::Pending,
             Poll::Pending => {
                 this.completions.timed_out = true;
                 Poll::Ready(None)

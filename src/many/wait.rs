@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::set::Set;
 use crate::api_future::ApiFuture;
-use crate::timeout::{self, Deadline, Sleep};
+use crate::timeout::{self, AsyncDeadline, Deadline};
 
 /// When [`wait`] and [`wait_async`] return, as Python's `FIRST_COMPLETED`, `ALL_COMPLETED`
 /// and `FIRST_EXCEPTION`.
@@ -103,8 +103,7 @@ pub fn wait_async<F: ApiFuture>(
         set: Set::new(futures.len(), when == ReturnWhen::AllCompleted),
         futures,
         when,
-        deadline: Deadline::from_timeout(timeout.into()),
-        sleep: Sleep::default(),
+        deadline: AsyncDeadline::Unarmed(Deadline::from_timeout(timeout.into())),
         terminated: false,
     }
 }
@@ -115,8 +114,7 @@ pub struct WaitAsync<'a, F> {
     futures: &'a mut [F],
     set: Set,
     when: ReturnWhen,
-    deadline: Deadline,
-    sleep: Sleep,
+    deadline: AsyncDeadline,
     /// A poll returned `Ready` (`FusedFuture`).
     terminated: bool,
 }
@@ -126,11 +124,9 @@ impl<F: ApiFuture> Future for WaitAsync<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if !this.deadline.looks_only() {
-            this.deadline.start();
-        }
+        this.deadline.start();
         if poll(&mut this.set, this.futures, this.when, cx).is_pending() {
-            if this.deadline.poll_expired(&mut this.sleep, cx).is_pending() {
+            if this.deadline.poll_expired(cx).is_pending() {
                 return Poll::Pending;
             }
             this.set.sweep(this.futures);

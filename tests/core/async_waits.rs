@@ -234,3 +234,19 @@ fn poll_ready_does_not_take_the_outcome() {
     assert_eq!(future.poll_ready(&mut cx), Poll::Ready(()));
     assert_eq!(future.try_result(), Some(Ok(10)));
 }
+
+/// A million pending timed waits are a million of these (`benches/scale.rs`): a timed wait holds
+/// its future's borrow and one timer, which carries the deadline once armed; no second copy of
+/// the instant or the timeout beside it.
+#[test]
+fn a_timed_wait_is_a_borrow_and_one_timer() {
+    let (_promise, mut future) = promise::<u64, TestError>();
+    let wait = future.result_async(Duration::from_secs(30));
+    let borrow_and_timer = size_of::<&mut u8>() + size_of::<smol::Timer>();
+    // The `FusedFuture` flag fits in the padding after them.
+    assert!(
+        size_of_val(&wait) <= borrow_and_timer + size_of::<usize>(),
+        "a timed wait is {} bytes, a borrow and a timer {borrow_and_timer}",
+        size_of_val(&wait),
+    );
+}
