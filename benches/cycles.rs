@@ -22,6 +22,10 @@
 //!   while pending (`pending`) or not (`ready`), completed, awaited;
 //! - `blocking`: the same with `try_result` for the poll and a blocking `result(None)` for the
 //!   await, on the calling thread (no executor).
+//! - `join_all N ..`, `wait_all N ..`, `as_completed N ..`: N promises waited on together with
+//!   `join_all_async`, `wait_async(.., AllCompleted)` or the `as_completed_async` stream,
+//!   completed before the first poll (`ready`) or after it (`pending`); instructions per cycle
+//!   of N futures (N = 1000 in the CHANGELOG's figures).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -31,14 +35,15 @@ use std::time::Instant;
 
 mod futures_oneshot;
 
-use apifuture::ApiFutureExt;
+use apifuture::{ApiFutureExt, AwaitableConcurrentFuture, Promise, ReturnWhen};
 use futures::channel::oneshot;
 use futures::future::join_all;
+use futures_lite::StreamExt;
 use futures_lite::future::{block_on, poll_once};
 use futures_oneshot::FuturesOneshot;
 
 /// The scenarios, in the order the default run prints them.
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 10] = [
     "blocking",
     "shared",
     "futures_shared",
@@ -46,6 +51,9 @@ const SCENARIOS: [&str; 7] = [
     "apifuture_over_futures",
     "await",
     "futures_await",
+    "join_all",
+    "wait_all",
+    "as_completed",
 ];
 
 /// Cycles per scenario when run without a count.
@@ -127,6 +135,61 @@ async fn futures_await(value: u64, pending: bool) -> u64 {
     waiting.await.unwrap()
 }
 
+/// `n` promises, and their futures.
+type Promised = (
+    Vec<Promise<u64, ()>>,
+    Vec<AwaitableConcurrentFuture<u64, ()>>,
+);
+
+fn promises(n: usize) -> Promised {
+    (0..n).map(|_| apifuture::promise::<u64, ()>()).unzip()
+}
+
+async fn join_all_n(n: usize, value: u64, pending: bool) -> u64 {
+    let (promises, futures) = promises(n);
+    let mut all = pin!(apifuture::join_all_async(futures));
+    if pending {
+        assert!(poll_once(all.as_mut()).await.is_none());
+    }
+    promises
+        .into_iter()
+        .for_each(|promise| promise.set_result(value));
+    all.await.into_iter().map(Result::unwrap).sum()
+}
+
+async fn wait_all_n(n: usize, value: u64, pending: bool) -> u64 {
+    let (promises, mut futures) = promises(n);
+    let mut all = pin!(apifuture::wait_async(
+        &mut futures,
+        None,
+        ReturnWhen::AllCompleted
+    ));
+    if pending {
+        assert!(poll_once(all.as_mut()).await.is_none());
+    }
+    promises
+        .into_iter()
+        .for_each(|promise| promise.set_result(value));
+    let (done, _) = all.await;
+    done.len() as u64
+}
+
+async fn as_completed_n(n: usize, value: u64, pending: bool) -> u64 {
+    let (promises, futures) = promises(n);
+    let mut outcomes = apifuture::as_completed_async(futures, None);
+    if pending {
+        assert!(poll_once(outcomes.next()).await.is_none());
+    }
+    promises
+        .into_iter()
+        .for_each(|promise| promise.set_result(value));
+    let mut total = 0;
+    while let Some((_, outcome)) = outcomes.next().await {
+        total += outcome.unwrap();
+    }
+    total
+}
+
 /// Runs `cycles` cycles of `scenario`; the nanoseconds per cycle, or `None` for an unknown
 /// scenario.
 fn run(scenario: &str, waiters: usize, pending: bool, cycles: u64) -> Option<f64> {
@@ -142,6 +205,9 @@ fn run(scenario: &str, waiters: usize, pending: bool, cycles: u64) -> Option<f64
         }),
         "await" => timed(cycles, |value| await_one(value, pending)),
         "futures_await" => timed(cycles, |value| futures_await(value, pending)),
+        "join_all" => timed(cycles, |value| join_all_n(waiters, value, pending)),
+        "wait_all" => timed(cycles, |value| wait_all_n(waiters, value, pending)),
+        "as_completed" => timed(cycles, |value| as_completed_n(waiters, value, pending)),
         _ => return None,
     })
 }
