@@ -5,6 +5,7 @@
 //! run again at.
 
 use std::cell::Cell;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -68,10 +69,19 @@ impl Deadline {
 /// nothing, then the timer armed for it, which holds the instant. A fixed instant needs no copy
 /// of its own beside the timer (as [`Sleep`]'s moving one does), so a pending timed `.await`
 /// costs no more than the timer (`benches/scale.rs` holds a million).
-#[derive(Debug)]
 pub(crate) enum AsyncDeadline {
     Unarmed(Deadline),
     Armed(Timer),
+}
+
+/// The deadline until it is armed, then `Armed` (not the timer's reactor id and waker).
+impl fmt::Debug for AsyncDeadline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AsyncDeadline::Unarmed(deadline) => deadline.fmt(f),
+            AsyncDeadline::Armed(_) => f.write_str("Armed"),
+        }
+    }
 }
 
 impl AsyncDeadline {
