@@ -51,18 +51,32 @@ static TOKIO: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     builder.worker_threads(2).enable_time().build().unwrap()
 });
 
+/// A task as the executors receive it: boxed, so that their spawn and `block_on` machinery is
+/// compiled once per output type, not once per shape. `Fut: Send + 'static` is still proven
+/// on each concrete future, where it is boxed.
+type Task<R> = Pin<Box<dyn Future<Output = R> + Send>>;
+
 fn on_smol<Fut: Future<Output: Send> + Send + 'static>(task: Fut) -> Fut::Output {
-    smol::block_on(smol::spawn(task))
+    fn run<R: Send + 'static>(task: Task<R>) -> R {
+        smol::block_on(smol::spawn(task))
+    }
+    run(Box::pin(task))
 }
 
 /// A panic in the task is resumed here.
 fn on_tokio<Fut: Future<Output: Send> + Send + 'static>(task: Fut) -> Fut::Output {
-    let joined = TOKIO.block_on(async { tokio::spawn(task).await });
-    joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    fn run<R: Send + 'static>(task: Task<R>) -> R {
+        let joined = TOKIO.block_on(tokio::spawn(task));
+        joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+    run(Box::pin(task))
 }
 
 fn on_async_std<Fut: Future<Output: Send> + Send + 'static>(task: Fut) -> Fut::Output {
-    async_std::task::block_on(async_std::task::spawn(task))
+    fn run<R: Send + 'static>(task: Task<R>) -> R {
+        async_std::task::block_on(async_std::task::spawn(task))
+    }
+    run(Box::pin(task))
 }
 
 /// Runs `task()` on each executor; outputs with the executor's name.
