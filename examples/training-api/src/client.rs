@@ -30,7 +30,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::BuildHasher;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -59,7 +59,8 @@ pub enum ApiError {
     Protocol(String),
     /// The server may have accepted the call, and run its job, but the answer that would tell
     /// was lost: the submission failed in a way that does not rule acceptance out (no answer,
-    /// a 5xx, a garbled answer), or the polling of an accepted call failed. Submitting again
+    /// a 5xx, a garbled answer, or a refusal after an attempt that got none of these), or the
+    /// polling of an accepted call failed. Submitting again
     /// could run the job twice: [`TrainingClient::recover`] fetches its result instead.
     OutcomeUnknown(Box<Unknown>),
 }
@@ -402,14 +403,29 @@ impl TrainingClient {
             body: unknown.body.clone(),
         };
         let if_unknown = unknown.clone();
+        // A refusal proves nothing about the attempts before it: after one that may have been
+        // taken (no answer, a 5xx, cut off by the attempt timeout), a last 429 still leaves
+        // the outcome unknown.
+        let taken_maybe = Arc::new(AtomicBool::new(false));
+        let last_refused = Arc::new(AtomicBool::new(true));
+        let maybe = Arc::clone(&taken_maybe);
         retry(self.inner.policy.clone(), move |attempt| {
             let _held = &turn;
             counts.submit_attempts.store(attempt, Ordering::Relaxed);
-            transport.attempt(post.clone(), read_request_id)
+            if !last_refused.swap(false, Ordering::Relaxed) {
+                taken_maybe.store(true, Ordering::Relaxed);
+            }
+            let refusal = Arc::clone(&last_refused);
+            transport
+                .attempt(post.clone(), read_request_id)
+                .map_failure(move |error| {
+                    refusal.store(refused(&error), Ordering::Relaxed);
+                    error
+                })
         })
         .when(classify)
         .map_failure(move |cause| {
-            if refused(&cause) {
+            if refused(&cause) && !maybe.load(Ordering::Relaxed) {
                 return cause;
             }
             ApiError::OutcomeUnknown(Box::new(Unknown {
@@ -460,8 +476,10 @@ impl TrainingClient {
                     }
                     Ok(reply) => check_result(counts.kind, reply.body).map(Progress::Ready),
                     // A poll held past the request timeout is "no answer yet" too, not a
-                    // failure that would use up the attempts of a healthy job.
-                    Err(ApiError::TimedOut(_)) => Ok(not_yet()),
+                    // failure that would use up the attempts of a healthy job; and it was held
+                    // (the whole timeout went by), so it is asked again at once even when the
+                    // timeout is shorter than the floor.
+                    Err(ApiError::TimedOut(_)) => Ok(Progress::PendingFor(Duration::ZERO)),
                     Err(error) => Err(error),
                 }
             })

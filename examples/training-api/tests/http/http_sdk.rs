@@ -104,6 +104,44 @@ fn server_errors_are_retried_up_to_the_policy_attempts() {
 }
 
 #[test]
+fn a_refusal_after_an_attempt_the_server_may_have_taken_leaves_the_outcome_unknown() {
+    let policy = policy()
+        .with_max_attempts(3)
+        .with_attempt_timeout(Duration::from_millis(200));
+    let (server, client) = setup(policy);
+    let rate_limited = || Fault::TooManyRequests {
+        retry_after_secs: None,
+        retry_after_ms: Some(5),
+    };
+    // Refused three times: the server said no each time, so nothing was taken.
+    for _ in 0..3 {
+        server.inject(OPTIM_STEP, rate_limited());
+    }
+    let outcome = client.optim_step(0.1).result(LONG);
+    assert!(
+        matches!(
+            outcome,
+            Err(Error::Failed(ApiError::Status { code: 429, .. }))
+        ),
+        "{outcome:?}"
+    );
+    // The first attempt outlasts its timeout (the server takes it all the same), the next two
+    // are refused: the last word is a 429, but the job was taken.
+    server.inject(OPTIM_STEP, Fault::Slow(Duration::from_millis(400)));
+    server.inject(OPTIM_STEP, rate_limited());
+    server.inject(OPTIM_STEP, rate_limited());
+    let outcome = client.optim_step(0.1).result(LONG);
+    let Err(Error::Failed(ApiError::OutcomeUnknown(unknown))) = outcome else {
+        panic!("reported as refused: {outcome:?}");
+    };
+    assert_eq!(unknown.cause.to_string(), "HTTP 429 (retry after 5ms)");
+    assert!(
+        eventually(|| server.jobs_run("optim_step") == 1),
+        "the slow attempt never ran its job"
+    );
+}
+
+#[test]
 fn a_connection_dropped_after_acceptance_does_not_run_the_job_twice() {
     let (server, client) = setup(policy());
     server.inject(OPTIM_STEP, Fault::CloseAfterAccept);
@@ -122,11 +160,11 @@ fn a_connection_dropped_after_acceptance_does_not_run_the_job_twice() {
 #[test]
 fn a_response_slower_than_the_attempt_timeout_is_retried() {
     let (server, client) = setup(policy().with_attempt_timeout(Duration::from_millis(200)));
-    server.inject(FORWARD_BACKWARD, Fault::Slow(Duration::from_secs(1)));
+    server.inject(FORWARD_BACKWARD, Fault::Slow(Duration::from_millis(500)));
     let mut call = client.forward_backward(&[2.0]);
     call.result(LONG).unwrap();
     assert_eq!(call.submit_attempts(), 2);
-    std::thread::sleep(Duration::from_millis(1_000)); // let the slow one land
+    std::thread::sleep(Duration::from_millis(500)); // let the slow one land
     assert_eq!(server.jobs_run("forward_backward"), 1);
 }
 
@@ -364,15 +402,15 @@ fn two_clients_have_their_own_sessions_and_sequences() {
 
 #[test]
 fn a_poll_held_past_the_attempt_timeout_is_sent_again_without_backoff() {
-    // The server holds each poll 2 s; the client gives a probe 400 ms; the job takes 2.5 s.
+    // The server holds each poll 2 s; the client gives a probe 200 ms; the job takes 1 s.
     // A 10 s first backoff makes any sleep after a held probe visible.
     let slow_backoff = RetryPolicy::new()
         .with_initial_delay(Duration::from_secs(10))
         .with_max_attempts(2)
-        .with_attempt_timeout(Duration::from_millis(400));
+        .with_attempt_timeout(Duration::from_millis(200));
     let (server, client) = setup(slow_backoff);
     server.set_long_poll(Duration::from_secs(2));
-    let work = Duration::from_millis(2500);
+    let work = Duration::from_millis(1000);
     server.set_work_time(work);
     for awaited in [false, true] {
         let started = Instant::now();
@@ -408,7 +446,7 @@ fn a_poll_held_past_the_request_timeout_is_not_a_failure() {
     let client = TrainingClient::new(&server.base_url(), policy, Duration::from_millis(300))
         .with_long_poll_floor(Duration::from_millis(100));
     server.set_long_poll(Duration::from_secs(2));
-    let work = Duration::from_millis(1500);
+    let work = Duration::from_millis(1000);
     server.set_work_time(work);
     let started = Instant::now();
     let mut call = client.optim_step(0.1);
