@@ -19,13 +19,13 @@ const SLACK: Duration = Duration::from_millis(50);
 fn a_poll_past_the_attempt_timeout_closes_its_connection_and_the_server_hears_it() {
     for flavor in FLAVORS {
         let server = TrainingServer::start();
-        // Polls are held for 3 s; the client gives each attempt 300 ms.
+        // Polls are held for 3 s; the client gives each attempt 200 ms.
         server.set_long_poll(Duration::from_secs(3));
-        server.set_work_time(Duration::from_millis(1500));
+        server.set_work_time(Duration::from_millis(1000));
         let policy = RetryPolicy::new()
             .with_initial_delay(Duration::from_millis(10))
             .with_deadline(LONG);
-        let client = flavor.client(&server.base_url(), policy, Duration::from_millis(300));
+        let client = flavor.client(&server.base_url(), policy, Duration::from_millis(200));
         let mut call = client.forward_backward(&[2.0]);
         assert!(
             eventually(|| server.hangups_while_held() >= 2),
