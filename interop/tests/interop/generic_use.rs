@@ -66,7 +66,7 @@ fn on_smol<Fut: Future<Output: Send> + Send + 'static>(task: Fut) -> Fut::Output
 /// A panic in the task is resumed here.
 fn on_tokio<Fut: Future<Output: Send> + Send + 'static>(task: Fut) -> Fut::Output {
     fn run<R: Send + 'static>(task: Task<R>) -> R {
-        let joined = TOKIO.block_on(tokio::spawn(task));
+        let joined = TOKIO.block_on(async { tokio::spawn(task).await });
         joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
     run(Box::pin(task))
