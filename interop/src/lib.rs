@@ -1,4 +1,3 @@
 //! Tests only: `tests/interop/` runs apifuture inside tokio, async-std, smol, pollster and the
-//! `futures` executors, with `futures`' and `futures-lite`'s preludes in scope, `?` into
-//! `anyhow`, and property tests of retry policies. Run them with `cargo test -p
-//! apifuture-interop` (or `cargo test --workspace`).
+//! `futures` executors, with `futures`' and `futures-lite`'s preludes in scope, and `?` into
+//! `anyhow`. Run them with `cargo test -p apifuture-interop` (or `cargo test --workspace`).

@@ -1,6 +1,4 @@
 //! apifuture inside the toolboxes its users hold, one module per toolbox, in one binary.
-//! (The property tests are a binary of their own, `retry_policy`: proptest's crates then no
-//! longer hold back the compilation of this one, the workspace's largest.)
 //!
 //! Run one with a filter: `cargo test -p apifuture-interop generic_use::`.
 

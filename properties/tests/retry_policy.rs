@@ -1,7 +1,6 @@
 //! `RetryPolicy` and `Jitter`: the defaults, every clamp, every jitter range, and properties
 //! over random policies. Pure arithmetic and randomness, nothing for Miri to find that the
-//! unit tests would not, and proptest is slow under it. A binary of its own: `cargo test -p
-//! apifuture-interop --test retry_policy`.
+//! unit tests would not, and proptest is slow under it.
 
 #![cfg(not(miri))]
 
