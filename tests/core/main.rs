@@ -21,5 +21,6 @@ mod polling;
 mod producer_cancel;
 mod race;
 mod retry;
+mod retry_policy;
 mod sequence;
 mod shared;

@@ -1,13 +1,12 @@
 //! `RetryPolicy` and `Jitter`: the defaults, every clamp, every jitter range, and properties
-//! over random policies. Pure arithmetic and randomness, nothing for Miri to find that the
-//! unit tests would not, and proptest is slow under it.
+//! over random policies. Pure arithmetic and randomness: nothing for Miri to find that the
+//! unit tests would not.
 
 #![cfg(not(miri))]
 
 use std::time::Duration;
 
 use apifuture::{Jitter, RetryPolicy};
-use proptest::prelude::*;
 
 const MS: Duration = Duration::from_millis(1);
 const SEC: Duration = Duration::from_secs(1);
@@ -267,27 +266,38 @@ fn delays_outlive_the_policy() {
     assert_eq!(delays.count(), 10);
 }
 
-// ---- Properties ----
+// ---- Properties, over random policies ----
 
-fn multiplier() -> impl Strategy<Value = f64> {
-    prop_oneof![
-        6 => -10.0..100.0f64,
-        1 => 1.0..3.0f64,
-        1 => Just(1.0),
-        1 => Just(f64::NAN),
-        1 => Just(f64::INFINITY),
-        1 => Just(f64::NEG_INFINITY),
-    ]
+/// Random policies per property. Each comes from a seed of its own (0, 1, 2...), so a run is
+/// reproducible, and a failure prints the inputs it failed on.
+const CASES: u64 = 500;
+
+/// A multiplier: mostly anything in -10..100, often a small one, and the values that clamp.
+fn multiplier(rng: &mut fastrand::Rng) -> f64 {
+    match rng.u32(0..11) {
+        0..=5 => rng.f64() * 110.0 - 10.0,
+        6 => 1.0 + rng.f64() * 2.0,
+        7 => 1.0,
+        8 => f64::NAN,
+        9 => f64::INFINITY,
+        _ => f64::NEG_INFINITY,
+    }
 }
 
-fn jitter() -> impl Strategy<Value = Jitter> {
-    prop_oneof![
-        Just(Jitter::None),
-        Just(Jitter::Full),
-        Just(Jitter::Equal),
-        (-1.0..2.0f64).prop_map(Jitter::Shorten),
-        Just(Jitter::Shorten(f64::NAN)),
-    ]
+/// Any jitter, `Shorten`'s fraction from -1 to 2 or NaN.
+fn jitter(rng: &mut fastrand::Rng) -> Jitter {
+    match rng.u32(0..5) {
+        0 => Jitter::None,
+        1 => Jitter::Full,
+        2 => Jitter::Equal,
+        3 => Jitter::Shorten(rng.f64() * 3.0 - 1.0),
+        _ => Jitter::Shorten(f64::NAN),
+    }
+}
+
+/// Maybe a number of milliseconds, up to `u64::MAX`.
+fn maybe_millis(rng: &mut fastrand::Rng) -> Option<u64> {
+    rng.bool().then(|| rng.u64(..))
 }
 
 /// A random policy, and the raw inputs it was built from.
@@ -301,6 +311,16 @@ struct Inputs {
 }
 
 impl Inputs {
+    fn random(rng: &mut fastrand::Rng) -> Inputs {
+        Inputs {
+            attempts: rng.u32(0..50),
+            initial: Duration::from_nanos(rng.u64(0..20_000_000_000)),
+            multiplier: multiplier(rng),
+            max_delay: Duration::from_nanos(rng.u64(0..60_000_000_000)),
+            jitter: jitter(rng),
+        }
+    }
+
     fn policy(&self) -> RetryPolicy {
         RetryPolicy::new()
             .with_max_attempts(self.attempts)
@@ -317,90 +337,94 @@ impl Inputs {
     }
 }
 
-fn inputs() -> impl Strategy<Value = Inputs> {
-    (
-        0u32..50,
-        0u64..20_000_000_000,
-        multiplier(),
-        0u64..60_000_000_000,
-        jitter(),
-    )
-        .prop_map(
-            |(attempts, initial, multiplier, max_delay, jitter)| Inputs {
-                attempts,
-                initial: Duration::from_nanos(initial),
-                multiplier,
-                max_delay: Duration::from_nanos(max_delay),
-                jitter,
-            },
-        )
+/// Checks `property` on `CASES` random inputs; `rng` is there for more random values.
+fn for_random_inputs(property: impl Fn(&Inputs, &mut fastrand::Rng)) {
+    for seed in 0..CASES {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let inputs = Inputs::random(&mut rng);
+        property(&inputs, &mut rng);
+    }
 }
 
-proptest! {
-    #[test]
-    fn no_delay_exceeds_the_cap(inputs in inputs()) {
+#[test]
+fn no_delay_exceeds_the_cap() {
+    for_random_inputs(|inputs, _| {
         for delay in inputs.policy().delays() {
-            prop_assert!(delay <= inputs.max_delay, "{delay:?} > {:?}", inputs.max_delay);
+            assert!(delay <= inputs.max_delay, "{delay:?} > cap: {inputs:?}");
         }
-    }
+    });
+}
 
-    #[test]
-    fn one_delay_fewer_than_attempts(inputs in inputs()) {
+#[test]
+fn one_delay_fewer_than_attempts() {
+    for_random_inputs(|inputs, _| {
         let expected = inputs.attempts.max(1) - 1;
-        prop_assert_eq!(inputs.policy().delays().count(), expected as usize);
-    }
+        let count = inputs.policy().delays().count();
+        assert_eq!(count, expected as usize, "{inputs:?}");
+    });
+}
 
-    #[test]
-    fn without_jitter_delays_follow_the_formula(inputs in inputs()) {
+#[test]
+fn without_jitter_delays_follow_the_formula() {
+    for_random_inputs(|inputs, _| {
         let policy = inputs.policy().with_jitter(Jitter::None);
         let delays: Vec<Duration> = policy.delays().collect();
         for pair in delays.windows(2) {
-            prop_assert!(pair[0] <= pair[1], "decreasing: {pair:?}");
+            assert!(pair[0] <= pair[1], "decreasing: {pair:?}: {inputs:?}");
         }
         for (n, delay) in (0u32..).zip(&delays) {
             let expected = inputs.expected_base(n);
             let error = (delay.as_secs_f64() - expected).abs();
-            prop_assert!(error <= 1e-6, "delay {n}: {delay:?}, expected {expected} s");
+            assert!(
+                error <= 1e-6,
+                "delay {n}: {delay:?}, expected {expected} s: {inputs:?}"
+            );
         }
-    }
+    });
+}
 
-    #[test]
-    fn jitter_stays_in_its_range(inputs in inputs()) {
+#[test]
+fn jitter_stays_in_its_range() {
+    for_random_inputs(|inputs, _| {
         let policy = inputs.policy();
         let bases = policy.clone().with_jitter(Jitter::None).delays();
         for (delay, base) in policy.delays().zip(bases) {
-            prop_assert!(delay <= base, "{delay:?} > base {base:?}");
+            assert!(delay <= base, "{delay:?} > base {base:?}: {inputs:?}");
             match inputs.jitter {
-                Jitter::None => prop_assert_eq!(delay, base),
+                Jitter::None => assert_eq!(delay, base, "{inputs:?}"),
                 Jitter::Full => {}
-                Jitter::Equal => prop_assert!(delay >= base / 2, "{delay:?} < {base:?} / 2"),
+                Jitter::Equal => {
+                    assert!(delay >= base / 2, "{delay:?} < {base:?} / 2: {inputs:?}");
+                }
                 Jitter::Shorten(f) => {
                     // One nanosecond of slack for the float product's rounding.
                     let low = base.as_nanos() as f64 * (1.0 - clamp_fraction(f)) - 1.0;
-                    prop_assert!(
+                    assert!(
                         delay.as_nanos() as f64 >= low,
-                        "{delay:?} < {base:?} * (1 - {f})",
+                        "{delay:?} < {base:?} * (1 - {f}): {inputs:?}",
                     );
                 }
             }
         }
-    }
+    });
+}
 
-    #[test]
-    fn clone_round_trips(inputs in inputs(), deadline in any::<Option<u64>>(), timeout in any::<Option<u64>>()) {
+#[test]
+fn clone_round_trips() {
+    for_random_inputs(|inputs, rng| {
         let mut policy = inputs.policy();
-        if let Some(ms) = deadline {
+        if let Some(ms) = maybe_millis(rng) {
             policy = policy.with_deadline(Duration::from_millis(ms));
         }
-        if let Some(ms) = timeout {
+        if let Some(ms) = maybe_millis(rng) {
             policy = policy.with_attempt_timeout(Duration::from_millis(ms));
         }
         // NaN inputs are clamped on the way in, so a policy always equals its clone.
         let copy = policy.clone();
-        prop_assert_eq!(&copy, &policy);
-        prop_assert_eq!(format!("{copy:?}"), format!("{policy:?}"));
-        prop_assert_eq!(copy.delays().count(), policy.delays().count());
+        assert_eq!(copy, policy, "{inputs:?}");
+        assert_eq!(format!("{copy:?}"), format!("{policy:?}"));
+        assert_eq!(copy.delays().count(), policy.delays().count());
         // And building it again from the same inputs gives the same policy.
-        prop_assert_eq!(inputs.policy(), inputs.policy());
-    }
+        assert_eq!(inputs.policy(), inputs.policy(), "{inputs:?}");
+    });
 }
