@@ -4,6 +4,9 @@
 
 #[path = "../../../tests/common/mod.rs"]
 mod common;
+#[macro_use]
+#[path = "../shapes/mod.rs"]
+mod shapes;
 
 mod executors;
 mod generic_use;
