@@ -8,7 +8,7 @@ use std::time::Duration;
 use apifuture::{ApiFuture, RetryPolicy};
 use training_api::server::TrainingServer;
 
-use super::flavors::{FLAVORS, Flavor, eventually};
+use super::flavors::{Flavor, each_flavor, eventually};
 
 const LONG: Duration = Duration::from_secs(30);
 /// How late the relay may hear of a client's close (a busy machine): an attempt that kept its
@@ -17,7 +17,7 @@ const SLACK: Duration = Duration::from_millis(50);
 
 #[test]
 fn a_poll_past_the_attempt_timeout_closes_its_connection_and_the_server_hears_it() {
-    for flavor in FLAVORS {
+    each_flavor(|flavor| {
         let server = TrainingServer::start();
         // Polls are held for 3 s; the client gives each attempt 200 ms.
         server.set_long_poll(Duration::from_secs(3));
@@ -45,12 +45,12 @@ fn a_poll_past_the_attempt_timeout_closes_its_connection_and_the_server_hears_it
             eventually(|| server.open_connections() <= idle),
             "{flavor:?}"
         );
-    }
+    });
 }
 
 #[test]
 fn several_calls_hold_one_connection_each_at_most() {
-    for flavor in FLAVORS {
+    each_flavor(|flavor| {
         let server = TrainingServer::start();
         server.set_long_poll(Duration::from_secs(2));
         server.set_work_time(Duration::from_millis(800));
@@ -72,5 +72,5 @@ fn several_calls_hold_one_connection_each_at_most() {
             "{flavor:?}: {most} connections open at once for four calls"
         );
         assert_eq!(server.total_jobs_run(), 4, "{flavor:?}");
-    }
+    });
 }

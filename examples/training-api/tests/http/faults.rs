@@ -5,14 +5,13 @@
 //! with each transport.
 #![cfg(not(miri))] // real sockets
 
-use std::thread;
 use std::time::{Duration, Instant};
 
 use apifuture::{Error, RetryPolicy, join_all};
 use training_api::client::ApiError;
 use training_api::server::{FORWARD_BACKWARD, Fault, OPTIM_STEP, RETRIEVE_FUTURE, TrainingServer};
 
-use super::flavors::{FLAVORS, eventually};
+use super::flavors::{each_flavor, eventually};
 
 /// Each call's budget: its value or an error by then.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -27,7 +26,7 @@ fn reset_mid_body() -> Fault {
 
 #[test]
 fn calls_end_in_time_run_once_and_keep_their_order_under_faults() {
-    for flavor in FLAVORS {
+    each_flavor(|flavor| {
         let server = TrainingServer::start();
         server.set_work_time(Duration::from_millis(300));
         server.set_long_poll(Duration::from_millis(400));
@@ -100,7 +99,5 @@ fn calls_end_in_time_run_once_and_keep_their_order_under_faults() {
             succeeded >= 6,
             "{flavor:?}: only {succeeded} of 8 calls got their value"
         );
-        // Nothing is left running: let the server's held polls end before the next flavor.
-        thread::sleep(Duration::from_millis(50));
-    }
+    });
 }

@@ -39,6 +39,18 @@ impl Flavor {
     }
 }
 
+/// Runs `test` once per flavor, each on a thread of its own, at the same time (the tests that
+/// use it mostly wait on held polls, each flavor against a server of its own). A failure in
+/// either fails the test, with the flavor in its message.
+pub fn each_flavor(test: impl Fn(Flavor) + Sync) {
+    std::thread::scope(|scope| {
+        for flavor in FLAVORS {
+            let test = &test;
+            scope.spawn(move || test(flavor));
+        }
+    });
+}
+
 /// Waits up to 10 s for `done` to hold, checking every millisecond.
 pub fn eventually(mut done: impl FnMut() -> bool) -> bool {
     let started = Instant::now();

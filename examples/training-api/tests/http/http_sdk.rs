@@ -412,27 +412,33 @@ fn a_poll_held_past_the_attempt_timeout_is_sent_again_without_backoff() {
     server.set_long_poll(Duration::from_secs(2));
     let work = Duration::from_millis(1000);
     server.set_work_time(work);
-    for awaited in [false, true] {
-        let started = Instant::now();
-        let mut call = client.forward_backward(&[3.0]);
-        let outcome = if awaited {
-            smol::block_on(call.result_async(LONG))
-        } else {
-            call.result(LONG)
-        };
-        assert_eq!(outcome.unwrap()["loss"], 9.0);
-        let elapsed = started.elapsed();
-        assert!(elapsed >= work);
-        assert!(
-            elapsed < work + Duration::from_secs(5),
-            "a backoff was slept: {elapsed:?}"
-        );
-        assert!(
-            call.polls() >= 4,
-            "{} polls: the probes were not re-sent",
-            call.polls()
-        );
-    }
+    // A blocking wait and an await, at the same time (the jobs run side by side).
+    std::thread::scope(|scope| {
+        for awaited in [false, true] {
+            let client = &client;
+            scope.spawn(move || {
+                let started = Instant::now();
+                let mut call = client.forward_backward(&[3.0]);
+                let outcome = if awaited {
+                    smol::block_on(call.result_async(LONG))
+                } else {
+                    call.result(LONG)
+                };
+                assert_eq!(outcome.unwrap()["loss"], 9.0);
+                let elapsed = started.elapsed();
+                assert!(elapsed >= work);
+                assert!(
+                    elapsed < work + Duration::from_secs(5),
+                    "awaited: {awaited}: a backoff was slept: {elapsed:?}"
+                );
+                assert!(
+                    call.polls() >= 4,
+                    "awaited: {awaited}: {} polls: the probes were not re-sent",
+                    call.polls()
+                );
+            });
+        }
+    });
 }
 
 #[test]
