@@ -77,7 +77,12 @@ impl Transport {
 
     /// ureq to `base`, each request given up after `timeout`.
     pub fn ureq(base: &str, timeout: Duration) -> Transport {
-        let agent = ureq::AgentBuilder::new().timeout(timeout).build();
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            // Every status is an answer to read (a 408's body carries the queue state).
+            .http_status_as_error(false)
+            .build();
+        let agent = ureq::Agent::new_with_config(config);
         Transport::Blocking {
             base: base.trim_end_matches('/').to_owned(),
             agent,
@@ -243,66 +248,63 @@ fn retry_after(ms: Option<String>, secs: Option<String>) -> Option<Duration> {
 
 /// One POST with ureq.
 fn post_blocking(agent: &ureq::Agent, url: &str, post: &Post) -> Result<Reply, ApiError> {
-    let mut request = agent.post(url).set("Content-Type", "application/json");
+    let mut request = agent.post(url).header("Content-Type", "application/json");
     if let Some(key) = &post.idempotency_key {
-        request = request.set("Idempotency-Key", key);
+        request = request.header("Idempotency-Key", key);
     }
-    match request.send_string(&post.body.to_string()) {
-        Ok(response) => {
-            let status = response.status();
-            let text = read_body(response)?;
+    let mut response = match request.send(post.body.to_string()) {
+        Ok(response) => response,
+        Err(error) if timed_out(&error) => return Err(ApiError::TimedOut(error.to_string())),
+        Err(error) => return Err(ApiError::Transport(error.to_string())),
+    };
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        let value = response.headers().get(name)?;
+        value.to_str().ok().map(str::to_owned)
+    };
+    match status {
+        200..=299 => {
+            let declared = header("content-length").and_then(|v| v.trim().parse().ok());
+            let text = read_body(response.body_mut(), declared)?;
             reply(status, &text, None)
         }
-        Err(ureq::Error::Status(408, response)) => {
-            let text = read_body(response).unwrap_or_default();
+        408 => {
+            let declared = header("content-length").and_then(|v| v.trim().parse().ok());
+            let text = read_body(response.body_mut(), declared).unwrap_or_default();
             reply(408, &text, None)
         }
-        Err(ureq::Error::Status(code, response)) => Err(ApiError::Status {
+        code => Err(ApiError::Status {
             code,
-            retry_after: retry_after(
-                response.header("retry-after-ms").map(str::to_owned),
-                response.header("retry-after").map(str::to_owned),
-            ),
+            retry_after: retry_after(header("retry-after-ms"), header("retry-after")),
         }),
-        Err(ureq::Error::Transport(transport)) if timed_out(&transport) => {
-            Err(ApiError::TimedOut(transport.to_string()))
-        }
-        Err(ureq::Error::Transport(transport)) => Err(ApiError::Transport(transport.to_string())),
     }
 }
 
 /// Reads a body of at most [`MAX_BODY`] bytes: a larger one is refused without downloading it
-/// (and, being a `Protocol` error, is not retried either).
-fn read_body(response: ureq::Response) -> Result<String, ApiError> {
-    let declared = response
-        .header("content-length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
+/// (and, being a `Protocol` error, is not retried either). `declared`: its `Content-Length`.
+fn read_body(body: &mut ureq::Body, declared: Option<u64>) -> Result<String, ApiError> {
     if declared.is_some_and(|length| length > MAX_BODY) {
         return Err(too_large(declared));
     }
-    let mut body = Vec::new();
-    response
-        .into_reader()
+    let mut bytes = Vec::new();
+    body.as_reader()
         .take(MAX_BODY + 1)
-        .read_to_end(&mut body)
+        .read_to_end(&mut bytes)
         .map_err(|e| ApiError::Transport(format!("reading the answer: {e}")))?;
-    if body.len() as u64 > MAX_BODY {
+    if bytes.len() as u64 > MAX_BODY {
         return Err(too_large(None));
     }
-    String::from_utf8(body).map_err(|_| ApiError::Protocol("an answer that is not UTF-8".into()))
+    String::from_utf8(bytes).map_err(|_| ApiError::Protocol("an answer that is not UTF-8".into()))
 }
 
-/// Whether ureq gave up waiting (its socket timeouts surface as these I/O errors).
-fn timed_out(transport: &ureq::Transport) -> bool {
-    let mut source = std::error::Error::source(transport);
-    while let Some(error) = source {
-        if let Some(io) = error.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.kind(),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            );
-        }
-        source = error.source();
+/// Whether ureq gave up waiting: its own timeout, or a socket's.
+fn timed_out(error: &ureq::Error) -> bool {
+    match error {
+        ureq::Error::Timeout(_) => true,
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+        ),
+        _ => false,
     }
-    false
 }

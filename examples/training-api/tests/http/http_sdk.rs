@@ -307,11 +307,10 @@ fn the_server_refuses_a_submission_out_of_order_and_the_client_does_not_retry_it
     client.forward_backward(&[1.0]).result(LONG).unwrap();
     client.forward_backward(&[1.0]).result(LONG).unwrap();
     // Another sender using the first one's session with an old number, as a bug would.
-    let late = ureq::post(&format!("{}{FORWARD_BACKWARD}", server.base_url())).send_string(
-        &serde_json::json!({ "session_id": client.session(), "seq_id": 1 }).to_string(),
-    );
+    let late = ureq::post(format!("{}{FORWARD_BACKWARD}", server.base_url()))
+        .send(serde_json::json!({ "session_id": client.session(), "seq_id": 1 }).to_string());
     match late {
-        Err(ureq::Error::Status(409, _)) => {}
+        Err(ureq::Error::StatusCode(409)) => {}
         other => panic!("expected 409, got {other:?}"),
     }
     assert_eq!(server.accepted().len(), 2);
