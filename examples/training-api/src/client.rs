@@ -59,9 +59,9 @@ pub enum ApiError {
     Protocol(String),
     /// The server may have accepted the call, and run its job, but the answer that would tell
     /// was lost: the submission failed in a way that does not rule acceptance out (no answer,
-    /// a 5xx, a garbled answer, or a refusal after an attempt that got none of these), or the
-    /// polling of an accepted call failed. Submitting again
-    /// could run the job twice: [`TrainingClient::recover`] fetches its result instead.
+    /// a 5xx, a garbled answer, or a refusal after an attempt that got one of these), or the
+    /// polling of an accepted call failed. Submitting again could run the job twice:
+    /// [`TrainingClient::recover`] fetches its result instead.
     OutcomeUnknown(Box<Unknown>),
 }
 
