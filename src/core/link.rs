@@ -53,36 +53,20 @@ pub(crate) struct Link {
     waker: AtomicWaker,
 }
 
-/// `Arc::<Link>::default()` builds the state in its allocation (see the module docs).
+/// Nobody listening, nothing finished. `Arc::<Link>::default()` builds the state in its
+/// allocation (see the module docs).
 impl Default for Link {
     #[inline]
     fn default() -> Self {
-        Link::new()
+        Link {
+            word: AtomicUsize::new(0),
+            waker: AtomicWaker::new(),
+            producer: OnceBox::new(),
+        }
     }
 }
 
 impl Link {
-    /// Nobody listening, nothing finished.
-    #[cfg(not(apifuture_loom))]
-    #[inline]
-    pub(crate) const fn new() -> Self {
-        Link {
-            word: AtomicUsize::new(0),
-            waker: AtomicWaker::new(),
-            producer: OnceBox::new(),
-        }
-    }
-
-    /// Nobody listening, nothing finished (loom's primitives have no `const` constructors).
-    #[cfg(apifuture_loom)]
-    pub(crate) fn new() -> Self {
-        Link {
-            word: AtomicUsize::new(0),
-            waker: AtomicWaker::new(),
-            producer: OnceBox::new(),
-        }
-    }
-
     /// Called by the producer after it sent its outcome or dropped its sender: wakes the async
     /// waiter, if one registered.
     #[inline]
@@ -175,7 +159,7 @@ mod loom_models {
 
     fn ends() -> Arc<Ends> {
         Arc::new(Ends {
-            link: Link::new(),
+            link: Link::default(),
             sent: AtomicBool::new(false),
             dropped: AtomicBool::new(false),
         })
