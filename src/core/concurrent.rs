@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use oneshot::{RecvTimeoutError, TryRecvError};
 
 use crate::core::link::Link;
-use crate::core::relay::{Callback, Look, Relay, run_callback};
+use crate::core::relay::{Callback, Relay, run_callback};
 use crate::error::Outcome;
 use crate::error::{BoxError, Error, is_failure};
 use crate::timeout::{self, Deadline, Wait};
@@ -147,10 +147,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     fn try_result_elsewhere(&mut self) -> Option<Outcome<T, E>> {
         let outcome = match &self.inbox {
             Inbox::Channel(_) => return self.try_result(),
-            Inbox::Relayed(relay) => match relay.try_take() {
-                Look::Outcome(outcome) => outcome,
-                Look::Pending => return None,
-            },
+            Inbox::Relayed(relay) => relay.try_take()?,
             Inbox::Taken => Err(Error::Consumed),
             Inbox::Cancelled => Err(Error::Cancelled),
             Inbox::Abandoned => Err(Error::Abandoned),
@@ -270,29 +267,20 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// assert!(matches!(concurrent.result(None), Err(Error::Cancelled)));
     /// ```
     pub fn cancel(&mut self) -> bool {
-        match &self.inbox {
-            Inbox::Channel(receiver) => {
-                if receiver.has_message() || receiver.is_closed() {
-                    return false;
-                }
-                // Dropping the receiver closes the channel, which the producer sees.
-                self.inbox = Inbox::Cancelled;
-                self.close();
-                true
-            }
-            Inbox::Relayed(relay) => {
-                // The relay decides under its lock, so the producer's delivery and this cancel
-                // have one winner, and the callbacks see that one.
-                if !relay.cancel() {
-                    return false;
-                }
-                self.inbox = Inbox::Cancelled;
-                self.close();
-                true
-            }
-            Inbox::Cancelled => true,
-            Inbox::Taken | Inbox::Abandoned => false,
+        let cancelled = match &self.inbox {
+            // Dropping the receiver (below) closes the channel, which the producer sees.
+            Inbox::Channel(receiver) => !(receiver.has_message() || receiver.is_closed()),
+            // The relay decides under its lock, so the producer's delivery and this cancel have
+            // one winner, and the callbacks see that one.
+            Inbox::Relayed(relay) => relay.cancel(),
+            Inbox::Cancelled => return true,
+            Inbox::Taken | Inbox::Abandoned => return false,
+        };
+        if cancelled {
+            self.inbox = Inbox::Cancelled;
+            self.close();
         }
+        cancelled
     }
 
     /// Runs `callback` with the outcome once the future completes, before any waiter is woken;

@@ -59,35 +59,27 @@ pub(crate) struct Relay<T, E> {
     state: Mutex<RelayState<T, E>>,
 }
 
-/// What the consumer finds in a relay.
-pub(crate) enum Look<T, E> {
-    /// The outcome, handed over: callbacks have run.
-    Outcome(Outcome<T, E>),
-    /// Nothing yet.
-    Pending,
-}
-
 impl<T, E> Relay<T, E> {
     pub(crate) fn new(
         receiver: oneshot::Receiver<Outcome<T, E>>,
         first: Option<Callback<T, E>>,
     ) -> Self {
-        Relay {
-            state: Mutex::new(RelayState {
-                delivery: Delivery::Waiting(receiver),
-                callbacks: first.into_iter().collect(),
-                waiter: WakerSlot::default(),
-            }),
-        }
+        Relay::with(Delivery::Waiting(receiver), first)
     }
 
     /// A relay already delivered: the outcome was taken out of the channel to be looked at.
     pub(crate) fn holding(outcome: Outcome<T, E>) -> Self {
+        Relay::with(Delivery::Done(outcome), None)
+    }
+
+    fn with(delivery: Delivery<T, E>, first: Option<Callback<T, E>>) -> Self {
+        let callbacks = first.into_iter().collect();
+        let waiter = WakerSlot::default();
         Relay {
             state: Mutex::new(RelayState {
-                delivery: Delivery::Done(outcome),
-                callbacks: Vec::new(),
-                waiter: WakerSlot::default(),
+                delivery,
+                callbacks,
+                waiter,
             }),
         }
     }
@@ -146,14 +138,15 @@ impl<T, E> Relay<T, E> {
         matches!(self.lock().delivery, Delivery::Done(_) | Delivery::Closed)
     }
 
-    /// Takes the delivered outcome; pending until the producer's wake-up delivered it.
-    pub(crate) fn try_take(&self) -> Look<T, E> {
+    /// Takes the delivered outcome (callbacks have run); `None` until the producer's wake-up
+    /// delivered it.
+    pub(crate) fn try_take(&self) -> Option<Outcome<T, E>> {
         let mut state = self.lock();
         match mem::replace(&mut state.delivery, Delivery::Closed) {
-            Delivery::Done(outcome) => Look::Outcome(outcome),
+            Delivery::Done(outcome) => Some(outcome),
             other => {
                 state.delivery = other;
-                Look::Pending
+                None
             }
         }
     }
