@@ -67,12 +67,12 @@ pub enum Error<E = BoxError> {
     WouldBlockExecutor,
 }
 
-/// `is_timeout()` and the other one-variant predicates, from `(name, variant, doc)`.
+/// `is_timeout()` and the other one-variant predicates, from `/// doc` `name => variant,` rows.
 macro_rules! predicates {
-    ($(($name:ident, $variant:pat, $doc:literal)),* $(,)?) => {
+    ($($(#[$doc:meta])* $name:ident => $variant:pat,)*) => {
         impl<E> Error<E> {
             $(
-                #[doc = $doc]
+                $(#[$doc])*
                 pub fn $name(&self) -> bool {
                     matches!(self, $variant)
                 }
@@ -81,48 +81,24 @@ macro_rules! predicates {
     };
 }
 
-predicates!(
-    (
-        is_timeout,
-        Error::Timeout,
-        "`true` for [`Error::Timeout`]: the future is still pending."
-    ),
-    (
-        is_failed,
-        Error::Failed(_),
-        "`true` for [`Error::Failed`]: the operation reported its own error."
-    ),
-    (
-        is_cancelled,
-        Error::Cancelled,
-        "`true` for [`Error::Cancelled`]."
-    ),
-    (
-        is_abandoned,
-        Error::Abandoned,
-        "`true` for [`Error::Abandoned`]."
-    ),
-    (
-        is_panicked,
-        Error::Panicked(_),
-        "`true` for [`Error::Panicked`]."
-    ),
-    (
-        is_consumed,
-        Error::Consumed,
-        "`true` for [`Error::Consumed`]."
-    ),
-    (
-        is_deadline_exceeded,
-        Error::DeadlineExceeded,
-        "`true` for [`Error::DeadlineExceeded`]."
-    ),
-    (
-        is_would_block_executor,
-        Error::WouldBlockExecutor,
-        "`true` for [`Error::WouldBlockExecutor`]: the future is still pending."
-    ),
-);
+predicates! {
+    /// `true` for [`Error::Timeout`]: the future is still pending.
+    is_timeout => Error::Timeout,
+    /// `true` for [`Error::Failed`]: the operation reported its own error.
+    is_failed => Error::Failed(_),
+    /// `true` for [`Error::Cancelled`].
+    is_cancelled => Error::Cancelled,
+    /// `true` for [`Error::Abandoned`].
+    is_abandoned => Error::Abandoned,
+    /// `true` for [`Error::Panicked`].
+    is_panicked => Error::Panicked(_),
+    /// `true` for [`Error::Consumed`].
+    is_consumed => Error::Consumed,
+    /// `true` for [`Error::DeadlineExceeded`].
+    is_deadline_exceeded => Error::DeadlineExceeded,
+    /// `true` for [`Error::WouldBlockExecutor`]: the future is still pending.
+    is_would_block_executor => Error::WouldBlockExecutor,
+}
 
 impl<E> Error<E> {
     /// `true` if this error is the future's outcome and that outcome is a failure: every variant
