@@ -108,9 +108,7 @@ where
 /// driven by its producer comes back as it is; any other runs on the executor.
 pub(crate) fn background<F>(future: F) -> AwaitableConcurrentFuture<F::Value, F::Failure>
 where
-    F: ApiFuture + 'static,
-    F::Value: 'static,
-    F::Failure: 'static,
+    F: ApiFuture<Value: 'static, Failure: 'static> + 'static,
 {
     match eager(future) {
         Ok(future) => future,
@@ -130,9 +128,7 @@ pub(crate) fn background_with<F, S>(
     spawn: S,
 ) -> AwaitableConcurrentFuture<F::Value, F::Failure>
 where
-    F: ApiFuture + 'static,
-    F::Value: 'static,
-    F::Failure: 'static,
+    F: ApiFuture<Value: 'static, Failure: 'static> + 'static,
     S: FnOnce(Pin<Box<dyn Future<Output = ()> + Send + 'static>>),
 {
     match eager(future) {
@@ -151,9 +147,7 @@ where
 /// its producer is let go of without telling it; any other runs to its end on the executor.
 pub(crate) fn detach<F>(future: F)
 where
-    F: ApiFuture + 'static,
-    F::Value: 'static,
-    F::Failure: 'static,
+    F: ApiFuture<Value: 'static, Failure: 'static> + 'static,
 {
     match eager(future) {
         Ok(future) => future.detach(),
@@ -166,9 +160,7 @@ where
 /// each other.)
 fn eager<F>(future: F) -> Result<AwaitableConcurrentFuture<F::Value, F::Failure>, F>
 where
-    F: ApiFuture + 'static,
-    F::Value: 'static,
-    F::Failure: 'static,
+    F: ApiFuture<Value: 'static, Failure: 'static> + 'static,
 {
     let mut slot = Some(future);
     let eager = (&mut slot as &mut dyn Any)
