@@ -427,24 +427,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_seen_from_the_crate() {
-        let policy = RetryPolicy::new();
-        assert_eq!(policy.max_attempts(), 11);
-        assert_eq!(policy.deadline(), None);
-        assert_eq!(policy.attempt_timeout(), None);
-        assert_eq!(policy.max_delay(), Duration::from_secs(10));
-    }
-
-    #[test]
-    fn limits_are_kept_as_given() {
-        let policy = RetryPolicy::new()
-            .with_deadline(Duration::MAX)
-            .with_attempt_timeout(Duration::ZERO);
-        assert_eq!(policy.deadline(), Some(Duration::MAX));
-        assert_eq!(policy.attempt_timeout(), Some(Duration::ZERO));
-    }
-
-    #[test]
     fn delay_is_defined_past_the_attempts() {
         let policy = RetryPolicy::new().with_max_attempts(2);
         assert_eq!(policy.base_delay(u32::MAX), Duration::from_secs(10));

@@ -49,6 +49,10 @@ fn default_values() {
         .with_max_delay(10 * SEC)
         .with_jitter(Jitter::Shorten(0.25));
     assert_eq!(RetryPolicy::new(), explicit);
+    let policy = RetryPolicy::new();
+    assert_eq!(policy.max_attempts(), 11);
+    assert_eq!(policy.max_delay(), 10 * SEC);
+    assert_eq!((policy.deadline(), policy.attempt_timeout()), (None, None));
     // No deadline and no attempt timeout: setting either makes a different policy.
     assert_ne!(
         RetryPolicy::new(),
@@ -167,6 +171,8 @@ fn limits_are_kept() {
         instant,
         RetryPolicy::new().with_attempt_timeout(Duration::from_nanos(1))
     );
+    assert_eq!(forever.deadline(), Some(Duration::MAX));
+    assert_eq!(instant.attempt_timeout(), Some(Duration::ZERO));
     // Neither changes the schedule.
     assert_eq!(forever.delays().count(), 10);
     assert_eq!(instant.delays().count(), 10);
