@@ -48,9 +48,6 @@ pub trait AttemptFn: Send + Sealed {
 pub trait ProbeFn: AttemptFn {
     /// What the poll gives once a probe reports [`Progress::Ready`].
     type Ready: Send;
-    /// Reads one probe's value.
-    #[doc(hidden)]
-    fn read(value: ValueOf<Self>) -> Progress<Self::Ready>;
 }
 
 /// Keeps [`AttemptFn`] and [`ProbeFn`] to the closures they are written for.
@@ -86,11 +83,6 @@ where
     T: Send,
 {
     type Ready = T;
-
-    #[inline]
-    fn read(value: Progress<T>) -> Progress<T> {
-        value
-    }
 }
 
 pub(crate) type AttemptOf<F> = <F as AttemptFn>::Attempt;
