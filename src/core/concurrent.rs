@@ -267,20 +267,29 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// assert!(matches!(concurrent.result(None), Err(Error::Cancelled)));
     /// ```
     pub fn cancel(&mut self) -> bool {
-        let cancelled = match &self.inbox {
-            // Dropping the receiver (below) closes the channel, which the producer sees.
-            Inbox::Channel(receiver) => !(receiver.has_message() || receiver.is_closed()),
-            // The relay decides under its lock, so the producer's delivery and this cancel have
-            // one winner, and the callbacks see that one.
-            Inbox::Relayed(relay) => relay.cancel(),
-            Inbox::Cancelled => return true,
-            Inbox::Taken | Inbox::Abandoned => return false,
-        };
-        if cancelled {
-            self.inbox = Inbox::Cancelled;
-            self.close();
+        match &self.inbox {
+            Inbox::Channel(receiver) => {
+                if receiver.has_message() || receiver.is_closed() {
+                    return false;
+                }
+                // Dropping the receiver closes the channel, which the producer sees.
+                self.inbox = Inbox::Cancelled;
+                self.close();
+                true
+            }
+            Inbox::Relayed(relay) => {
+                // The relay decides under its lock, so the producer's delivery and this cancel
+                // have one winner, and the callbacks see that one.
+                if !relay.cancel() {
+                    return false;
+                }
+                self.inbox = Inbox::Cancelled;
+                self.close();
+                true
+            }
+            Inbox::Cancelled => true,
+            Inbox::Taken | Inbox::Abandoned => false,
         }
-        cancelled
     }
 
     /// Runs `callback` with the outcome once the future completes, before any waiter is woken;
