@@ -10,7 +10,9 @@
 //! them (so their producers wake nobody) and parks on the last one still pending. Futures
 //! usually complete in about the order they were made, so the waiter wakes about once for all
 //! of them, not once per completion in lockstep with the producer. Two ends close in on those
-//! futures and never move back: O(N) work in any completion order.
+//! futures and never move back: O(N) work in any completion order. Any other set counts such a
+//! future done without polling it, and one pending gets its waker at once (a poll would not
+//! move it on).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -122,7 +124,7 @@ impl Set {
                     continue;
                 }
                 if let Some(future) = members.member(index) {
-                    if self.poll_member(index, future).is_ready() {
+                    if self.poll_member(index, future, true).is_ready() {
                         enough |= self.found(index, future, &mut found);
                     }
                 }
@@ -143,7 +145,9 @@ impl Set {
                 let Some(future) = members.member(index) else {
                     break;
                 };
-                if is_pending_unpolled(future) && self.poll_member(index, future).is_pending() {
+                if is_pending_unpolled(future)
+                    && self.poll_member(index, future, false).is_pending()
+                {
                     break;
                 }
                 self.watched.pop_back();
@@ -189,11 +193,15 @@ impl Set {
     /// now with its own waker) or watched.
     #[inline(always)]
     fn first_look<F: ApiFuture>(&mut self, index: usize, future: &mut F) -> bool {
-        let standing = match self.watch.then(|| future.done_unpolled()).flatten() {
+        let unpolled = future.done_unpolled();
+        let standing = match unpolled {
             Some(true) => return true,
-            Some(false) => Standing::Watched,
-            None if self.poll_member(index, future).is_ready() => return true,
-            None => Standing::Driven,
+            Some(false) if self.watch => Standing::Watched,
+            // A look first, unless its producer completes it and it is pending.
+            _ => match self.poll_member(index, future, unpolled.is_none()) {
+                Poll::Ready(()) => return true,
+                Poll::Pending => Standing::Driven,
+            },
         };
         if self.standing.is_empty() {
             self.standing = vec![Standing::Done; self.len];
@@ -220,15 +228,18 @@ impl Set {
         found(index, future)
     }
 
-    /// Polls future `index` for readiness with its own waker, made on first need: a look with
-    /// a waker that wakes nobody comes first, so a future that is done costs no waker.
-    fn poll_member<F: ApiFuture>(&mut self, index: usize, future: &mut F) -> Poll<()> {
+    /// Polls future `index` for readiness with its own waker, made on first need. With `look`,
+    /// a poll with a waker that wakes nobody comes first, so a future that is done costs no
+    /// waker; without it (a future its producer completes, found pending without a poll, which
+    /// a poll would not move on) the waker is made at once.
+    fn poll_member<F: ApiFuture>(&mut self, index: usize, future: &mut F, look: bool) -> Poll<()> {
         if let Some(Some(waker)) = self.wakers.get(index) {
             return future.poll_ready(&mut Context::from_waker(waker));
         }
-        if future
-            .poll_ready(&mut Context::from_waker(Waker::noop()))
-            .is_ready()
+        if look
+            && future
+                .poll_ready(&mut Context::from_waker(Waker::noop()))
+                .is_ready()
         {
             return Poll::Ready(());
         }
