@@ -60,6 +60,7 @@ pub(crate) struct Relay<T, E> {
 }
 
 impl<T, E> Relay<T, E> {
+    /// A relay waiting for the outcome in `receiver`, with `first` as its first callback.
     pub(crate) fn new(
         receiver: oneshot::Receiver<Outcome<T, E>>,
         first: Option<Callback<T, E>>,
@@ -73,13 +74,11 @@ impl<T, E> Relay<T, E> {
     }
 
     fn with(delivery: Delivery<T, E>, first: Option<Callback<T, E>>) -> Self {
-        let callbacks = first.into_iter().collect();
-        let waiter = WakerSlot::default();
         Relay {
             state: Mutex::new(RelayState {
                 delivery,
-                callbacks,
-                waiter,
+                callbacks: first.into_iter().collect(),
+                waiter: WakerSlot::default(),
             }),
         }
     }
