@@ -213,7 +213,7 @@ impl<T: Send, E: Send> ApiFuture for AwaitableConcurrentFuture<T, E> {
     /// The producer completes it, and its wake-up drives a done-callback relay.
     #[inline]
     fn done_unpolled(&mut self) -> Option<bool> {
-        Some(self.inner.ready_to_take())
+        Some(self.inner.done())
     }
 
     /// Parks in oneshot's own `recv_timeout`, without the provided method's waker machinery.

@@ -415,14 +415,6 @@ impl<T, E> ConcurrentFuture<T, E> {
         }
     }
 
-    /// Whether [`try_result`](Self::try_result) would find an outcome now; registers no waker.
-    pub(crate) fn ready_to_take(&self) -> bool {
-        match &self.inbox {
-            Inbox::Relayed(relay) => relay.delivered(),
-            _ => self.done(),
-        }
-    }
-
     #[inline]
     fn received(&mut self, received: Result<Outcome<T, E>, RecvTimeoutError>) -> Outcome<T, E> {
         let outcome = match received {
