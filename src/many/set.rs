@@ -14,9 +14,9 @@
 //! future done without polling it, and one pending gets its waker at once (a poll would not
 //! move it on).
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::mem;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
@@ -55,7 +55,7 @@ impl<F: ApiFuture> Members for [Option<F>] {
 enum Standing {
     /// Polled through its own waker whenever it is woken.
     Driven,
-    /// Completes unpolled: only looked at, from the two ends of `watched`.
+    /// Completes unpolled: only looked at, from the two ends of the `watched` range.
     Watched,
     Done,
 }
@@ -72,8 +72,9 @@ pub(crate) struct Set {
     /// Each future's standing, made with the first one found pending (until then, every
     /// future looked at is done).
     standing: Vec<Standing>,
-    /// The watched futures not yet seen done, in input order.
-    watched: VecDeque<usize>,
+    /// The indices between the watched futures not yet seen done: from the first to past the
+    /// last, the ends moving inwards (what lies between may be driven or done too).
+    watched: Range<usize>,
     /// Futures not found done yet.
     pending: usize,
     /// Whether the first round of looks was made.
@@ -88,7 +89,7 @@ impl Set {
             queue: None,
             wakers: Vec::new(),
             standing: Vec::new(),
-            watched: VecDeque::new(),
+            watched: 0..0,
             pending: len,
             scanned: false,
         }
@@ -130,28 +131,26 @@ impl Set {
                 }
             }
             // Completed in order, the watched futures are done from the front...
-            while let Some(&index) = self.watched.front() {
-                let Some(future) = members.member(index) else {
-                    break;
-                };
-                if is_pending_unpolled(future) {
-                    break;
+            while let Some(index) = self.watched.clone().next() {
+                if let Some(future) = self.watched_member(members, index) {
+                    if is_pending_unpolled(future) {
+                        break;
+                    }
+                    enough |= self.found(index, future, &mut found);
                 }
-                self.watched.pop_front();
-                enough |= self.found(index, future, &mut found);
+                self.watched.start += 1;
             }
             // ...and the last one pending is the one worth a waker.
-            while let Some(&index) = self.watched.back() {
-                let Some(future) = members.member(index) else {
-                    break;
-                };
-                if is_pending_unpolled(future)
-                    && self.poll_member(index, future, false).is_pending()
-                {
-                    break;
+            while let Some(index) = self.watched.clone().next_back() {
+                if let Some(future) = self.watched_member(members, index) {
+                    if is_pending_unpolled(future)
+                        && self.poll_member(index, future, false).is_pending()
+                    {
+                        break;
+                    }
+                    enough |= self.found(index, future, &mut found);
                 }
-                self.watched.pop_back();
-                enough |= self.found(index, future, &mut found);
+                self.watched.end -= 1;
             }
             if enough || self.pending == 0 {
                 return Poll::Ready(());
@@ -165,14 +164,11 @@ impl Set {
     /// One more look at the watched futures between the two ends, which a wait that gives up
     /// has not seen since its first look: those done now are found.
     pub(crate) fn sweep<M: Members + ?Sized>(&mut self, members: &mut M) {
-        for index in mem::take(&mut self.watched) {
-            let Some(future) = members.member(index) else {
-                continue;
-            };
-            if is_pending_unpolled(future) {
-                self.watched.push_back(index);
-            } else {
-                self.found(index, future, &mut |_, _| false);
+        for index in self.watched.clone() {
+            if let Some(future) = self.watched_member(members, index) {
+                if !is_pending_unpolled(future) {
+                    self.found(index, future, &mut |_, _| false);
+                }
             }
         }
     }
@@ -187,6 +183,16 @@ impl Set {
 
     pub(crate) fn pending(&self) -> usize {
         self.pending
+    }
+
+    /// Future `index` if it is watched (not yet seen done).
+    #[inline]
+    fn watched_member<'m, M: Members + ?Sized>(
+        &self,
+        members: &'m mut M,
+        index: usize,
+    ) -> Option<&'m mut M::Future> {
+        (self.standing[index] == Standing::Watched).then(|| members.member(index))?
     }
 
     /// The first look at future `index`: true if it is done; otherwise it is driven (polled
@@ -208,7 +214,11 @@ impl Set {
         }
         self.standing[index] = standing;
         if standing == Standing::Watched {
-            self.watched.push_back(index);
+            // The first look goes in input order: the range grows at its end.
+            if self.watched.is_empty() {
+                self.watched.start = index;
+            }
+            self.watched.end = index + 1;
         }
         false
     }
