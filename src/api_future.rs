@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -342,19 +341,25 @@ macro_rules! api_future_via {
 }
 pub(crate) use api_future_via;
 
-/// `impl Future` via [`ApiFuture::poll_outcome`], and `impl FusedFuture`, terminated like `Fuse`
-/// once a poll returned `Ready` whatever the outcome (so a `select!` loop stops polling it), for
-/// a type with a `terminated: bool` field: `future_by_poll_outcome!([generics] Type, [bounds]);`.
-macro_rules! future_by_poll_outcome {
+/// `impl Future` and `impl FusedFuture` for an `Unpin` type with a `terminated: bool` field,
+/// terminated like `Fuse` once a poll returned `Ready` whatever the outcome (so a `select!` loop
+/// stops polling it). `fused_future!([generics] Type, [bounds]);` polls through
+/// [`ApiFuture::poll_outcome`]; `fused_future!([generics] Type => Output, poll_fn, [bounds]);`
+/// through `poll_fn(&mut Self, &mut Context) -> Poll<Output>`, with the attributes (docs) before
+/// it on the `FusedFuture` impl.
+macro_rules! fused_future {
     ([$($generics:tt)*] $ty:ty, [$($bounds:tt)*]) => {
+        $crate::api_future::fused_future!(
+            [$($generics)*] $ty => $crate::api_future::OutcomeOf<Self>,
+                $crate::ApiFuture::poll_outcome, [$($bounds)*]
+        );
+    };
+    ($(#[$attr:meta])* [$($generics:tt)*] $ty:ty => $output:ty, $poll:path, [$($bounds:tt)*]) => {
         impl<$($generics)*> ::std::future::Future for $ty
         where
             $($bounds)*
         {
-            type Output = Result<
-                <Self as $crate::ApiFuture>::Value,
-                $crate::Error<<Self as $crate::ApiFuture>::Failure>,
-            >;
+            type Output = $output;
 
             #[inline]
             fn poll(
@@ -362,7 +367,7 @@ macro_rules! future_by_poll_outcome {
                 cx: &mut ::std::task::Context<'_>,
             ) -> ::std::task::Poll<Self::Output> {
                 let this = self.get_mut();
-                let polled = $crate::ApiFuture::poll_outcome(this, cx);
+                let polled = $poll(this, cx);
                 if polled.is_ready() {
                     this.terminated = true;
                 }
@@ -370,6 +375,7 @@ macro_rules! future_by_poll_outcome {
             }
         }
 
+        $(#[$attr])*
         impl<$($generics)*> ::futures_core::future::FusedFuture for $ty
         where
             $($bounds)*
@@ -380,7 +386,7 @@ macro_rules! future_by_poll_outcome {
         }
     };
 }
-pub(crate) use future_by_poll_outcome;
+pub(crate) use fused_future;
 
 /// [`ApiFuture::poll_outcome`]'s pending half, out of line so the inlined ready path stays small.
 #[inline(never)]
@@ -420,20 +426,6 @@ pub struct ResultAsync<'a, F: ?Sized> {
     terminated: bool,
 }
 
-impl<F: ApiFuture + ?Sized> Future for ResultAsync<'_, F> {
-    type Output = Result<F::Value, Error<F::Failure>>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let polled = this.poll_wait(cx);
-        if polled.is_ready() {
-            this.terminated = true;
-        }
-        polled
-    }
-}
-
 impl<F: ApiFuture + ?Sized> ResultAsync<'_, F> {
     #[inline]
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Result<F::Value, Error<F::Failure>>> {
@@ -453,13 +445,11 @@ impl<F: ApiFuture + ?Sized> ResultAsync<'_, F> {
     }
 }
 
-/// Terminated once it returned `Ready`, the outcome or `Timeout`: a fresh
-/// [`result_async`](ApiFuture::result_async) waits again.
-impl<F: ApiFuture + ?Sized> futures_core::future::FusedFuture for ResultAsync<'_, F> {
-    fn is_terminated(&self) -> bool {
-        self.terminated
-    }
-}
+fused_future!(
+    /// Terminated once it returned `Ready`, the outcome or `Timeout`: a fresh
+    /// [`result_async`](ApiFuture::result_async) waits again.
+    ['a, F: ApiFuture + ?Sized] ResultAsync<'a, F> => OutcomeOf<F>, Self::poll_wait, []
+);
 
 impl<F: fmt::Debug + ?Sized> fmt::Debug for ResultAsync<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::task::{Context, Poll};
 
-use crate::api_future::{ApiFuture, api_future_via, future_by_poll_outcome};
+use crate::api_future::{ApiFuture, api_future_via, fused_future};
 use crate::error::{BoxError, Error};
 
 /// The primitives of [`ApiFuture`] as a trait object: `dyn ApiFuture` would need its
@@ -71,7 +71,7 @@ impl<T, E> BoxApiFuture<T, E> {
 }
 
 api_future_via!([T: Send, E: Send] BoxApiFuture<T, E> => |this| this.inner, T, E);
-future_by_poll_outcome!([T: Send, E: Send] BoxApiFuture<T, E>, []);
+fused_future!([T: Send, E: Send] BoxApiFuture<T, E>, []);
 
 /// Shows the boxed future.
 impl<T, E> fmt::Debug for BoxApiFuture<T, E> {

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::api_future::{ApiFuture, future_by_poll_outcome};
+use crate::api_future::{ApiFuture, fused_future};
 use crate::error::Error;
 use crate::panic::caught;
 
@@ -103,7 +103,7 @@ where
     }
 }
 
-future_by_poll_outcome!(
+fused_future!(
     [Fut, T, E] FromFuture<Fut>,
     [Fut: Future<Output = Result<T, E>> + Send, T: Send, E: Send]
 );

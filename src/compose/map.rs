@@ -3,7 +3,7 @@
 use std::fmt;
 use std::task::{Context, Poll};
 
-use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, future_by_poll_outcome};
+use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, fused_future};
 use crate::error::{Error, Held};
 use crate::panic::guarded;
 
@@ -244,9 +244,9 @@ impl<A: ApiFuture, B: ApiFuture> ApiFuture for ThenCall<A, B> {
     }
 }
 
-future_by_poll_outcome!([A: ApiFuture, U: Send] MapValue<A, U>, []);
-future_by_poll_outcome!([A: ApiFuture, E2: Send] MapFailure<A, E2>, []);
-future_by_poll_outcome!([A: ApiFuture, B: ApiFuture] ThenCall<A, B>, []);
+fused_future!([A: ApiFuture, U: Send] MapValue<A, U>, []);
+fused_future!([A: ApiFuture, E2: Send] MapFailure<A, E2>, []);
+fused_future!([A: ApiFuture, B: ApiFuture] ThenCall<A, B>, []);
 
 /// The inner future while the closure is still to run; `taken` once the outcome went through.
 impl<A: ApiFuture, U> fmt::Debug for MapValue<A, U> {

@@ -22,8 +22,8 @@ use std::fmt;
 use std::sync::{Arc, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::api_future::{ApiFuture, future_by_poll_outcome};
-use crate::error::{BoxError, Error, is_failure};
+use crate::api_future::{ApiFuture, fused_future};
+use crate::error::{BoxError, Error, Outcome, is_failure};
 use crate::panic::caught;
 use crate::sync::{AtomicUsize, Mutex, OnceLock, Ordering, WakerList};
 
@@ -87,7 +87,7 @@ pub struct SharedFuture<T, E = BoxError> {
 struct Group<T, E, S: ?Sized> {
     word: AtomicUsize,
     waiters: WakerList,
-    outcome: OnceLock<Outcome<T, E>>,
+    outcome: OnceLock<Outcome<T, Arc<E>>>,
     source: S,
 }
 
@@ -96,9 +96,6 @@ struct SourceCell<A> {
     future: Option<A>,
     waker: Option<Waker>,
 }
-
-/// A handle's outcome: the operation's error is shared behind an `Arc`.
-type Outcome<T, E> = Result<T, Error<Arc<E>>>;
 
 /// A handle polls the source; the others return `Pending` without waiting for it.
 const POLLING: usize = 1;
@@ -133,8 +130,11 @@ impl<T: Send + Sync + 'static, E: Send + Sync + 'static> Wake for GroupWaker<T, 
 trait Source<T, E>: Send + Sync {
     /// Polls the source with the group's waker (`poll`) or only looks at it; its outcome once
     /// it has one, a panic in it included. Called by the poller only.
-    fn step(&self, group: &Arc<Group<T, E, dyn Source<T, E>>>, poll: bool)
-    -> Option<Outcome<T, E>>;
+    fn step(
+        &self,
+        group: &Arc<Group<T, E, dyn Source<T, E>>>,
+        poll: bool,
+    ) -> Option<Outcome<T, Arc<E>>>;
     /// Drops the future, once its outcome has been moved out.
     fn clear(&self);
 }
@@ -149,7 +149,7 @@ where
         &self,
         group: &Arc<Group<A::Value, A::Failure, dyn Source<A::Value, A::Failure>>>,
         poll: bool,
-    ) -> Option<Outcome<A::Value, A::Failure>> {
+    ) -> Option<Outcome<A::Value, Arc<A::Failure>>> {
         let mut source = self.lock().unwrap_or_else(PoisonError::into_inner);
         let SourceCell { future, waker } = &mut *source;
         let future = future.as_mut()?;
@@ -349,7 +349,7 @@ impl<T, E> SharedFuture<T, E> {
 
     /// The outcome, if it is in the group or the source has it now (looked at, not polled).
     #[inline]
-    fn look(&self) -> Option<&Outcome<T, E>> {
+    fn look(&self) -> Option<&Outcome<T, Arc<E>>> {
         let outcome = &self.group.outcome;
         if outcome.get().is_none() {
             self.drive(Step::Look);
@@ -430,7 +430,7 @@ where
     }
 }
 
-future_by_poll_outcome!([T, E] SharedFuture<T, E>, [T: Clone + Send + Sync, E: Send + Sync]);
+fused_future!([T, E] SharedFuture<T, E>, [T: Clone + Send + Sync, E: Send + Sync]);
 
 impl<T, E> fmt::Debug for SharedFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::api_future::{ApiFuture, future_by_poll_outcome};
+use crate::api_future::{ApiFuture, fused_future};
 use crate::core::concurrent::ConcurrentFuture;
 use crate::error::{BoxError, Error};
 
@@ -228,7 +228,7 @@ impl<T: Send, E: Send> ApiFuture for AwaitableConcurrentFuture<T, E> {
     }
 }
 
-future_by_poll_outcome!([T: Send, E: Send] AwaitableConcurrentFuture<T, E>, []);
+fused_future!([T: Send, E: Send] AwaitableConcurrentFuture<T, E>, []);
 
 impl<T, E> fmt::Debug for AwaitableConcurrentFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::api_future::fused_future;
 use crate::core::awaitable::AwaitableConcurrentFuture;
 use crate::core::concurrent::ConcurrentFuture;
 use crate::core::link::Link;
-use crate::error::Outcome;
-use crate::error::{BoxError, Error};
+use crate::error::{BoxError, Error, Outcome};
 use crate::timeout::{self, Deadline};
 
 /// The producing end of an [`AwaitableConcurrentFuture`]: completes it once, with a value or
@@ -204,24 +204,15 @@ pub struct WhenCancelled {
     terminated: bool,
 }
 
-impl Future for WhenCancelled {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
+impl WhenCancelled {
+    fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         // Every way a pending consumer goes away (cancel, drop, through the callback relay or
         // not) sets the word's CLOSED bit.
-        let polled = this.link.poll_closed(&mut this.key, cx);
-        this.terminated = polled.is_ready();
-        polled
+        self.link.poll_closed(&mut self.key, cx)
     }
 }
 
-impl futures_core::future::FusedFuture for WhenCancelled {
-    fn is_terminated(&self) -> bool {
-        self.terminated
-    }
-}
+fused_future!([] WhenCancelled => (), Self::poll_closed, []);
 
 impl Drop for WhenCancelled {
     fn drop(&mut self) {

@@ -10,15 +10,12 @@ use std::time::Duration;
 use futures_core::Stream;
 
 use super::set::Set;
-use crate::api_future::ApiFuture;
+use crate::api_future::{ApiFuture, OutcomeOf};
 use crate::error::Error;
 use crate::timeout::{self, AsyncDeadline, Deadline, Waited};
 
 /// What the iterator and the stream yield: an input index and that future's outcome.
-type Item<F> = (
-    usize,
-    Result<<F as ApiFuture>::Value, Error<<F as ApiFuture>::Failure>>,
-);
+type Item<F> = (usize, OutcomeOf<F>);
 
 /// Yields `(index, outcome)` for each future as it completes, `index` being its position in the
 /// input, blocking the calling thread in between: Python's `concurrent.futures.as_completed`.

@@ -2,18 +2,13 @@
 //! state machine ([`JoinAll`]) that the blocking form parks on.
 
 use std::fmt;
-use std::future::Future;
 use std::mem;
-use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use super::set::Set;
-use crate::api_future::ApiFuture;
+use crate::api_future::{ApiFuture, OutcomeOf, fused_future};
 use crate::error::Error;
 use crate::timeout::{self, Deadline, Waited};
-
-/// One future's outcome.
-type Outcome<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFuture>::Failure>>;
 
 /// Blocks until every future has its outcome; returns them in input order.
 ///
@@ -32,7 +27,7 @@ type Outcome<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFuture>::Failur
 /// let jobs = (1..=3).map(|i| spawn(move || if i == 2 { Err("two") } else { Ok(i * 10) }));
 /// assert_eq!(join_all(jobs), [Ok(10), Err(Error::Failed("two")), Ok(30)]);
 /// ```
-pub fn join_all<F: ApiFuture>(futures: impl IntoIterator<Item = F>) -> Vec<Outcome<F>> {
+pub fn join_all<F: ApiFuture>(futures: impl IntoIterator<Item = F>) -> Vec<OutcomeOf<F>> {
     let mut join = join_all_async(futures);
     match timeout::block_on(Deadline::Never, |cx| join.poll_all(cx).into()) {
         Waited::Ready(outcomes) => outcomes,
@@ -69,9 +64,9 @@ pub struct JoinAll<F: ApiFuture> {
     futures: Vec<F>,
     /// The outcomes of the first futures, all there: most batches complete in order, and
     /// their outcomes go straight where they are returned from.
-    ordered: Vec<Outcome<F>>,
+    ordered: Vec<OutcomeOf<F>>,
     /// Outcomes that came before an earlier future's, by index (sized when the first does).
-    early: Vec<Option<Outcome<F>>>,
+    early: Vec<Option<OutcomeOf<F>>>,
     set: Set,
     /// A poll returned `Ready` (`FusedFuture`).
     terminated: bool,
@@ -83,7 +78,7 @@ impl<F: ApiFuture> Unpin for JoinAll<F> {}
 impl<F: ApiFuture> JoinAll<F> {
     /// Every outcome there is, in input order, `Err(Error::WouldBlockExecutor)` for the futures
     /// still pending (which are dropped).
-    fn gather(&mut self) -> Vec<Outcome<F>> {
+    fn gather(&mut self) -> Vec<OutcomeOf<F>> {
         let len = self.futures.len();
         let mut outcomes = mem::take(&mut self.ordered);
         let mut early = mem::take(&mut self.early).into_iter().skip(outcomes.len());
@@ -95,7 +90,7 @@ impl<F: ApiFuture> JoinAll<F> {
         outcomes
     }
 
-    fn poll_all(&mut self, cx: &mut Context<'_>) -> Poll<Vec<Outcome<F>>> {
+    fn poll_all(&mut self, cx: &mut Context<'_>) -> Poll<Vec<OutcomeOf<F>>> {
         let (ordered, early) = (&mut self.ordered, &mut self.early);
         let len = self.futures.len();
         ready!(self.set.poll(&mut self.futures[..], cx, |index, future| {
@@ -121,22 +116,7 @@ impl<F: ApiFuture> JoinAll<F> {
     }
 }
 
-impl<F: ApiFuture> Future for JoinAll<F> {
-    type Output = Vec<Outcome<F>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let polled = this.poll_all(cx);
-        this.terminated |= polled.is_ready();
-        polled
-    }
-}
-
-impl<F: ApiFuture> futures_core::future::FusedFuture for JoinAll<F> {
-    fn is_terminated(&self) -> bool {
-        self.terminated
-    }
-}
+fused_future!([F: ApiFuture] JoinAll<F> => Vec<OutcomeOf<F>>, Self::poll_all, []);
 
 impl<F: ApiFuture> fmt::Debug for JoinAll<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

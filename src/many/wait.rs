@@ -1,13 +1,11 @@
 //! [`wait`] and [`wait_async`]: Python's `concurrent.futures.wait`, in both modes, on a [`Set`].
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::set::Set;
-use crate::api_future::ApiFuture;
+use crate::api_future::{ApiFuture, fused_future};
 use crate::timeout::{self, AsyncDeadline, Deadline};
 
 /// When [`wait`] and [`wait_async`] return, as Python's `FIRST_COMPLETED`, `ALL_COMPLETED`
@@ -119,28 +117,20 @@ pub struct WaitAsync<'a, F> {
     terminated: bool,
 }
 
-impl<F: ApiFuture> Future for WaitAsync<'_, F> {
-    type Output = (Vec<usize>, Vec<usize>);
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        this.deadline.start();
-        if poll(&mut this.set, this.futures, this.when, cx).is_pending() {
-            if this.deadline.poll_expired(cx).is_pending() {
+impl<F: ApiFuture> WaitAsync<'_, F> {
+    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<(Vec<usize>, Vec<usize>)> {
+        self.deadline.start();
+        if poll(&mut self.set, self.futures, self.when, cx).is_pending() {
+            if self.deadline.poll_expired(cx).is_pending() {
                 return Poll::Pending;
             }
-            this.set.sweep(this.futures);
+            self.set.sweep(self.futures);
         }
-        this.terminated = true;
-        Poll::Ready(split(&this.set, this.futures.len()))
+        Poll::Ready(split(&self.set, self.futures.len()))
     }
 }
 
-impl<F: ApiFuture> futures_core::future::FusedFuture for WaitAsync<'_, F> {
-    fn is_terminated(&self) -> bool {
-        self.terminated
-    }
-}
+fused_future!(['a, F: ApiFuture] WaitAsync<'a, F> => (Vec<usize>, Vec<usize>), Self::poll_wait, []);
 
 impl<F> fmt::Debug for WaitAsync<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -16,7 +16,7 @@ use attempt::{FailureOf, ValueOf};
 pub use policy::{Jitter, RetryPolicy};
 use schedule::{Next, Schedule};
 
-use crate::api_future::{ApiFuture, future_by_poll_outcome};
+use crate::api_future::{ApiFuture, fused_future};
 use crate::error::{Error, Held, Outcome};
 use crate::timeout::{self, Deadline, Sleep, Wait};
 
@@ -248,7 +248,7 @@ macro_rules! schedule_future {
             }
         }
 
-        future_by_poll_outcome!([F: $bound] $ty<F>, []);
+        fused_future!([F: $bound] $ty<F>, []);
 
         impl<F: $bound> fmt::Debug for $ty<F> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

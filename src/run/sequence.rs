@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
-use crate::api_future::{ApiFuture, future_by_poll_outcome};
+use crate::api_future::{ApiFuture, fused_future};
 use crate::error::Error;
 use crate::sync::WakerSlot;
 
@@ -278,7 +278,7 @@ impl Drop for Turn {
     }
 }
 
-future_by_poll_outcome!([] Turn, []);
+fused_future!([] Turn, []);
 
 impl fmt::Debug for Turn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
