@@ -1,7 +1,7 @@
 //! [`SharedFuture`]: one outcome, any number of waiters.
 //!
 //! Shaped like `futures::future::Shared`: the handles share the type-erased source, a keyed list
-//! of their wakers and one state word. A waiter registers its waker, then tries to take
+//! of their wakers and one atomic word. A waiter registers its waker, then tries to take
 //! `POLLING`: the winner polls the source with the group's waker, which wakes every registered
 //! waiter; the others return `Pending` at once, never waiting for the poller, whose step may be
 //! slow (a `map_value` closure, a retry attempt). A wake-up during a poll is not lost: it sets

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 use oneshot::{RecvTimeoutError, TryRecvError};
 
 use crate::core::link::Link;
-use crate::core::relay::{Callback, Relay, run_callback};
-use crate::error::Outcome;
-use crate::error::{BoxError, Error, is_failure};
+use crate::core::relay::{Callback, Relay, channel_finished, run_callback};
+use crate::error::{BoxError, Error, Outcome, is_failure};
 use crate::timeout::{self, Deadline, Wait};
 
 /// The receiving end of a future, with blocking waits: the seed's `concurrent.futures.Future`.
@@ -96,7 +95,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     #[inline]
     pub fn done(&self) -> bool {
         match &self.inbox {
-            Inbox::Channel(receiver) => receiver.has_message() || receiver.is_closed(),
+            Inbox::Channel(receiver) => channel_finished(receiver),
             Inbox::Relayed(relay) => relay.delivered(),
             Inbox::Taken | Inbox::Cancelled | Inbox::Abandoned => true,
         }
@@ -269,7 +268,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     pub fn cancel(&mut self) -> bool {
         match &self.inbox {
             Inbox::Channel(receiver) => {
-                if receiver.has_message() || receiver.is_closed() {
+                if channel_finished(receiver) {
                     return false;
                 }
                 // Dropping the receiver closes the channel, which the producer sees.
@@ -338,7 +337,7 @@ impl<T, E> ConcurrentFuture<T, E> {
         let waker = Waker::from(Arc::clone(&relay));
         let finished = match &self.link {
             Some(link) => link
-                .poll_finished(&mut Context::from_waker(&waker), || relay.sent())
+                .poll_finished(&mut Context::from_waker(&waker), || relay.finished())
                 .is_ready(),
             None => true,
         };
@@ -356,7 +355,7 @@ impl<T, E> ConcurrentFuture<T, E> {
         E: Send + 'static,
     {
         if let Inbox::Channel(receiver) = &self.inbox {
-            if !(receiver.has_message() || receiver.is_closed()) {
+            if !channel_finished(receiver) {
                 // Dropping the receiver would read as a cancellation to the producer: a relay
                 // without callbacks keeps the channel open until the outcome comes.
                 self.relay(None);

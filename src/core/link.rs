@@ -25,7 +25,7 @@
 //!
 //! The consumer's waker slot is inline; the producer's list is allocated by the first producer
 //! that waits (few do). An empty waker leaves a word undefined, so the slot comes last
-//! (`repr(C)`) and the state is built with `Arc::default`: it is then written straight into its
+//! (`repr(C)`) and the link is built with `Arc::default`: it is then written straight into its
 //! allocation, not built on the stack and copied. Done callbacks need no bit: registering one
 //! puts the relay's waker in the consumer's slot (see `relay.rs`).
 
@@ -53,7 +53,7 @@ pub(crate) struct Link {
     waker: AtomicWaker,
 }
 
-/// Nobody listening, nothing finished. `Arc::<Link>::default()` builds the state in its
+/// Nobody listening, nothing finished. `Arc::<Link>::default()` builds the link in its
 /// allocation (see the module docs).
 impl Default for Link {
     #[inline]

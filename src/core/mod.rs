@@ -1,4 +1,4 @@
-//! The core: one producer completes one future. [`link`] is the state word the two ends
+//! The core: one producer completes one future. [`link`] is the atomic word the two ends
 //! share, [`promise`] the producing end, [`concurrent`] the receiving end waited on by
 //! blocking, [`awaitable`] the same as an [`ApiFuture`](crate::ApiFuture), and [`relay`] the
 //! done callbacks between them.

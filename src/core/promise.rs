@@ -168,7 +168,7 @@ impl<T, E> Promise<T, E> {
         timeout::block_on(deadline, |cx| Pin::new(&mut cancelled).poll(cx).into()).is_ready()
     }
 
-    /// Delivers any outcome, including the ones only the crate makes (`Panicked`).
+    /// Sends any outcome, including the ones only the crate makes (`Panicked`).
     #[inline(always)]
     pub(crate) fn send(mut self, outcome: Outcome<T, E>) {
         if let Some(sender) = self.sender.take() {

@@ -18,13 +18,18 @@ use std::task::{Context, Poll, Wake};
 
 use oneshot::TryRecvError;
 
-use crate::error::Outcome;
-use crate::error::{Error, is_failure};
+use crate::error::{Error, Outcome, is_failure};
 use crate::panic::caught;
 use crate::sync::{Mutex, MutexGuard, WakerSlot};
 
 /// A done callback, as registered.
 pub(crate) type Callback<T, E> = Box<dyn FnOnce(&Outcome<T, E>) + Send>;
+
+/// Whether the producer is finished with `receiver`'s channel: it sent, or dropped its end.
+#[inline]
+pub(crate) fn channel_finished<T>(receiver: &oneshot::Receiver<T>) -> bool {
+    receiver.has_message() || receiver.is_closed()
+}
 
 /// Runs `callback` with `outcome`, catching a panic: the panic hook has already reported it
 /// (to stderr, by default), and the future and the other callbacks go on as if it returned.
@@ -42,11 +47,12 @@ enum Delivery<T, E> {
     Running,
     /// Callbacks done: the outcome waits for the consumer.
     Done(Outcome<T, E>),
-    /// The consumer was cancelled or dropped before an outcome came.
+    /// The consumer is done with it: cancelled or dropped before an outcome came, or took it.
     Closed,
 }
 
-struct RelayState<T, E> {
+/// What the relay's lock guards.
+struct Inner<T, E> {
     delivery: Delivery<T, E>,
     callbacks: Vec<Callback<T, E>>,
     /// The consumer's waiter (a task or a parked thread), woken after the callbacks ran.
@@ -56,7 +62,7 @@ struct RelayState<T, E> {
 /// A future's outcome on its way from the channel to the waiter, with the callbacks to run on
 /// the way. Shared by the consumer and (as a waker) the producer's side.
 pub(crate) struct Relay<T, E> {
-    state: Mutex<RelayState<T, E>>,
+    inner: Mutex<Inner<T, E>>,
 }
 
 impl<T, E> Relay<T, E> {
@@ -75,7 +81,7 @@ impl<T, E> Relay<T, E> {
 
     fn with(delivery: Delivery<T, E>, first: Option<Callback<T, E>>) -> Self {
         Relay {
-            state: Mutex::new(RelayState {
+            inner: Mutex::new(Inner {
                 delivery,
                 callbacks: first.into_iter().collect(),
                 waiter: WakerSlot::default(),
@@ -83,17 +89,17 @@ impl<T, E> Relay<T, E> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, RelayState<T, E>> {
+    fn lock(&self) -> MutexGuard<'_, Inner<T, E>> {
         // Callbacks never run under the lock, so a poisoned lock can only come from a panic in
-        // our own bookkeeping; the state is still consistent, keep going.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        // our own bookkeeping; what it holds is still consistent, keep going.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Delivers a sent outcome (or the producer's absence) if nobody has yet: takes it out of
     /// the channel, runs the callbacks on this thread, then wakes the waiter.
     pub(crate) fn deliver(&self) {
-        let mut state = self.lock();
-        let outcome = match &state.delivery {
+        let mut inner = self.lock();
+        let outcome = match &inner.delivery {
             Delivery::Waiting(receiver) => match receiver.try_recv() {
                 Ok(outcome) => outcome,
                 Err(TryRecvError::Empty) => return,
@@ -101,22 +107,22 @@ impl<T, E> Relay<T, E> {
             },
             Delivery::Running | Delivery::Done(_) | Delivery::Closed => return,
         };
-        state.delivery = Delivery::Running;
+        inner.delivery = Delivery::Running;
         // Callbacks added while these run (the consumer may add more) run in the next round.
         loop {
-            let callbacks = mem::take(&mut state.callbacks);
+            let callbacks = mem::take(&mut inner.callbacks);
             if callbacks.is_empty() {
                 break;
             }
-            drop(state);
+            drop(inner);
             for callback in callbacks {
                 run_callback(callback, &outcome);
             }
-            state = self.lock();
+            inner = self.lock();
         }
-        state.delivery = Delivery::Done(outcome);
-        let waiter = state.waiter.take();
-        drop(state);
+        inner.delivery = Delivery::Done(outcome);
+        let waiter = inner.waiter.take();
+        drop(inner);
         if let Some(waiter) = waiter {
             waiter.wake();
         }
@@ -124,9 +130,9 @@ impl<T, E> Relay<T, E> {
 
     /// Whether the producer has finished: an outcome is in the channel, on its way through
     /// the callbacks, or delivered.
-    pub(crate) fn sent(&self) -> bool {
+    pub(crate) fn finished(&self) -> bool {
         match &self.lock().delivery {
-            Delivery::Waiting(receiver) => receiver.has_message() || receiver.is_closed(),
+            Delivery::Waiting(receiver) => channel_finished(receiver),
             Delivery::Running | Delivery::Done(_) => true,
             Delivery::Closed => false,
         }
@@ -140,11 +146,11 @@ impl<T, E> Relay<T, E> {
     /// Takes the delivered outcome (callbacks have run); `None` until the producer's wake-up
     /// delivered it.
     pub(crate) fn try_take(&self) -> Option<Outcome<T, E>> {
-        let mut state = self.lock();
-        match mem::replace(&mut state.delivery, Delivery::Closed) {
+        let mut inner = self.lock();
+        match mem::replace(&mut inner.delivery, Delivery::Closed) {
             Delivery::Done(outcome) => Some(outcome),
             other => {
-                state.delivery = other;
+                inner.delivery = other;
                 None
             }
         }
@@ -160,11 +166,11 @@ impl<T, E> Relay<T, E> {
 
     /// Registers the waiter (a task, or a parked thread); ready once the outcome can be taken.
     pub(crate) fn poll_delivered(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = self.lock();
-        match &state.delivery {
+        let mut inner = self.lock();
+        match &inner.delivery {
             Delivery::Done(_) | Delivery::Closed => Poll::Ready(()),
             Delivery::Waiting(_) | Delivery::Running => {
-                state.waiter.register(cx.waker());
+                inner.waiter.register(cx.waker());
                 Poll::Pending
             }
         }
@@ -173,22 +179,22 @@ impl<T, E> Relay<T, E> {
     /// Adds a callback: queued while the outcome is to come, else run at once on this thread
     /// with the outcome (which stays for the waiter).
     pub(crate) fn add(&self, callback: Callback<T, E>) {
-        let mut state = self.lock();
-        match &mut state.delivery {
-            Delivery::Waiting(_) | Delivery::Running => state.callbacks.push(callback),
+        let mut inner = self.lock();
+        match &mut inner.delivery {
+            Delivery::Waiting(_) | Delivery::Running => inner.callbacks.push(callback),
             Delivery::Done(_) => {
                 // Only the consumer (who is calling) takes a delivered outcome: run it outside
                 // the lock and put it back.
-                let Delivery::Done(outcome) = mem::replace(&mut state.delivery, Delivery::Running)
+                let Delivery::Done(outcome) = mem::replace(&mut inner.delivery, Delivery::Running)
                 else {
                     unreachable!()
                 };
-                drop(state);
+                drop(inner);
                 run_callback(callback, &outcome);
                 self.lock().delivery = Delivery::Done(outcome);
             }
             Delivery::Closed => {
-                drop(state);
+                drop(inner);
                 run_callback(callback, &Err(Error::Cancelled));
             }
         }
@@ -198,15 +204,15 @@ impl<T, E> Relay<T, E> {
     /// cancelled) and runs the queued callbacks with `Cancelled`. False if an outcome is there
     /// or on its way; then nothing changes.
     pub(crate) fn cancel(&self) -> bool {
-        let mut state = self.lock();
-        match &state.delivery {
-            Delivery::Waiting(receiver) if !(receiver.has_message() || receiver.is_closed()) => {}
+        let mut inner = self.lock();
+        match &inner.delivery {
+            Delivery::Waiting(receiver) if !channel_finished(receiver) => {}
             Delivery::Closed => return true,
             _ => return false,
         }
-        state.delivery = Delivery::Closed;
-        let callbacks = mem::take(&mut state.callbacks);
-        drop(state);
+        inner.delivery = Delivery::Closed;
+        let callbacks = mem::take(&mut inner.callbacks);
+        drop(inner);
         let cancelled = Err(Error::Cancelled);
         for callback in callbacks {
             run_callback(callback, &cancelled);
@@ -230,10 +236,10 @@ impl<T, E> Relay<T, E> {
     /// another thread holds the lock for an instant: `Debug` never waits for it), `ready`,
     /// `taken` (or cancelled: the consumer tells those apart).
     pub(crate) fn describe(&self) -> &'static str {
-        let Ok(state) = self.state.try_lock() else {
+        let Ok(inner) = self.inner.try_lock() else {
             return "pending";
         };
-        match &state.delivery {
+        match &inner.delivery {
             Delivery::Waiting(_) | Delivery::Running => "pending",
             Delivery::Done(_) => "ready",
             Delivery::Closed => "taken",

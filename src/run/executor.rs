@@ -226,7 +226,7 @@ fn executor_thread(executor: &'static Executor<'static>) {
 }
 
 /// One task on the executor: a future raced against its consumer's cancellation. Hand-written,
-/// not an async block racing it against `promise.cancelled()`: it must deliver the outcome
+/// not an async block racing it against `promise.cancelled()`: it must send the outcome
 /// through the promise after the race, and not poll the future again once the consumer is gone.
 struct Task<Fut: Future, T, E> {
     /// The future and its promise (`None` when detached); `None` once the task has finished.
@@ -283,7 +283,7 @@ where
         // drop, and that of a value nobody waits for, may panic with nobody to report it to:
         // caught (the panic hook still prints it), they stay out of the executor.
         let _ = caught(move || drop(fut));
-        // Delivered, or (detached, or nobody waits) dropped: either way under the catch.
+        // Sent, or (detached, or nobody waits) dropped: either way under the catch.
         let _ = caught(move || {
             if let (Some(promise), Some(outcome)) = (promise, outcome) {
                 promise.send(outcome);

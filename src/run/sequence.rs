@@ -54,10 +54,11 @@ pub struct Sequence {
 
 /// The turns of one sequence.
 struct Line {
-    state: Mutex<LineState>,
+    turns: Mutex<Turns>,
 }
 
-struct LineState {
+/// The count and the waiters of a line's turns, under its lock.
+struct Turns {
     /// The number the next turn gets.
     next: u64,
     /// The number of the open turn (or of the next turn to be taken, if none is held).
@@ -69,9 +70,9 @@ struct LineState {
 }
 
 impl Line {
-    fn lock(&self) -> MutexGuard<'_, LineState> {
+    fn lock(&self) -> MutexGuard<'_, Turns> {
         // Nothing under this lock panics but an allocation failure: what is there is sound.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.turns.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -97,7 +98,7 @@ impl Sequence {
     pub fn starting_at(first: u64) -> Self {
         Sequence {
             line: Arc::new(Line {
-                state: Mutex::new(LineState {
+                turns: Mutex::new(Turns {
                     next: first,
                     open: first,
                     released: HashSet::new(),
@@ -120,9 +121,9 @@ impl Sequence {
     /// assert!(second.is_open());
     /// ```
     pub fn take_turn(&self) -> Turn {
-        let mut state = self.line.lock();
-        let number = state.next;
-        state.next = number.wrapping_add(1);
+        let mut turns = self.line.lock();
+        let number = turns.next;
+        turns.next = number.wrapping_add(1);
         Turn {
             line: Some(Arc::clone(&self.line)),
             number,
@@ -139,10 +140,10 @@ impl Default for Sequence {
 
 impl fmt::Debug for Sequence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.line.lock();
+        let turns = self.line.lock();
         f.debug_struct("Sequence")
-            .field("next", &state.next)
-            .field("open", &state.open)
+            .field("next", &turns.next)
+            .field("open", &turns.open)
             .finish_non_exhaustive()
     }
 }
@@ -220,11 +221,11 @@ impl ApiFuture for Turn {
         let Some(line) = &self.line else {
             return Poll::Ready(());
         };
-        let mut state = line.lock();
-        if state.open == self.number {
+        let mut turns = line.lock();
+        if turns.open == self.number {
             return Poll::Ready(());
         }
-        state
+        turns
             .waiting
             .entry(self.number)
             .or_default()
@@ -258,19 +259,19 @@ impl Drop for Turn {
             return;
         };
         let woken = {
-            let mut state = line.lock();
-            state.waiting.remove(&self.number);
-            if state.open != self.number {
+            let mut turns = line.lock();
+            turns.waiting.remove(&self.number);
+            if turns.open != self.number {
                 // Not open yet: skipped when its time comes.
-                state.released.insert(self.number);
+                turns.released.insert(self.number);
                 return;
             }
             let mut open = self.number.wrapping_add(1);
-            while state.released.remove(&open) {
+            while turns.released.remove(&open) {
                 open = open.wrapping_add(1);
             }
-            state.open = open;
-            state.waiting.remove(&open).and_then(|mut slot| slot.take())
+            turns.open = open;
+            turns.waiting.remove(&open).and_then(|mut slot| slot.take())
         };
         if let Some(waker) = woken {
             waker.wake();
