@@ -89,15 +89,6 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
         self.inner
     }
 
-    /// See [`ApiFutureExt::detach`](crate::ApiFutureExt::detach): the producer is not told.
-    pub(crate) fn detach(self)
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-    {
-        self.inner.detach();
-    }
-
     /// Whether the future has completed (value, error, cancelled, abandoned, taken); never blocks.
     ///
     /// ```

@@ -190,7 +190,7 @@ macro_rules! schedule_future {
                 mut self,
                 classify: impl FnMut(&FailureOf<F>) -> RetryDecision + Send + 'static,
             ) -> Self {
-                self.course.with(|schedule| schedule.set_classify(Box::new(classify)));
+                self.course.with(|schedule| schedule.classify = Box::new(classify));
                 self
             }
 
@@ -199,7 +199,7 @@ macro_rules! schedule_future {
                 mut self,
                 notify: impl FnMut(&FailureOf<F>, Duration) + Send + 'static,
             ) -> Self {
-                self.course.with(|schedule| schedule.set_notify(Box::new(notify)));
+                self.course.with(|schedule| schedule.notify = Some(Box::new(notify)));
                 self
             }
 
@@ -370,7 +370,7 @@ impl<F: AttemptFn, V> Course<F, V> {
     fn attempts(&self) -> u32 {
         match self {
             Course::Done(_) => 1,
-            Course::Scheduled(scheduled) => scheduled.0.attempts(),
+            Course::Scheduled(scheduled) => scheduled.0.started,
         }
     }
 

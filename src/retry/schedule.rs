@@ -38,11 +38,11 @@ pub(crate) struct Schedule<F: AttemptFn, V> {
     /// A poll (attempts report [`Progress`]): it counts failures in a row and re-sends a probe
     /// that runs past the attempt timeout. A retry's every value ends it.
     polling: bool,
-    classify: Classify<FailureOf<F>>,
-    notify: Option<Notify<FailureOf<F>>>,
+    pub(super) classify: Classify<FailureOf<F>>,
+    pub(super) notify: Option<Notify<FailureOf<F>>>,
     /// Attempts started (the closure's argument), probes that said `Pending` included.
     /// Saturates at `u32::MAX`: a poll may outlive any counter, and must not panic or wrap.
-    started: u32,
+    pub(super) started: u32,
     /// Failed attempts: these use up `max_attempts`. A poll counts them in a row: an answer
     /// from the server (`Pending`, `PendingFor`) starts the count again.
     failures: u32,
@@ -134,18 +134,6 @@ impl<F: AttemptFn, V> Schedule<F, V> {
             last_error: None,
             phase,
         })
-    }
-
-    pub(crate) fn set_classify(&mut self, classify: Classify<FailureOf<F>>) {
-        self.classify = classify;
-    }
-
-    pub(crate) fn set_notify(&mut self, notify: Notify<FailureOf<F>>) {
-        self.notify = Some(notify);
-    }
-
-    pub(crate) fn attempts(&self) -> u32 {
-        self.started
     }
 
     /// Drops the attempt in flight (which cancels it) and ends with `Cancelled`; false if the
@@ -422,7 +410,7 @@ mod tests {
             schedule.step(cx).into()
         });
         assert!(matches!(waited, Waited::TimedOut));
-        assert_eq!(schedule.attempts(), u32::MAX);
+        assert_eq!(schedule.started, u32::MAX);
         assert_eq!(seen.load(Ordering::SeqCst), u32::MAX);
     }
 }

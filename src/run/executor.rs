@@ -150,7 +150,7 @@ where
     F: ApiFuture<Value: 'static, Failure: 'static> + 'static,
 {
     match eager(future) {
-        Ok(future) => future.detach(),
+        Ok(future) => future.into_inner().detach(),
         Err(lazy) => submit(lazy, None, |outcome| outcome),
     }
 }
