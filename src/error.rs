@@ -158,9 +158,7 @@ impl<E> Error<E> {
     pub fn map_failed<E2>(self, f: impl FnOnce(E) -> E2) -> Error<E2> {
         self.retype().unwrap_or_else(|e| Error::Failed(f(e)))
     }
-}
 
-impl<E> Error<E> {
     /// The same error with the operation's error boxed as a [`BoxError`], other variants kept: one
     /// error type for waits on futures of different failure types, so that `?` collects them into
     /// one `Result<_, Error>` (a `From` impl cannot: it would overlap `From<T> for T`). Any `E`
@@ -197,30 +195,7 @@ impl<E> Error<E> {
     {
         self.map_failed(Into::into)
     }
-}
 
-impl Error<BoxError> {
-    /// The operation's own error as a `std::error::Error`, if this is [`Error::Failed`]: to walk
-    /// its `source()` chain, or to downcast it to the type it was made from. `Error<E>` is a
-    /// `std::error::Error` for every `E: Debug + Display` (so that `BoxError`, `String` and `&str`
-    /// failures work with `?`), so its `source()` cannot reach into `E` without specialization and
-    /// returns `None`; this method does that job. For a failure of your own type,
-    /// [`as_failed`](Error::as_failed) gives it back directly.
-    ///
-    /// ```
-    /// use apifuture::{BoxError, Error};
-    /// let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "read timed out");
-    /// let error: Error = Error::Failed(Box::new(io));
-    /// let source = error.failure_source().unwrap();
-    /// assert_eq!(source.downcast_ref::<std::io::Error>().unwrap().kind(), std::io::ErrorKind::TimedOut);
-    /// assert!(Error::<BoxError>::Timeout.failure_source().is_none());
-    /// ```
-    pub fn failure_source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
-        self.as_failed().map(|error| &**error)
-    }
-}
-
-impl<E> Error<E> {
     /// The same state again if this is one (`Cancelled`, `Abandoned`, `DeadlineExceeded`): states
     /// go to every wait, outcomes only once ([`Held`]).
     pub(crate) fn state<E2>(&self) -> Option<Error<E2>> {
@@ -249,6 +224,27 @@ impl<E> Error<E> {
             Error::DeadlineExceeded => Error::DeadlineExceeded,
             Error::WouldBlockExecutor => Error::WouldBlockExecutor,
         })
+    }
+}
+
+impl Error<BoxError> {
+    /// The operation's own error as a `std::error::Error`, if this is [`Error::Failed`]: to walk
+    /// its `source()` chain, or to downcast it to the type it was made from. `Error<E>` is a
+    /// `std::error::Error` for every `E: Debug + Display` (so that `BoxError`, `String` and `&str`
+    /// failures work with `?`), so its `source()` cannot reach into `E` without specialization and
+    /// returns `None`; this method does that job. For a failure of your own type,
+    /// [`as_failed`](Error::as_failed) gives it back directly.
+    ///
+    /// ```
+    /// use apifuture::{BoxError, Error};
+    /// let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "read timed out");
+    /// let error: Error = Error::Failed(Box::new(io));
+    /// let source = error.failure_source().unwrap();
+    /// assert_eq!(source.downcast_ref::<std::io::Error>().unwrap().kind(), std::io::ErrorKind::TimedOut);
+    /// assert!(Error::<BoxError>::Timeout.failure_source().is_none());
+    /// ```
+    pub fn failure_source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.as_failed().map(|error| &**error)
     }
 }
 

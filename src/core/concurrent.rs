@@ -435,9 +435,7 @@ impl<T, E> ConcurrentFuture<T, E> {
             };
         }
     }
-}
 
-impl<T, E> ConcurrentFuture<T, E> {
     /// Where the future stands, in a word, for `Debug`: `pending`, `ready` (an outcome to
     /// take), `taken`, `cancelled` or `abandoned`. Never waits for a lock another thread holds.
     pub(crate) fn describe(&self) -> &'static str {
@@ -451,6 +449,12 @@ impl<T, E> ConcurrentFuture<T, E> {
             Inbox::Abandoned => "abandoned",
         }
     }
+
+    /// The part of dropping that only a pending future needs.
+    #[inline(never)]
+    fn cancel_on_drop(&mut self) {
+        self.cancel();
+    }
 }
 
 impl<T, E> fmt::Debug for ConcurrentFuture<T, E> {
@@ -458,14 +462,6 @@ impl<T, E> fmt::Debug for ConcurrentFuture<T, E> {
         f.debug_struct("ConcurrentFuture")
             .field("state", &self.describe())
             .finish_non_exhaustive()
-    }
-}
-
-impl<T, E> ConcurrentFuture<T, E> {
-    /// The part of dropping that only a pending future needs.
-    #[inline(never)]
-    fn cancel_on_drop(&mut self) {
-        self.cancel();
     }
 }
 

@@ -219,19 +219,7 @@ impl<T, E> Relay<T, E> {
         }
         true
     }
-}
 
-impl<T: Send + 'static, E: Send + 'static> Wake for Relay<T, E> {
-    fn wake(self: Arc<Self>) {
-        self.deliver();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.deliver();
-    }
-}
-
-impl<T, E> Relay<T, E> {
     /// Where the relay stands, for `Debug`: `pending` (also while the callbacks run, or when
     /// another thread holds the lock for an instant: `Debug` never waits for it), `ready`,
     /// `taken` (or cancelled: the consumer tells those apart).
@@ -244,5 +232,15 @@ impl<T, E> Relay<T, E> {
             Delivery::Done(_) => "ready",
             Delivery::Closed => "taken",
         }
+    }
+}
+
+impl<T: Send + 'static, E: Send + 'static> Wake for Relay<T, E> {
+    fn wake(self: Arc<Self>) {
+        self.deliver();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.deliver();
     }
 }
