@@ -13,7 +13,7 @@
 //!
 //! The `floor_oneshot_arc*` rows, in every group, are the floor of this design (DESIGN.md
 //! section 6): oneshot's channel plus one `Arc`'d atomic state word shared with the producer.
-//! With oneshot's own async receiver off limits (faern/oneshot#87, see `src/state.rs`), the
+//! With oneshot's own async receiver off limits (faern/oneshot#87, see `src/core/link.rs`), the
 //! producer cannot reach an async waiter through the channel, so producer and consumer share a
 //! second allocation that holds the waiter's wake-up; without unsafe code, state that either
 //! end may drop last is an `Arc`, and a producer that must not miss a waiter announces its
@@ -73,7 +73,7 @@ async fn or_timer<T>(wait: impl Future<Output = Option<T>>) -> Option<T> {
     .await
 }
 
-/// The bit the floor's producer sets when it has sent: `src/state.rs`'s `COMPLETE`.
+/// The bit the floor's producer sets when it has sent: `src/core/link.rs`'s `COMPLETE`.
 const COMPLETE: usize = 1;
 /// The bit the floor's consumer sets in `floor_oneshot_arc`, standing for the announcements of
 /// apifuture's consumer (`ASYNC_WAITER`, `CLOSED`).
