@@ -131,7 +131,8 @@ impl Set {
                 }
             }
             // Completed in order, the watched futures are done from the front...
-            while let Some(index) = self.watched.clone().next() {
+            while !self.watched.is_empty() {
+                let index = self.watched.start;
                 if let Some(future) = self.watched_member(members, index) {
                     if is_pending_unpolled(future) {
                         break;
@@ -141,7 +142,8 @@ impl Set {
                 self.watched.start += 1;
             }
             // ...and the last one pending is the one worth a waker.
-            while let Some(index) = self.watched.clone().next_back() {
+            while !self.watched.is_empty() {
+                let index = self.watched.end - 1;
                 if let Some(future) = self.watched_member(members, index) {
                     if is_pending_unpolled(future)
                         && self.poll_member(index, future, false).is_pending()
