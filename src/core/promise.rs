@@ -29,8 +29,9 @@ use crate::timeout::{self, Deadline};
 /// ```
 #[must_use = "dropping a promise without completing it abandons its future"]
 pub struct Promise<T, E = BoxError> {
-    sender: Option<oneshot::Sender<Outcome<T, E>>>,
-    link: Arc<Link>,
+    // Dropped in this order: the sender (sent or not), then the announcement.
+    sender: oneshot::Sender<Outcome<T, E>>,
+    link: Finishing,
 }
 
 /// Creates a pending future and the promise that completes it.
@@ -52,8 +53,8 @@ pub fn promise<T, E>() -> (Promise<T, E>, AwaitableConcurrentFuture<T, E>) {
     // Built in place, not on the stack first: see `link.rs`.
     let link = Arc::<Link>::default();
     let promise = Promise {
-        sender: Some(sender),
-        link: Arc::clone(&link),
+        sender,
+        link: Finishing(Arc::clone(&link)),
     };
     let future = ConcurrentFuture::new(receiver, link);
     (promise, AwaitableConcurrentFuture::new(future))
@@ -115,7 +116,7 @@ impl<T, E> Promise<T, E> {
     pub fn is_cancelled(&self) -> bool {
         // The consumer drops its receiver when it is cancelled or dropped, and only then (taking
         // the outcome needs a sent one, which needs this promise to be consumed).
-        self.sender.as_ref().is_none_or(oneshot::Sender::is_closed)
+        self.sender.is_closed()
     }
 
     /// Waits until nobody wants the outcome any more: the future was cancelled or dropped. A
@@ -140,7 +141,7 @@ impl<T, E> Promise<T, E> {
     /// ```
     pub fn cancelled(&self) -> WhenCancelled {
         WhenCancelled {
-            link: Arc::clone(&self.link),
+            link: Arc::clone(&self.link.0),
             key: 0,
             terminated: false,
         }
@@ -170,22 +171,22 @@ impl<T, E> Promise<T, E> {
 
     /// Sends any outcome, including the ones only the crate makes (`Panicked`).
     #[inline(always)]
-    pub(crate) fn send(mut self, outcome: Outcome<T, E>) {
-        if let Some(sender) = self.sender.take() {
-            // An error here means the future is gone; dropping the outcome is all there is to do.
-            drop(sender.send(outcome));
-            self.link.finish();
-        }
+    pub(crate) fn send(self, outcome: Outcome<T, E>) {
+        let Promise { sender, link } = self;
+        // An error here means the future is gone; dropping the outcome is all there is to do.
+        drop(sender.send(outcome));
+        drop(link);
     }
 }
 
-impl<T, E> Drop for Promise<T, E> {
+/// The producer's share of the link: dropping it, after the sender, announces that the producer
+/// has finished (sent, or dropped its sender).
+struct Finishing(Arc<Link>);
+
+impl Drop for Finishing {
     #[inline]
     fn drop(&mut self) {
-        if let Some(sender) = self.sender.take() {
-            drop(sender);
-            self.link.finish();
-        }
+        self.0.finish();
     }
 }
 
