@@ -29,7 +29,9 @@
 //! DESIGN.md counts it; in `floor_oneshot_arc_load` it is a load, closer to what apifuture's
 //! consumer does on this path (it takes the value from the channel and never touches the
 //! word), so that row is the stricter floor. The floors' channel carries a `u64` as the raw
-//! rows' does; apifuture's carries `Result<u64, Error<BoxError>>`, its own cost.
+//! rows' does; apifuture's carries `Result<u64, Error<BoxError>>` (24 bytes), its own cost. The
+//! untimed groups' `floor_oneshot_arc_load_outcome` row is that floor carrying apifuture's
+//! outcome type, to show how much of apifuture's distance from the floor is that payload.
 //!
 //! The blocking floors wait the way apifuture does: they look with `try_recv` first and block
 //! in `recv()` or `recv_timeout(30 s)` only if nothing is there. Raw oneshot's `recv_timeout`
@@ -73,6 +75,9 @@ async fn or_timer<T>(wait: impl Future<Output = Option<T>>) -> Option<T> {
     .await
 }
 
+/// What apifuture's channel carries in these benches: the `_outcome` floor rows carry it too.
+type Outcome = Result<u64, apifuture::Error<BoxError>>;
+
 /// The bit the floor's producer sets when it has sent: `src/core/link.rs`'s `COMPLETE`.
 const COMPLETE: usize = 1;
 /// The bit the floor's consumer sets in `floor_oneshot_arc`, standing for the announcements of
@@ -83,7 +88,7 @@ const CONSUMER: usize = 1 << 1;
 /// and the producer's clone of it; then the producer sends `value`, announces it with one
 /// read-modify-write and drops its end. Returns what the consumer holds.
 #[inline(always)]
-fn floor_sent(value: u64) -> (oneshot::Receiver<u64>, Arc<AtomicUsize>) {
+fn floor_sent<T: std::fmt::Debug>(value: T) -> (oneshot::Receiver<T>, Arc<AtomicUsize>) {
     let (sender, receiver) = oneshot::channel();
     let word = Arc::new(AtomicUsize::new(0));
     let producer = Arc::clone(&word);
@@ -260,6 +265,19 @@ fn blocking(c: &mut Criterion) {
         Ok(value) => value,
         Err(_) => rx.recv().unwrap(),
     });
+    group.bench_function("floor_oneshot_arc_load_outcome", |b| {
+        b.iter_custom(|iters| {
+            blocking_loop(iters, |i| {
+                let (receiver, word) = floor_sent::<Outcome>(Ok(i));
+                let outcome = match receiver.try_recv() {
+                    Ok(outcome) => outcome,
+                    Err(_) => receiver.recv().unwrap(),
+                };
+                floor_taken(word, load);
+                outcome.unwrap()
+            })
+        })
+    });
     // `blocking_recv` panics inside a runtime; criterion's thread is a plain one, as an SDK
     // caller's would be.
     group.bench_function("tokio", |b| {
@@ -353,6 +371,18 @@ fn asynchronous(c: &mut Criterion) {
         })
     });
     async_floors(&mut group);
+    group.bench_function("floor_oneshot_arc_load_outcome", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let (receiver, word) = floor_sent::<Outcome>(Ok(i));
+                async move {
+                    let outcome = receiver.try_recv().unwrap();
+                    floor_taken(word, load);
+                    outcome.unwrap()
+                }
+            })
+        })
+    });
     // tokio's channel polls fine outside a tokio runtime; only its timers need one.
     group.bench_function("tokio", |b| {
         b.iter_custom(|iters| {
