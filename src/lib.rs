@@ -399,9 +399,10 @@
 //! A blocking wait inside an async task works, but blocks that executor thread until it returns:
 //! other tasks on the thread stall, and if the producer is one of them, it deadlocks. Use `.await`
 //! in async code. On the crate's own background executor thread ([`spawn_async`],
-//! [`background`](ApiFutureExt::background)) a blocking wait that would have to wait returns
-//! [`Error::WouldBlockExecutor`] at once instead (as the seed raises on its event loop's thread);
-//! waits on complete futures and `Duration::ZERO` waits work there too.
+//! [`background`](ApiFutureExt::background)) a blocking wait that would have to wait gives up at
+//! once instead: `result` returns [`Error::WouldBlockExecutor`] (as the seed raises on its event
+//! loop's thread), and the waits with no error to give ([`wait`], [`as_completed`]) return as if
+//! their timeout had passed. Waits on complete futures and `Duration::ZERO` waits work there too.
 //!
 //! # Futures are `Send`, not `Sync`
 //!

@@ -121,8 +121,8 @@ pub trait ApiFutureExt: ApiFuture {
     /// - A panic while driving `self` gives `Error::Panicked`; an outcome already taken,
     ///   `Error::Consumed`.
     /// - The executor is one thread (see [`spawn_async`](crate::spawn_async)): awaiting inside a
-    ///   background task is fine; a blocking wait there that would have to wait returns
-    ///   `Error::WouldBlockExecutor` at once.
+    ///   background task is fine; a blocking wait there that would have to wait gives up at once
+    ///   (see there).
     /// - Futures that need a runtime of their own (tokio's timers or sockets: reqwest, hyper,
     ///   tonic) panic here with "there is no reactor running": use
     ///   [`background_with`](ApiFutureExt::background_with) on that runtime instead.

@@ -62,7 +62,7 @@ pub fn promise<T, E>() -> (Promise<T, E>, AwaitableConcurrentFuture<T, E>) {
 
 impl<T, E> Promise<T, E> {
     /// Completes the future with a value, or drops the value here if the future was cancelled
-    /// or dropped. Never blocks, never panics.
+    /// or dropped. Never blocks; never panics, unless the dropped value's own `Drop` does.
     ///
     /// ```
     /// use apifuture::ApiFuture;
@@ -151,7 +151,8 @@ impl<T, E> Promise<T, E> {
     /// `timeout` is a `Duration` or an `Option<Duration>`; `None` waits indefinitely and
     /// `Duration::ZERO` only looks. As with [`cancelled`](Self::cancelled), a waiter's timeout
     /// does not count. Any number of threads sharing the promise (it is `Sync` when `T` and `E`
-    /// are) may wait at once: each is woken.
+    /// are) may wait at once: each is woken. On the crate's background executor thread, where no
+    /// blocking wait may park, it only looks, as `Duration::ZERO` does.
     ///
     /// ```
     /// use std::time::Duration;

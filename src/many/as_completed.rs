@@ -28,7 +28,9 @@ type Item<F> = (usize, OutcomeOf<F>);
 /// - Every pending future is driven whenever it is woken; the thread parks in between and
 ///   looks only at the futures that woke it.
 ///
-/// Calling `next` in an async task blocks the executor's thread: use [`as_completed_async`].
+/// Calling `next` in an async task blocks the executor's thread: use [`as_completed_async`]. On
+/// the crate's own background executor thread, where no blocking wait may park, the iteration
+/// ends at once as if `timeout` had passed, once the done futures are yielded.
 ///
 /// # Examples
 ///

@@ -45,7 +45,9 @@ pub enum ReturnWhen {
 ///   side, so the slowest one bounds the total. The thread parks until a future wakes it, then
 ///   looks only at the futures that woke it: no polling loop, O(N) work overall for N futures.
 ///
-/// Calling it in an async task blocks the executor's thread: use [`wait_async`] there.
+/// Calling it in an async task blocks the executor's thread: use [`wait_async`] there. On the
+/// crate's own background executor thread, where no blocking wait may park, it returns at once
+/// as if `timeout` had passed.
 ///
 /// # Examples
 ///

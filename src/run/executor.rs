@@ -47,10 +47,13 @@ const THREAD_NAME: &str = "apifuture-async";
 /// `.await`). A task that blocks instead (`std::thread::sleep`, blocking I/O, a long
 /// computation, another crate's `block_on`) stalls every other task until it returns, and
 /// deadlocks if what it waits for is another task on this thread. This crate's own blocking
-/// waits ([`result`](crate::ApiFuture::result), [`wait`](crate::wait),
-/// [`join_all`](crate::join_all)...) know the thread: one that would have to wait returns
-/// [`Error::WouldBlockExecutor`] at once instead of stalling every task. In a task, `.await`;
-/// hand blocking work to [`spawn`](crate::spawn), whose pool grows.
+/// waits know the thread: one that would have to wait gives up at once instead of stalling
+/// every task. [`result`](crate::ApiFuture::result) and [`join_all`](crate::join_all) give
+/// [`Error::WouldBlockExecutor`] for what is not done; [`wait`](crate::wait),
+/// [`as_completed`](crate::as_completed) and
+/// [`Promise::wait_cancelled`](crate::Promise::wait_cancelled), which have no error to give,
+/// return as if their timeout had passed. In a task, `.await`; hand blocking work to
+/// [`spawn`](crate::spawn), whose pool grows.
 ///
 /// # Futures that need tokio
 ///
