@@ -301,6 +301,18 @@ api_future_via!(
 [F: ApiFuture + ?Sized] &mut F => |this| **this, F::Value, F::Failure
 );
 
+api_future_via!(
+/// A boxed future is one too, as for `Future`: a generic helper can take `Box::new(f)`.
+/// ```
+/// use apifuture::{ready, ApiFuture, BoxError};
+/// fn value<F: ApiFuture<Value = u8>>(mut future: F) -> u8 {
+///     future.result(None).ok().unwrap_or_default()
+/// }
+/// assert_eq!(value(Box::new(ready::<u8, BoxError>(1))), 1);
+/// ```
+[F: ApiFuture + ?Sized] Box<F> => |this| **this, F::Value, F::Failure
+);
+
 /// `impl ApiFuture` for a wrapper, forwarding each primitive to the future `|this| expr` reaches:
 /// `api_future_via!([generics] Type => |this| inner, Value, Failure);`.
 macro_rules! api_future_via {

@@ -196,6 +196,37 @@ fn select_takes_a_borrowed_future_without_fuse_and_keeps_it() {
     });
 }
 
+/// What a generic helper of an SDK's user does: a short wait, then a long one.
+fn twice<F: ApiFuture>(mut future: F) -> (F::Output, F::Output) {
+    let first = future.result(Duration::ZERO);
+    (first, future.result(Duration::from_secs(30)))
+}
+
+#[test]
+fn a_boxed_future_concrete_or_dyn_is_one_too() {
+    type DynCall =
+        Box<dyn ApiFuture<Value = u32, Failure = SdkError, Output = Result<u32, Error<SdkError>>>>;
+    let (producer, call) = promise::<u32, SdkError>();
+    let waiter = std::thread::spawn(move || twice(Box::new(call)));
+    producer.set_result(7);
+    let (first, second) = waiter.join().unwrap();
+    // Whether the zero wait saw the value or not, nothing was lost in between.
+    assert!(matches!(
+        (first, second),
+        (Ok(7), Err(Error::Consumed)) | (Err(Error::Timeout), Ok(7))
+    ));
+
+    let (producer, call) = promise::<u32, SdkError>();
+    let mut boxed: DynCall = Box::new(call);
+    assert_eq!(boxed.result(Duration::ZERO), Err(Error::Timeout));
+    assert!(!boxed.is_terminated());
+    producer.set_error(SdkError::Overloaded);
+    let outcome = futures::executor::block_on(&mut boxed);
+    assert_eq!(outcome, Err(Error::Failed(SdkError::Overloaded)));
+    assert!(boxed.is_terminated());
+    assert!(format!("{boxed:?}").contains("AwaitableConcurrentFuture"));
+}
+
 #[test]
 fn a_select_loop_over_a_sticky_error_ends() {
     futures::executor::block_on(async {
