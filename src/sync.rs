@@ -11,6 +11,7 @@
 //! `Wake`), and so does the `oneshot` channel underneath: loom runs their atomics but explores
 //! only the orders of its own types.
 
+use std::sync::{LockResult, PoisonError};
 use std::task::Waker;
 
 #[cfg(not(apifuture_loom))]
@@ -20,12 +21,12 @@ pub(crate) use once_cell::race::OnceBox;
 #[cfg(not(apifuture_loom))]
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(not(apifuture_loom))]
-pub(crate) use std::sync::{Mutex, MutexGuard, OnceLock};
+pub(crate) use std::sync::{Mutex, OnceLock};
 
 #[cfg(apifuture_loom)]
-pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use loom::sync::Mutex;
 #[cfg(apifuture_loom)]
-pub(crate) use loom::sync::{Mutex, MutexGuard};
+pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(apifuture_loom)]
 pub(crate) use stand_ins::{AtomicWaker, OnceBox, OnceLock};
 
@@ -113,6 +114,13 @@ mod stand_ins {
     }
 }
 
+/// A lock's guard, poisoned or not: every lock of the crate is taken through this. User code
+/// runs outside the crate's locks (or caught, inside the shared future's), so a panic that
+/// poisoned one came from the bookkeeping itself (an allocation failure): what it guards is sound.
+pub(crate) fn unpoisoned<G>(locked: LockResult<G>) -> G {
+    locked.unwrap_or_else(PoisonError::into_inner)
+}
+
 /// One waiter's waker, kept across polls (one that wakes the same task is neither cloned nor
 /// dropped) and emptied on wake. Under its owner's lock; what `take` gives is woken after unlock.
 #[derive(Debug, Default)]
@@ -181,18 +189,11 @@ impl Default for WakerList {
 }
 
 impl WakerList {
-    fn lock(&self) -> MutexGuard<'_, Slots> {
-        // Nothing panics under this lock but an allocation failure: what is there is sound.
-        self.slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Registers `waker` under `*key`, first giving a waiter without a slot (`0`) one. `expected`
     /// is how many waiters there may be: the first slot past the inline one reserves room for them
     /// (up to 64), so waiters arriving one by one do not grow the list step by step.
     pub(crate) fn register(&self, key: &mut usize, waker: &Waker, expected: usize) {
-        let mut slots = self.lock();
+        let mut slots = unpoisoned(self.slots.lock());
         if *key == 0 {
             *key = if !slots.first_taken {
                 slots.first_taken = true;
@@ -216,7 +217,7 @@ impl WakerList {
 
     /// Gives `key`'s slot back (a waiter leaving), with the waker it may still hold.
     pub(crate) fn unregister(&self, key: usize) {
-        let mut slots = self.lock();
+        let mut slots = unpoisoned(self.slots.lock());
         let Some(slot) = slots.slot(key) else {
             return;
         };
@@ -231,7 +232,7 @@ impl WakerList {
     /// Wakes every registered waiter once, emptying its slot (it re-registers under the same key).
     pub(crate) fn wake_all(&self) {
         let (first, mut rest) = {
-            let mut slots = self.lock();
+            let mut slots = unpoisoned(self.slots.lock());
             let first = slots.first.take();
             let Slots { rest, spare, .. } = &mut *slots;
             spare.extend(rest.iter_mut().filter_map(WakerSlot::take));
@@ -252,7 +253,7 @@ impl WakerList {
         for waker in rest.drain(..) {
             waker.wake();
         }
-        let mut slots = self.lock();
+        let mut slots = unpoisoned(self.slots.lock());
         if slots.spare.capacity() < rest.capacity() {
             slots.spare = rest;
         }
@@ -261,7 +262,7 @@ impl WakerList {
     /// How many waiters have a waker registered.
     #[cfg(all(test, apifuture_loom))]
     pub(crate) fn len(&self) -> usize {
-        let slots = self.lock();
+        let slots = unpoisoned(self.slots.lock());
         let rest = slots.rest.iter().filter(|slot| slot.is_set()).count();
         usize::from(slots.first.is_set()) + rest
     }

@@ -19,13 +19,13 @@
 //! the source, which cancels it.
 
 use std::fmt;
-use std::sync::{Arc, PoisonError, Weak};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::api_future::{ApiFuture, fused_future};
 use crate::error::{BoxError, Error, Outcome, is_failure};
 use crate::panic::caught;
-use crate::sync::{AtomicUsize, Mutex, OnceLock, Ordering, WakerList};
+use crate::sync::{AtomicUsize, Mutex, OnceLock, Ordering, WakerList, unpoisoned};
 
 /// A future with any number of waiters: every clone of the handle can be blocked on or awaited,
 /// each with its own non-destructive timeout, and gets a clone of the one outcome. Made by
@@ -150,7 +150,7 @@ where
         group: &Arc<Group<A::Value, A::Failure, dyn Source<A::Value, A::Failure>>>,
         poll: bool,
     ) -> Option<Outcome<A::Value, Arc<A::Failure>>> {
-        let mut source = self.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut source = unpoisoned(self.lock());
         let SourceCell { future, waker } = &mut *source;
         let future = future.as_mut()?;
         let stepped = caught(|| {
@@ -176,7 +176,7 @@ where
     }
 
     fn clear(&self) {
-        let mut source = self.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut source = unpoisoned(self.lock());
         let future = source.future.take();
         source.waker = None;
         // The source's drop may panic: nobody to tell but the panic hook.

@@ -13,14 +13,14 @@
 //! `try_result`, a zero wait) finds nothing until the callbacks ran.
 
 use std::mem;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake};
 
 use oneshot::TryRecvError;
 
 use crate::error::{Error, Outcome, is_failure};
 use crate::panic::caught;
-use crate::sync::{Mutex, MutexGuard, WakerSlot};
+use crate::sync::{Mutex, WakerSlot, unpoisoned};
 
 /// A done callback, as registered.
 pub(crate) type Callback<T, E> = Box<dyn FnOnce(&Outcome<T, E>) + Send>;
@@ -89,16 +89,10 @@ impl<T, E> Relay<T, E> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<T, E>> {
-        // Callbacks never run under the lock, so a poisoned lock can only come from a panic in
-        // our own bookkeeping; what it holds is still consistent, keep going.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Delivers a sent outcome (or the producer's absence) if nobody has yet: takes it out of
     /// the channel, runs the callbacks on this thread, then wakes the waiter.
     pub(crate) fn deliver(&self) {
-        let mut inner = self.lock();
+        let mut inner = unpoisoned(self.inner.lock());
         let outcome = match &inner.delivery {
             Delivery::Waiting(receiver) => match receiver.try_recv() {
                 Ok(outcome) => outcome,
@@ -118,7 +112,7 @@ impl<T, E> Relay<T, E> {
             for callback in callbacks {
                 run_callback(callback, &outcome);
             }
-            inner = self.lock();
+            inner = unpoisoned(self.inner.lock());
         }
         inner.delivery = Delivery::Done(outcome);
         let waiter = inner.waiter.take();
@@ -131,7 +125,7 @@ impl<T, E> Relay<T, E> {
     /// Whether the producer has finished: an outcome is in the channel, on its way through
     /// the callbacks, or delivered.
     pub(crate) fn finished(&self) -> bool {
-        match &self.lock().delivery {
+        match &unpoisoned(self.inner.lock()).delivery {
             Delivery::Waiting(receiver) => channel_finished(receiver),
             Delivery::Running | Delivery::Done(_) => true,
             Delivery::Closed => false,
@@ -140,13 +134,16 @@ impl<T, E> Relay<T, E> {
 
     /// Whether the outcome is delivered (callbacks run) and can be taken: the consumer's `done`.
     pub(crate) fn delivered(&self) -> bool {
-        matches!(self.lock().delivery, Delivery::Done(_) | Delivery::Closed)
+        matches!(
+            unpoisoned(self.inner.lock()).delivery,
+            Delivery::Done(_) | Delivery::Closed
+        )
     }
 
     /// Takes the delivered outcome (callbacks have run); `None` until the producer's wake-up
     /// delivered it.
     pub(crate) fn try_take(&self) -> Option<Outcome<T, E>> {
-        let mut inner = self.lock();
+        let mut inner = unpoisoned(self.inner.lock());
         match mem::replace(&mut inner.delivery, Delivery::Closed) {
             Delivery::Done(outcome) => Some(outcome),
             other => {
@@ -158,7 +155,7 @@ impl<T, E> Relay<T, E> {
 
     /// Whether the delivered outcome is a failure, without taking it; `None` while pending.
     pub(crate) fn peek_failed(&self) -> Option<bool> {
-        match &self.lock().delivery {
+        match &unpoisoned(self.inner.lock()).delivery {
             Delivery::Done(outcome) => Some(is_failure(outcome)),
             _ => None,
         }
@@ -166,7 +163,7 @@ impl<T, E> Relay<T, E> {
 
     /// Registers the waiter (a task, or a parked thread); ready once the outcome can be taken.
     pub(crate) fn poll_delivered(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut inner = self.lock();
+        let mut inner = unpoisoned(self.inner.lock());
         match &inner.delivery {
             Delivery::Done(_) | Delivery::Closed => Poll::Ready(()),
             Delivery::Waiting(_) | Delivery::Running => {
@@ -179,7 +176,7 @@ impl<T, E> Relay<T, E> {
     /// Adds a callback: queued while the outcome is to come, else run at once on this thread
     /// with the outcome (which stays for the waiter).
     pub(crate) fn add(&self, callback: Callback<T, E>) {
-        let mut inner = self.lock();
+        let mut inner = unpoisoned(self.inner.lock());
         match &mut inner.delivery {
             Delivery::Waiting(_) | Delivery::Running => inner.callbacks.push(callback),
             Delivery::Done(_) => {
@@ -191,7 +188,7 @@ impl<T, E> Relay<T, E> {
                 };
                 drop(inner);
                 run_callback(callback, &outcome);
-                self.lock().delivery = Delivery::Done(outcome);
+                unpoisoned(self.inner.lock()).delivery = Delivery::Done(outcome);
             }
             Delivery::Closed => {
                 drop(inner);
@@ -204,7 +201,7 @@ impl<T, E> Relay<T, E> {
     /// cancelled) and runs the queued callbacks with `Cancelled`. False if an outcome is there
     /// or on its way; then nothing changes.
     pub(crate) fn cancel(&self) -> bool {
-        let mut inner = self.lock();
+        let mut inner = unpoisoned(self.inner.lock());
         match &inner.delivery {
             Delivery::Waiting(receiver) if !channel_finished(receiver) => {}
             Delivery::Closed => return true,

@@ -18,11 +18,11 @@ use std::fmt;
 use std::mem;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::api_future::ApiFuture;
-use crate::sync::WakerSlot;
+use crate::sync::{WakerSlot, unpoisoned};
 
 /// Where a set finds its futures: a slice, or the slots of an iteration that drops each future
 /// once its outcome is out.
@@ -282,7 +282,7 @@ impl Set {
         let Some(queue) = &self.queue else {
             return Vec::new();
         };
-        let woken = mem::take(&mut queue.lock().ready);
+        let woken = mem::take(&mut unpoisoned(queue.woken.lock()).ready);
         for &index in &woken {
             queue.queued[index].store(false, Ordering::Release);
         }
@@ -292,7 +292,7 @@ impl Set {
     /// Registers `waiter` to be woken by the next index that is queued; false (and nothing
     /// registered) if some are queued already, so the caller must not sleep.
     fn sleep_on(&mut self, waiter: &Waker) -> bool {
-        let mut woken = self.queue().lock();
+        let mut woken = unpoisoned(self.queue().woken.lock());
         if !woken.ready.is_empty() {
             return false;
         }
@@ -331,12 +331,6 @@ struct Woken {
     waiter: WakerSlot,
 }
 
-impl ReadyQueue {
-    fn lock(&self) -> MutexGuard<'_, Woken> {
-        self.woken.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 /// The waker one future of a set is polled with.
 struct IndexWaker {
     index: usize,
@@ -353,7 +347,7 @@ impl Wake for IndexWaker {
             return;
         }
         let waiter = {
-            let mut woken = self.queue.lock();
+            let mut woken = unpoisoned(self.queue.woken.lock());
             woken.ready.push(self.index);
             woken.waiter.take()
         };

@@ -7,7 +7,7 @@
 use std::any::Any;
 use std::future::{self, Future};
 use std::pin::Pin;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::thread;
 
@@ -19,6 +19,7 @@ use crate::core::promise::{Promise, WhenCancelled, promise};
 use crate::error::Error;
 use crate::error::Outcome;
 use crate::panic::caught;
+use crate::sync::unpoisoned;
 use crate::timeout;
 
 /// The name of the thread that runs every [`spawn_async`] task.
@@ -202,7 +203,7 @@ fn executor() -> Option<&'static Executor<'static>> {
     if let Some(&executor) = EXECUTOR.get() {
         return Some(executor);
     }
-    let _starting = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
+    let _starting = unpoisoned(STARTING.lock());
     if let Some(&executor) = EXECUTOR.get() {
         return Some(executor);
     }

@@ -19,7 +19,7 @@
 //! block on I/O.
 
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ use crate::core::awaitable::AwaitableConcurrentFuture;
 use crate::core::promise::promise;
 use crate::error::Error;
 use crate::panic::caught;
+use crate::sync::unpoisoned;
 use crate::timeout;
 
 /// How many workers may run jobs at once unless [`set_max_threads`] changes it.
@@ -132,7 +133,7 @@ where
 /// # apifuture::pool::set_max_threads(apifuture::pool::DEFAULT_MAX_THREADS);
 /// ```
 pub fn set_max_threads(max: usize) {
-    POOL.lock().max_threads = max.max(1);
+    unpoisoned(POOL.ledger.lock()).max_threads = max.max(1);
     // Idle workers re-check the bound.
     POOL.work.notify_all();
 }
@@ -143,7 +144,7 @@ pub fn set_max_threads(max: usize) {
 /// assert!(apifuture::pool::max_threads() >= 1);
 /// ```
 pub fn max_threads() -> usize {
-    POOL.lock().max_threads
+    unpoisoned(POOL.ledger.lock()).max_threads
 }
 
 /// Sets how long an idle worker waits for a job before it exits. Idle workers start their
@@ -156,7 +157,7 @@ pub fn max_threads() -> usize {
 /// # apifuture::pool::set_keep_alive(apifuture::pool::DEFAULT_KEEP_ALIVE);
 /// ```
 pub fn set_keep_alive(keep_alive: Duration) {
-    POOL.lock().keep_alive = keep_alive;
+    unpoisoned(POOL.ledger.lock()).keep_alive = keep_alive;
     POOL.work.notify_all();
 }
 
@@ -166,7 +167,7 @@ pub fn set_keep_alive(keep_alive: Duration) {
 /// assert!(apifuture::pool::keep_alive() > std::time::Duration::ZERO);
 /// ```
 pub fn keep_alive() -> Duration {
-    POOL.lock().keep_alive
+    unpoisoned(POOL.ledger.lock()).keep_alive
 }
 
 /// How many worker threads are alive now (busy or idle).
@@ -177,18 +178,12 @@ pub fn keep_alive() -> Duration {
 /// assert!(apifuture::pool::thread_count() >= 1);
 /// ```
 pub fn thread_count() -> usize {
-    POOL.lock().threads
+    unpoisoned(POOL.ledger.lock()).threads
 }
 
 impl Pool {
-    fn lock(&self) -> MutexGuard<'_, Ledger> {
-        // Jobs run outside the lock and nothing inside it panics, so a poisoned lock still
-        // holds consistent counts.
-        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn execute(&'static self, job: Job) {
-        let mut ledger = self.lock();
+        let mut ledger = unpoisoned(self.ledger.lock());
         ledger.queue.push_back(job);
         if ledger.queue.len() <= ledger.idle || ledger.running() >= ledger.max_threads {
             // An idle worker takes it, or it waits for one to be free.
@@ -214,7 +209,7 @@ impl Pool {
         if spawned.is_err() {
             // The system is out of threads. The jobs wait for a worker that exists; with none
             // at all, they run here rather than never.
-            let mut ledger = self.lock();
+            let mut ledger = unpoisoned(self.ledger.lock());
             ledger.threads -= 1;
             if ledger.threads == 0 {
                 let jobs: Vec<Job> = ledger.queue.drain(..).collect();
@@ -226,7 +221,7 @@ impl Pool {
 
     /// A worker's blocking wait parks (`true`) or resumes (`false`).
     fn worker_parks(parks: bool) {
-        let mut ledger = POOL.lock();
+        let mut ledger = unpoisoned(POOL.ledger.lock());
         if !parks {
             ledger.parked = ledger.parked.saturating_sub(1);
             return;
@@ -239,7 +234,7 @@ impl Pool {
     }
 
     fn work_loop(&'static self) {
-        let mut ledger = self.lock();
+        let mut ledger = unpoisoned(self.ledger.lock());
         loop {
             // Workers whose waits are over may put the pool past its cap: the first to find
             // itself in excess between jobs leaves.
@@ -249,15 +244,12 @@ impl Pool {
             if let Some(job) = ledger.queue.pop_front() {
                 drop(ledger);
                 execute(job);
-                ledger = self.lock();
+                ledger = unpoisoned(self.ledger.lock());
                 continue;
             }
             ledger.idle += 1;
             let keep_alive = ledger.keep_alive;
-            let (guard, waited) = self
-                .work
-                .wait_timeout(ledger, keep_alive)
-                .unwrap_or_else(PoisonError::into_inner);
+            let (guard, waited) = unpoisoned(self.work.wait_timeout(ledger, keep_alive));
             ledger = guard;
             ledger.idle -= 1;
             if waited.timed_out() && ledger.queue.is_empty() {

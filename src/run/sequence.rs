@@ -10,12 +10,12 @@
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use crate::api_future::{ApiFuture, fused_future};
 use crate::error::Error;
-use crate::sync::WakerSlot;
+use crate::sync::{WakerSlot, unpoisoned};
 
 /// Hands out [`Turn`]s in call order: take one when a call is made, wait for it before the
 /// call's submission, and release it (or drop it) when the submission has ended, whatever its
@@ -49,12 +49,7 @@ use crate::sync::WakerSlot;
 /// ```
 #[derive(Clone)]
 pub struct Sequence {
-    line: Arc<Line>,
-}
-
-/// The turns of one sequence.
-struct Line {
-    turns: Mutex<Turns>,
+    line: Arc<Mutex<Turns>>,
 }
 
 /// The count and the waiters of a line's turns, under its lock.
@@ -67,13 +62,6 @@ struct Turns {
     released: HashSet<u64>,
     /// The wakers of turns waiting to open, by number.
     waiting: HashMap<u64, WakerSlot>,
-}
-
-impl Line {
-    fn lock(&self) -> MutexGuard<'_, Turns> {
-        // Nothing under this lock panics but an allocation failure: what is there is sound.
-        self.turns.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 impl Sequence {
@@ -97,14 +85,12 @@ impl Sequence {
     /// ```
     pub fn starting_at(first: u64) -> Self {
         Sequence {
-            line: Arc::new(Line {
-                turns: Mutex::new(Turns {
-                    next: first,
-                    open: first,
-                    released: HashSet::new(),
-                    waiting: HashMap::new(),
-                }),
-            }),
+            line: Arc::new(Mutex::new(Turns {
+                next: first,
+                open: first,
+                released: HashSet::new(),
+                waiting: HashMap::new(),
+            })),
         }
     }
 
@@ -121,7 +107,7 @@ impl Sequence {
     /// assert!(second.is_open());
     /// ```
     pub fn take_turn(&self) -> Turn {
-        let mut turns = self.line.lock();
+        let mut turns = unpoisoned(self.line.lock());
         let number = turns.next;
         turns.next = number.wrapping_add(1);
         Turn {
@@ -140,7 +126,7 @@ impl Default for Sequence {
 
 impl fmt::Debug for Sequence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let turns = self.line.lock();
+        let turns = unpoisoned(self.line.lock());
         f.debug_struct("Sequence")
             .field("next", &turns.next)
             .field("open", &turns.open)
@@ -186,7 +172,7 @@ impl fmt::Debug for Sequence {
 #[must_use = "a turn is a place in line: wait for it, then release it when the submission has ended"]
 pub struct Turn {
     /// `None` once the turn has moved out through a wait.
-    line: Option<Arc<Line>>,
+    line: Option<Arc<Mutex<Turns>>>,
     number: u64,
     /// A poll returned `Ready` (`FusedFuture`).
     terminated: bool,
@@ -203,7 +189,7 @@ impl Turn {
     pub fn is_open(&self) -> bool {
         self.line
             .as_ref()
-            .is_some_and(|line| line.lock().open == self.number)
+            .is_some_and(|line| unpoisoned(line.lock()).open == self.number)
     }
 
     /// Passes the turn on: the call's submission has ended. The same as dropping it; if the
@@ -221,7 +207,7 @@ impl ApiFuture for Turn {
         let Some(line) = &self.line else {
             return Poll::Ready(());
         };
-        let mut turns = line.lock();
+        let mut turns = unpoisoned(line.lock());
         if turns.open == self.number {
             return Poll::Ready(());
         }
@@ -237,7 +223,7 @@ impl ApiFuture for Turn {
         let Some(line) = &self.line else {
             return Some(Err(Error::Consumed));
         };
-        if line.lock().open != self.number {
+        if unpoisoned(line.lock()).open != self.number {
             return None;
         }
         Some(Ok(Turn {
@@ -259,7 +245,7 @@ impl Drop for Turn {
             return;
         };
         let woken = {
-            let mut turns = line.lock();
+            let mut turns = unpoisoned(line.lock());
             turns.waiting.remove(&self.number);
             if turns.open != self.number {
                 // Not open yet: skipped when its time comes.
