@@ -289,10 +289,7 @@ pub(crate) fn parked<R>(wait: impl FnOnce() -> R) -> Option<R> {
 
 /// The earlier of two optional instants; `None` only if both are.
 pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+    a.into_iter().chain(b).min()
 }
 
 /// The waker blocking waits poll with: unparks this thread. Made once per thread, cloned per wait.

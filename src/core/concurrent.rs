@@ -237,14 +237,18 @@ impl<T, E> ConcurrentFuture<T, E> {
             Deadline::After(timeout) => receiver.recv_timeout(timeout),
             Deadline::At(at) => receiver.recv_deadline(at),
         });
-        match received {
-            Some(received) => self.received(received),
+        let outcome = match received {
+            Some(Ok(outcome)) => outcome,
+            Some(Err(RecvTimeoutError::Disconnected)) => Err(Error::Abandoned),
+            Some(Err(RecvTimeoutError::Timeout)) => return Err(Error::Timeout),
             // On the executor's thread: a deadline already past is a timeout, as anywhere.
             None if matches!(deadline, Deadline::At(at) if at <= Instant::now()) => {
-                Err(Error::Timeout)
+                return Err(Error::Timeout);
             }
-            None => Err(Error::WouldBlockExecutor),
-        }
+            None => return Err(Error::WouldBlockExecutor),
+        };
+        self.record(&outcome);
+        outcome
     }
 
     /// Cancels the future if it has not completed, telling the producer that nobody waits any
@@ -412,17 +416,6 @@ impl<T, E> ConcurrentFuture<T, E> {
             // Made complete: `done` cannot have been false.
             (_, None) => Poll::Ready(()),
         }
-    }
-
-    #[inline]
-    fn received(&mut self, received: Result<Outcome<T, E>, RecvTimeoutError>) -> Outcome<T, E> {
-        let outcome = match received {
-            Ok(outcome) => outcome,
-            Err(RecvTimeoutError::Timeout) => return Err(Error::Timeout),
-            Err(RecvTimeoutError::Disconnected) => Err(Error::Abandoned),
-        };
-        self.record(&outcome);
-        outcome
     }
 
     /// Moves to the final state that follows handing out `outcome`.

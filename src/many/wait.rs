@@ -159,21 +159,8 @@ fn poll<F: ApiFuture>(
 
 /// `(done, pending)`: ascending indices.
 fn split(set: &Set, len: usize) -> (Vec<usize>, Vec<usize>) {
-    let pending = set.pending();
-    if pending == 0 {
+    if set.pending() == 0 {
         return ((0..len).collect(), Vec::new());
     }
-    let mut split = (
-        Vec::with_capacity(len - pending),
-        Vec::with_capacity(pending),
-    );
-    for index in 0..len {
-        if set.is_done(index) {
-            &mut split.0
-        } else {
-            &mut split.1
-        }
-        .push(index);
-    }
-    split
+    (0..len).partition(|&index| set.is_done(index))
 }
