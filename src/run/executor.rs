@@ -102,9 +102,10 @@ where
     E: Send + 'static,
 {
     let (promise, future) = promise();
-    submit(Box::pin(fut), Some(promise), |outcome| {
-        outcome.map_err(Error::Failed)
-    });
+    submit(
+        Box::pin(async move { fut.await.map_err(Error::Failed) }),
+        Some(promise),
+    );
     future
 }
 
@@ -118,7 +119,7 @@ where
         Ok(future) => future,
         Err(lazy) => {
             let (promise, future) = promise();
-            submit(lazy, Some(promise), |outcome| outcome);
+            submit(lazy, Some(promise));
             future
         }
     }
@@ -139,7 +140,7 @@ where
         Ok(future) => future,
         Err(lazy) => {
             let (promise, future) = promise();
-            let task = Box::pin(Task::new(lazy, Some(promise), |outcome| outcome));
+            let task = Box::pin(Task::new(lazy, Some(promise)));
             // A panicking spawner has dropped the task, and with it the promise.
             let _ = caught(move || spawn(task));
             future
@@ -155,7 +156,7 @@ where
 {
     match eager(future) {
         Ok(future) => future.into_inner().detach(),
-        Err(lazy) => submit(lazy, None, |outcome| outcome),
+        Err(lazy) => submit(lazy, None),
     }
 }
 
@@ -177,19 +178,16 @@ where
     }
 }
 
-/// Spawns `fut` on the executor; `read` maps its output to the outcome of `promise`, if any.
-/// Without a thread the promise is dropped here: the waiter gets `Abandoned`, not a hang.
-fn submit<Fut, T, E>(
-    fut: Fut,
-    promise: Option<Promise<T, E>>,
-    read: fn(Fut::Output) -> Outcome<T, E>,
-) where
-    Fut: Future + Unpin + Send + 'static,
+/// Spawns `fut` on the executor, its outcome for `promise`, if any. Without a thread the
+/// promise is dropped here: the waiter gets `Abandoned`, not a hang.
+fn submit<Fut, T, E>(fut: Fut, promise: Option<Promise<T, E>>)
+where
+    Fut: Future<Output = Outcome<T, E>> + Unpin + Send + 'static,
     T: Send + 'static,
     E: Send + 'static,
 {
     if let Some(executor) = executor() {
-        executor.spawn(Task::new(fut, promise, read)).detach();
+        executor.spawn(Task::new(fut, promise)).detach();
     }
 }
 
@@ -232,37 +230,30 @@ fn executor_thread(executor: &'static Executor<'static>) {
 /// One task on the executor: a future raced against its consumer's cancellation. Hand-written,
 /// not an async block racing it against `promise.cancelled()`: it must send the outcome
 /// through the promise after the race, and not poll the future again once the consumer is gone.
-struct Task<Fut: Future, T, E> {
+struct Task<Fut, T, E> {
     /// The future and its promise (`None` when detached); `None` once the task has finished.
     running: Option<(Fut, Option<Promise<T, E>>)>,
     /// Ready once the consumer is gone (`None` when detached).
     cancelled: Option<WhenCancelled>,
-    read: fn(Fut::Output) -> Outcome<T, E>,
 }
 
-impl<Fut: Future, T, E> Task<Fut, T, E> {
-    fn new(
-        fut: Fut,
-        promise: Option<Promise<T, E>>,
-        read: fn(Fut::Output) -> Outcome<T, E>,
-    ) -> Self {
+impl<Fut, T, E> Task<Fut, T, E> {
+    fn new(fut: Fut, promise: Option<Promise<T, E>>) -> Self {
         Task {
             cancelled: promise.as_ref().map(Promise::cancelled),
             running: Some((fut, promise)),
-            read,
         }
     }
 }
 
 impl<Fut, T, E> Future for Task<Fut, T, E>
 where
-    Fut: Future + Unpin,
+    Fut: Future<Output = Outcome<T, E>> + Unpin,
 {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        let read = this.read;
         let Some((fut, _)) = &mut this.running else {
             return Poll::Ready(());
         };
@@ -276,7 +267,7 @@ where
         } else {
             match caught(|| Pin::new(&mut *fut).poll(cx)) {
                 Ok(Poll::Pending) => return Poll::Pending,
-                Ok(Poll::Ready(output)) => Some(read(output)),
+                Ok(Poll::Ready(outcome)) => Some(outcome),
                 Err(message) => Some(Err(Error::Panicked(message))),
             }
         };
