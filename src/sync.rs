@@ -115,8 +115,8 @@ mod stand_ins {
 }
 
 /// A lock's guard, poisoned or not: every lock of the crate is taken through this. User code
-/// runs outside the crate's locks (or caught, inside the shared future's), so a panic that
-/// poisoned one came from the bookkeeping itself (an allocation failure): what it guards is sound.
+/// runs outside the crate's locks (or caught, inside the shared future's), so only an allocation
+/// failure or a waker's drop can poison one, and neither leaves what it guards half-changed.
 pub(crate) fn unpoisoned<G>(locked: LockResult<G>) -> G {
     locked.unwrap_or_else(PoisonError::into_inner)
 }
