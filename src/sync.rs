@@ -42,10 +42,6 @@ mod stand_ins {
     pub(crate) struct AtomicWaker(loom::future::AtomicWaker);
 
     impl AtomicWaker {
-        pub(crate) fn new() -> Self {
-            AtomicWaker(loom::future::AtomicWaker::new())
-        }
-
         pub(crate) fn register(&self, waker: &Waker) {
             self.0.register_by_ref(waker);
         }
@@ -57,19 +53,10 @@ mod stand_ins {
 
     /// `once_cell::race::OnceBox` with the value built up front, published by a loom flag: its
     /// release and acquire are modelled, once_cell's lazy allocation and install race are not.
-    #[derive(Debug)]
+    #[derive(Debug, Default)]
     pub(crate) struct OnceBox<T> {
         set: AtomicBool,
         value: T,
-    }
-
-    impl<T: Default> OnceBox<T> {
-        pub(crate) fn new() -> Self {
-            OnceBox {
-                set: AtomicBool::new(false),
-                value: T::default(),
-            }
-        }
     }
 
     impl<T> OnceBox<T> {

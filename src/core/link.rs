@@ -42,8 +42,10 @@ pub(crate) const CLOSED: usize = 1 << 2;
 /// The producer waits for [`CLOSED`] with its wakers in [`Link::producer`].
 pub(crate) const PRODUCER_WAITER: usize = 1 << 3;
 
-/// The part of a future's state that is not the value: who listens, and how to wake them.
-#[derive(Debug)]
+/// The part of a future's state that is not the value: who listens, and how to wake them. Its
+/// `Default` is nobody listening, nothing finished; `Arc::<Link>::default()` builds it in its
+/// allocation (see the module docs).
+#[derive(Debug, Default)]
 #[repr(C)]
 pub(crate) struct Link {
     word: AtomicUsize,
@@ -51,19 +53,6 @@ pub(crate) struct Link {
     producer: OnceBox<WakerList>,
     /// The consumer's async waiter (or its done-callback relay).
     waker: AtomicWaker,
-}
-
-/// Nobody listening, nothing finished. `Arc::<Link>::default()` builds the link in its
-/// allocation (see the module docs).
-impl Default for Link {
-    #[inline]
-    fn default() -> Self {
-        Link {
-            word: AtomicUsize::new(0),
-            waker: AtomicWaker::new(),
-            producer: OnceBox::new(),
-        }
-    }
 }
 
 impl Link {

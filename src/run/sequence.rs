@@ -47,12 +47,13 @@ use crate::sync::{WakerSlot, unpoisoned};
 /// assert_eq!(sooner.result(Duration::from_secs(30)).unwrap(), "first");
 /// assert_eq!(later.result(Duration::from_secs(30)).unwrap(), "second");
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Sequence {
     line: Arc<Mutex<Turns>>,
 }
 
 /// The count and the waiters of a line's turns, under its lock.
+#[derive(Default)]
 struct Turns {
     /// The number the next turn gets.
     next: u64,
@@ -88,8 +89,7 @@ impl Sequence {
             line: Arc::new(Mutex::new(Turns {
                 next: first,
                 open: first,
-                released: HashSet::new(),
-                waiting: HashMap::new(),
+                ..Turns::default()
             })),
         }
     }
@@ -115,12 +115,6 @@ impl Sequence {
             number,
             terminated: false,
         }
-    }
-}
-
-impl Default for Sequence {
-    fn default() -> Self {
-        Sequence::new()
     }
 }
 
