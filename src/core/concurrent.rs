@@ -269,30 +269,23 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// promise.set_result(1); // dropped, no panic
     /// assert!(matches!(concurrent.result(None), Err(Error::Cancelled)));
     /// ```
+    // Out of line: dropping a pending future calls it, and a taken one's drop stays small.
+    #[inline(never)]
     pub fn cancel(&mut self) -> bool {
-        match &self.inbox {
-            Inbox::Channel(receiver) => {
-                if channel_finished(receiver) {
-                    return false;
-                }
-                // Dropping the receiver closes the channel, which the producer sees.
-                self.inbox = Inbox::Cancelled;
-                self.close();
-                true
-            }
-            Inbox::Relayed(relay) => {
-                // The relay decides under its lock, so the producer's delivery and this cancel
-                // have one winner, and the callbacks see that one.
-                if !relay.cancel() {
-                    return false;
-                }
-                self.inbox = Inbox::Cancelled;
-                self.close();
-                true
-            }
-            Inbox::Cancelled => true,
-            Inbox::Taken | Inbox::Abandoned => false,
+        let cancelled = match &self.inbox {
+            // Dropping the receiver (below) closes the channel, which the producer sees.
+            Inbox::Channel(receiver) => !channel_finished(receiver),
+            // The relay decides under its lock, so the producer's delivery and this cancel have
+            // one winner, and the callbacks see that one.
+            Inbox::Relayed(relay) => relay.cancel(),
+            Inbox::Cancelled => return true,
+            Inbox::Taken | Inbox::Abandoned => return false,
+        };
+        if cancelled {
+            self.inbox = Inbox::Cancelled;
+            self.close();
         }
+        cancelled
     }
 
     /// Runs `callback` with the outcome once the future completes, before any waiter is woken;
@@ -442,12 +435,6 @@ impl<T, E> ConcurrentFuture<T, E> {
             Inbox::Abandoned => "abandoned",
         }
     }
-
-    /// The part of dropping that only a pending future needs.
-    #[inline(never)]
-    fn cancel_on_drop(&mut self) {
-        self.cancel();
-    }
 }
 
 impl<T, E> fmt::Debug for ConcurrentFuture<T, E> {
@@ -465,7 +452,7 @@ impl<T, E> Drop for ConcurrentFuture<T, E> {
     #[inline(always)]
     fn drop(&mut self) {
         if matches!(self.inbox, Inbox::Channel(_) | Inbox::Relayed(_)) {
-            self.cancel_on_drop();
+            self.cancel();
         }
     }
 }
