@@ -81,16 +81,14 @@ where
     }
 
     fn try_result(&mut self) -> Option<Result<T, Error<E>>> {
-        let outcome = match std::mem::replace(&mut self.driven, Driven::Taken) {
-            Driven::Running(fut) => {
-                self.driven = Driven::Running(fut);
-                return None;
-            }
+        if let Driven::Running(_) = self.driven {
+            return None;
+        }
+        Some(match std::mem::replace(&mut self.driven, Driven::Taken) {
             Driven::Done(outcome) => outcome.map_err(Error::Failed),
             Driven::Panicked(message) => Err(Error::Panicked(message)),
-            Driven::Taken => Err(Error::Consumed),
-        };
-        Some(outcome)
+            Driven::Running(_) | Driven::Taken => Err(Error::Consumed),
+        })
     }
 
     fn peek_failed(&mut self) -> Option<bool> {

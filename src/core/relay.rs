@@ -236,8 +236,4 @@ impl<T: Send + 'static, E: Send + 'static> Wake for Relay<T, E> {
     fn wake(self: Arc<Self>) {
         self.deliver();
     }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.deliver();
-    }
 }

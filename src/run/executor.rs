@@ -22,9 +22,6 @@ use crate::panic::caught;
 use crate::sync::unpoisoned;
 use crate::timeout;
 
-/// The name of the thread that runs every [`spawn_async`] task.
-const THREAD_NAME: &str = "apifuture-async";
-
 /// Runs `fut` on a background executor thread that the crate starts lazily, and returns its
 /// future: an SDK call written once in async code then serves blocking callers and async callers
 /// alike (the Python SDK's background event loop). Outcomes of the future:
@@ -171,11 +168,7 @@ where
     let eager = (&mut slot as &mut dyn Any)
         .downcast_mut::<Option<AwaitableConcurrentFuture<F::Value, F::Failure>>>()
         .and_then(Option::take);
-    match (eager, slot) {
-        (Some(future), _) => Ok(future),
-        (None, Some(future)) => Err(future),
-        (None, None) => unreachable!("the future is in one of the two places"),
-    }
+    eager.ok_or_else(|| slot.expect("a future not taken as eager stays in its slot"))
 }
 
 /// Spawns `fut` on the executor, its outcome for `promise`, if any. Without a thread the
@@ -209,7 +202,7 @@ fn executor() -> Option<&'static Executor<'static>> {
     // start, an empty executor leaks; that needs a system out of threads.)
     let executor: &'static Executor<'static> = Box::leak(Box::new(Executor::new()));
     thread::Builder::new()
-        .name(THREAD_NAME.to_owned())
+        .name("apifuture-async".to_owned())
         .spawn(move || executor_thread(executor))
         .ok()?;
     Some(EXECUTOR.get_or_init(|| executor))

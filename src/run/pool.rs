@@ -26,7 +26,7 @@ use std::time::Duration;
 use crate::core::awaitable::AwaitableConcurrentFuture;
 use crate::core::promise::promise;
 use crate::error::Error;
-use crate::panic::caught;
+use crate::panic::{caught, guarded};
 use crate::sync::unpoisoned;
 use crate::timeout;
 
@@ -112,10 +112,7 @@ where
         if promise.is_cancelled() {
             return;
         }
-        match caught(f) {
-            Ok(outcome) => promise.complete(outcome),
-            Err(message) => promise.send(Err(Error::Panicked(message))),
-        }
+        promise.send(guarded(f).and_then(|outcome| outcome.map_err(Error::Failed)));
     }));
     future
 }
