@@ -457,18 +457,16 @@ impl<F: AttemptFn, V> Course<F, V> {
     }
 
     fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (policy, attempts, phase) = match self {
-            Course::Done(held) if held.peek().is_some() => (None, 1, "ready"),
-            Course::Done(_) => (None, 1, "taken"),
+        let mut debug = f.debug_struct(name);
+        let (attempts, phase) = match self {
+            Course::Done(held) if held.peek().is_some() => (1, "ready"),
+            Course::Done(_) => (1, "taken"),
             Course::Scheduled(scheduled) => {
                 let (policy, attempts, phase) = scheduled.0.describe();
-                (Some(policy), attempts, phase)
+                debug.field("policy", policy);
+                (attempts, phase)
             }
         };
-        let mut debug = f.debug_struct(name);
-        if let Some(policy) = policy {
-            debug.field("policy", policy);
-        }
         debug
             .field("attempts", &attempts)
             .field("phase", &phase)

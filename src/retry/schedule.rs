@@ -168,7 +168,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
         (&self.policy, self.started, phase)
     }
     /// Starts attempt number `started + 1`; a panicking closure ends the schedule.
-    fn start_attempt(&mut self, now: Option<Instant>) {
+    fn start_attempt(&mut self, now: Instant) {
         self.started = self.started.saturating_add(1);
         let number = self.started;
         match guarded(|| self.make.attempt(number)) {
@@ -176,7 +176,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
                 let timeout_at = self
                     .policy
                     .attempt_timeout()
-                    .and_then(|limit| now.unwrap_or_else(Instant::now).checked_add(limit));
+                    .and_then(|limit| now.checked_add(limit));
                 self.phase = Phase::Attempt {
                     attempt,
                     timeout_at,
@@ -349,8 +349,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
                         self.phase = Phase::Sleeping { until: wake_at };
                     } else {
                         // The attempt timed out: dropping it cancels it; it counts as a failure.
-                        let delay = self.next_backoff();
-                        self.retry_after(delay, false);
+                        self.failed(Error::Timeout);
                     }
                 }
                 Phase::Arrived(_) => {
@@ -369,7 +368,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
                         return Next::Yield;
                     }
                     restarts += 1;
-                    self.start_attempt(Some(now));
+                    self.start_attempt(now);
                 }
             }
         }
