@@ -31,7 +31,10 @@
 //! word), so that row is the stricter floor. The floors' channel carries a `u64` as the raw
 //! rows' does; apifuture's carries `Result<u64, Error<BoxError>>` (24 bytes), its own cost. The
 //! untimed groups' `floor_oneshot_arc_load_outcome` row is that floor carrying apifuture's
-//! outcome type, to show how much of apifuture's distance from the floor is that payload.
+//! outcome type, to show how much of apifuture's distance from the floor is that payload. The
+//! async group's two `_held` rows carry it too, their consumer moved whole into the awaited
+//! block and used there through a reference, as a polled future is; they differ only in the
+//! consumer's size: two pointers (16 bytes, passed in registers) or apifuture's future's 32.
 //!
 //! The blocking floors wait the way apifuture does: they look with `try_recv` first and block
 //! in `recv()` or `recv_timeout(30 s)` only if nothing is there. Raw oneshot's `recv_timeout`
@@ -170,6 +173,40 @@ fn async_floors(group: &mut BenchmarkGroup<'_, WallTime>) {
                     let value = receiver.try_recv().unwrap();
                     floor_taken(word, load);
                     value
+                }
+            })
+        })
+    });
+}
+
+/// The consumer of the `_held` floors: the floor's two pointers and `PAD` more words. With
+/// `PAD = 2` it is as large as apifuture's future (32 bytes: its channel, its link, its state and
+/// its `FusedFuture` flag); with `PAD = 0` it is two pointers, which Rust passes in registers.
+struct HeldConsumer<const PAD: usize> {
+    receiver: oneshot::Receiver<Outcome>,
+    word: Arc<AtomicUsize>,
+    pad: [usize; PAD],
+}
+
+/// A `_outcome` floor whose consumer is moved whole into the awaited block and used there through
+/// a reference, as a polled future is: the two rows differ only in the consumer's size.
+fn held_floor<const PAD: usize>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str) {
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let (receiver, word) = floor_sent::<Outcome>(Ok(i));
+                let consumer = HeldConsumer {
+                    receiver,
+                    word,
+                    pad: [0; PAD],
+                };
+                async move {
+                    let mut consumer = consumer;
+                    let held = black_box(&mut consumer);
+                    let outcome = held.receiver.try_recv().unwrap();
+                    assert!(load(&held.word) & COMPLETE != 0);
+                    black_box(&held.pad);
+                    outcome.unwrap()
                 }
             })
         })
@@ -383,6 +420,13 @@ fn asynchronous(c: &mut Criterion) {
             })
         })
     });
+    // The 32-byte row stands for apifuture's future: the two stay the same size.
+    assert_eq!(
+        size_of::<HeldConsumer<2>>(),
+        size_of::<apifuture::AwaitableConcurrentFuture<u64, BoxError>>()
+    );
+    held_floor::<0>(&mut group, "floor_oneshot_arc_load_outcome_held_16_bytes");
+    held_floor::<2>(&mut group, "floor_oneshot_arc_load_outcome_held_32_bytes");
     // tokio's channel polls fine outside a tokio runtime; only its timers need one.
     group.bench_function("tokio", |b| {
         b.iter_custom(|iters| {
