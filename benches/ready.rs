@@ -181,7 +181,8 @@ fn async_floors(group: &mut BenchmarkGroup<'_, WallTime>) {
 
 /// The consumer of the `_held` floors: the floor's two pointers and `PAD` more words. With
 /// `PAD = 2` it is as large as apifuture's future (32 bytes: its channel, its link, its state and
-/// its `FusedFuture` flag); with `PAD = 0` it is two pointers, which Rust passes in registers.
+/// its `FusedFuture` flag); with `PAD = 0` it is two pointers, which Rust passes in registers;
+/// `PAD = 1` is the size the future would have with its flag folded into its state.
 struct HeldConsumer<const PAD: usize> {
     receiver: oneshot::Receiver<Outcome>,
     word: Arc<AtomicUsize>,
@@ -426,6 +427,7 @@ fn asynchronous(c: &mut Criterion) {
         size_of::<apifuture::AwaitableConcurrentFuture<u64, BoxError>>()
     );
     held_floor::<0>(&mut group, "floor_oneshot_arc_load_outcome_held_16_bytes");
+    held_floor::<1>(&mut group, "floor_oneshot_arc_load_outcome_held_24_bytes");
     held_floor::<2>(&mut group, "floor_oneshot_arc_load_outcome_held_32_bytes");
     // tokio's channel polls fine outside a tokio runtime; only its timers need one.
     group.bench_function("tokio", |b| {
