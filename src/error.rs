@@ -1,6 +1,7 @@
 //! Why a wait ended without a value.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The operation's error type when the caller picks none: any error that can cross threads.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -244,7 +245,61 @@ impl Error<BoxError> {
     /// assert!(Error::<BoxError>::Timeout.failure_source().is_none());
     /// ```
     pub fn failure_source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
-        self.as_failed().map(|error| &**error)
+        self.as_failed()
+            .map(|error| match error.downcast_ref::<SharedFailure>() {
+                Some(SharedFailure(original)) => &***original,
+                None => &**error,
+            })
+    }
+
+    /// A [shared](crate::ApiFutureExt::into_shared) future's error with its failure boxed again:
+    /// what [`into_boxed_failure`](Error::into_boxed_failure) does for other futures. A shared
+    /// `BoxError` sits behind an `Arc`, and `Arc<BoxError>` is not a `std::error::Error` (nor is
+    /// `Box<dyn Error>`), so that method cannot take it. The box holds the same `Arc`, nothing
+    /// copied: it displays and debug-prints as the original, its `source()` is the original's,
+    /// and [`failure_source`](Error::failure_source) gives the original back, to downcast as
+    /// before. Other variants are kept. It is a function rather than a `From` impl, which would
+    /// make `Err(Error::Timeout)?` ambiguous.
+    ///
+    /// ```
+    /// use std::io;
+    /// use apifuture::{failed, ApiFuture, ApiFutureExt, BoxError, Error};
+    ///
+    /// let io = io::Error::new(io::ErrorKind::TimedOut, "read timed out");
+    /// let mut shared = failed::<u32, BoxError>(Box::new(io)).into_shared();
+    /// let fetch = |shared: &mut apifuture::SharedFuture<u32>| -> Result<u32, Error> {
+    ///     shared.result(None).map_err(Error::from_shared)
+    /// };
+    /// let error = fetch(&mut shared.clone()).unwrap_err();
+    /// assert_eq!(error.to_string(), "operation failed: read timed out");
+    /// let source = error.failure_source().unwrap();
+    /// assert_eq!(source.downcast_ref::<io::Error>().unwrap().kind(), io::ErrorKind::TimedOut);
+    /// assert!(fetch(&mut shared).is_err()); // every handle gets it
+    /// ```
+    pub fn from_shared(error: Error<Arc<BoxError>>) -> Self {
+        error.map_failed(|shared| Box::new(SharedFailure(shared)) as BoxError)
+    }
+}
+
+/// A shared `BoxError` boxed again by [`Error::from_shared`]: the original in all but its type,
+/// which [`Error::failure_source`] looks through.
+struct SharedFailure(Arc<BoxError>);
+
+impl fmt::Debug for SharedFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self.0, f)
+    }
+}
+
+impl fmt::Display for SharedFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self.0, f)
+    }
+}
+
+impl std::error::Error for SharedFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
     }
 }
 

@@ -289,7 +289,8 @@
 //! ```
 //!
 //! To collect calls of different failure types into one `Result<_, Error>`,
-//! [`Error::into_boxed_failure`] boxes the operation's error in one call.
+//! [`Error::into_boxed_failure`] boxes the operation's error in one call, and
+//! [`Error::from_shared`] does it for a shared future's `Arc<BoxError>`.
 //!
 //! # Retries and polling
 //!

@@ -73,7 +73,9 @@ pub trait ApiFutureExt: ApiFuture {
 
     /// Shares the outcome among any number of waiters: see [`SharedFuture`]. The value must be
     /// `Clone + Sync`, the failure type `Send + Sync` (`BoxError` will do): the handles' failure
-    /// type is `Arc<Self::Failure>`, which displays as the original.
+    /// type is `Arc<Self::Failure>`, which displays as the original
+    /// ([`Error::from_shared`](crate::Error::from_shared) boxes a shared `BoxError` again, to
+    /// gather it with other calls' errors).
     ///
     /// ```
     /// use apifuture::{failed, ready, ApiFuture, ApiFutureExt, BoxError};

@@ -3,8 +3,8 @@
 use std::fmt;
 
 use apifuture::{
-    ApiFuture, AwaitableConcurrentFuture, BoxError, ConcurrentFuture, Error, Promise, ResultAsync,
-    failed, promise,
+    ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, BoxError, ConcurrentFuture, Error, Promise,
+    ResultAsync, failed, promise,
 };
 
 #[test]
@@ -77,6 +77,61 @@ fn a_box_error_outcome_works_with_question_mark() -> Result<(), Box<dyn std::err
     let mut ok = apifuture::ready::<u32, BoxError>(1);
     assert_eq!(ok.result(None)?, 1);
     Ok(())
+}
+
+/// An error with a source, to see that a shared and re-boxed failure keeps its chain.
+#[derive(Debug)]
+struct Upstream(std::io::Error);
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("upstream refused")
+    }
+}
+
+impl std::error::Error for Upstream {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+fn refused() -> BoxError {
+    Box::new(Upstream(std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        "port closed",
+    )))
+}
+
+#[test]
+fn a_shared_box_error_boxes_again_as_the_original() {
+    let mut shared = failed::<u32, BoxError>(refused()).into_shared();
+    let mut other = shared.clone();
+    // Gathered into the crate's default error, as an unshared failure would be.
+    let wait = |handle: &mut apifuture::SharedFuture<u32>| -> Result<u32, Error> {
+        handle.result(None).map_err(Error::from_shared)
+    };
+    let error = wait(&mut shared).unwrap_err();
+    let unshared: Error = Error::Failed(refused());
+    assert_eq!(error.to_string(), unshared.to_string());
+    assert_eq!(format!("{error:?}"), format!("{unshared:?}"));
+    let failure = error.failure_source().unwrap();
+    assert!(failure.is::<Upstream>());
+    let chained = error.as_failed().unwrap().source().unwrap();
+    assert_eq!(chained.to_string(), "port closed");
+    // The other handle still gets the failure, and a handle's second wait is `Consumed`.
+    let again = wait(&mut other).unwrap_err();
+    assert!(again.failure_source().unwrap().is::<Upstream>());
+    assert!(matches!(wait(&mut shared), Err(Error::Consumed)));
+    // Variants without the operation's error are kept as they are.
+    assert!(matches!(
+        Error::from_shared(Error::Cancelled),
+        Error::<BoxError>::Cancelled
+    ));
+    assert!(
+        Error::from_shared(Error::Timeout)
+            .failure_source()
+            .is_none()
+    );
 }
 
 #[test]
