@@ -75,7 +75,8 @@
 //!   `&mut future`, only stops that wait; the producer is not told.
 //! - **Timers are never early**, and may be late by the scheduler's delay. `Duration::ZERO`
 //!   means "only if already complete"; a timeout too large for [`Instant`](std::time::Instant)
-//!   (`Duration::MAX`) waits indefinitely.
+//!   (`Duration::MAX`) waits indefinitely. They run on the real clock: tokio's paused test
+//!   time (`start_paused`) does not move them.
 //! - **Nothing hangs, nothing panics in the waiter.** A dropped [`Promise`] gives
 //!   [`Error::Abandoned`], a panicking [`spawn`] closure [`Error::Panicked`], and polling a
 //!   future whose outcome was taken [`Error::Consumed`].
@@ -262,8 +263,10 @@
 //! `let _ = timeout(d, &mut f).await` throws it away (a later wait gets `Consumed`), so match on
 //! it instead. Every future type is a [`FusedFuture`] (terminated once a poll returned its
 //! outcome, whatever it was), so the `futures` crate's `select!` takes `&mut future` as it is,
-//! and a `select!` loop with a `complete` arm ends. A wrapper of your own implements `Future`
-//! by polling the inner future with `Pin::new(&mut self.inner)`, and `Debug`.
+//! and a `select!` loop with a `complete` arm ends. Only a poll terminates it: after a blocking
+//! wait took the outcome, `select!` still polls the future once more and gets `Consumed`. A
+//! wrapper of your own implements `Future` by polling the inner future with
+//! `Pin::new(&mut self.inner)`, and `Debug`.
 //!
 //! Your own methods may share names with the `futures` and `futures-lite` preludes; ours do not.
 //! With `use futures::prelude::*` in scope, `.map(..)`, `.boxed()`, `.map_err(..)`,

@@ -300,3 +300,17 @@ fn the_tokio_bridge_recipe_stops_work_nobody_waits_for() {
     assert_eq!(heard.recv_timeout(GENEROUS), Ok("stopped"));
     runtime.shutdown_timeout(GENEROUS);
 }
+
+/// As the crate docs say: timers run on the real clock, so tokio's paused test time, which
+/// lets a tokio sleep of an hour end at once, does not shorten an apifuture timeout.
+#[tokio::test(start_paused = true)]
+async fn paused_tokio_time_does_not_move_apifuture_timers() {
+    let (_promise, mut call) = promise::<u32, TestError>();
+    let real = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert!(real.elapsed() < GENEROUS, "tokio's time is not paused");
+    let limit = Duration::from_millis(50);
+    let real = std::time::Instant::now();
+    assert_eq!(call.result_async(limit).await, Err(Error::Timeout));
+    assert!(real.elapsed() >= limit, "the timeout ended early");
+}

@@ -251,6 +251,27 @@ fn a_select_loop_over_a_sticky_error_ends() {
     });
 }
 
+#[test]
+fn a_blocking_take_does_not_terminate_so_select_sees_consumed_once() {
+    // As the crate docs say: only a poll terminates a future, so after a blocking wait took
+    // the value, a `select!` loop gets one `Consumed` before its `complete` arm.
+    let mut call = ready::<u32, SdkError>(3);
+    assert_eq!(call.result(None), Ok(3));
+    assert!(call.done() && !call.is_terminated());
+    futures::executor::block_on(async {
+        let mut seen = Vec::new();
+        loop {
+            assert!(seen.len() < 3, "the select loop spins: {seen:?}");
+            futures::select! {
+                outcome = call => seen.push(outcome),
+                complete => break,
+            }
+        }
+        assert_eq!(seen, [Err(Error::Consumed)]);
+    });
+    assert!(call.is_terminated());
+}
+
 fn terminated_after_ready<F: ApiFuture + FusedFuture>(mut future: F) {
     assert!(!future.is_terminated(), "{future:?}");
     let outcome = futures::executor::block_on(&mut future);
