@@ -98,7 +98,7 @@ impl Set {
     /// Finds the futures done since the last call, calling `found` once for each (its outcome
     /// is there to take). Ready once every future was found, or at the end of a round of looks
     /// in which `found` said one was enough; otherwise `Pending`, with `cx` registered to be
-    /// woken when a future that matters wakes. The first round looks at every future, in input
+    /// woken when a future that matters wakes (or woken already, to yield). The first round looks at every future, in input
     /// order; the later ones at those that woke, in the order they did.
     pub(crate) fn poll<M: Members + ?Sized>(
         &mut self,
@@ -117,7 +117,7 @@ impl Set {
                 }
             }
         }
-        loop {
+        for _ in 0..ROUNDS_PER_POLL {
             for index in self.take_woken() {
                 // A future found done may still wake its waker (a wake on the poll that said
                 // ready, or a producer racing that poll): only driven ones are polled again.
@@ -161,6 +161,11 @@ impl Set {
                 return Poll::Pending;
             }
         }
+        // Still woken: a member that wakes itself when polled (a retry that yields between
+        // attempts done at once) would keep this poll going for ever. Give the thread back, as
+        // it does: a blocking wait looks at its deadline, an executor runs its other tasks.
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     /// One more look at the watched futures between the two ends, which a wait that gives up
@@ -303,6 +308,9 @@ impl Set {
 
 /// Whether a future that completes unpolled is still pending; false for one that must be
 /// polled to complete (the caller polls it).
+/// How many rounds of woken futures one poll of a set handles before it yields.
+const ROUNDS_PER_POLL: u32 = 4;
+
 #[inline]
 fn is_pending_unpolled<F: ApiFuture>(future: &mut F) -> bool {
     future.done_unpolled() == Some(false)

@@ -9,8 +9,9 @@ use std::thread;
 use std::time::Duration;
 
 use apifuture::{
-    ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, BoxApiFuture, Error, Promise, RetryPolicy,
-    ReturnWhen, as_completed, as_completed_async, failed, promise, ready, retry, wait, wait_async,
+    ApiFuture, ApiFutureExt, AwaitableConcurrentFuture, BoxApiFuture, Error, Progress, Promise,
+    RetryDecision, RetryPolicy, ReturnWhen, as_completed, as_completed_async, failed,
+    poll_until_ready, promise, ready, retry, wait, wait_async,
 };
 use common::{TestError, on_two_executors};
 use futures_lite::StreamExt;
@@ -647,4 +648,53 @@ fn a_wake_from_a_future_found_ready_is_harmless() {
     assert_eq!(wait(&mut futures, LONG, ReturnWhen::AllCompleted).0, [0, 1]);
     let joined = futures_lite::future::block_on(apifuture::join_all_async(vec![fresh()]));
     assert_eq!(joined, [Ok(7)]);
+}
+
+/// A poll whose server always answers "again at once", and a retry told to retry at once: each
+/// wakes itself when polled, to yield between the attempts it makes without a wait.
+fn never_waiting() -> Vec<BoxApiFuture<u32, TestError>> {
+    let poll = poll_until_ready(RetryPolicy::new(), |_| {
+        ready::<_, TestError>(Progress::<u32>::PendingFor(Duration::ZERO))
+    });
+    let retry = retry(RetryPolicy::new().with_max_attempts(u32::MAX), |_| {
+        failed::<u32, TestError>("busy")
+    })
+    .when(|_| RetryDecision::RetryAfter(Duration::ZERO));
+    vec![poll.into_boxed(), retry.into_boxed()]
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "a retry polled by wait sleeps on async-io timers")]
+fn many_waits_see_their_timeout_over_futures_that_never_wait() {
+    // On its own thread, so that a regression (a set that polls a self-waking future for ever)
+    // fails here instead of hanging the test binary.
+    let (done, finished) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let short = Duration::from_millis(50);
+        let mut futures = never_waiting();
+        let (ready, _) = wait(&mut futures, short, ReturnWhen::FirstCompleted);
+        assert!(ready.is_empty());
+        let (ready, _) = smol::block_on(wait_async(&mut futures, short, ReturnWhen::AllCompleted));
+        assert!(ready.is_empty());
+        let mut completed = as_completed(never_waiting(), short);
+        assert!(completed.next().is_none());
+        // Raced against a timer on one executor thread: the join gives the thread back.
+        let timer = async {
+            async_io::Timer::after(short).await;
+            "timer"
+        };
+        let joined = async {
+            apifuture::join_all_async(never_waiting()).await;
+            "join"
+        };
+        assert_eq!(
+            smol::block_on(futures_lite::future::or(joined, timer)),
+            "timer"
+        );
+        let _ = done.send(());
+    });
+    assert!(
+        finished.recv_timeout(LONG).is_ok(),
+        "a wait over many futures did not return at its timeout"
+    );
 }
