@@ -364,6 +364,11 @@ impl<F: AttemptFn, V> Schedule<F, V> {
                     if now < until {
                         return Next::At(Some(until));
                     }
+                    // Waited on again only after the deadline: it ends as it would have there.
+                    if self.deadline.is_some_and(|deadline| now >= deadline) {
+                        self.give_up();
+                        continue;
+                    }
                     if restarts == RESTARTS_PER_STEP {
                         return Next::Yield;
                     }

@@ -594,3 +594,44 @@ fn a_sleep_resumed_after_a_wait_timeout_is_not_announced_again() {
     assert_eq!(call.result(Duration::from_secs(30)), Ok(2));
     assert_eq!(log.lock().unwrap().len(), 1);
 }
+
+/// Waits on `job` once without waiting (it steps into its first sleep), lets `pause` pass with
+/// nobody waiting, then waits for the outcome.
+fn resumed_after<F: ApiFuture>(mut job: F, pause: Duration) -> Result<F::Value, Error<F::Failure>> {
+    match job.result(Duration::ZERO) {
+        Err(Error::Timeout) => {
+            std::thread::sleep(pause);
+            job.result(None)
+        }
+        // A very slow machine: the deadline had already come at the first look.
+        done => done,
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "lets a real deadline pass")]
+fn a_retry_waited_on_only_after_its_deadline_starts_no_attempt() {
+    let policy = fast().with_deadline(Duration::from_millis(100));
+    let started = Arc::new(AtomicU32::new(0));
+    let counted = Arc::clone(&started);
+    let job = retry(policy.clone(), move |attempt| {
+        counted.store(attempt, Ordering::SeqCst);
+        flaky(1)(attempt)
+    });
+    let pause = Duration::from_millis(300);
+    assert_eq!(resumed_after(job, pause), Err(Error::Failed("busy")));
+    assert_eq!(started.load(Ordering::SeqCst), 1);
+
+    // A poll ends as it would have at the deadline: nothing failed, so `DeadlineExceeded`.
+    let counted = Arc::clone(&started);
+    let job = poll_until_ready(policy, move |probe| {
+        counted.store(probe, Ordering::SeqCst);
+        ready::<_, TestError>(if probe == 1 {
+            Progress::Pending
+        } else {
+            Progress::Ready(probe)
+        })
+    });
+    assert_eq!(resumed_after(job, pause), Err(Error::DeadlineExceeded));
+    assert_eq!(started.load(Ordering::SeqCst), 1);
+}
