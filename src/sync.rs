@@ -11,8 +11,11 @@
 //! `Wake`), and so does the `oneshot` channel underneath: loom runs their atomics but explores
 //! only the orders of its own types.
 
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{LockResult, PoisonError};
 use std::task::Waker;
+
+use crate::panic::dispose;
 
 #[cfg(not(apifuture_loom))]
 pub(crate) use atomic_waker::AtomicWaker;
@@ -230,19 +233,26 @@ impl WakerList {
             };
             (first, rest)
         };
-        // Outside the lock: a waker may register again, or wake this very list.
-        if let Some(first) = first {
-            first.wake();
+        // Outside the lock: a waker may register again, or wake this very list. One that
+        // panics (a broken executor) must not keep the others asleep: its panic goes on once
+        // all are woken.
+        let mut panicked = None;
+        for waker in first.into_iter().chain(rest.drain(..)) {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                match panicked {
+                    None => panicked = Some(payload),
+                    Some(_) => dispose(payload),
+                }
+            }
         }
-        if rest.is_empty() {
-            return;
+        if rest.capacity() > 0 {
+            let mut slots = unpoisoned(self.slots.lock());
+            if slots.spare.capacity() < rest.capacity() {
+                slots.spare = rest;
+            }
         }
-        for waker in rest.drain(..) {
-            waker.wake();
-        }
-        let mut slots = unpoisoned(self.slots.lock());
-        if slots.spare.capacity() < rest.capacity() {
-            slots.spare = rest;
+        if let Some(payload) = panicked {
+            resume_unwind(payload);
         }
     }
 

@@ -2,7 +2,9 @@
 //! closure, a `spawn_async` task, a `from_future` future, a combinator's closure, a retry's
 //! classifier and a background future. None strands a waiter or changes the outcome: the waiter
 //! gets the value (a callback's panic is not the producer's) or `Panicked(..)`, later callbacks
-//! still run, and the value of a completed future is dropped once.
+//! still run, and the value of a completed future is dropped once. Last, a waker that panics
+//! when woken (a broken executor) does not keep the other waiters of a shared future or of
+//! `Promise::cancelled` asleep.
 
 use crate::common;
 
@@ -173,4 +175,48 @@ fn a_hostile_payload_message_is_a_placeholder() {
     let mut plain = spawn(|| -> Result<u32, TestError> { panic!("plain") });
     assert_eq!(plain.result(LONG), Err(Error::Panicked("plain".to_owned())));
     common::retire_pool_threads();
+}
+
+/// A waker whose executor is broken: waking it panics.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("the executor is gone");
+    }
+}
+
+fn panicking_waker() -> std::task::Waker {
+    std::task::Waker::from(Arc::new(PanickingWaker))
+}
+
+#[test]
+fn a_panicking_waker_does_not_keep_the_other_waiters_asleep() {
+    within_30s(|| {
+        let (producer, future) = promise::<u32, TestError>();
+        let mut broken = future.into_shared();
+        let mut other = broken.clone();
+        let waker = panicking_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(broken.poll_ready(&mut cx).is_pending());
+        let waiter = thread::spawn(move || other.result(None));
+        // Give the waiter time to block (if it has not, it finds the value at once: also fine).
+        thread::sleep(Duration::from_millis(20));
+        // The broken waker's panic reaches the producer, as before, but only after the others.
+        let set = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| producer.set_result(1)));
+        assert!(set.is_err());
+        assert_eq!(waiter.join().unwrap(), Ok(1));
+        assert_eq!(broken.result(None), Ok(1));
+
+        let (producer, future) = promise::<u32, TestError>();
+        let producer = Arc::new(producer);
+        let mut broken = producer.cancelled();
+        assert!(std::pin::Pin::new(&mut broken).poll(&mut cx).is_pending());
+        let watching = Arc::clone(&producer);
+        let waiter = thread::spawn(move || watching.wait_cancelled(None));
+        thread::sleep(Duration::from_millis(20));
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(future)));
+        assert!(dropped.is_err());
+        assert!(waiter.join().unwrap());
+    });
 }
