@@ -11,7 +11,7 @@
 //! `Wake`), and so does the `oneshot` channel underneath: loom runs their atomics but explores
 //! only the orders of its own types.
 
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{LockResult, PoisonError};
 use std::task::Waker;
 
@@ -233,26 +233,24 @@ impl WakerList {
             };
             (first, rest)
         };
-        // Outside the lock: a waker may register again, or wake this very list. One that
-        // panics (a broken executor) must not keep the others asleep: its panic goes on once
-        // all are woken.
-        let mut panicked = None;
-        for waker in first.into_iter().chain(rest.drain(..)) {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
-                match panicked {
-                    None => panicked = Some(payload),
-                    Some(_) => dispose(payload),
-                }
+        // Outside the lock: a waker may register again, or wake this very list.
+        if rest.is_empty() {
+            if let Some(first) = first {
+                first.wake();
             }
+            return;
         }
-        if rest.capacity() > 0 {
-            let mut slots = unpoisoned(self.slots.lock());
-            if slots.spare.capacity() < rest.capacity() {
-                slots.spare = rest;
-            }
+        let mut left = WakeLeft(rest.drain(..));
+        if let Some(first) = first {
+            first.wake();
         }
-        if let Some(payload) = panicked {
-            resume_unwind(payload);
+        for waker in &mut left.0 {
+            waker.wake();
+        }
+        drop(left);
+        let mut slots = unpoisoned(self.slots.lock());
+        if slots.spare.capacity() < rest.capacity() {
+            slots.spare = rest;
         }
     }
 
@@ -262,6 +260,21 @@ impl WakerList {
         let slots = unpoisoned(self.slots.lock());
         let rest = slots.rest.iter().filter(|slot| slot.is_set()).count();
         usize::from(slots.first.is_set()) + rest
+    }
+}
+
+/// The wakers a wake-up loop has not reached yet. Dropped while a waker's panic (a broken
+/// executor) unwinds past the loop, it wakes them, each caught, so that one executor's bug keeps
+/// no other waiter asleep; the first panic then goes on. A lone waker needs no such guard.
+struct WakeLeft<'a>(std::vec::Drain<'a, Waker>);
+
+impl Drop for WakeLeft<'_> {
+    fn drop(&mut self) {
+        for waker in &mut self.0 {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                dispose(payload);
+            }
+        }
     }
 }
 
