@@ -187,3 +187,25 @@ fn a_spawned_job_cancelled_or_dropped_before_it_starts_is_skipped() {
     );
     assert_eq!(cancelled.result(None), Err(Error::Cancelled));
 }
+
+#[test]
+fn raising_the_cap_starts_the_jobs_queued_behind_it() {
+    let _turn = turn();
+    pool::set_max_threads(1);
+    // The one worker runs a job that waits outside the crate (so it is not a parked worker):
+    // the next job queues behind it.
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let mut holding = spawn(move || {
+        gate.recv().unwrap();
+        Ok::<_, TestError>(1)
+    });
+    let mut queued = spawn(|| Ok::<_, TestError>(2));
+    assert_eq!(
+        queued.result(Duration::from_millis(20)),
+        Err(Error::Timeout)
+    );
+    pool::set_max_threads(2);
+    assert_eq!(queued.result(LONG), Ok(2));
+    release.send(()).unwrap();
+    assert_eq!(holding.result(LONG), Ok(1));
+}

@@ -117,8 +117,9 @@ where
     future
 }
 
-/// Sets how many workers may run jobs at once (at least 1; 0 is taken as 1). Threads above a
-/// lowered bound finish the job they run, then exit. This bounds running jobs, not threads: a
+/// Sets how many workers may run jobs at once (at least 1; 0 is taken as 1). Jobs queued
+/// behind a lower bound start at once under a raised one; threads above a lowered bound finish
+/// the job they run, then exit. This bounds running jobs, not threads: a
 /// worker parked in a blocking wait of this crate is not counted (see the [module docs](self)),
 /// so 10,000 jobs that each wait on an outside promise hold 10,000 threads whatever the cap.
 /// Jobs that wait on each other cannot deadlock at the cap; the price is a thread per waiting
@@ -130,9 +131,17 @@ where
 /// # apifuture::pool::set_max_threads(apifuture::pool::DEFAULT_MAX_THREADS);
 /// ```
 pub fn set_max_threads(max: usize) {
-    unpoisoned(POOL.ledger.lock()).max_threads = max.max(1);
-    // Idle workers re-check the bound.
+    let mut ledger = unpoisoned(POOL.ledger.lock());
+    ledger.max_threads = max.max(1);
+    // Jobs queued behind a lower bound, more than the idle workers will take, get workers up to
+    // the new one; idle workers re-check it.
+    let free = ledger.max_threads.saturating_sub(ledger.running());
+    let wanted = ledger.queue.len().saturating_sub(ledger.idle).min(free);
+    drop(ledger);
     POOL.work.notify_all();
+    for _ in 0..wanted {
+        POOL.start_worker(unpoisoned(POOL.ledger.lock()));
+    }
 }
 
 /// How many workers may run jobs at once (parked ones aside).
