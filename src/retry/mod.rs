@@ -309,7 +309,8 @@ schedule_future! {
     cancel:
         /// Cancels the attempt in flight and starts no new one: later waits return
         /// `Err(Error::Cancelled)`. Returns false if the retry had already finished with another
-        /// outcome (true again after an earlier `cancel`).
+        /// outcome, an attempt's outcome already there that ends it included (true again after an
+        /// earlier `cancel`).
         ///
         /// ```
         /// use apifuture::{promise, retry, ApiFuture, Error, RetryPolicy};
@@ -335,7 +336,8 @@ schedule_future! {
     cancel:
         /// Cancels the probe in flight and starts no new one: later waits return
         /// `Err(Error::Cancelled)`. Returns false if the poll had already finished with another
-        /// outcome (true again after an earlier `cancel`).
+        /// outcome, a probe's outcome already there that ends it included (true again after an
+        /// earlier `cancel`).
 }
 
 /// Where a retry stands: most first attempts succeed at once, leaving only a value to hand out.

@@ -137,8 +137,20 @@ impl<F: AttemptFn, V> Schedule<F, V> {
     }
 
     /// Drops the attempt in flight (which cancels it) and ends with `Cancelled`; false if the
-    /// schedule had already finished.
+    /// schedule had already finished, or an outcome already there finishes it.
     pub(crate) fn cancel(&mut self) -> bool {
+        // An outcome already there is read first, as a wait would read it: a retry it ends had
+        // finished. No attempt starts, and nobody is told of a sleep the cancel then ends.
+        if let Phase::Attempt { attempt, .. } = &mut self.phase {
+            if let Some(outcome) = attempt.try_result() {
+                self.phase = Phase::Arrived(outcome.map(self.read));
+            }
+        }
+        if matches!(self.phase, Phase::Arrived(_)) {
+            let notify = self.notify.take();
+            self.read_arrived();
+            self.notify = notify;
+        }
         match &self.phase {
             Phase::Finished(held) => matches!(held.peek(), Some(Err(Error::Cancelled))),
             _ => {
@@ -270,6 +282,15 @@ impl<F: AttemptFn, V> Schedule<F, V> {
         }
     }
 
+    /// Moves on from [`Phase::Arrived`] (any other phase stays as it is).
+    fn read_arrived(&mut self) {
+        let taken = Phase::Finished(Held::new(Err(Error::Consumed)));
+        match std::mem::replace(&mut self.phase, taken) {
+            Phase::Arrived(outcome) => self.on_outcome(outcome),
+            other => self.phase = other,
+        }
+    }
+
     /// The server answered "not yet": it is alive, so a poll's failures start counting again,
     /// and an error seen before this answer is no longer why the poll might end.
     fn answered(&mut self) {
@@ -352,12 +373,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
                         self.failed(Error::Timeout);
                     }
                 }
-                Phase::Arrived(_) => {
-                    let taken = Phase::Finished(Held::new(Err(Error::Consumed)));
-                    if let Phase::Arrived(outcome) = std::mem::replace(&mut self.phase, taken) {
-                        self.on_outcome(outcome);
-                    }
-                }
+                Phase::Arrived(_) => self.read_arrived(),
                 Phase::Sleeping { until } => {
                     let until = *until;
                     let now = Instant::now();

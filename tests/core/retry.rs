@@ -326,6 +326,56 @@ fn dropping_or_cancelling_stops_the_attempt_in_flight() {
     assert_eq!(started.load(Ordering::SeqCst), 1);
 }
 
+/// What a retry's notifier heard: the delay of each sleep it was told of.
+type Told = Arc<Mutex<Vec<Duration>>>;
+
+/// A retry whose one attempt is a promise the test completes, with the notifications it gets.
+fn one_promised_attempt(
+    classify: RetryDecision,
+) -> (
+    Promise<u32, TestError>,
+    apifuture::Retry<impl FnMut(u32) -> Attempt + Send>,
+    Told,
+) {
+    let (producer, attempt) = promise::<u32, TestError>();
+    let mut attempt = Some(attempt);
+    let told = Told::default();
+    let heard = Arc::clone(&told);
+    let call = retry(fast(), move |_| {
+        attempt.take().unwrap_or_else(|| failed("again"))
+    })
+    .when(move |_| classify)
+    .notify(move |_, delay| heard.lock().unwrap().push(delay));
+    (producer, call, told)
+}
+
+#[test]
+fn cancel_keeps_an_outcome_that_has_already_arrived() {
+    // Whether `done()` was asked first or not, as with a plain future.
+    for ask_first in [false, true] {
+        let (producer, mut call, _) = one_promised_attempt(RetryDecision::Retry);
+        producer.set_result(7);
+        if ask_first {
+            assert!(call.done());
+        }
+        assert!(!call.cancel(), "ask_first: {ask_first}");
+        assert_eq!(call.result(None), Ok(7));
+    }
+    // A failure the classifier stops on finishes the retry too.
+    let (producer, mut call, told) = one_promised_attempt(RetryDecision::Stop);
+    producer.set_error("bad request");
+    assert!(!call.cancel());
+    assert_eq!(call.result(None), Err(Error::Failed("bad request")));
+    assert!(told.lock().unwrap().is_empty());
+    // One that would be retried does not: the cancel wins, and nobody hears of the sleep.
+    let (producer, mut call, told) = one_promised_attempt(RetryDecision::Retry);
+    producer.set_error("busy");
+    assert!(call.cancel());
+    assert_eq!(call.result(None), Err(Error::Cancelled));
+    assert_eq!(call.attempts(), 1);
+    assert!(told.lock().unwrap().is_empty());
+}
+
 #[test]
 fn polling_pending_does_not_use_up_attempts() {
     let policy = fast().with_max_attempts(2);
