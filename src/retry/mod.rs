@@ -421,8 +421,12 @@ impl<F: AttemptFn, V> Course<F, V> {
     /// The blocking driver: steps the schedule and parks the calling thread until the instant
     /// it names, never past the wait's own `deadline`.
     fn block(&mut self, deadline: Deadline) -> Outcome<V, FailureOf<F>> {
+        // A finished retry's outcome is taken before any clock is read or waker made.
+        if let Some(outcome) = self.try_take() {
+            return outcome;
+        }
         let Course::Scheduled(scheduled) = self else {
-            return self.try_take().unwrap_or(Err(Error::Consumed));
+            return Err(Error::Consumed);
         };
         let schedule = &mut scheduled.0;
         timeout::block_on(deadline, |cx| match Wait::from(schedule.step(cx)) {
