@@ -40,7 +40,7 @@ pub struct ConcurrentFuture<T, E = BoxError> {
     link: Option<Arc<Link>>,
 }
 
-/// Where the consumer stands. Only `Channel` holds the channel; the last three are final.
+/// Where the consumer stands. Only `Channel` holds the channel; all but the first two are final.
 enum Inbox<T, E> {
     Channel(oneshot::Receiver<Outcome<T, E>>),
     /// Done callbacks are registered, or the outcome was taken out of the channel to be looked
@@ -48,8 +48,25 @@ enum Inbox<T, E> {
     Relayed(Arc<Relay<T, E>>),
     /// The outcome was handed out.
     Taken,
+    /// [`cancel`](ConcurrentFuture::cancel) succeeded.
     Cancelled,
+    /// The last three hold a state, which every wait gets again: the producer went away, or
+    /// sent one as its outcome (a background task's future was cancelled, or ran out of its
+    /// budget).
     Abandoned,
+    SentCancelled,
+    SentDeadlineExceeded,
+}
+
+/// What is left once `outcome` was handed out: the state again if it is one, else `Consumed`.
+#[inline]
+fn after<T, E>(outcome: &Outcome<T, E>) -> Inbox<T, E> {
+    match outcome {
+        Err(Error::Abandoned) => Inbox::Abandoned,
+        Err(Error::Cancelled) => Inbox::SentCancelled,
+        Err(Error::DeadlineExceeded) => Inbox::SentDeadlineExceeded,
+        _ => Inbox::Taken,
+    }
 }
 
 impl<T, E> ConcurrentFuture<T, E> {
@@ -97,7 +114,8 @@ impl<T, E> ConcurrentFuture<T, E> {
         match &self.inbox {
             Inbox::Channel(receiver) => channel_finished(receiver),
             Inbox::Relayed(relay) => relay.delivered(),
-            Inbox::Taken | Inbox::Cancelled | Inbox::Abandoned => true,
+            // Every other state is final.
+            _ => true,
         }
     }
 
@@ -130,10 +148,7 @@ impl<T, E> ConcurrentFuture<T, E> {
             Err(TryRecvError::Empty) => return None,
             Err(TryRecvError::Disconnected) => Err(Error::Abandoned),
         };
-        let next = match outcome {
-            Err(Error::Abandoned) => Inbox::Abandoned,
-            _ => Inbox::Taken,
-        };
+        let next = after(&outcome);
         // Only a receiver to drop here: keep the other states' drop code off this path.
         if let Inbox::Channel(receiver) = mem::replace(&mut self.inbox, next) {
             drop(receiver);
@@ -150,6 +165,8 @@ impl<T, E> ConcurrentFuture<T, E> {
             Inbox::Taken => Err(Error::Consumed),
             Inbox::Cancelled => Err(Error::Cancelled),
             Inbox::Abandoned => Err(Error::Abandoned),
+            Inbox::SentCancelled => Err(Error::Cancelled),
+            Inbox::SentDeadlineExceeded => Err(Error::DeadlineExceeded),
         };
         self.record(&outcome);
         Some(outcome)
@@ -279,7 +296,7 @@ impl<T, E> ConcurrentFuture<T, E> {
             // one winner, and the callbacks see that one.
             Inbox::Relayed(relay) => relay.cancel(),
             Inbox::Cancelled => return true,
-            Inbox::Taken | Inbox::Abandoned => return false,
+            _ => return false,
         };
         if cancelled {
             self.inbox = Inbox::Cancelled;
@@ -315,6 +332,8 @@ impl<T, E> ConcurrentFuture<T, E> {
             Inbox::Taken => run_callback(callback, &Err(Error::Consumed)),
             Inbox::Cancelled => run_callback(callback, &Err(Error::Cancelled)),
             Inbox::Abandoned => run_callback(callback, &Err(Error::Abandoned)),
+            Inbox::SentCancelled => run_callback(callback, &Err(Error::Cancelled)),
+            Inbox::SentDeadlineExceeded => run_callback(callback, &Err(Error::DeadlineExceeded)),
         }
     }
 
@@ -380,7 +399,8 @@ impl<T, E> ConcurrentFuture<T, E> {
             },
             Inbox::Relayed(relay) => relay.peek_failed(),
             Inbox::Taken => Some(false),
-            Inbox::Cancelled | Inbox::Abandoned => Some(true),
+            // A state: a failure every time.
+            _ => Some(true),
         }
     }
 
@@ -415,15 +435,13 @@ impl<T, E> ConcurrentFuture<T, E> {
     #[inline]
     fn record(&mut self, outcome: &Outcome<T, E>) {
         if matches!(self.inbox, Inbox::Channel(_) | Inbox::Relayed(_)) {
-            self.inbox = match outcome {
-                Err(Error::Abandoned) => Inbox::Abandoned,
-                _ => Inbox::Taken,
-            };
+            self.inbox = after(outcome);
         }
     }
 
     /// Where the future stands, in a word, for `Debug`: `pending`, `ready` (an outcome to
-    /// take), `taken`, `cancelled` or `abandoned`. Never waits for a lock another thread holds.
+    /// take), `taken`, `cancelled`, `abandoned` or `deadline exceeded`. Never waits for a lock
+    /// another thread holds.
     pub(crate) fn describe(&self) -> &'static str {
         match &self.inbox {
             Inbox::Channel(receiver) if receiver.has_message() => "ready",
@@ -431,8 +449,9 @@ impl<T, E> ConcurrentFuture<T, E> {
             Inbox::Channel(_) => "pending",
             Inbox::Relayed(relay) => relay.describe(),
             Inbox::Taken => "taken",
-            Inbox::Cancelled => "cancelled",
+            Inbox::Cancelled | Inbox::SentCancelled => "cancelled",
             Inbox::Abandoned => "abandoned",
+            Inbox::SentDeadlineExceeded => "deadline exceeded",
         }
     }
 }

@@ -127,6 +127,33 @@ fn a_future_whose_outcome_was_taken_gives_consumed() {
 }
 
 #[test]
+fn a_state_the_task_ends_with_is_given_to_every_wait() {
+    // A retry whose deadline ran out, and a future cancelled before it was backgrounded: the
+    // states are the outcome, and every later wait gets them again, as without `background()`.
+    let policy = fast().with_deadline(Duration::from_millis(20));
+    let mut exceeded = poll_until_ready(policy, |_| {
+        ready::<Progress<u32>, TestError>(Progress::Pending)
+    })
+    .background();
+    assert_eq!(exceeded.result(LONG), Err(Error::DeadlineExceeded));
+    assert_eq!(exceeded.result(LONG), Err(Error::DeadlineExceeded));
+    assert!(format!("{exceeded:?}").contains("deadline exceeded"));
+    // Not this handle's cancel: it has nothing left to cancel.
+    assert!(!exceeded.future().cancel());
+
+    let (_producer, mut cancelled) = promise::<u32, TestError>();
+    assert!(cancelled.future().cancel());
+    let mut cancelled = cancelled.map_value(|value| value + 1).background();
+    assert_eq!(cancelled.result(LONG), Err(Error::Cancelled));
+    let again = futures_lite::future::block_on(cancelled.result_async(LONG));
+    assert_eq!(again, Err(Error::Cancelled));
+    assert!(!cancelled.future().cancelled());
+    let (seen, heard) = mpsc::channel();
+    cancelled.add_done_callback(move |outcome| seen.send(format!("{outcome:?}")).unwrap());
+    assert_eq!(heard.recv_timeout(WATCHDOG).unwrap(), "Err(Cancelled)");
+}
+
+#[test]
 fn background_from_inside_a_background_task() {
     let inner_then_outer = from_future(async {
         let inner = from_future(async {
