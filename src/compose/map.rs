@@ -4,7 +4,7 @@ use std::fmt;
 use std::task::{Context, Poll};
 
 use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, fused_future};
-use crate::error::{Error, Held};
+use crate::error::{Error, Held, is_failure};
 use crate::panic::guarded;
 
 /// The closure of a [`ThenCall`].
@@ -32,7 +32,7 @@ pub struct MapFailure<A: ApiFuture, E2> {
 impl<A: ApiFuture, U> MapValue<A, U> {
     pub(crate) fn new(inner: A, f: Box<dyn FnOnce(A::Value) -> U + Send>) -> Self {
         MapValue {
-            map: Map::new(inner, OnValue(f)),
+            map: Map::new(inner, OnValue::Closure(f)),
             terminated: false,
         }
     }
@@ -46,6 +46,9 @@ impl<A: ApiFuture, E2> MapFailure<A, E2> {
         }
     }
 }
+
+// Nothing is pinned: a value the closure gave early is only ever moved out.
+impl<A: ApiFuture, U> Unpin for MapValue<A, U> {}
 
 api_future_via!([A: ApiFuture, U: Send] MapValue<A, U> => |this| this.map, U, A::Failure);
 api_future_via!([A: ApiFuture, E2: Send] MapFailure<A, E2> => |this| this.map, A::Value, E2);
@@ -74,9 +77,19 @@ trait Mapping<A: ApiFuture>: Sized {
         f: &mut Option<Self>,
         outcome: OutcomeOf<A>,
     ) -> Result<Self::Value, Error<Self::Failure>>;
+
+    /// Whether the outcome, once there, is a failure: the inner future's answer, for a mapping
+    /// that keeps a value a value and an error an error.
+    fn peek_failed(_f: &mut Option<Self>, inner: &mut A) -> Option<bool> {
+        inner.peek_failed()
+    }
 }
 
-struct OnValue<A: ApiFuture, U>(Box<dyn FnOnce(A::Value) -> U + Send>);
+enum OnValue<A: ApiFuture, U> {
+    Closure(Box<dyn FnOnce(A::Value) -> U + Send>),
+    /// The closure ran early, for [`Mapping::peek_failed`]: what it gave, until a wait takes it.
+    Ran(Held<U, A::Failure>),
+}
 
 struct OnFailure<A: ApiFuture, E2>(Box<dyn FnOnce(A::Failure) -> E2 + Send>);
 
@@ -86,11 +99,28 @@ impl<A: ApiFuture, U: Send> Mapping<A> for OnValue<A, U> {
 
     #[inline]
     fn apply(f: &mut Option<Self>, outcome: OutcomeOf<A>) -> Result<U, Error<A::Failure>> {
+        if let Some(OnValue::Ran(held)) = f {
+            return held.hand_out();
+        }
         let value = outcome?;
         match f.take() {
-            Some(OnValue(f)) => guarded(|| f(value)),
-            None => Err(Error::Consumed),
+            Some(OnValue::Closure(f)) => guarded(|| f(value)),
+            _ => Err(Error::Consumed),
         }
+    }
+
+    /// A value may still fail: the closure can panic. So it runs now, once.
+    fn peek_failed(f: &mut Option<Self>, inner: &mut A) -> Option<bool> {
+        if let Some(OnValue::Ran(held)) = f {
+            return Some(held.is_failure());
+        }
+        if inner.peek_failed()? {
+            return Some(true);
+        }
+        let ran = Self::apply(f, inner.try_result()?);
+        let failed = is_failure(&ran);
+        *f = Some(OnValue::Ran(Held::new(ran)));
+        Some(failed)
     }
 }
 
@@ -136,7 +166,7 @@ impl<A: ApiFuture, M: Mapping<A>> Map<A, M> {
 
     /// As the inner future's: mapping keeps a value a value and an error an error.
     fn peek_failed(&mut self) -> Option<bool> {
-        self.inner.peek_failed()
+        M::peek_failed(&mut self.f, &mut self.inner)
     }
 
     fn done(&mut self) -> bool {

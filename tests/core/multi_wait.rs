@@ -95,6 +95,40 @@ fn first_failed_counts_errors_but_not_consumed() {
 }
 
 #[test]
+fn first_failed_sees_a_map_whose_closure_panics_on_a_value() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    let (_keep, pending) = promise::<u32, TestError>();
+    let mut futures: Vec<BoxApiFuture<u32, TestError>> = vec![
+        pending.into_boxed(),
+        ready::<u32, TestError>(1)
+            .map_value(move |_| -> u32 {
+                counted.fetch_add(1, Ordering::SeqCst);
+                panic!("bad payload")
+            })
+            .into_boxed(),
+        ready::<u32, TestError>(2)
+            .map_value(|v| v * 10)
+            .into_boxed(),
+    ];
+    // With no timeout, it returns only because the panic counts as a failure (the first future
+    // is pending for ever); on its own thread, so that a regression fails instead of hanging.
+    let (sent, returned) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let waited = wait(&mut futures, None, ReturnWhen::FirstFailed);
+        let _ = sent.send((waited, futures));
+    });
+    let ((done, pending), mut futures) = returned.recv_timeout(LONG).expect("wait did not return");
+    assert_eq!(done, [1, 2]);
+    assert_eq!(pending, [0]);
+    // The closure ran once, to find that out, and its outcome waits for the first wait.
+    assert!(matches!(futures[1].result(None), Err(Error::Panicked(_))));
+    assert_eq!(futures[1].result(None), Err(Error::Consumed));
+    assert_eq!(futures[2].result(None), Ok(20));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[test]
 #[cfg_attr(miri, ignore = "async-io timers need the reactor")]
 fn a_timeout_leaves_every_future_waitable() {
     let (producers, mut futures) = pending(2);
