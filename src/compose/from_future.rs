@@ -72,11 +72,15 @@ where
         let Driven::Running(fut) = &mut self.driven else {
             return Poll::Ready(());
         };
-        self.driven = match caught(|| fut.as_mut().poll(cx)) {
+        let finished = match caught(|| fut.as_mut().poll(cx)) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(outcome)) => Driven::Done(outcome),
             Err(message) => Driven::Panicked(message),
         };
+        let fut = std::mem::replace(&mut self.driven, finished);
+        // The future's drop is user code too, and may panic: the outcome stands, and the panic
+        // goes to the panic hook alone, not to the waiter.
+        let _ = caught(move || drop(fut));
         Poll::Ready(())
     }
 

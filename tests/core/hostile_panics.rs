@@ -177,6 +177,35 @@ fn a_hostile_payload_message_is_a_placeholder() {
     common::retire_pool_threads();
 }
 
+/// A future that is done at once with `value`, and panics when dropped.
+struct PanicsOnDrop(u32);
+
+impl std::future::Future for PanicsOnDrop {
+    type Output = Result<u32, TestError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(Ok(self.0))
+    }
+}
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("the future's drop panics");
+    }
+}
+
+#[test]
+fn a_future_whose_drop_panics_leaves_its_outcome_to_the_waiter() {
+    within_30s(|| {
+        assert_eq!(from_future(PanicsOnDrop(3)).result(LONG), Ok(3));
+        let awaited = futures_lite::future::block_on(from_future(PanicsOnDrop(4)));
+        assert_eq!(awaited, Ok(4));
+    });
+}
+
 /// A waker whose executor is broken: waking it panics.
 struct PanickingWaker;
 
