@@ -166,8 +166,8 @@ pub trait ApiFuture:
     /// a value, an error, a state such as `Cancelled`, or `Consumed` once taken). Takes nothing
     /// and never blocks, but takes `&mut self` (bind the future with `let mut`): it may drive a
     /// lazy future, where the inherent `done(&self)` of
-    /// [`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture) and
-    /// [`SharedFuture`](crate::SharedFuture) only looks. A future its producer completes (a
+    /// [`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture) only looks (that of
+    /// [`SharedFuture`](crate::SharedFuture) drives a lazy source one step too). A future its producer completes (a
     /// promise, a spawned job) is only looked at; a lazy one (a retry, a poll,
     /// [`from_future`](crate::from_future)) is driven one step with a waker that wakes nobody,
     /// so a due attempt may start and a waker from an earlier poll may be replaced: poll again

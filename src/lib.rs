@@ -82,8 +82,8 @@
 //!   future whose outcome was taken [`Error::Consumed`].
 //! - **Each value is dropped exactly once**, whether taken, never taken, or sent to a future
 //!   that was gone.
-//! - **Cheap when ready.** A wait on a complete future reads no clock, creates no timer, makes no
-//!   syscall and takes no lock: the same atomic operations as `oneshot`'s `try_recv` (see
+//! - **Cheap when ready.** A wait on one complete future reads no clock, creates no timer, makes
+//!   no syscall and takes no lock (a wait on many reads the clock once, for its timeout): the same atomic operations as `oneshot`'s `try_recv` (see
 //!   `benches/README.md` in the repository). A producer whose future has no async waiter completes
 //!   it with one atomic read-modify-write besides the channel's own, and notifies nobody.
 //!
@@ -115,8 +115,10 @@
 //!
 //! To let the work finish with nobody waiting, [`detach`](ApiFutureExt::detach) the future
 //! instead: the producer hears nothing, and a future that needs driving (a retry, a poll) is
-//! driven to its end in the background. `let _ = future;` is a drop, not a detach: it cancels
-//! (the compiler's unused-result warning names `detach()` for this reason).
+//! driven to its end in the background. `let _ = spawn(..);` is a drop, not a detach: the
+//! future is dropped at once and the job cancelled (the compiler's unused-result warning names
+//! `detach()` for this reason). `let _ = future;` on a variable does nothing: the future lives
+//! to the end of its scope, then cancels as it drops.
 //!
 //! ```compile_fail
 //! #![deny(unused_must_use)]
@@ -408,11 +410,12 @@
 //! loop's thread), and the waits with no error to give ([`wait`], [`as_completed`]) return as if
 //! their timeout had passed. Waits on complete futures and `Duration::ZERO` waits work there too.
 //!
-//! # Futures are `Send`, not `Sync`
+//! # Futures are `Send`, and most are not `Sync`
 //!
 //! Waits take `&mut self`, so one future has one waiter at a time. Move it where it is waited on;
-//! it cannot be shared by reference between threads (use [`into_shared`](ApiFutureExt::into_shared)
-//! for several waiters):
+//! a promise's future cannot be shared by reference between threads (use
+//! [`into_shared`](ApiFutureExt::into_shared) for several waiters, whose handles are `Sync`, as
+//! is a [`Turn`] and a [`from_future`] of a `Sync` future):
 //!
 //! ```compile_fail
 //! fn sync<T: Sync>() {}

@@ -62,7 +62,8 @@ pub fn promise<T, E>() -> (Promise<T, E>, AwaitableConcurrentFuture<T, E>) {
 
 impl<T, E> Promise<T, E> {
     /// Completes the future with a value, or drops the value here if the future was cancelled
-    /// or dropped. Never blocks; never panics, unless the dropped value's own `Drop` does.
+    /// or dropped. Never waits for the consumer, but runs the future's done callbacks, if any,
+    /// here first; never panics, unless the dropped value's own `Drop` does.
     ///
     /// ```
     /// use apifuture::ApiFuture;
