@@ -314,13 +314,17 @@ api_future_via!(
 );
 
 /// `impl ApiFuture` for a wrapper, forwarding each primitive to the future `|this| expr` reaches:
-/// `api_future_via!([generics] Type => |this| inner, Value, Failure);`.
+/// `api_future_via!([generics] Type => |this| inner, Value, Failure);`, and `; waits` before
+/// the `)` to forward the blocking waits too (the inner type then needs `result(Option<Duration>)`
+/// and `result_deadline(Instant)`).
 macro_rules! api_future_via {
-    ($(#[$attr:meta])* [$($generics:tt)*] $ty:ty => |$this:ident| $inner:expr, $value:ty, $failure:ty) => {
+    ($(#[$attr:meta])* [$($generics:tt)*] $ty:ty => |$this:ident| $inner:expr, $value:ty, $failure:ty $(; $waits:ident)?) => {
         $(#[$attr])*
         impl<$($generics)*> $crate::ApiFuture for $ty {
             type Value = $value;
             type Failure = $failure;
+
+            $($crate::api_future::api_future_via!(@$waits $this, $inner, $value, $failure);)?
 
             #[inline]
             fn poll_ready(&mut self, cx: &mut ::std::task::Context<'_>) -> ::std::task::Poll<()> {
@@ -348,6 +352,26 @@ macro_rules! api_future_via {
                 let $this = self;
                 $inner.done_unpolled()
             }
+        }
+    };
+    // `; waits`: the blocking waits go to the inner future's own (which may park, or use its
+    // channel's timed receive) instead of the provided loop over `poll_ready`.
+    (@waits $this:ident, $inner:expr, $value:ty, $failure:ty) => {
+        #[inline]
+        fn result(
+            &mut self,
+            timeout: impl Into<Option<::std::time::Duration>>,
+        ) -> Result<$value, $crate::Error<$failure>> {
+            let $this = self;
+            $inner.result(timeout.into())
+        }
+
+        fn result_deadline(
+            &mut self,
+            deadline: ::std::time::Instant,
+        ) -> Result<$value, $crate::Error<$failure>> {
+            let $this = self;
+            $inner.result_deadline(deadline)
         }
     };
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use crate::api_future::{ApiFuture, api_future_via, fused_future};
 use crate::error::{BoxError, Error};
@@ -14,6 +15,8 @@ trait Erased<T, E>: fmt::Debug + Send {
     fn peek_failed(&mut self) -> Option<bool>;
     fn done(&mut self) -> bool;
     fn done_unpolled(&mut self) -> Option<bool>;
+    fn result(&mut self, timeout: Option<Duration>) -> Result<T, Error<E>>;
+    fn result_deadline(&mut self, deadline: Instant) -> Result<T, Error<E>>;
 }
 
 impl<A: ApiFuture> Erased<A::Value, A::Failure> for A {
@@ -35,6 +38,14 @@ impl<A: ApiFuture> Erased<A::Value, A::Failure> for A {
 
     fn done_unpolled(&mut self) -> Option<bool> {
         ApiFuture::done_unpolled(self)
+    }
+
+    fn result(&mut self, timeout: Option<Duration>) -> Result<A::Value, Error<A::Failure>> {
+        ApiFuture::result(self, timeout)
+    }
+
+    fn result_deadline(&mut self, deadline: Instant) -> Result<A::Value, Error<A::Failure>> {
+        ApiFuture::result_deadline(self, deadline)
     }
 }
 
@@ -70,7 +81,7 @@ impl<T, E> BoxApiFuture<T, E> {
     }
 }
 
-api_future_via!([T: Send, E: Send] BoxApiFuture<T, E> => |this| this.inner, T, E);
+api_future_via!([T: Send, E: Send] BoxApiFuture<T, E> => |this| this.inner, T, E; waits);
 fused_future!([T: Send, E: Send] BoxApiFuture<T, E>, []);
 
 /// Shows the boxed future.

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, fused_future};
 use crate::error::{Error, Held, is_failure};
@@ -50,8 +51,8 @@ impl<A: ApiFuture, E2> MapFailure<A, E2> {
 // Nothing is pinned: a value the closure gave early is only ever moved out.
 impl<A: ApiFuture, U> Unpin for MapValue<A, U> {}
 
-api_future_via!([A: ApiFuture, U: Send] MapValue<A, U> => |this| this.map, U, A::Failure);
-api_future_via!([A: ApiFuture, E2: Send] MapFailure<A, E2> => |this| this.map, A::Value, E2);
+api_future_via!([A: ApiFuture, U: Send] MapValue<A, U> => |this| this.map, U, A::Failure; waits);
+api_future_via!([A: ApiFuture, E2: Send] MapFailure<A, E2> => |this| this.map, A::Value, E2; waits);
 
 /// An inner future and a closure its outcome goes through once: the one body of [`MapValue`]
 /// and [`MapFailure`], which differ in what the closure maps ([`Mapping`]). The closure is boxed:
@@ -162,6 +163,15 @@ impl<A: ApiFuture, M: Mapping<A>> Map<A, M> {
     #[inline]
     fn try_result(&mut self) -> Option<Result<M::Value, Error<M::Failure>>> {
         Some(M::apply(&mut self.f, self.inner.try_result()?))
+    }
+
+    /// The inner future's own blocking wait, then the closure (a timeout passes through it).
+    fn result(&mut self, timeout: Option<Duration>) -> Result<M::Value, Error<M::Failure>> {
+        M::apply(&mut self.f, self.inner.result(timeout))
+    }
+
+    fn result_deadline(&mut self, deadline: Instant) -> Result<M::Value, Error<M::Failure>> {
+        M::apply(&mut self.f, self.inner.result_deadline(deadline))
     }
 
     /// As the inner future's: mapping keeps a value a value and an error an error.

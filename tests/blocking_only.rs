@@ -1,0 +1,62 @@
+//! Blocking waits alone, in a process of their own: on boxes and maps over retries and promises
+//! they park the thread as the waits on the futures themselves do, and async-io's reactor thread
+//! (which async waits and timers start) never starts.
+#![cfg(all(target_os = "linux", not(miri)))] // reads the process's threads from /proc
+
+use std::thread;
+use std::time::Duration;
+
+use apifuture::{
+    ApiFuture, ApiFutureExt, Error, Jitter, RetryPolicy, failed, promise, ready, retry,
+};
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn async_io_started() -> bool {
+    std::fs::read_dir("/proc/self/task").unwrap().any(|task| {
+        std::fs::read_to_string(task.unwrap().path().join("comm"))
+            .is_ok_and(|name| name.trim() == "async-io")
+    })
+}
+
+/// Fails twice with "busy", then answers with the attempt number.
+fn flaky(attempt: u32) -> apifuture::AwaitableConcurrentFuture<u32, &'static str> {
+    if attempt < 3 {
+        failed("busy")
+    } else {
+        ready(attempt)
+    }
+}
+
+#[test]
+fn blocking_waits_on_boxes_and_maps_never_start_the_reactor() {
+    let policy = RetryPolicy::new()
+        .with_initial_delay(Duration::from_millis(2))
+        .with_max_delay(Duration::from_millis(2))
+        .with_jitter(Jitter::None);
+    // Each retry sleeps twice between its attempts.
+    let mut boxed = retry(policy.clone(), flaky).into_boxed();
+    assert_eq!(boxed.result(LONG), Ok(3));
+    let mut mapped = retry(policy.clone(), flaky).map_value(|attempt| attempt * 2);
+    assert_eq!(
+        mapped.result_deadline(std::time::Instant::now() + LONG),
+        Ok(6)
+    );
+    let failing = retry(policy.with_max_attempts(3), |_| failed::<u32, &str>("busy"));
+    let mut counted = failing.map_failure(str::len).into_boxed();
+    assert_eq!(counted.result(LONG), Err(Error::Failed(4)));
+    // A timed-out wait through both loses nothing.
+    let (producer, future) = promise::<u32, &str>();
+    let mut wrapped = future.map_value(|value| value + 1).into_boxed();
+    assert_eq!(
+        wrapped.result(Duration::from_millis(5)),
+        Err(Error::Timeout)
+    );
+    let producing = thread::spawn(move || producer.set_result(1));
+    assert_eq!(wrapped.result(LONG), Ok(2));
+    producing.join().unwrap();
+    assert!(
+        !async_io_started(),
+        "a blocking wait started async-io's reactor thread"
+    );
+}
