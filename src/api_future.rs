@@ -167,11 +167,11 @@ pub trait ApiFuture:
     /// and never blocks, but takes `&mut self` (bind the future with `let mut`): it may drive a
     /// lazy future, where the inherent `done(&self)` of
     /// [`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture) only looks (that of
-    /// [`SharedFuture`](crate::SharedFuture) drives a lazy source one step too). A future its producer completes (a
-    /// promise, a spawned job) is only looked at; a lazy one (a retry, a poll,
-    /// [`from_future`](crate::from_future)) is driven one step with a waker that wakes nobody,
-    /// so a due attempt may start and a waker from an earlier poll may be replaced: poll again
-    /// (as every executor does) before relying on a wake-up.
+    /// [`SharedFuture`](crate::SharedFuture) drives a lazy source one step too). A future its
+    /// producer completes (a promise, a spawned job) is only looked at; a lazy one (a retry, a
+    /// poll, [`from_future`](crate::from_future)) is driven one step with a waker that wakes
+    /// nobody, so a due attempt may start and a waker from an earlier poll may be replaced: poll
+    /// again (as every executor does) before relying on a wake-up.
     /// ```
     /// use apifuture::{ApiFuture, BoxError};
     ///
@@ -318,7 +318,10 @@ api_future_via!(
 /// the `)` to forward the blocking waits too (the inner type then needs `result(Option<Duration>)`
 /// and `result_deadline(Instant)`).
 macro_rules! api_future_via {
-    ($(#[$attr:meta])* [$($generics:tt)*] $ty:ty => |$this:ident| $inner:expr, $value:ty, $failure:ty $(; $waits:ident)?) => {
+    (
+        $(#[$attr:meta])* [$($generics:tt)*] $ty:ty => |$this:ident| $inner:expr,
+        $value:ty, $failure:ty $(; $waits:ident)?
+    ) => {
         $(#[$attr])*
         impl<$($generics)*> $crate::ApiFuture for $ty {
             type Value = $value;

@@ -83,9 +83,10 @@
 //! - **Each value is dropped exactly once**, whether taken, never taken, or sent to a future
 //!   that was gone.
 //! - **Cheap when ready.** A wait on one complete future reads no clock, creates no timer, makes
-//!   no syscall and takes no lock (a wait on many reads the clock once, for its timeout): the same atomic operations as `oneshot`'s `try_recv` (see
-//!   `benches/README.md` in the repository). A producer whose future has no async waiter completes
-//!   it with one atomic read-modify-write besides the channel's own, and notifies nobody.
+//!   no syscall and takes no lock (a wait on many reads the clock once, for its timeout): the
+//!   same atomic operations as `oneshot`'s `try_recv` (see `benches/README.md` in the
+//!   repository). A producer whose future has no async waiter completes it with one atomic
+//!   read-modify-write besides the channel's own, and notifies nobody.
 //!
 //! # Timeouts
 //!

@@ -34,7 +34,7 @@ use crate::timeout::{self, Deadline, Wait};
 /// assert!(concurrent.done());
 /// assert_eq!(concurrent.result(Duration::from_secs(30)).unwrap(), 5);
 /// ```
-#[must_use = "dropping a pending future cancels its work; wait on it, or detach() the awaitable future"]
+#[must_use = "dropping a pending future cancels its work; wait on it, or detach() its awaitable"]
 pub struct ConcurrentFuture<T, E = BoxError> {
     inbox: Inbox<T, E>,
     /// Shared with the producer; `None` for a future made complete, which has no producer.

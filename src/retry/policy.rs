@@ -284,8 +284,9 @@ impl RetryPolicy {
     ///
     /// No sleep is started that would end past the deadline: the retry ends there with the last
     /// error instead. An attempt still running at the deadline is dropped (which cancels it),
-    /// and the retry ends with its last error, or `DeadlineExceeded` if it has none. A deadline too large for [`Instant`](std::time::Instant), such as
-    /// `Duration::MAX`, is kept as given and means no deadline.
+    /// and the retry ends with its last error, or `DeadlineExceeded` if it has none. A deadline
+    /// too large for [`Instant`](std::time::Instant), such as `Duration::MAX`, is kept as given
+    /// and means no deadline.
     ///
     /// # Examples
     ///
