@@ -1,6 +1,6 @@
-//! Blocking waits alone, in a process of their own: on boxes and maps over retries and promises
-//! they park the thread as the waits on the futures themselves do, and async-io's reactor thread
-//! (which async waits and timers start) never starts.
+//! Blocking waits alone, in a process of their own: on boxes, maps and chains over retries and
+//! promises they park the thread as the waits on the futures themselves do, and async-io's
+//! reactor thread (which async waits and timers start) never starts.
 #![cfg(all(target_os = "linux", not(miri)))] // reads the process's threads from /proc
 
 use std::thread;
@@ -29,7 +29,7 @@ fn flaky(attempt: u32) -> apifuture::AwaitableConcurrentFuture<u32, &'static str
 }
 
 #[test]
-fn blocking_waits_on_boxes_and_maps_never_start_the_reactor() {
+fn blocking_waits_through_boxes_maps_and_chains_never_start_the_reactor() {
     let policy = RetryPolicy::new()
         .with_initial_delay(Duration::from_millis(2))
         .with_max_delay(Duration::from_millis(2))
@@ -42,7 +42,9 @@ fn blocking_waits_on_boxes_and_maps_never_start_the_reactor() {
         mapped.result_deadline(std::time::Instant::now() + LONG),
         Ok(6)
     );
-    let failing = retry(policy.with_max_attempts(3), |_| failed::<u32, &str>("busy"));
+    let failing = retry(policy.clone().with_max_attempts(3), |_| {
+        failed::<u32, &str>("busy")
+    });
     let mut counted = failing.map_failure(str::len).into_boxed();
     assert_eq!(counted.result(LONG), Err(Error::Failed(4)));
     // A timed-out wait through both loses nothing.
@@ -54,6 +56,35 @@ fn blocking_waits_on_boxes_and_maps_never_start_the_reactor() {
     );
     let producing = thread::spawn(move || producer.set_result(1));
     assert_eq!(wrapped.result(LONG), Ok(2));
+    producing.join().unwrap();
+    // A retry, then a retry made from its value; and a failed first future.
+    let second = policy.clone();
+    let mut chained = retry(policy.clone(), flaky).then_call(move |first| {
+        retry(second, flaky).map_value(move |attempt| first * 10 + attempt)
+    });
+    assert_eq!(chained.result(LONG), Ok(33));
+    let mut failed_first = retry(policy.clone().with_max_attempts(2), |_| {
+        failed::<u32, &str>("busy")
+    })
+    .then_call(|_| ready::<u32, &str>(0));
+    assert_eq!(failed_first.result(LONG), Err(Error::Failed("busy")));
+    // A timed-out wait on either future loses nothing.
+    let (first_producer, first) = promise::<u32, &str>();
+    let (second_producer, second) = promise::<u32, &str>();
+    let mut second = Some(second);
+    let mut waiting =
+        first.then_call(move |value| second.take().unwrap().map_value(move |v| v + value));
+    assert_eq!(waiting.result(Duration::ZERO), Err(Error::Timeout));
+    first_producer.set_result(1);
+    assert_eq!(
+        waiting.result(Duration::from_millis(5)),
+        Err(Error::Timeout)
+    );
+    let producing = thread::spawn(move || second_producer.set_result(2));
+    assert_eq!(
+        waiting.result_deadline(std::time::Instant::now() + LONG),
+        Ok(3)
+    );
     producing.join().unwrap();
     assert!(
         !async_io_started(),

@@ -4,9 +4,10 @@ use std::fmt;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, fused_future};
+use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, fused_future, result_by};
 use crate::error::{Error, Held, is_failure};
 use crate::panic::guarded;
+use crate::timeout::Deadline;
 
 /// The closure of a [`ThenCall`].
 type ThenFn<A, B> = Box<dyn FnOnce(<A as ApiFuture>::Value) -> B + Send>;
@@ -221,11 +222,21 @@ impl<A: ApiFuture, B: ApiFuture> ThenCall<A, B> {
 
     /// Moves on to the second future once the first has an outcome; false while it has none.
     fn advance(&mut self) -> bool {
-        let Chain::First(first, f) = &mut self.chain else {
+        let Chain::First(first, _) = &mut self.chain else {
             return true;
         };
         let Some(outcome) = first.try_result() else {
             return false;
+        };
+        self.move_on(outcome);
+        true
+    }
+
+    /// Moves on from the first future's outcome: to the future the closure makes from its value,
+    /// or to its error.
+    fn move_on(&mut self, outcome: OutcomeOf<A>) {
+        let Chain::First(_, f) = &mut self.chain else {
+            return;
         };
         self.chain = match (outcome, f.take()) {
             (Ok(value), Some(f)) => match guarded(|| f(value)) {
@@ -235,13 +246,45 @@ impl<A: ApiFuture, B: ApiFuture> ThenCall<A, B> {
             (Ok(_), None) => Chain::Failed(Held::new(Err(Error::Consumed))),
             (Err(error), _) => Chain::Failed(Held::new(Err(error.map_failed(self.convert)))),
         };
-        true
+    }
+
+    /// The blocking waits: each future's own in turn (which may park, or use its channel's timed
+    /// receive), to one deadline.
+    fn block(&mut self, mut deadline: Deadline) -> OutcomeOf<Self> {
+        if let Some(outcome) = self.try_result() {
+            return outcome;
+        }
+        if !deadline.looks_only() {
+            deadline.start();
+        }
+        if let Chain::First(first, _) = &mut self.chain {
+            match result_by(first, deadline) {
+                // Still pending: the first future keeps its outcome for a later wait.
+                Err(error @ (Error::Timeout | Error::WouldBlockExecutor)) => {
+                    return Err(error.map_failed(self.convert));
+                }
+                outcome => self.move_on(outcome),
+            }
+        }
+        match &mut self.chain {
+            Chain::First(..) => Err(Error::Timeout),
+            Chain::Second(second) => result_by(second, deadline),
+            Chain::Failed(held) => held.hand_out(),
+        }
     }
 }
 
 impl<A: ApiFuture, B: ApiFuture> ApiFuture for ThenCall<A, B> {
     type Value = B::Value;
     type Failure = B::Failure;
+
+    fn result(&mut self, timeout: impl Into<Option<Duration>>) -> OutcomeOf<Self> {
+        self.block(Deadline::from_timeout(timeout.into()))
+    }
+
+    fn result_deadline(&mut self, deadline: Instant) -> OutcomeOf<Self> {
+        self.block(Deadline::At(deadline))
+    }
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
