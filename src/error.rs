@@ -354,6 +354,11 @@ impl<T, E> Held<T, E> {
     pub(crate) fn is_failure(&self) -> bool {
         self.peek().is_some_and(is_failure)
     }
+
+    /// `"ready"` until a wait took the outcome, then `"taken"` (for `Debug`).
+    pub(crate) fn state(&self) -> &'static str {
+        if self.0.is_some() { "ready" } else { "taken" }
+    }
 }
 
 /// Whether an outcome counts as a failure for [`ReturnWhen::FirstFailed`](crate::ReturnWhen).

@@ -331,26 +331,33 @@ fused_future!([A: ApiFuture, U: Send] MapValue<A, U>, []);
 fused_future!([A: ApiFuture, E2: Send] MapFailure<A, E2>, []);
 fused_future!([A: ApiFuture, B: ApiFuture] ThenCall<A, B>, []);
 
-/// The inner future while the closure is still to run; `taken` once the outcome went through.
+/// The inner future while the closure is still to run; `taken` once the outcome went through
+/// (`ready` while what a closure run early gave waits for a wait).
 impl<A: ApiFuture, U> fmt::Debug for MapValue<A, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.map.debug("MapValue", f)
+        let ran = match &self.map.f {
+            Some(OnValue::Ran(held)) => Some(held.state()),
+            _ => None,
+        };
+        self.map.debug("MapValue", ran, f)
     }
 }
 
 /// The inner future, until a failure went through the closure (`taken`).
 impl<A: ApiFuture, E2> fmt::Debug for MapFailure<A, E2> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.map.debug("MapFailure", f)
+        self.map.debug("MapFailure", None, f)
     }
 }
 
 impl<A: fmt::Debug, M> Map<A, M> {
-    fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// `ran`: the closure ran early, and this is the state of what it gave.
+    fn debug(&self, name: &str, ran: Option<&str>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct(name);
-        match self.f {
-            Some(_) => debug.field("inner", &self.inner),
-            None => debug.field("state", &"taken"),
+        match (&self.f, ran) {
+            (_, Some(state)) => debug.field("state", &state),
+            (Some(_), None) => debug.field("inner", &self.inner),
+            (None, None) => debug.field("state", &"taken"),
         };
         debug.finish_non_exhaustive()
     }
@@ -363,8 +370,7 @@ impl<A: ApiFuture, B: ApiFuture> fmt::Debug for ThenCall<A, B> {
         match &self.chain {
             Chain::First(first, _) => debug.field("first", first),
             Chain::Second(second) => debug.field("second", second),
-            Chain::Failed(held) if held.peek().is_some() => debug.field("state", &"ready"),
-            Chain::Failed(_) => debug.field("state", &"taken"),
+            Chain::Failed(held) => debug.field("state", &held.state()),
         };
         debug.finish_non_exhaustive()
     }

@@ -465,8 +465,7 @@ impl<F: AttemptFn, V> Course<F, V> {
     fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct(name);
         let (attempts, phase) = match self {
-            Course::Done(held) if held.peek().is_some() => (1, "ready"),
-            Course::Done(_) => (1, "taken"),
+            Course::Done(held) => (1, held.state()),
             Course::Scheduled(scheduled) => {
                 let (policy, attempts, phase) = scheduled.0.describe();
                 debug.field("policy", policy);

@@ -174,8 +174,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
             Phase::Attempt { .. } => "attempt in flight",
             Phase::Arrived(_) => "attempt done",
             Phase::Sleeping { .. } => "sleeping",
-            Phase::Finished(held) if held.peek().is_some() => "ready",
-            Phase::Finished(_) => "taken",
+            Phase::Finished(held) => held.state(),
         };
         (&self.policy, self.started, phase)
     }

@@ -30,6 +30,17 @@ fn map_transforms_the_value_and_keeps_errors() {
 }
 
 #[test]
+fn a_map_says_taken_once_its_value_went_out_even_after_an_early_look() {
+    let mut mapped = ready::<u32, TestError>(2).map_value(|v| v + 1);
+    assert!(format!("{mapped:?}").contains("inner"));
+    // `wait(.., FirstFailed)` looks whether it failed: the closure runs then.
+    assert_eq!(mapped.peek_failed(), Some(false));
+    assert_eq!(format!("{mapped:?}"), r#"MapValue { state: "ready", .. }"#);
+    assert_eq!(mapped.result(None), Ok(3));
+    assert_eq!(format!("{mapped:?}"), r#"MapValue { state: "taken", .. }"#);
+}
+
+#[test]
 fn map_err_transforms_only_the_operation_error() {
     let mut call = failed::<u32, u16>(503).map_failure(|code| code + 1);
     assert_eq!(call.result(None), Err(Error::Failed(504)));
