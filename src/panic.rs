@@ -20,6 +20,12 @@ pub(crate) fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     })
 }
 
+/// Drops `value`, user code (a future, a closure and what it captured) whose `Drop` may panic:
+/// the panic goes to the panic hook alone, not to the waiter or producer dropping it.
+pub(crate) fn drop_caught<T>(value: T) {
+    let _ = caught(move || drop(value));
+}
+
 /// Drops a panic payload, catching (and disposing of likewise) a panic of its `Drop`; one that
 /// keeps panicking on drop is leaked after a few rounds.
 pub(crate) fn dispose(payload: Box<dyn std::any::Any + Send>) {

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use crate::api_future::{ApiFuture, fused_future};
 use crate::error::Error;
-use crate::panic::caught;
+use crate::panic::{caught, drop_caught};
 
 /// Wraps `fut` as an [`ApiFuture`] driven by whoever waits on it: no thread, no executor. A
 /// blocking wait polls it on the calling thread, an async wait in the waiting task. This is how a
@@ -78,9 +78,8 @@ where
             Err(message) => Driven::Panicked(message),
         };
         let fut = std::mem::replace(&mut self.driven, finished);
-        // The future's drop is user code too, and may panic: the outcome stands, and the panic
-        // goes to the panic hook alone, not to the waiter.
-        let _ = caught(move || drop(fut));
+        // The future's drop is user code too: the outcome stands whatever it does.
+        drop_caught(fut);
         Poll::Ready(())
     }
 

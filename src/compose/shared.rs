@@ -24,7 +24,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use crate::api_future::{ApiFuture, fused_future};
 use crate::error::{BoxError, Error, Outcome, is_failure};
-use crate::panic::caught;
+use crate::panic::{caught, drop_caught};
 use crate::sync::{AtomicUsize, Mutex, OnceLock, Ordering, WakerList, unpoisoned};
 
 /// A future with any number of waiters: every clone of the handle can be blocked on or awaited,
@@ -179,8 +179,7 @@ where
         let mut source = unpoisoned(self.lock());
         let future = source.future.take();
         source.waker = None;
-        // The source's drop may panic: nobody to tell but the panic hook.
-        let _ = caught(move || drop(future));
+        drop_caught(future);
     }
 }
 

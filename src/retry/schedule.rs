@@ -10,7 +10,7 @@ use super::attempt::{AttemptFn, AttemptOf, FailureOf, Progress, Read, RetryDecis
 use super::policy::RetryPolicy;
 use crate::api_future::ApiFuture;
 use crate::error::{Error, Held, Outcome};
-use crate::panic::guarded;
+use crate::panic::{drop_caught, guarded};
 use crate::timeout::{Wait, earliest};
 
 pub(crate) type Classify<E> = Box<dyn FnMut(&E) -> RetryDecision + Send>;
@@ -33,7 +33,9 @@ enum Phase<F: AttemptFn, V> {
 
 pub(crate) struct Schedule<F: AttemptFn, V> {
     policy: RetryPolicy,
-    make: F,
+    /// Makes the attempts; dropped when the schedule ends, releasing what it holds (a
+    /// sequence's open turn) even while the retry's future is kept.
+    make: Option<F>,
     read: Read<F, V>,
     /// A poll (attempts report [`Progress`]): it counts failures in a row and re-sends a probe
     /// that runs past the attempt timeout. A retry's every value ends it.
@@ -119,6 +121,8 @@ impl<F: AttemptFn, V> Schedule<F, V> {
         let deadline = policy
             .deadline()
             .and_then(|budget| now?.checked_add(budget));
+        // A first attempt that ends the schedule (its closure panicked) leaves no use for it.
+        let make = (!matches!(phase, Phase::Finished(_))).then_some(make);
         Err(Schedule {
             policy,
             make,
@@ -143,7 +147,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
         // finished. No attempt starts, and nobody is told of a sleep the cancel then ends.
         if let Phase::Attempt { attempt, .. } = &mut self.phase {
             if let Some(outcome) = attempt.try_result() {
-                self.phase = Phase::Arrived(outcome.map(self.read));
+                self.enter(Phase::Arrived(outcome.map(self.read)));
             }
         }
         if matches!(self.phase, Phase::Arrived(_)) {
@@ -182,23 +186,35 @@ impl<F: AttemptFn, V> Schedule<F, V> {
     fn start_attempt(&mut self, now: Instant) {
         self.started = self.started.saturating_add(1);
         let number = self.started;
-        match guarded(|| self.make.attempt(number)) {
+        let Some(make) = &mut self.make else {
+            // Only an ended schedule has no closure, and it sleeps no more.
+            return self.end(Err(Error::Consumed));
+        };
+        match guarded(|| make.attempt(number)) {
             Ok(attempt) => {
                 let timeout_at = self
                     .policy
                     .attempt_timeout()
                     .and_then(|limit| now.checked_add(limit));
-                self.phase = Phase::Attempt {
+                self.enter(Phase::Attempt {
                     attempt,
                     timeout_at,
-                };
+                });
             }
             Err(panicked) => self.end(Err(panicked)),
         }
     }
 
+    /// Moves to `phase`. What it replaces (an attempt in flight, a probe held) is user code whose
+    /// `Drop` may panic: it is dropped under a catch, so the waiter driving the schedule neither
+    /// unwinds nor loses the outcome.
+    fn enter(&mut self, phase: Phase<F, V>) {
+        drop_caught(std::mem::replace(&mut self.phase, phase));
+    }
+
     fn end(&mut self, outcome: Outcome<V, FailureOf<F>>) {
-        self.phase = Phase::Finished(Held::new(outcome));
+        self.enter(Phase::Finished(Held::new(outcome)));
+        drop_caught(self.make.take());
     }
 
     /// Ends with the last operation error if there was one, else `DeadlineExceeded`.
@@ -240,13 +256,13 @@ impl<F: AttemptFn, V> Schedule<F, V> {
                 }
             }
         }
-        self.phase = Phase::Sleeping { until };
+        self.enter(Phase::Sleeping { until });
     }
 
     /// An answer of "not yet": sleep `delay` unless the deadline (or `Instant`) refuses it.
     fn pending_for(&mut self, delay: Duration) {
         match self.sleep_until(delay) {
-            Some(until) => self.phase = Phase::Sleeping { until },
+            Some(until) => self.enter(Phase::Sleeping { until }),
             // Nothing failed since the server last answered: the deadline is why it ends.
             None => self.end(Err(Error::DeadlineExceeded)),
         }
@@ -295,7 +311,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
     fn answered(&mut self) {
         self.failures = 0;
         self.backoffs = 0;
-        self.last_error = None;
+        drop_caught(self.last_error.take());
     }
 
     /// A zero attempt timeout cancels every probe not done at once: re-sent at once, it would
@@ -312,12 +328,12 @@ impl<F: AttemptFn, V> Schedule<F, V> {
                 Err(panicked) => self.end(Err(panicked)),
                 Ok(RetryDecision::Stop) => self.end(Err(Error::Failed(error))),
                 Ok(RetryDecision::Retry) => {
-                    self.last_error = Some(error);
+                    drop_caught(self.last_error.replace(error));
                     let delay = self.next_backoff();
                     self.retry_after(delay, true);
                 }
                 Ok(RetryDecision::RetryAfter(delay)) => {
-                    self.last_error = Some(error);
+                    drop_caught(self.last_error.replace(error));
                     self.retry_after(delay, true);
                 }
             },
@@ -366,7 +382,7 @@ impl<F: AttemptFn, V> Schedule<F, V> {
                     } else if self.polling && !self.held_forever() {
                         // A long poll still held is "no answer yet", not a failure: the probe
                         // is dropped (cancelled) and re-sent at once, using no attempt.
-                        self.phase = Phase::Sleeping { until: wake_at };
+                        self.enter(Phase::Sleeping { until: wake_at });
                     } else {
                         // The attempt timed out: dropping it cancels it; it counts as a failure.
                         self.failed(Error::Timeout);

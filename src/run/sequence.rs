@@ -144,8 +144,8 @@ impl fmt::Debug for Sequence {
 ///   must fail with the first's error type, give the turn the submission's:
 ///   `turn.map_failure(|never| match never {})`.
 /// - With combinators, hold the open turn in the submission (move it into the attempt closure
-///   of its [`retry`](crate::retry), say): the closure is dropped with the retry, when the
-///   submission has ended, whatever its outcome, and the next turn opens then.
+///   of its [`retry`](crate::retry), say): the retry drops its closure when it ends, whatever
+///   its outcome (even while its future is kept), and the next turn opens then.
 ///
 /// # Examples
 ///

@@ -1,6 +1,7 @@
 //! Panics whose payload panics again when it is dropped: in a done callback, a `spawn`ed
 //! closure, a `spawn_async` task, a `from_future` future, a combinator's closure, a retry's
-//! classifier and a background future. None strands a waiter or changes the outcome: the waiter
+//! classifier and a background future; and a retry's attempts and errors whose drop panics. None
+//! strands a waiter or changes the outcome: the waiter
 //! gets the value (a callback's panic is not the producer's) or `Panicked(..)`, later callbacks
 //! still run, and the value of a completed future is dropped once. Last, a waker that panics
 //! when woken (a broken executor) does not keep the other waiters of a shared future or of
@@ -9,7 +10,7 @@
 use crate::common;
 
 use std::panic::panic_any;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
@@ -203,6 +204,86 @@ fn a_future_whose_drop_panics_leaves_its_outcome_to_the_waiter() {
         assert_eq!(from_future(PanicsOnDrop(3)).result(LONG), Ok(3));
         let awaited = futures_lite::future::block_on(from_future(PanicsOnDrop(4)));
         assert_eq!(awaited, Ok(4));
+    });
+}
+
+/// Guards an attempt that never finishes; dropping it (cancelling the attempt) panics.
+struct DropBomb;
+
+impl Drop for DropBomb {
+    fn drop(&mut self) {
+        panic!("the attempt's drop panics");
+    }
+}
+
+/// Whether an [`ArmedError`]'s drop panics.
+static ARMED: AtomicBool = AtomicBool::new(true);
+
+/// An error whose drop panics while [`ARMED`].
+#[derive(Debug, PartialEq)]
+struct ArmedError(u32);
+
+impl Drop for ArmedError {
+    fn drop(&mut self) {
+        if ARMED.load(Ordering::SeqCst) {
+            panic!("the error's drop panics");
+        }
+    }
+}
+
+/// An attempt that never finishes, and panics when dropped (cancelled).
+fn stuck(_: u32) -> impl ApiFuture<Value = u32, Failure = TestError> {
+    from_future(async {
+        let _bomb = DropBomb;
+        std::future::pending::<()>().await;
+        Ok(0)
+    })
+}
+
+/// Both attempts time out, and are dropped: the retry ends as it would with any others.
+fn two_timed_out_attempts() -> RetryPolicy {
+    RetryPolicy::new()
+        .with_max_attempts(2)
+        .with_initial_delay(Duration::from_millis(1))
+        .with_attempt_timeout(Duration::from_millis(5))
+}
+
+#[test]
+fn a_retry_drops_attempts_and_errors_whose_drop_panics_without_unwinding_into_the_waiter() {
+    within_30s(|| {
+        let blocking = retry(two_timed_out_attempts(), stuck).result(LONG);
+        assert_eq!(blocking, Err(Error::DeadlineExceeded));
+        // A cancel drops the attempt in flight.
+        let mut cancelled = retry(RetryPolicy::new(), stuck);
+        assert_eq!(
+            cancelled.result(Duration::from_millis(5)),
+            Err(Error::Timeout)
+        );
+        assert!(cancelled.cancel());
+        assert_eq!(cancelled.result(LONG), Err(Error::Cancelled));
+    });
+    // Each failure replaces the one before as the error to end with.
+    let mut failing = retry(
+        RetryPolicy::new()
+            .with_max_attempts(3)
+            .with_initial_delay(Duration::from_millis(1)),
+        |attempt| failed::<u32, _>(ArmedError(attempt)),
+    );
+    let outcome = failing.result(LONG);
+    ARMED.store(false, Ordering::SeqCst);
+    assert_eq!(outcome, Err(Error::Failed(ArmedError(3))));
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "async-io's reactor needs timerfd, which Miri lacks")]
+fn awaited_and_background_retries_drop_attempts_whose_drop_panics_likewise() {
+    within_30s(|| {
+        let awaited = futures_lite::future::block_on(retry(two_timed_out_attempts(), stuck));
+        assert_eq!(awaited, Err(Error::DeadlineExceeded));
+        let background = retry(two_timed_out_attempts(), stuck)
+            .background()
+            .result(LONG);
+        assert_eq!(background, Err(Error::DeadlineExceeded));
     });
 }
 

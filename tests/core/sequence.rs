@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use apifuture::{ApiFuture, ApiFutureExt, Error, RetryPolicy, Sequence, Turn, retry, spawn};
+use apifuture::{
+    ApiFuture, ApiFutureExt, Error, RetryPolicy, Sequence, Turn, failed, ready, retry, spawn,
+};
 use common::{iterations, on_two_executors};
 
 /// What failure looks like here: far longer than anything should take.
@@ -226,6 +228,35 @@ fn a_thousand_calls_from_several_threads_submit_in_call_order() {
         (0..calls as u64).collect::<Vec<_>>(),
         "a number was handed out twice"
     );
+}
+
+#[test]
+fn a_retry_holding_the_open_turn_releases_it_when_it_ends_though_the_call_is_kept() {
+    let sequence = Sequence::new();
+    let first = sequence.take_turn();
+    let mut second = sequence.take_turn();
+    let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+    let mut call = first
+        .map_failure(|never| match never {})
+        .then_call(move |open| {
+            retry(policy, move |attempt| {
+                let _held = &open;
+                if attempt < 2 {
+                    failed(attempt)
+                } else {
+                    ready(attempt)
+                }
+            })
+        });
+    assert_eq!(call.result(GENEROUS), Ok(2));
+    // `call` is still here; its retry has ended, and its closure went with that.
+    assert_eq!(
+        second
+            .result(Duration::from_secs(5))
+            .map(|open| open.number()),
+        Ok(1)
+    );
+    drop(call);
 }
 
 #[test]
