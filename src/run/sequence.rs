@@ -231,6 +231,11 @@ impl ApiFuture for Turn {
     fn done(&mut self) -> bool {
         self.line.is_none() || self.is_open()
     }
+
+    /// A turn never fails: `Some(false)` once it is open (or moved out), `None` before.
+    fn peek_failed(&mut self) -> Option<bool> {
+        self.done().then_some(false)
+    }
 }
 
 impl Drop for Turn {

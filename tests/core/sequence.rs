@@ -260,6 +260,19 @@ fn a_retry_holding_the_open_turn_releases_it_when_it_ends_though_the_call_is_kep
 }
 
 #[test]
+fn a_turn_never_fails() {
+    let sequence = Sequence::new();
+    let first = sequence.take_turn();
+    let mut second = sequence.take_turn();
+    assert_eq!(second.peek_failed(), None);
+    drop(first);
+    assert_eq!(second.peek_failed(), Some(false));
+    let open = second.result(GENEROUS).unwrap();
+    assert_eq!(second.peek_failed(), Some(false)); // moved out: `Consumed` is no failure
+    drop(open);
+}
+
+#[test]
 fn a_turn_is_printable_and_says_whether_it_is_open() {
     let sequence = Sequence::new();
     let (mut first, mut second) = (sequence.take_turn(), sequence.take_turn());
