@@ -416,7 +416,7 @@
 //! Waits take `&mut self`, so one future has one waiter at a time. Move it where it is waited on;
 //! a promise's future cannot be shared by reference between threads (use
 //! [`into_shared`](ApiFutureExt::into_shared) for several waiters, whose handles are `Sync`, as
-//! is a [`Turn`] and a [`from_future`] of a `Sync` future):
+//! is a [`Turn`] and a [`from_future`] of a `Sync` future whose value and error are `Sync`):
 //!
 //! ```compile_fail
 //! fn sync<T: Sync>() {}
