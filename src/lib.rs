@@ -336,9 +336,10 @@
 //! The rules, in short (each is documented on [`retry`] and [`poll_until_ready`]):
 //!
 //! - One state machine drives both modes: a blocking wait sleeps the backoff on its own thread,
-//!   an async wait on an `async-io` timer. The first attempt starts when the retry is made;
-//!   later ones as a waiter drives the schedule, or at once and with nobody waiting after
-//!   [`background`](ApiFutureExt::background). [`RetryDecision::RetryAfter`] honours a
+//!   an async wait on an `async-io` timer (as does a blocking wait on many futures, or on a
+//!   shared one: they drive the retry through wakers). The first attempt starts when the retry
+//!   is made; later ones as a waiter drives the schedule, or at once and with nobody waiting
+//!   after [`background`](ApiFutureExt::background). [`RetryDecision::RetryAfter`] honours a
 //!   server's hint in both modes.
 //! - [`RetryPolicy::with_deadline`] counts the attempts' own time, not just the sleeps; no
 //!   sleep crosses it. Jitter only shortens a sleep, so none exceeds
