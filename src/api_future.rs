@@ -445,15 +445,6 @@ fn poll_pending<F: ApiFuture + ?Sized>(
 }
 
 /// The provided blocking wait; an outcome already there is taken before any waker is made.
-/// A blocking wait on `future` by its own `result` or `result_deadline`.
-pub(crate) fn result_by<F: ApiFuture>(future: &mut F, deadline: Deadline) -> OutcomeOf<F> {
-    match deadline {
-        Deadline::Never => future.result(None),
-        Deadline::After(timeout) => future.result(timeout),
-        Deadline::At(at) => future.result_deadline(at),
-    }
-}
-
 fn block<F: ApiFuture + ?Sized>(
     future: &mut F,
     deadline: Deadline,

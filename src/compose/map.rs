@@ -4,7 +4,7 @@ use std::fmt;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, fused_future, result_by};
+use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, fused_future};
 use crate::error::{Error, Held, is_failure};
 use crate::panic::guarded;
 use crate::timeout::Deadline;
@@ -271,6 +271,15 @@ impl<A: ApiFuture, B: ApiFuture> ThenCall<A, B> {
             Chain::Second(second) => result_by(second, deadline),
             Chain::Failed(held) => held.hand_out(),
         }
+    }
+}
+
+/// A blocking wait on `future` by its own `result` or `result_deadline`.
+fn result_by<F: ApiFuture>(future: &mut F, deadline: Deadline) -> OutcomeOf<F> {
+    match deadline {
+        Deadline::Never => future.result(None),
+        Deadline::After(timeout) => future.result(timeout),
+        Deadline::At(at) => future.result_deadline(at),
     }
 }
 
