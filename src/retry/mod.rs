@@ -80,8 +80,10 @@ impl<F: ProbeFn> Unpin for Polling<F> {}
 /// When attempts run out or the deadline comes (a sleep that would reach past it ends the retry
 /// at once), the retry ends with the last `Failed(e)` if there was one, else
 /// `DeadlineExceeded`. `DeadlineExceeded` and `Cancelled` are states: every later wait returns
-/// them again. The closure is dropped when the retry ends, whatever its outcome, and what it
-/// holds with it (a [`Sequence`](crate::Sequence)'s open turn), though the future may be kept.
+/// them again. The closures (this one, and those of [`when`](Retry::when) and
+/// [`notify`](Retry::notify)) are dropped when the retry ends, whatever its outcome, and what
+/// they hold with them (a [`Sequence`](crate::Sequence)'s open turn, a channel's sender), though
+/// the future may be kept.
 ///
 /// Later attempts start only while something waits on the retry (a blocking wait, an `.await`,
 /// a multi-wait): one held without waiting never makes its second attempt. An SDK method

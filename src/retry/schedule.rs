@@ -33,8 +33,9 @@ enum Phase<F: AttemptFn, V> {
 
 pub(crate) struct Schedule<F: AttemptFn, V> {
     policy: RetryPolicy,
-    /// Makes the attempts; dropped when the schedule ends, releasing what it holds (a
-    /// sequence's open turn) even while the retry's future is kept.
+    /// Makes the attempts. It and the other closures are dropped when the schedule ends,
+    /// releasing what they hold (a sequence's open turn, a channel's sender) even while the
+    /// retry's future is kept.
     make: Option<F>,
     read: Read<F, V>,
     /// A poll (attempts report [`Progress`]): it counts failures in a row and re-sends a probe
@@ -151,9 +152,9 @@ impl<F: AttemptFn, V> Schedule<F, V> {
             }
         }
         if matches!(self.phase, Phase::Arrived(_)) {
-            let notify = self.notify.take();
+            // The schedule ends below either way: nobody is told any more.
+            drop_caught(self.notify.take());
             self.read_arrived();
-            self.notify = notify;
         }
         match &self.phase {
             Phase::Finished(held) => matches!(held.peek(), Some(Err(Error::Cancelled))),
@@ -214,7 +215,8 @@ impl<F: AttemptFn, V> Schedule<F, V> {
 
     fn end(&mut self, outcome: Outcome<V, FailureOf<F>>) {
         self.enter(Phase::Finished(Held::new(outcome)));
-        drop_caught(self.make.take());
+        let classify = std::mem::replace(&mut self.classify, Box::new(|_| RetryDecision::Retry));
+        drop_caught((self.make.take(), classify, self.notify.take()));
     }
 
     /// Ends with the last operation error if there was one, else `DeadlineExceeded`.

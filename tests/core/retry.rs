@@ -196,6 +196,35 @@ fn abandoned_attempts_are_retried_and_not_notified() {
 }
 
 #[test]
+fn a_finished_retry_drops_its_closures_though_its_future_is_kept() {
+    let (attempts_alive, attempts_gone) = std::sync::mpsc::channel::<()>();
+    let (classify_alive, classify_gone) = std::sync::mpsc::channel::<()>();
+    let (notify_alive, notify_gone) = std::sync::mpsc::channel::<()>();
+    let mut failures = flaky(2);
+    let mut call = retry(fast(), move |attempt| {
+        let _alive = &attempts_alive;
+        failures(attempt)
+    })
+    .when(move |_| {
+        let _alive = &classify_alive;
+        RetryDecision::Retry
+    })
+    .notify(move |_, _| {
+        let _alive = &notify_alive;
+    });
+    assert_eq!(call.result(None), Ok(3));
+    // Each sender went with its closure: the receivers hear that at once.
+    let gone = Duration::from_secs(5);
+    for receiver in [attempts_gone, classify_gone, notify_gone] {
+        assert_eq!(
+            receiver.recv_timeout(gone),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+        );
+    }
+    assert_eq!(call.result(None), Err(Error::Consumed));
+}
+
+#[test]
 fn notify_sees_each_error_and_delay_before_its_sleep() {
     let log: Arc<Mutex<Vec<(TestError, Duration)>>> = Arc::default();
     let seen = Arc::clone(&log);
