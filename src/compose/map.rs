@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, fused_future};
 use crate::error::{Error, Held, is_failure};
-use crate::panic::guarded;
+use crate::panic::{drop_caught, guarded};
 use crate::timeout::Deadline;
 
 /// The closure of a [`ThenCall`].
@@ -104,7 +104,10 @@ impl<A: ApiFuture, U: Send> Mapping<A> for OnValue<A, U> {
         if let Some(OnValue::Ran(held)) = f {
             return held.hand_out();
         }
-        let value = outcome?;
+        let value = match outcome {
+            Ok(value) => value,
+            Err(error) => return Err(unused(f, error)),
+        };
         match f.take() {
             Some(OnValue::Closure(f)) => guarded(|| f(value)),
             _ => Err(Error::Consumed),
@@ -133,11 +136,14 @@ impl<A: ApiFuture, E2: Send> Mapping<A> for OnFailure<A, E2> {
     #[inline]
     fn apply(f: &mut Option<Self>, outcome: OutcomeOf<A>) -> Result<A::Value, Error<E2>> {
         let error = match outcome {
-            Ok(value) => return Ok(value),
+            Ok(value) => {
+                drop_caught(f.take());
+                return Ok(value);
+            }
             Err(error) => error,
         };
         let failure = match error.retype() {
-            Ok(other) => return Err(other),
+            Ok(other) => return Err(unused(f, other)),
             Err(failure) => failure,
         };
         Err(match f.take() {
@@ -147,6 +153,16 @@ impl<A: ApiFuture, E2: Send> Mapping<A> for OnFailure<A, E2> {
             None => Error::Consumed,
         })
     }
+}
+
+/// Passes on an outcome the closure does not map. Unless a wait only timed out, that outcome is
+/// the end: the closure, which will not run, is dropped, so a map holds nothing after its end
+/// whether its closure ran or not.
+fn unused<M, E>(f: &mut Option<M>, error: Error<E>) -> Error<E> {
+    if !matches!(error, Error::Timeout | Error::WouldBlockExecutor) {
+        drop_caught(f.take());
+    }
+    error
 }
 
 impl<A, M> Map<A, M> {

@@ -30,6 +30,42 @@ fn map_transforms_the_value_and_keeps_errors() {
 }
 
 #[test]
+fn a_map_drops_its_closure_once_the_outcome_is_out_even_if_it_did_not_run() {
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    let (alive, gone) = channel::<()>();
+    let (producer, future) = promise::<u32, TestError>();
+    let mut on_value = future.map_value(move |v| {
+        let _alive = &alive;
+        v
+    });
+    // A timed-out wait keeps it.
+    assert_eq!(
+        on_value.result(Duration::from_millis(1)),
+        Err(Error::Timeout)
+    );
+    assert_eq!(
+        gone.recv_timeout(Duration::from_millis(1)),
+        Err(RecvTimeoutError::Timeout)
+    );
+    producer.set_error("down");
+    assert_eq!(on_value.result(None), Err(Error::Failed("down")));
+    assert_eq!(
+        gone.recv_timeout(Duration::from_secs(5)),
+        Err(RecvTimeoutError::Disconnected)
+    );
+    let (alive, gone) = channel::<()>();
+    let mut on_failure = ready::<u32, TestError>(1).map_failure(move |e| {
+        let _alive = &alive;
+        e.len()
+    });
+    assert_eq!(on_failure.try_result(), Some(Ok(1)));
+    assert_eq!(
+        gone.recv_timeout(Duration::from_secs(5)),
+        Err(RecvTimeoutError::Disconnected)
+    );
+}
+
+#[test]
 fn a_map_says_taken_once_its_value_went_out_even_after_an_early_look() {
     let mut mapped = ready::<u32, TestError>(2).map_value(|v| v + 1);
     assert!(format!("{mapped:?}").contains("inner"));
