@@ -52,6 +52,10 @@ mod stand_ins {
         pub(crate) fn wake(&self) {
             self.0.wake();
         }
+
+        pub(crate) fn take(&self) -> Option<Waker> {
+            self.0.take_waker()
+        }
     }
 
     /// `once_cell::race::OnceBox` with the value built up front, published by a loom flag: its

@@ -359,6 +359,10 @@ impl<T, E> ConcurrentFuture<T, E> {
             None => true,
         };
         if finished {
+            // The relay, and the outcome it delivers, must not stay in the link's slot.
+            if let Some(link) = &self.link {
+                link.forget_waker();
+            }
             relay.deliver();
         }
     }

@@ -84,6 +84,13 @@ impl Link {
         }
     }
 
+    /// Called by the consumer once [`poll_finished`](Self::poll_finished) found the producer
+    /// finished, if it needs no wake-up: drops the waker it left, which no producer will take
+    /// now and which would otherwise live as long as the link (a `WhenCancelled` holds it).
+    pub(crate) fn forget_waker(&self) {
+        drop(self.waker.take());
+    }
+
     /// Called by the consumer when it is cancelled or dropped while the outcome is still to
     /// come, after it dropped its receiver: wakes every producer waiter.
     pub(crate) fn close(&self) {

@@ -1208,3 +1208,23 @@ fn waiters_never_run_the_callbacks() {
         );
     }
 }
+
+#[test]
+fn a_callback_added_after_completion_leaves_nothing_behind_in_the_promises_state() {
+    let drops = DropCounter::new();
+    // The value holds its own promise's `WhenCancelled`, which holds the state both ends share.
+    let (producer, mut future) = promise::<(Tracked, apifuture::WhenCancelled), TestError>();
+    let watch = producer.cancelled();
+    producer.set_result((drops.track(1), watch));
+    future.add_done_callback(|_| {});
+    drop(future);
+    assert_eq!(drops.dropped(), 1, "the value outlived its future");
+    // And with the `WhenCancelled` held elsewhere.
+    let (producer, mut future) = promise::<Tracked, TestError>();
+    let watch = producer.cancelled();
+    producer.set_result(drops.track(2));
+    future.add_done_callback(|_| {});
+    drop(future);
+    assert_eq!(drops.dropped(), 2, "the value outlived its future");
+    drop(watch);
+}
