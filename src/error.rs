@@ -245,11 +245,12 @@ impl Error<BoxError> {
     /// assert!(Error::<BoxError>::Timeout.failure_source().is_none());
     /// ```
     pub fn failure_source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
-        self.as_failed()
-            .map(|error| match error.downcast_ref::<SharedFailure>() {
-                Some(SharedFailure(original)) => &***original,
-                None => &**error,
-            })
+        let mut error: &(dyn std::error::Error + Send + Sync) = &**self.as_failed()?;
+        // Shared, boxed again, shared again: as many layers as an SDK stacked.
+        while let Some(SharedFailure(original)) = error.downcast_ref::<SharedFailure>() {
+            error = &***original;
+        }
+        Some(error)
     }
 
     /// A [shared](crate::ApiFutureExt::into_shared) future's error with its failure boxed again:

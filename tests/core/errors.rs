@@ -103,6 +103,17 @@ fn refused() -> BoxError {
 }
 
 #[test]
+fn a_failure_shared_and_boxed_again_twice_still_gives_the_original() {
+    let mut first = failed::<u32, BoxError>(refused()).into_shared();
+    let once = Error::from_shared(first.result(None).unwrap_err());
+    // A layer above shares the boxed failure again.
+    let mut second = failed::<u32, BoxError>(once.into_failed().unwrap()).into_shared();
+    let twice = Error::from_shared(second.result(None).unwrap_err());
+    assert_eq!(twice.to_string(), Error::Failed(refused()).to_string());
+    assert!(twice.failure_source().unwrap().is::<Upstream>());
+}
+
+#[test]
 fn a_shared_box_error_boxes_again_as_the_original() {
     let mut shared = failed::<u32, BoxError>(refused()).into_shared();
     let mut other = shared.clone();
