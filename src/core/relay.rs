@@ -219,13 +219,15 @@ impl<T, E> Relay<T, E> {
 
     /// Where the relay stands, for `Debug`: `pending` (also while the callbacks run, or when
     /// another thread holds the lock for an instant: `Debug` never waits for it), `ready`,
-    /// `taken` (or cancelled: the consumer tells those apart).
+    /// `abandoned` (as the consumer says of a channel whose producer went away), `taken` (or
+    /// cancelled: the consumer tells those apart).
     pub(crate) fn describe(&self) -> &'static str {
         let Ok(inner) = self.inner.try_lock() else {
             return "pending";
         };
         match &inner.delivery {
             Delivery::Waiting(_) | Delivery::Running => "pending",
+            Delivery::Done(Err(Error::Abandoned)) => "abandoned",
             Delivery::Done(_) => "ready",
             Delivery::Closed => "taken",
         }

@@ -380,6 +380,8 @@ fn a_callback_on_an_abandoned_future_gets_abandoned() {
     let (promise, mut future) = promise::<u32, TestError>();
     drop(promise);
     future.add_done_callback(log.callback("unseen"));
+    // Its `Debug` says so as a future without callbacks would.
+    assert!(format!("{future:?}").contains("abandoned"), "{future:?}");
     assert_eq!(future.result(None), Err(Error::Abandoned));
     // Abandoned and already seen by a waiter: a state, so again Abandoned, never Consumed.
     future.add_done_callback(log.callback("seen"));
