@@ -90,8 +90,9 @@
 //!
 //! # Timeouts
 //!
-//! Every wait takes `impl Into<Option<Duration>>`: a `Duration`, or `None` to wait indefinitely.
-//! Blocking waits also have a deadline form, [`result_deadline`](ApiFuture::result_deadline). An
+//! Every wait takes `impl Into<Option<Duration>>`: a `Duration`, or `None` to wait indefinitely
+//! ([`join_all`] and [`join_all_async`] wait for all, without a limit: [`wait`] with
+//! [`ReturnWhen::AllCompleted`] is the join with one). Blocking waits also have a deadline form, [`result_deadline`](ApiFuture::result_deadline). An
 //! async wait reads the clock and arms an [`async_io::Timer`] only when it finds the future
 //! pending; the first timer used in a process starts async-io's reactor thread. Runtime timeouts
 //! lose nothing either: `tokio::time::timeout(d, &mut future)` leaves `future` waitable.

@@ -116,7 +116,8 @@ impl<T, E> AwaitableConcurrentFuture<T, E> {
     /// - A waiter never runs callbacks, and while they run the outcome is not there for it:
     ///   [`done`](Self::done) is false, a zero-timeout wait times out, and a timed wait still
     ///   running at its limit returns `Err(Error::Timeout)` (losing nothing). A slow callback
-    ///   delays the waiters, never past their limits.
+    ///   delays the waiters, never past their limits; one that waits on its own future without
+    ///   a limit never returns.
     ///
     /// Futures without callbacks pay nothing: the first registration sets up the machinery (one
     /// allocation).

@@ -193,11 +193,13 @@ impl Drop for Finishing {
 }
 
 /// The future of [`Promise::cancelled`]: ready once the promise's future is cancelled or
-/// dropped. It holds only the state the two ends share, not the promise: it is `Send` and
-/// `'static` whatever the promise's `T` and `E` are, and an async block can race it against the
-/// work and still complete (move) the promise in the other branch. Any number of them may wait
-/// at once (one per task racing its part of the work), and each is woken; one dropped before
-/// that takes its waker with it.
+/// dropped while pending. It holds only the state the two ends share, not the promise: it is
+/// `Send` and `'static` whatever the promise's `T` and `E` are, and an async block can race it
+/// against the work and still complete (move) the promise in the other branch. Any number of
+/// them may wait at once (one per task racing its part of the work), and each is woken; one
+/// dropped before that takes its waker with it. Once the promise is complete nothing cancels
+/// it, even the future's drop: one still waiting then waits for ever, so race it against the
+/// work it is there to stop, which ends too.
 #[must_use = "futures do nothing unless polled"]
 pub struct WhenCancelled {
     link: Arc<Link>,

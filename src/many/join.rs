@@ -10,7 +10,9 @@ use crate::api_future::{ApiFuture, OutcomeOf, fused_future};
 use crate::error::Error;
 use crate::timeout::{self, Deadline, Waited};
 
-/// Blocks until every future has its outcome; returns them in input order.
+/// Blocks until every future has its outcome; returns them in input order. It takes no time
+/// limit: for one, [`wait`](crate::wait) on a slice of them with
+/// [`ReturnWhen::AllCompleted`](crate::ReturnWhen), then take each done one's outcome.
 ///
 /// Every pending future is driven whenever it is woken, all of them concurrently, so the total
 /// time is that of the slowest future, lazy ones ([`from_future`](crate::from_future),
