@@ -215,8 +215,10 @@ impl<F: AttemptFn, V> Schedule<F, V> {
 
     fn end(&mut self, outcome: Outcome<V, FailureOf<F>>) {
         self.enter(Phase::Finished(Held::new(outcome)));
-        let classify = std::mem::replace(&mut self.classify, Box::new(|_| RetryDecision::Retry));
-        drop_caught((self.make.take(), classify, self.notify.take()));
+        // One at a time: a second panicking drop within one catch would abort.
+        drop_caught(self.make.take());
+        drop_caught(std::mem::replace(&mut self.classify, Box::new(|_| RetryDecision::Retry)));
+        drop_caught(self.notify.take());
     }
 
     /// Ends with the last operation error if there was one, else `DeadlineExceeded`.
