@@ -217,7 +217,10 @@ impl<F: AttemptFn, V> Schedule<F, V> {
         self.enter(Phase::Finished(Held::new(outcome)));
         // One at a time: a second panicking drop within one catch would abort.
         drop_caught(self.make.take());
-        drop_caught(std::mem::replace(&mut self.classify, Box::new(|_| RetryDecision::Retry)));
+        drop_caught(std::mem::replace(
+            &mut self.classify,
+            Box::new(|_| RetryDecision::Retry),
+        ));
         drop_caught(self.notify.take());
     }
 
