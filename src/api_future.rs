@@ -197,6 +197,17 @@ pub trait ApiFuture:
         None
     }
 
+    /// The one body of the blocking waits ([`result`](ApiFuture::result),
+    /// [`result_deadline`](ApiFuture::result_deadline)), callable on `dyn` and unsized futures
+    /// too: a wrapper (`&mut F`, `Box<F>`, a map) hands it to the future it wraps, whose own
+    /// (a channel's timed receive, a retry parking through its backoff) beats the provided loop
+    /// over [`poll_ready`](ApiFuture::poll_ready). Its argument's type cannot be named outside
+    /// the crate.
+    #[doc(hidden)]
+    fn wait_blocking(&mut self, deadline: Deadline) -> Result<Self::Value, Error<Self::Failure>> {
+        block(self, deadline)
+    }
+
     /// What `.await` does: takes the outcome if it is there, otherwise drives the operation and
     /// registers `cx`. Implementations call it from `Future::poll` (see the trait's example).
     /// ```
@@ -234,6 +245,7 @@ pub trait ApiFuture:
     /// std::thread::spawn(move || promise.set_result(6));
     /// assert_eq!(future.result(Duration::from_secs(30)).unwrap(), 6);
     /// ```
+    #[inline]
     fn result(
         &mut self,
         timeout: impl Into<Option<Duration>>,
@@ -241,7 +253,7 @@ pub trait ApiFuture:
     where
         Self: Sized,
     {
-        block(self, Deadline::from_timeout(timeout.into()))
+        self.wait_blocking(Deadline::from_timeout(timeout.into()))
     }
 
     /// Like [`result`](ApiFuture::result), with a point in time instead of a duration. A deadline
@@ -254,11 +266,12 @@ pub trait ApiFuture:
     /// assert!(future.result_deadline(deadline).unwrap_err().is_timeout());
     /// assert!(Instant::now() >= deadline); // never early
     /// ```
+    #[inline]
     fn result_deadline(&mut self, deadline: Instant) -> Result<Self::Value, Error<Self::Failure>>
     where
         Self: Sized,
     {
-        block(self, Deadline::At(deadline))
+        self.wait_blocking(Deadline::At(deadline))
     }
 
     /// Waits asynchronously, on any executor, for the outcome or until `timeout` has passed, by
@@ -313,21 +326,17 @@ api_future_via!(
 [F: ApiFuture + ?Sized] Box<F> => |this| **this, F::Value, F::Failure
 );
 
-/// `impl ApiFuture` for a wrapper, forwarding each primitive to the future `|this| expr` reaches:
-/// `api_future_via!([generics] Type => |this| inner, Value, Failure);`, and `; waits` before
-/// the `)` to forward the blocking waits too (the inner type then needs `result(Option<Duration>)`
-/// and `result_deadline(Instant)`).
+/// `impl ApiFuture` for a wrapper, forwarding each primitive and the blocking waits to the future
+/// `|this| expr` reaches: `api_future_via!([generics] Type => |this| inner, Value, Failure);`.
 macro_rules! api_future_via {
     (
         $(#[$attr:meta])* [$($generics:tt)*] $ty:ty => |$this:ident| $inner:expr,
-        $value:ty, $failure:ty $(; $waits:ident)?
+        $value:ty, $failure:ty
     ) => {
         $(#[$attr])*
         impl<$($generics)*> $crate::ApiFuture for $ty {
             type Value = $value;
             type Failure = $failure;
-
-            $($crate::api_future::api_future_via!(@$waits $this, $inner, $value, $failure);)?
 
             #[inline]
             fn poll_ready(&mut self, cx: &mut ::std::task::Context<'_>) -> ::std::task::Poll<()> {
@@ -355,26 +364,15 @@ macro_rules! api_future_via {
                 let $this = self;
                 $inner.done_unpolled()
             }
-        }
-    };
-    // `; waits`: the blocking waits go to the inner future's own (which may park, or use its
-    // channel's timed receive) instead of the provided loop over `poll_ready`.
-    (@waits $this:ident, $inner:expr, $value:ty, $failure:ty) => {
-        #[inline]
-        fn result(
-            &mut self,
-            timeout: impl Into<Option<::std::time::Duration>>,
-        ) -> Result<$value, $crate::Error<$failure>> {
-            let $this = self;
-            $inner.result(timeout.into())
-        }
 
-        fn result_deadline(
-            &mut self,
-            deadline: ::std::time::Instant,
-        ) -> Result<$value, $crate::Error<$failure>> {
-            let $this = self;
-            $inner.result_deadline(deadline)
+            #[inline]
+            fn wait_blocking(
+                &mut self,
+                deadline: $crate::timeout::Deadline,
+            ) -> Result<$value, $crate::Error<$failure>> {
+                let $this = self;
+                $inner.wait_blocking(deadline)
+            }
         }
     };
 }

@@ -19,7 +19,7 @@ use crate::error::Error;
 
 /// When a wait gives up.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Deadline {
+pub enum Deadline {
     Never,
     /// Counted from the wait's start, after its clock-free look for an outcome. `ZERO`: only look.
     After(Duration),

@@ -1,6 +1,7 @@
-//! Blocking waits alone, in a process of their own: on boxes, maps and chains over retries and
-//! promises they park the thread as the waits on the futures themselves do, and async-io's
-//! reactor thread (which async waits and timers start) never starts.
+//! Blocking waits alone, in a process of their own: on boxes (`into_boxed`, `Box<F>`, `&mut F`),
+//! maps and chains over retries and promises they park the thread as the waits on the futures
+//! themselves do, and async-io's reactor thread (which async waits and timers start) never
+//! starts.
 #![cfg(all(target_os = "linux", not(miri)))] // reads the process's threads from /proc
 
 use std::thread;
@@ -86,6 +87,16 @@ fn blocking_waits_through_boxes_maps_and_chains_never_start_the_reactor() {
         Ok(3)
     );
     producing.join().unwrap();
+    // Through a generic helper: a boxed retry, a borrowed one, and one behind `dyn`.
+    fn value<F: ApiFuture<Value = u32>>(mut future: F) -> Option<u32> {
+        future.result(LONG).ok()
+    }
+    assert_eq!(value(Box::new(retry(policy.clone(), flaky))), Some(3));
+    let mut borrowed = retry(policy.clone(), flaky);
+    assert_eq!(value(&mut borrowed), Some(3));
+    let erased: Box<dyn ApiFuture<Value = u32, Failure = &str, Output = _>> =
+        Box::new(retry(policy.clone(), flaky));
+    assert_eq!(value(erased), Some(3));
     assert!(
         !async_io_started(),
         "a blocking wait started async-io's reactor thread"

@@ -2,10 +2,10 @@
 
 use std::fmt;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
 use crate::api_future::{ApiFuture, api_future_via, fused_future};
 use crate::error::{BoxError, Error};
+use crate::timeout::Deadline;
 
 /// The primitives of [`ApiFuture`] as a trait object: `dyn ApiFuture` would need its
 /// `Future::Output` spelled out beside the two associated types in every user's signature.
@@ -15,8 +15,7 @@ trait Erased<T, E>: fmt::Debug + Send {
     fn peek_failed(&mut self) -> Option<bool>;
     fn done(&mut self) -> bool;
     fn done_unpolled(&mut self) -> Option<bool>;
-    fn result(&mut self, timeout: Option<Duration>) -> Result<T, Error<E>>;
-    fn result_deadline(&mut self, deadline: Instant) -> Result<T, Error<E>>;
+    fn wait_blocking(&mut self, deadline: Deadline) -> Result<T, Error<E>>;
 }
 
 impl<A: ApiFuture> Erased<A::Value, A::Failure> for A {
@@ -40,12 +39,8 @@ impl<A: ApiFuture> Erased<A::Value, A::Failure> for A {
         ApiFuture::done_unpolled(self)
     }
 
-    fn result(&mut self, timeout: Option<Duration>) -> Result<A::Value, Error<A::Failure>> {
-        ApiFuture::result(self, timeout)
-    }
-
-    fn result_deadline(&mut self, deadline: Instant) -> Result<A::Value, Error<A::Failure>> {
-        ApiFuture::result_deadline(self, deadline)
+    fn wait_blocking(&mut self, deadline: Deadline) -> Result<A::Value, Error<A::Failure>> {
+        ApiFuture::wait_blocking(self, deadline)
     }
 }
 
@@ -81,7 +76,7 @@ impl<T, E> BoxApiFuture<T, E> {
     }
 }
 
-api_future_via!([T: Send, E: Send] BoxApiFuture<T, E> => |this| this.inner, T, E; waits);
+api_future_via!([T: Send, E: Send] BoxApiFuture<T, E> => |this| this.inner, T, E);
 fused_future!([T: Send, E: Send] BoxApiFuture<T, E>, []);
 
 /// Shows the boxed future.

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
 use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, fused_future};
 use crate::error::{Error, Held, is_failure};
@@ -52,8 +51,8 @@ impl<A: ApiFuture, E2> MapFailure<A, E2> {
 // Nothing is pinned: a value the closure gave early is only ever moved out.
 impl<A: ApiFuture, U> Unpin for MapValue<A, U> {}
 
-api_future_via!([A: ApiFuture, U: Send] MapValue<A, U> => |this| this.map, U, A::Failure; waits);
-api_future_via!([A: ApiFuture, E2: Send] MapFailure<A, E2> => |this| this.map, A::Value, E2; waits);
+api_future_via!([A: ApiFuture, U: Send] MapValue<A, U> => |this| this.map, U, A::Failure);
+api_future_via!([A: ApiFuture, E2: Send] MapFailure<A, E2> => |this| this.map, A::Value, E2);
 
 /// An inner future and a closure its outcome goes through once: the one body of [`MapValue`]
 /// and [`MapFailure`], which differ in what the closure maps ([`Mapping`]). The closure is boxed:
@@ -183,12 +182,8 @@ impl<A: ApiFuture, M: Mapping<A>> Map<A, M> {
     }
 
     /// The inner future's own blocking wait, then the closure (a timeout passes through it).
-    fn result(&mut self, timeout: Option<Duration>) -> Result<M::Value, Error<M::Failure>> {
-        M::apply(&mut self.f, self.inner.result(timeout))
-    }
-
-    fn result_deadline(&mut self, deadline: Instant) -> Result<M::Value, Error<M::Failure>> {
-        M::apply(&mut self.f, self.inner.result_deadline(deadline))
+    fn wait_blocking(&mut self, deadline: Deadline) -> Result<M::Value, Error<M::Failure>> {
+        M::apply(&mut self.f, self.inner.wait_blocking(deadline))
     }
 
     /// As the inner future's: mapping keeps a value a value and an error an error.
@@ -274,7 +269,7 @@ impl<A: ApiFuture, B: ApiFuture> ThenCall<A, B> {
             deadline.start();
         }
         if let Chain::First(first, _) = &mut self.chain {
-            match result_by(first, deadline) {
+            match first.wait_blocking(deadline) {
                 // Still pending: the first future keeps its outcome for a later wait.
                 Err(error @ (Error::Timeout | Error::WouldBlockExecutor)) => {
                     return Err(error.map_failed(self.convert));
@@ -284,18 +279,9 @@ impl<A: ApiFuture, B: ApiFuture> ThenCall<A, B> {
         }
         match &mut self.chain {
             Chain::First(..) => Err(Error::Timeout),
-            Chain::Second(second) => result_by(second, deadline),
+            Chain::Second(second) => second.wait_blocking(deadline),
             Chain::Failed(held) => held.hand_out(),
         }
-    }
-}
-
-/// A blocking wait on `future` by its own `result` or `result_deadline`.
-fn result_by<F: ApiFuture>(future: &mut F, deadline: Deadline) -> OutcomeOf<F> {
-    match deadline {
-        Deadline::Never => future.result(None),
-        Deadline::After(timeout) => future.result(timeout),
-        Deadline::At(at) => future.result_deadline(at),
     }
 }
 
@@ -303,12 +289,8 @@ impl<A: ApiFuture, B: ApiFuture> ApiFuture for ThenCall<A, B> {
     type Value = B::Value;
     type Failure = B::Failure;
 
-    fn result(&mut self, timeout: impl Into<Option<Duration>>) -> OutcomeOf<Self> {
-        self.block(Deadline::from_timeout(timeout.into()))
-    }
-
-    fn result_deadline(&mut self, deadline: Instant) -> OutcomeOf<Self> {
-        self.block(Deadline::At(deadline))
+    fn wait_blocking(&mut self, deadline: Deadline) -> OutcomeOf<Self> {
+        self.block(deadline)
     }
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {

@@ -2,11 +2,11 @@
 
 use std::fmt;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
 use crate::api_future::{ApiFuture, fused_future};
 use crate::core::concurrent::ConcurrentFuture;
 use crate::error::{BoxError, Error};
+use crate::timeout::Deadline;
 
 /// The seed's `AwaitableConcurrentFuture`: a [`ConcurrentFuture`] that implements
 /// [`ApiFuture`], so it can be blocked on with [`result`](ApiFuture::result) or awaited with
@@ -210,13 +210,8 @@ impl<T: Send, E: Send> ApiFuture for AwaitableConcurrentFuture<T, E> {
 
     /// Parks in oneshot's own `recv_timeout`, without the provided method's waker machinery.
     #[inline]
-    fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Result<T, Error<E>> {
-        self.inner.result(timeout)
-    }
-
-    #[inline]
-    fn result_deadline(&mut self, deadline: Instant) -> Result<T, Error<E>> {
-        self.inner.result_deadline(deadline)
+    fn wait_blocking(&mut self, deadline: Deadline) -> Result<T, Error<E>> {
+        self.inner.wait(deadline)
     }
 }
 

@@ -225,7 +225,7 @@ impl<T, E> ConcurrentFuture<T, E> {
     /// The blocking wait: in oneshot's own receive (parking without wakers) while the outcome
     /// comes through the channel, through the relay otherwise.
     #[inline]
-    fn wait(&mut self, deadline: Deadline) -> Outcome<T, E> {
+    pub(crate) fn wait(&mut self, deadline: Deadline) -> Outcome<T, E> {
         match self.try_result() {
             Some(outcome) => outcome,
             None => self.wait_pending(deadline),

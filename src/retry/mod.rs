@@ -9,7 +9,7 @@ mod schedule;
 
 use std::fmt;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use attempt::{AttemptFn, ProbeFn, Progress, RetryDecision};
 use attempt::{FailureOf, ValueOf};
@@ -140,8 +140,8 @@ where
 /// never runs out of attempts and only the deadline ends it (with `DeadlineExceeded`). With an
 /// attempt timeout, a server that holds every probe and never answers keeps the poll going
 /// until the policy's deadline: set one. A `PendingFor` (or `RetryAfter`) too long for
-/// [`Instant`] ends the poll at once with `DeadlineExceeded` (or the last error): no probe would
-/// ever follow it.
+/// [`Instant`](std::time::Instant) ends the poll at once with `DeadlineExceeded` (or the last
+/// error): no probe would ever follow it.
 ///
 /// A wait's own timeout holds whatever the probes do: a step starts at most a few dozen probes
 /// without sleeping, then gives the thread or the executor back. The first probe is sent now,
@@ -242,12 +242,8 @@ macro_rules! schedule_future {
 
             /// Runs the schedule on the calling thread, which sleeps the backoffs (no timer).
             #[inline]
-            fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Outcome<$value, FailureOf<F>> {
-                self.course.block(Deadline::from_timeout(timeout.into()))
-            }
-
-            fn result_deadline(&mut self, deadline: Instant) -> Outcome<$value, FailureOf<F>> {
-                self.course.block(Deadline::At(deadline))
+            fn wait_blocking(&mut self, deadline: Deadline) -> Outcome<$value, FailureOf<F>> {
+                self.course.block(deadline)
             }
         }
 
