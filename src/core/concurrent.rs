@@ -96,6 +96,9 @@ impl<T, E> ConcurrentFuture<T, E> {
     fn close(&self) {
         if let Some(link) = &self.link {
             link.close();
+            // Nobody waits any more: the producer must not keep a waker (a task's) until it
+            // finishes, nor wake it then.
+            link.forget_waker();
         }
     }
 

@@ -155,3 +155,25 @@ fn the_cancelled_future_is_send_for_outcomes_that_are_not_sync() {
     assert!(future.future().cancel());
     assert!(waiter.join().unwrap());
 }
+
+#[test]
+fn a_dropped_future_lets_go_of_its_waiters_waker() {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Waker};
+    let counting = Arc::new(common::CountingWaker::default());
+    let waker = Waker::from(Arc::clone(&counting));
+    let (promise, mut future) = promise::<u32, TestError>();
+    let polled = std::pin::Pin::new(&mut future).poll(&mut Context::from_waker(&waker));
+    assert!(polled.is_pending());
+    drop(waker);
+    drop(future);
+    assert!(promise.is_cancelled());
+    assert_eq!(
+        Arc::strong_count(&counting),
+        1,
+        "the producer's side kept the waker"
+    );
+    promise.set_result(1);
+    assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
