@@ -396,3 +396,41 @@ fn every_blocking_wait_on_the_executor_thread_returns_at_once() {
         ]
     );
 }
+
+#[test]
+fn join_all_on_the_executor_thread_keeps_an_outcome_that_came_while_it_looked() {
+    use apifuture::{ApiFutureExt, BoxApiFuture, from_future};
+    let mut task = spawn_async(async {
+        let (first_producer, first) = promise::<u32, TestError>();
+        let (middle_producer, middle) = promise::<u32, TestError>();
+        let (last_producer, last) = promise::<u32, TestError>();
+        let mut middle_producer = Some(middle_producer);
+        // Completes `middle` when first polled, after the join looked at it, then never ends.
+        let completer = from_future(async move {
+            if let Some(producer) = middle_producer.take() {
+                producer.set_result(7);
+            }
+            future::pending::<Result<u32, TestError>>().await
+        });
+        let futures: Vec<BoxApiFuture<u32, TestError>> = vec![
+            first.into_boxed(),
+            middle.into_boxed(),
+            completer.into_boxed(),
+            last.into_boxed(),
+        ];
+        // It may not park here: the futures still pending get `WouldBlockExecutor`.
+        let outcomes = join_all(futures);
+        drop((first_producer, last_producer));
+        Ok::<_, TestError>(outcomes)
+    });
+    let outcomes = task.result(GENEROUS).unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            Err(Error::WouldBlockExecutor),
+            Ok(7),
+            Err(Error::WouldBlockExecutor),
+            Err(Error::WouldBlockExecutor)
+        ]
+    );
+}

@@ -85,7 +85,13 @@ impl<F: ApiFuture> JoinAll<F> {
         let mut outcomes = mem::take(&mut self.ordered);
         let mut early = mem::take(&mut self.early).into_iter().skip(outcomes.len());
         while outcomes.len() < len {
-            let outcome = early.next().flatten();
+            let index = outcomes.len();
+            // One more look at those not seen done: an outcome that came as the wait gave up
+            // still wins, as it does for any wait.
+            let outcome = early
+                .next()
+                .flatten()
+                .or_else(|| self.futures.get_mut(index).and_then(ApiFuture::try_result));
             outcomes.push(outcome.unwrap_or(Err(Error::WouldBlockExecutor)));
         }
         self.futures.clear();
