@@ -27,9 +27,10 @@ pub(crate) type OutcomeOf<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFu
 /// Two required methods, [`poll_ready`](ApiFuture::poll_ready) and
 /// [`try_result`](ApiFuture::try_result), make every implementation drivable and inspectable
 /// without taking its outcome; the waits are provided on top, and an implementation may override
-/// them with a faster path ([`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture) blocks
-/// in oneshot's `recv_timeout`). Time limits are non-destructive: `Err(Error::Timeout)` leaves the
-/// future pending for a later wait. Once the outcome was handed out (by any wait, `.await`
+/// them with a faster path for calls on it
+/// ([`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture) blocks in oneshot's
+/// `recv_timeout`, behind a box, a borrow or a map too). Time limits are non-destructive:
+/// `Err(Error::Timeout)` leaves the future pending for a later wait. Once the outcome was handed out (by any wait, `.await`
 /// included), further waits and polls return `Err(Error::Consumed)`, never a panic.
 /// # Examples
 /// ```
