@@ -30,8 +30,9 @@ pub(crate) type OutcomeOf<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFu
 /// them with a faster path for calls on it
 /// ([`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture) blocks in oneshot's
 /// `recv_timeout`, behind a box, a borrow or a map too). Time limits are non-destructive:
-/// `Err(Error::Timeout)` leaves the future pending for a later wait. Once the outcome was handed out (by any wait, `.await`
-/// included), further waits and polls return `Err(Error::Consumed)`, never a panic.
+/// `Err(Error::Timeout)` leaves the future pending for a later wait. Once the outcome was handed
+/// out (by any wait, `.await` included), further waits and polls return `Err(Error::Consumed)`,
+/// never a panic.
 /// # Examples
 /// ```
 /// use std::time::Duration;
