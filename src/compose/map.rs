@@ -115,8 +115,11 @@ impl<A: ApiFuture, U: Send> Mapping<A> for OnValue<A, U> {
 
     /// A value may still fail: the closure can panic. So it runs now, once.
     fn peek_failed(f: &mut Option<Self>, inner: &mut A) -> Option<bool> {
-        if let Some(OnValue::Ran(held)) = f {
-            return Some(held.is_failure());
+        match f {
+            Some(OnValue::Ran(held)) => return Some(held.is_failure()),
+            // The value went out already: the inner future answers (`Consumed`, or a state).
+            None => return inner.peek_failed(),
+            Some(OnValue::Closure(_)) => {}
         }
         if inner.peek_failed()? {
             return Some(true);

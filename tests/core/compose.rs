@@ -74,6 +74,14 @@ fn a_map_says_taken_once_its_value_went_out_even_after_an_early_look() {
     assert_eq!(format!("{mapped:?}"), r#"MapValue { state: "ready", .. }"#);
     assert_eq!(mapped.result(None), Ok(3));
     assert_eq!(format!("{mapped:?}"), r#"MapValue { state: "taken", .. }"#);
+    // A look after that (`wait(.., FirstFailed)` looks at every future) changes nothing, with
+    // or without the early look.
+    assert_eq!(mapped.peek_failed(), Some(false));
+    assert_eq!(format!("{mapped:?}"), r#"MapValue { state: "taken", .. }"#);
+    let mut mapped = ready::<u32, TestError>(2).map_value(|v| v + 1);
+    assert_eq!(mapped.result(None), Ok(3));
+    assert_eq!(mapped.peek_failed(), Some(false));
+    assert_eq!(format!("{mapped:?}"), r#"MapValue { state: "taken", .. }"#);
 }
 
 #[test]
