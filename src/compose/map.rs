@@ -252,14 +252,20 @@ impl<A: ApiFuture, B: ApiFuture> ThenCall<A, B> {
         let Chain::First(_, f) = &mut self.chain else {
             return;
         };
-        self.chain = match (outcome, f.take()) {
+        let next = match (outcome, f.take()) {
             (Ok(value), Some(f)) => match guarded(|| f(value)) {
                 Ok(second) => Chain::Second(second),
                 Err(panicked) => Chain::Failed(Held::new(Err(panicked))),
             },
             (Ok(_), None) => Chain::Failed(Held::new(Err(Error::Consumed))),
-            (Err(error), _) => Chain::Failed(Held::new(Err(error.map_failed(self.convert)))),
+            (Err(error), f) => {
+                drop_caught(f);
+                Chain::Failed(Held::new(Err(error.map_failed(self.convert))))
+            }
         };
+        // The first future, done, and the closure if it did not run: user code, whose drop may
+        // panic.
+        drop_caught(std::mem::replace(&mut self.chain, next));
     }
 
     /// The blocking waits: each future's own in turn (which may park, or use its channel's timed

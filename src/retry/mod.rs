@@ -365,6 +365,10 @@ impl<F: AttemptFn, V> Course<F, V> {
     fn with(&mut self, change: impl FnOnce(&mut Schedule<F, V>)) {
         if let Course::Scheduled(scheduled) = self {
             change(&mut scheduled.0);
+            // Set on a schedule already ended (its first attempt panicked): nothing calls it.
+            if scheduled.0.ended() {
+                scheduled.0.let_go();
+            }
         }
     }
 

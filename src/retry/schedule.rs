@@ -215,13 +215,25 @@ impl<F: AttemptFn, V> Schedule<F, V> {
 
     fn end(&mut self, outcome: Outcome<V, FailureOf<F>>) {
         self.enter(Phase::Finished(Held::new(outcome)));
-        // One at a time: a second panicking drop within one catch would abort.
+        self.let_go();
+    }
+
+    /// Whether the schedule has ended: its outcome is there, or was taken.
+    pub(crate) fn ended(&self) -> bool {
+        matches!(self.phase, Phase::Finished(_))
+    }
+
+    /// Drops what only a running schedule needs: its closures, releasing what they hold, and
+    /// the error a later one would have replaced. One at a time: a second panicking drop within
+    /// one catch would abort.
+    pub(crate) fn let_go(&mut self) {
         drop_caught(self.make.take());
         drop_caught(std::mem::replace(
             &mut self.classify,
             Box::new(|_| RetryDecision::Retry),
         ));
         drop_caught(self.notify.take());
+        drop_caught(self.last_error.take());
     }
 
     /// Ends with the last operation error if there was one, else `DeadlineExceeded`.

@@ -275,6 +275,37 @@ fn a_retry_drops_attempts_and_errors_whose_drop_panics_without_unwinding_into_th
 }
 
 #[test]
+fn a_chain_drops_what_its_first_future_leaves_without_unwinding_into_the_waiter() {
+    within_30s(|| {
+        // The closure does not run (the first future failed); what it captured panics when dropped.
+        let bomb = DropBomb;
+        let mut unused = failed::<u32, TestError>("down").then_call(move |value| {
+            let _held = &bomb;
+            ready::<u32, TestError>(value)
+        });
+        assert_eq!(unused.result(LONG), Err(Error::Failed("down")));
+        // A retry that recovered: the error it no longer needs panics when dropped.
+        #[derive(Debug, PartialEq)]
+        struct Bomb(u32);
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("the error's drop panics");
+            }
+        }
+        let policy = RetryPolicy::new().with_initial_delay(Duration::from_millis(1));
+        let mut recovered = retry(policy, |attempt| {
+            if attempt == 1 {
+                failed::<u32, _>(Bomb(attempt))
+            } else {
+                ready(attempt)
+            }
+        })
+        .then_call(|value| ready::<u32, Bomb>(value * 10));
+        assert!(matches!(recovered.result(LONG), Ok(20)));
+    });
+}
+
+#[test]
 #[cfg_attr(miri, ignore = "async-io's reactor needs timerfd, which Miri lacks")]
 fn awaited_and_background_retries_drop_attempts_whose_drop_panics_likewise() {
     within_30s(|| {

@@ -225,6 +225,20 @@ fn a_finished_retry_drops_its_closures_though_its_future_is_kept() {
 }
 
 #[test]
+fn closures_set_on_a_retry_its_first_attempt_ended_are_dropped_at_once() {
+    let (alive, gone) = std::sync::mpsc::channel::<()>();
+    let mut call =
+        retry(RetryPolicy::new(), |_| -> Attempt { panic!("no attempt") }).notify(move |_, _| {
+            let _alive = &alive;
+        });
+    assert_eq!(
+        gone.recv_timeout(Duration::from_secs(5)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+    );
+    assert!(matches!(call.result(None), Err(Error::Panicked(_))));
+}
+
+#[test]
 fn notify_sees_each_error_and_delay_before_its_sleep() {
     let log: Arc<Mutex<Vec<(TestError, Duration)>>> = Arc::default();
     let seen = Arc::clone(&log);
