@@ -59,8 +59,10 @@ impl Jitter {
             Jitter::None => return d,
             Jitter::Full => 0,
             Jitter::Equal => high / 2,
-            // The float product may round up past `high`; `min` puts it back.
-            Jitter::Shorten(f) => ((high as f64 * (1.0 - f)) as u128).min(high),
+            // The cut, not the rest, goes through floats: `Shorten(0.0)` then never shortens,
+            // however long `d` (above 2^53 ns a float rounds). `min` keeps a cut rounded up
+            // past `high` from passing zero.
+            Jitter::Shorten(f) => high - ((high as f64 * f) as u128).min(high),
         };
         if low == high {
             return d;

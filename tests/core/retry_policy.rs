@@ -247,6 +247,13 @@ fn shorten_jitter_spans_its_fraction() {
             .iter()
             .all(|&d| d == SEC)
     );
+    // Past 2^53 ns (104 days) a float holds no exact nanosecond count: still never shorter.
+    let long = Duration::from_nanos((1 << 53) + 1);
+    assert!(
+        flat(long, 200, Jitter::Shorten(0.0))
+            .iter()
+            .all(|&d| d == long)
+    );
     assert!(
         flat(SEC, 100, Jitter::Shorten(1.0))
             .iter()
