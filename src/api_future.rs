@@ -26,10 +26,11 @@ pub(crate) type OutcomeOf<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFu
 ///
 /// Two required methods, [`poll_ready`](ApiFuture::poll_ready) and
 /// [`try_result`](ApiFuture::try_result), make every implementation drivable and inspectable
-/// without taking its outcome; the waits are provided on top, and an implementation may override
-/// them with a faster path for calls on it
-/// ([`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture) blocks in oneshot's
-/// `recv_timeout`, behind a box, a borrow or a map too). Time limits are non-destructive:
+/// without taking its outcome; the waits are provided on top. An override of `result` serves
+/// calls on that type only: boxes, borrows, maps and the multi-future waits over it take the
+/// provided wait (the crate's own futures keep their fast paths behind them:
+/// [`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture) blocks in oneshot's
+/// `recv_timeout`). Time limits are non-destructive:
 /// `Err(Error::Timeout)` leaves the future pending for a later wait. Once the outcome was handed
 /// out (by any wait, `.await` included), further waits and polls return `Err(Error::Consumed)`,
 /// never a panic.
@@ -199,15 +200,15 @@ pub trait ApiFuture:
         None
     }
 
-    /// The one body of the blocking waits ([`result`](ApiFuture::result),
-    /// [`result_deadline`](ApiFuture::result_deadline)), callable on `dyn` and unsized futures
-    /// too: a wrapper (`&mut F`, `Box<F>`, a map) hands it to the future it wraps, whose own
-    /// (a channel's timed receive, a retry parking through its backoff) beats the provided loop
-    /// over [`poll_ready`](ApiFuture::poll_ready). Its argument's type cannot be named outside
-    /// the crate.
+    /// The blocking waits' one body, callable on `dyn` futures too: a wrapper hands it to the
+    /// future it wraps, whose own (a timed receive, a retry parking) beats the provided loop.
     #[doc(hidden)]
     fn wait_blocking(&mut self, deadline: Deadline) -> Result<Self::Value, Error<Self::Failure>> {
-        block(self, deadline)
+        // An outcome already there is taken before any waker is made.
+        if let Some(outcome) = self.try_result() {
+            return outcome;
+        }
+        timeout::block_on(deadline, |cx| self.poll_outcome(cx).into()).outcome(|| self.try_result())
     }
 
     /// What `.await` does: takes the outcome if it is there, otherwise drives the operation and
@@ -317,13 +318,21 @@ api_future_via!(
 );
 
 api_future_via!(
-/// A boxed future is one too, as for `Future`: a generic helper can take `Box::new(f)`.
+/// A boxed future is one too, as for `Future`: a generic helper can take `Box::new(f)`. A `dyn`
+/// one names its `Output` beside the two associated types
+/// (`dyn ApiFuture<Value = V, Failure = E, Output = Result<V, Error<E>>>`), which
+/// [`BoxApiFuture`](crate::BoxApiFuture) spares; a blocking wait on a borrowed `dyn` one is
+/// called on the borrow, `(&mut future).result(..)`.
 /// ```
-/// use apifuture::{ready, ApiFuture, BoxError};
+/// use apifuture::{ready, ApiFuture, BoxError, Error};
 /// fn value<F: ApiFuture<Value = u8>>(mut future: F) -> u8 {
 ///     future.result(None).ok().unwrap_or_default()
 /// }
 /// assert_eq!(value(Box::new(ready::<u8, BoxError>(1))), 1);
+/// let mut erased: Box<dyn ApiFuture<Value = u8, Failure = BoxError, Output = Result<u8, Error>>> =
+///     Box::new(ready(2));
+/// let mut borrowed = &mut *erased;
+/// assert_eq!((&mut borrowed).result(None).unwrap(), 2);
 /// ```
 [F: ApiFuture + ?Sized] Box<F> => |this| **this, F::Value, F::Failure
 );
@@ -442,17 +451,6 @@ fn poll_pending<F: ApiFuture + ?Sized>(
             return Poll::Ready(outcome);
         }
     }
-}
-
-/// The provided blocking wait; an outcome already there is taken before any waker is made.
-fn block<F: ApiFuture + ?Sized>(
-    future: &mut F,
-    deadline: Deadline,
-) -> Result<F::Value, Error<F::Failure>> {
-    if let Some(outcome) = future.try_result() {
-        return outcome;
-    }
-    timeout::block_on(deadline, |cx| future.poll_outcome(cx).into()).outcome(|| future.try_result())
 }
 
 /// The future of [`ApiFuture::result_async`]: a wait, with an optional time limit, for a borrowed

@@ -269,8 +269,9 @@
 //! outcome, whatever it was), so the `futures` crate's `select!` takes `&mut future` as it is,
 //! and a `select!` loop with a `complete` arm ends. Only a poll terminates it: after a blocking
 //! wait took the outcome, `select!` still polls the future once more and gets `Consumed`. A
-//! wrapper of your own implements `Future` by polling the inner future with
-//! `Pin::new(&mut self.inner)`, and `Debug`.
+//! wrapper of your own that is only a `Future` polls the inner one with
+//! `Pin::new(&mut self.inner)` (every future here is `Unpin`); one that is an [`ApiFuture`] too
+//! forwards `poll_ready`, `try_result` and `peek_failed`, as the trait's example does.
 //!
 //! Your own methods may share names with the `futures` and `futures-lite` preludes; ours do not.
 //! With `use futures::prelude::*` in scope, `.map(..)`, `.boxed()`, `.map_err(..)`,
