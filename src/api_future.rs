@@ -26,11 +26,11 @@ pub(crate) type OutcomeOf<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFu
 ///
 /// Two required methods, [`poll_ready`](ApiFuture::poll_ready) and
 /// [`try_result`](ApiFuture::try_result), make every implementation drivable and inspectable
-/// without taking its outcome; the waits are provided on top. An override of `result` serves
-/// calls on that type only: boxes, borrows, maps and the multi-future waits over it take the
-/// provided wait (the crate's own futures keep their fast paths behind them:
-/// [`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture) blocks in oneshot's
-/// `recv_timeout`). Time limits are non-destructive:
+/// without taking its outcome; the waits are provided on top. An override of `result` and
+/// `result_deadline` also serves the maps, chains and `into_boxed()` over that type; `Box<F>`,
+/// `&mut F` and the multi-future waits take the provided wait (the crate's own futures keep their
+/// fast paths behind all of them: [`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture)
+/// blocks in oneshot's `recv_timeout`). Time limits are non-destructive:
 /// `Err(Error::Timeout)` leaves the future pending for a later wait. Once the outcome was handed
 /// out (by any wait, `.await` included), further waits and polls return `Err(Error::Consumed)`,
 /// never a panic.
@@ -200,8 +200,8 @@ pub trait ApiFuture:
         None
     }
 
-    /// The blocking waits' one body, callable on `dyn` futures too: a wrapper hands it to the
-    /// future it wraps, whose own (a timed receive, a retry parking) beats the provided loop.
+    /// The blocking waits' one body, callable on `dyn` futures too: `Box<F>` and `&mut F` hand
+    /// it to the future they wrap, whose own (a timed receive, a retry parking) beats the loop.
     #[doc(hidden)]
     fn wait_blocking(&mut self, deadline: Deadline) -> Result<Self::Value, Error<Self::Failure>> {
         // An outcome already there is taken before any waker is made.

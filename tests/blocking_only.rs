@@ -4,8 +4,10 @@
 //! starts.
 #![cfg(all(target_os = "linux", not(miri)))] // reads the process's threads from /proc
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use apifuture::{
     ApiFuture, ApiFutureExt, Error, Jitter, RetryPolicy, failed, promise, ready, retry,
@@ -97,6 +99,78 @@ fn blocking_waits_through_boxes_maps_and_chains_never_start_the_reactor() {
     let erased: Box<dyn ApiFuture<Value = u32, Failure = &str, Output = _>> =
         Box::new(retry(policy.clone(), flaky));
     assert_eq!(value(erased), Some(3));
+    assert!(
+        !async_io_started(),
+        "a blocking wait started async-io's reactor thread"
+    );
+}
+
+type Attempt = fn(u32) -> apifuture::AwaitableConcurrentFuture<u32, &'static str>;
+
+/// An SDK's own future over a retry, overriding the blocking waits (here only to count them).
+#[derive(Debug)]
+struct SdkCall {
+    inner: apifuture::Retry<Attempt>,
+    terminated: bool,
+}
+
+static OVERRIDES_CALLED: AtomicUsize = AtomicUsize::new(0);
+
+impl ApiFuture for SdkCall {
+    type Value = u32;
+    type Failure = &'static str;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn try_result(&mut self) -> Option<Result<u32, Error<&'static str>>> {
+        self.inner.try_result()
+    }
+
+    fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Result<u32, Error<&'static str>> {
+        OVERRIDES_CALLED.fetch_add(1, Ordering::SeqCst);
+        self.inner.result(timeout)
+    }
+
+    fn result_deadline(&mut self, deadline: Instant) -> Result<u32, Error<&'static str>> {
+        OVERRIDES_CALLED.fetch_add(1, Ordering::SeqCst);
+        self.inner.result_deadline(deadline)
+    }
+}
+
+impl std::future::Future for SdkCall {
+    type Output = Result<u32, Error<&'static str>>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let polled = this.poll_outcome(cx);
+        this.terminated |= polled.is_ready();
+        polled
+    }
+}
+
+impl apifuture::FusedFuture for SdkCall {
+    fn is_terminated(&self) -> bool {
+        self.terminated
+    }
+}
+
+#[test]
+fn maps_chains_and_boxes_use_a_users_override_of_the_blocking_waits() {
+    let policy = RetryPolicy::new()
+        .with_initial_delay(Duration::from_millis(2))
+        .with_max_delay(Duration::from_millis(2))
+        .with_jitter(Jitter::None);
+    let call = || SdkCall {
+        inner: retry(policy.clone(), flaky as Attempt),
+        terminated: false,
+    };
+    assert_eq!(call().map_value(|v| v * 2).result(LONG), Ok(6));
+    assert_eq!(call().into_boxed().result(LONG), Ok(3));
+    let mut chained = call().then_call(|v| ready::<u32, &str>(v + 1));
+    assert_eq!(chained.result(LONG), Ok(4));
+    assert_eq!(OVERRIDES_CALLED.load(Ordering::SeqCst), 3);
     assert!(
         !async_io_started(),
         "a blocking wait started async-io's reactor thread"

@@ -40,7 +40,7 @@ impl<A: ApiFuture> Erased<A::Value, A::Failure> for A {
     }
 
     fn wait_blocking(&mut self, deadline: Deadline) -> Result<A::Value, Error<A::Failure>> {
-        ApiFuture::wait_blocking(self, deadline)
+        super::result_by(self, deadline)
     }
 }
 

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::task::{Context, Poll};
 
+use super::result_by;
 use crate::api_future::{ApiFuture, OutcomeOf, api_future_via, fused_future};
 use crate::error::{Error, Held, is_failure};
 use crate::panic::{drop_caught, guarded};
@@ -157,11 +158,12 @@ impl<A: ApiFuture, E2: Send> Mapping<A> for OnFailure<A, E2> {
     }
 }
 
-/// Passes on an outcome the closure does not map. Unless a wait only timed out, that outcome is
-/// the end: the closure, which will not run, is dropped, so a map holds nothing after its end
-/// whether its closure ran or not.
+/// Passes on an outcome the closure does not map. One handed out once (a failure, `Consumed`) is
+/// the end: the closure, which will not run, is dropped, so a map holds nothing after it whether
+/// its closure ran or not. A wait's timeout, and a state every wait gets again (`Cancelled`),
+/// keep it, and `Debug` shows the inner future, which says which.
 fn unused<M, E>(f: &mut Option<M>, error: Error<E>) -> Error<E> {
-    if !matches!(error, Error::Timeout | Error::WouldBlockExecutor) {
+    if !matches!(error, Error::Timeout | Error::WouldBlockExecutor) && !error.is_state() {
         drop_caught(f.take());
     }
     error
@@ -185,8 +187,9 @@ impl<A: ApiFuture, M: Mapping<A>> Map<A, M> {
     }
 
     /// The inner future's own blocking wait, then the closure (a timeout passes through it).
+    #[inline]
     fn wait_blocking(&mut self, deadline: Deadline) -> Result<M::Value, Error<M::Failure>> {
-        M::apply(&mut self.f, self.inner.wait_blocking(deadline))
+        M::apply(&mut self.f, result_by(&mut self.inner, deadline))
     }
 
     /// As the inner future's: mapping keeps a value a value and an error an error.
@@ -278,7 +281,7 @@ impl<A: ApiFuture, B: ApiFuture> ThenCall<A, B> {
             deadline.start();
         }
         if let Chain::First(first, _) = &mut self.chain {
-            match first.wait_blocking(deadline) {
+            match result_by(first, deadline) {
                 // Still pending: the first future keeps its outcome for a later wait.
                 Err(error @ (Error::Timeout | Error::WouldBlockExecutor)) => {
                     return Err(error.map_failed(self.convert));
@@ -288,7 +291,7 @@ impl<A: ApiFuture, B: ApiFuture> ThenCall<A, B> {
         }
         match &mut self.chain {
             Chain::First(..) => Err(Error::Timeout),
-            Chain::Second(second) => second.wait_blocking(deadline),
+            Chain::Second(second) => result_by(second, deadline),
             Chain::Failed(held) => held.hand_out(),
         }
     }

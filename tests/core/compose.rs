@@ -66,6 +66,17 @@ fn a_map_drops_its_closure_once_the_outcome_is_out_even_if_it_did_not_run() {
 }
 
 #[test]
+fn a_map_over_a_future_that_ended_in_a_state_shows_that_state() {
+    let (producer, future) = promise::<u32, TestError>();
+    let mut mapped = future.map_value(|v| v + 1);
+    drop(producer);
+    for _ in 0..2 {
+        assert_eq!(mapped.result(Duration::ZERO), Err(Error::Abandoned));
+        assert!(format!("{mapped:?}").contains("abandoned"), "{mapped:?}");
+    }
+}
+
+#[test]
 fn a_map_says_taken_once_its_value_went_out_even_after_an_early_look() {
     let mut mapped = ready::<u32, TestError>(2).map_value(|v| v + 1);
     assert!(format!("{mapped:?}").contains("inner"));
