@@ -36,7 +36,7 @@
 //! | `Future()`, `set_result`, `set_exception` | [`promise`], [`Promise::set_result`], [`Promise::set_error`] | the same |
 //! | `f.result(timeout=30)`, `await f.result_async(timeout=30)`, `await f` | [`result`](ApiFuture::result)`(Duration::from_secs(30))` | [`result_async`](ApiFuture::result_async)`(..).await`, `f.await` |
 //! | `TimeoutError` | [`Error::Timeout`] | the same |
-//! | `f.done()`, `f.cancel()`, `f.cancelled()` | [`ConcurrentFuture::done`], [`cancel`](ConcurrentFuture::cancel), [`cancelled`](ConcurrentFuture::cancelled) | the same |
+//! | `f.done()`, `f.cancel()`, `f.cancelled()` | [`ApiFuture::done`] (or [`ConcurrentFuture::done`], which only looks), [`cancel`](ConcurrentFuture::cancel), [`cancelled`](ConcurrentFuture::cancelled) | the same |
 //! | `f.exception()` without waiting | [`peek_failed`](ApiFuture::peek_failed), then [`try_result`](ApiFuture::try_result) | the same |
 //! | `f.add_done_callback(fn)` | [`add_done_callback`](AwaitableConcurrentFuture::add_done_callback) (runs before waiters wake) | the same |
 //! | `set_running_or_notify_cancel()` | [`Promise::is_cancelled`], [`Promise::wait_cancelled`] | [`Promise::cancelled`] |
