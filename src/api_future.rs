@@ -27,10 +27,10 @@ pub(crate) type OutcomeOf<F> = Result<<F as ApiFuture>::Value, Error<<F as ApiFu
 /// Two required methods, [`poll_ready`](ApiFuture::poll_ready) and
 /// [`try_result`](ApiFuture::try_result), make every implementation drivable and inspectable
 /// without taking its outcome; the waits are provided on top. An override of `result` and
-/// `result_deadline` also serves the maps, chains and `into_boxed()` over that type; `Box<F>`,
-/// `&mut F` and the multi-future waits take the provided wait (the crate's own futures keep their
-/// fast paths behind all of them: [`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture)
-/// blocks in oneshot's `recv_timeout`). Time limits are non-destructive:
+/// `result_deadline` also serves the maps, chains and `into_boxed()` over that type; `Box<F>` and
+/// `&mut F` take the provided wait, where the crate's own futures keep their fast paths
+/// ([`AwaitableConcurrentFuture`](crate::AwaitableConcurrentFuture) blocks in oneshot's
+/// `recv_timeout`). The multi-future waits poll. Time limits are non-destructive:
 /// `Err(Error::Timeout)` leaves the future pending for a later wait. Once the outcome was handed
 /// out (by any wait, `.await` included), further waits and polls return `Err(Error::Consumed)`,
 /// never a panic.

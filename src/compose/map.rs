@@ -158,12 +158,11 @@ impl<A: ApiFuture, E2: Send> Mapping<A> for OnFailure<A, E2> {
     }
 }
 
-/// Passes on an outcome the closure does not map. One handed out once (a failure, `Consumed`) is
-/// the end: the closure, which will not run, is dropped, so a map holds nothing after it whether
-/// its closure ran or not. A wait's timeout, and a state every wait gets again (`Cancelled`),
-/// keep it, and `Debug` shows the inner future, which says which.
+/// Passes on an outcome the closure does not map. Unless a wait only timed out, that outcome is
+/// the end: the closure, which will not run, is dropped, so a map holds nothing after its end
+/// (what the closure holds is released: a sequence's open turn) whether its closure ran or not.
 fn unused<M, E>(f: &mut Option<M>, error: Error<E>) -> Error<E> {
-    if !matches!(error, Error::Timeout | Error::WouldBlockExecutor) && !error.is_state() {
+    if !matches!(error, Error::Timeout | Error::WouldBlockExecutor) {
         drop_caught(f.take());
     }
     error
@@ -350,8 +349,8 @@ fused_future!([A: ApiFuture, U: Send] MapValue<A, U>, []);
 fused_future!([A: ApiFuture, E2: Send] MapFailure<A, E2>, []);
 fused_future!([A: ApiFuture, B: ApiFuture] ThenCall<A, B>, []);
 
-/// The inner future while the closure is still to run; `taken` once the outcome went through
-/// (`ready` while what a closure run early gave waits for a wait).
+/// The inner future, which says whether its outcome went out (`taken`) or the state it ended in;
+/// `state: "ready"`, then `"taken"`, for what a closure run early gave.
 impl<A: ApiFuture, U> fmt::Debug for MapValue<A, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ran = match &self.map.f {
@@ -362,7 +361,7 @@ impl<A: ApiFuture, U> fmt::Debug for MapValue<A, U> {
     }
 }
 
-/// The inner future, until a failure went through the closure (`taken`).
+/// The inner future, which says whether its outcome went out (`taken`) or the state it ended in.
 impl<A: ApiFuture, E2> fmt::Debug for MapFailure<A, E2> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.map.debug("MapFailure", None, f)
@@ -373,10 +372,9 @@ impl<A: fmt::Debug, M> Map<A, M> {
     /// `ran`: the closure ran early, and this is the state of what it gave.
     fn debug(&self, name: &str, ran: Option<&str>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct(name);
-        match (&self.f, ran) {
-            (_, Some(state)) => debug.field("state", &state),
-            (Some(_), None) => debug.field("inner", &self.inner),
-            (None, None) => debug.field("state", &"taken"),
+        match ran {
+            Some(state) => debug.field("state", &state),
+            None => debug.field("inner", &self.inner),
         };
         debug.finish_non_exhaustive()
     }

@@ -62,6 +62,7 @@ impl Jitter {
             // The cut, not the rest, goes through floats: `Shorten(0.0)` then never shortens,
             // however long `d` (above 2^53 ns a float rounds). `min` keeps a cut rounded up
             // past `high` from passing zero.
+            Jitter::Shorten(f) if f >= 1.0 => 0,
             Jitter::Shorten(f) => high - ((high as f64 * f) as u128).min(high),
         };
         if low == high {

@@ -247,13 +247,20 @@ fn shorten_jitter_spans_its_fraction() {
             .iter()
             .all(|&d| d == SEC)
     );
-    // Past 2^53 ns (104 days) a float holds no exact nanosecond count: still never shorter.
+    // Past 2^53 ns (104 days) a float holds no exact nanosecond count: still never shorter,
+    // and `Shorten(1.0)` still reaches zero (whose draws are `Full`'s: a uniform `[0, d]`).
     let long = Duration::from_nanos((1 << 53) + 1);
     assert!(
         flat(long, 200, Jitter::Shorten(0.0))
             .iter()
             .all(|&d| d == long)
     );
+    for seed in 0..8 {
+        fastrand::seed(seed);
+        let full = flat(long, 32, Jitter::Full);
+        fastrand::seed(seed);
+        assert_eq!(flat(long, 32, Jitter::Shorten(1.0)), full, "seed {seed}");
+    }
     assert!(
         flat(SEC, 100, Jitter::Shorten(1.0))
             .iter()

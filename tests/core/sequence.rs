@@ -260,6 +260,24 @@ fn a_retry_holding_the_open_turn_releases_it_when_it_ends_though_the_call_is_kep
 }
 
 #[test]
+fn a_map_holding_the_open_turn_over_an_abandoned_submission_releases_it() {
+    let sequence = Sequence::new();
+    let mut first = sequence.take_turn();
+    let mut second = sequence.take_turn();
+    let open = first.result(GENEROUS).unwrap();
+    let (transport, submission) = apifuture::promise::<u32, &str>();
+    let mut call = submission.map_value(move |v| {
+        open.release();
+        v
+    });
+    drop(transport);
+    assert_eq!(call.result(GENEROUS), Err(Error::Abandoned));
+    // `call` is still here; the closure, which will never run, went with the outcome.
+    assert!(second.result(Duration::from_secs(5)).is_ok());
+    drop(call);
+}
+
+#[test]
 fn a_turn_never_fails() {
     let sequence = Sequence::new();
     let first = sequence.take_turn();
