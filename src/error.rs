@@ -212,6 +212,16 @@ impl<E> Error<E> {
         self.state::<()>().is_some()
     }
 
+    /// A state's name, as `Debug` shows it.
+    pub(crate) fn state_name(&self) -> Option<&'static str> {
+        match self {
+            Error::Cancelled => Some("cancelled"),
+            Error::Abandoned => Some("abandoned"),
+            Error::DeadlineExceeded => Some("deadline exceeded"),
+            _ => None,
+        }
+    }
+
     /// Retypes the operation error: `Err(e)` for `Failed(e)`, which only a conversion can retype;
     /// the other variants carry no `E`.
     pub(crate) fn retype<E2>(self) -> Result<Error<E2>, E> {
@@ -356,9 +366,14 @@ impl<T, E> Held<T, E> {
         self.peek().is_some_and(is_failure)
     }
 
-    /// `"ready"` until a wait took the outcome, then `"taken"` (for `Debug`).
+    /// For `Debug`: `"ready"` until a wait took the outcome, then `"taken"`; a state, which every
+    /// wait gets, by its name.
     pub(crate) fn state(&self) -> &'static str {
-        if self.0.is_some() { "ready" } else { "taken" }
+        match &self.0 {
+            Some(Err(error)) => error.state_name().unwrap_or("ready"),
+            Some(Ok(_)) => "ready",
+            None => "taken",
+        }
     }
 }
 

@@ -435,8 +435,12 @@ impl<T, E> fmt::Debug for SharedFuture<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let word = if self.taken {
             "taken"
-        } else if self.group.outcome.get().is_some() {
-            "ready"
+        } else if let Some(outcome) = self.group.outcome.get() {
+            outcome
+                .as_ref()
+                .err()
+                .and_then(Error::state_name)
+                .unwrap_or("ready")
         } else if self.group.word.load(Ordering::Acquire) & POLLING != 0 {
             "pending (being polled)"
         } else {

@@ -79,7 +79,35 @@ fn a_map_over_a_future_that_ended_in_a_state_shows_that_state_and_lets_go_of_its
         assert_eq!(mapped.result(Duration::ZERO), Err(Error::Abandoned));
         assert!(format!("{mapped:?}").contains("abandoned"), "{mapped:?}");
     }
-    assert_eq!(std::sync::Arc::strong_count(&held), 1, "the closure is still held");
+    assert_eq!(
+        std::sync::Arc::strong_count(&held),
+        1,
+        "the closure is still held"
+    );
+    // The same over a cancelled retry, a shared future whose producer went away, and a chain.
+    let (_producer, attempt) = promise::<u32, TestError>();
+    let mut attempt = Some(attempt);
+    let mut call = retry(RetryPolicy::new(), move |_| attempt.take().unwrap());
+    assert!(call.cancel());
+    let mut over_retry = call.map_failure(|e| e.len());
+    assert_eq!(over_retry.result(Duration::ZERO), Err(Error::Cancelled));
+    assert!(
+        format!("{over_retry:?}").contains("cancelled"),
+        "{over_retry:?}"
+    );
+    let (producer, future) = promise::<u32, TestError>();
+    let mut over_shared = future.into_shared().map_value(|v| v + 1);
+    drop(producer);
+    assert_eq!(over_shared.result(Duration::ZERO), Err(Error::Abandoned));
+    assert!(
+        format!("{over_shared:?}").contains("abandoned"),
+        "{over_shared:?}"
+    );
+    let (producer, future) = promise::<u32, TestError>();
+    let mut chain = future.then_call(ready::<u32, TestError>);
+    drop(producer);
+    assert_eq!(chain.result(Duration::ZERO), Err(Error::Abandoned));
+    assert!(format!("{chain:?}").contains("abandoned"), "{chain:?}");
 }
 
 #[test]
@@ -99,7 +127,10 @@ fn a_map_says_taken_once_its_value_went_out_even_after_an_early_look() {
     assert_eq!(mapped.result(None), Ok(3));
     assert_eq!(mapped.peek_failed(), Some(false));
     let shown = format!("{mapped:?}");
-    assert!(shown.contains("taken") && !shown.contains("ready"), "{shown}");
+    assert!(
+        shown.contains("taken") && !shown.contains("ready"),
+        "{shown}"
+    );
 }
 
 #[test]
