@@ -145,7 +145,8 @@ impl fmt::Debug for Sequence {
 ///   `turn.map_failure(|never| match never {})`.
 /// - With combinators, hold the open turn in the submission (move it into the attempt closure
 ///   of its [`retry`](crate::retry), say): the retry drops its closure when it ends, whatever
-///   its outcome (even while its future is kept), and the next turn opens then.
+///   its outcome (even while its future is kept), and the next turn opens then. A retry ends
+///   as something drives it: wait on it, or [`background`](crate::ApiFutureExt::background) it.
 ///
 /// # Examples
 ///
