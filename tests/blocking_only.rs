@@ -31,12 +31,17 @@ fn flaky(attempt: u32) -> apifuture::AwaitableConcurrentFuture<u32, &'static str
     }
 }
 
-#[test]
-fn blocking_waits_through_boxes_maps_and_chains_never_start_the_reactor() {
-    let policy = RetryPolicy::new()
+/// Sleeps of exactly 2 ms between attempts.
+fn two_ms_sleeps() -> RetryPolicy {
+    RetryPolicy::new()
         .with_initial_delay(Duration::from_millis(2))
         .with_max_delay(Duration::from_millis(2))
-        .with_jitter(Jitter::None);
+        .with_jitter(Jitter::None)
+}
+
+#[test]
+fn blocking_waits_through_boxes_maps_and_chains_never_start_the_reactor() {
+    let policy = two_ms_sleeps();
     // Each retry sleeps twice between its attempts.
     let mut boxed = retry(policy.clone(), flaky).into_boxed();
     assert_eq!(boxed.result(LONG), Ok(3));
@@ -158,10 +163,7 @@ impl apifuture::FusedFuture for SdkCall {
 
 #[test]
 fn maps_chains_and_boxes_use_a_users_override_of_the_blocking_waits() {
-    let policy = RetryPolicy::new()
-        .with_initial_delay(Duration::from_millis(2))
-        .with_max_delay(Duration::from_millis(2))
-        .with_jitter(Jitter::None);
+    let policy = two_ms_sleeps();
     let call = || SdkCall {
         inner: retry(policy.clone(), flaky as Attempt),
         terminated: false,
