@@ -84,9 +84,9 @@ impl Link {
         }
     }
 
-    /// Called by the consumer once [`poll_finished`](Self::poll_finished) found the producer
-    /// finished, if it needs no wake-up: drops the waker it left, which no producer will take
-    /// now and which would otherwise live as long as the link (a `WhenCancelled` holds it).
+    /// Called by the consumer when it needs no more wake-ups (it was cancelled, or found the
+    /// producer finished and delivered at once): drops the waker it left, which no producer
+    /// might take and which would otherwise live as long as the link (a `WhenCancelled` holds it).
     pub(crate) fn forget_waker(&self) {
         drop(self.waker.take());
     }
