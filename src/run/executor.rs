@@ -18,7 +18,7 @@ use crate::core::awaitable::AwaitableConcurrentFuture;
 use crate::core::promise::{Promise, WhenCancelled, promise};
 use crate::error::Error;
 use crate::error::Outcome;
-use crate::panic::caught;
+use crate::panic::{caught, drop_caught};
 use crate::sync::unpoisoned;
 use crate::timeout;
 
@@ -270,7 +270,7 @@ where
         // Drop the future first, so what it owned is released by the time a waiter wakes. Its
         // drop, and that of a value nobody waits for, may panic with nobody to report it to:
         // caught (the panic hook still prints it), they stay out of the executor.
-        let _ = caught(move || drop(fut));
+        drop_caught(fut);
         // Sent, or (detached, or nobody waits) dropped: either way under the catch.
         let _ = caught(move || {
             if let (Some(promise), Some(outcome)) = (promise, outcome) {
