@@ -24,7 +24,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use crate::api_future::{ApiFuture, fused_future};
 use crate::error::{BoxError, Error, Outcome, is_failure};
-use crate::panic::{caught, drop_caught};
+use crate::panic::{caught, drop_caught, guarded};
 use crate::sync::{AtomicUsize, Mutex, OnceLock, Ordering, WakerList, unpoisoned};
 
 /// A future with any number of waiters: every clone of the handle can be blocked on or awaited,
@@ -42,7 +42,9 @@ use crate::sync::{AtomicUsize, Mutex, OnceLock, Ordering, WakerList, unpoisoned}
 ///   answers at once, and async waits return `Pending` until woken.
 /// - Dropping a handle leaves the others as they are, even mid-wait; dropping the last one
 ///   drops the source future, which cancels it.
-/// - A source that panics while polled gives every handle `Err(Error::Panicked(..))`.
+/// - A source that panics while polled gives every handle `Err(Error::Panicked(..))`; a value
+///   whose `Clone` panics gives it to the handle whose clone panicked. Another handle's waker
+///   that panics when woken (a broken executor) never unwinds into this handle's wait.
 ///
 /// # Examples
 ///
@@ -209,6 +211,12 @@ impl<T, E, S: ?Sized> Group<T, E, S> {
             self.waiters.wake_all();
         }
     }
+
+    /// Wakes every waiter from a waiter's own poll: another handle's broken waker (one that
+    /// panics) must not unwind into this waiter, whose outcome is there.
+    fn wake_from_waiter(&self) {
+        let _ = caught(|| self.waiters.wake_all());
+    }
 }
 
 /// What a handle does to the source when it gets to drive it.
@@ -314,7 +322,7 @@ impl<T, E> SharedFuture<T, E> {
                 let _ = group.outcome.set(outcome);
                 group.source.clear();
                 group.word.store(COMPLETE, Ordering::Release);
-                group.waiters.wake_all();
+                group.wake_from_waiter();
                 true
             }
             None => {
@@ -336,7 +344,7 @@ impl<T, E> SharedFuture<T, E> {
                         Ordering::AcqRel,
                         Ordering::Acquire,
                     ) {
-                        Ok(_) if missed => break group.waiters.wake_all(),
+                        Ok(_) if missed => break group.wake_from_waiter(),
                         Ok(_) => break,
                         Err(actual) => word = actual,
                     }
@@ -409,7 +417,8 @@ where
             return Some(Err(Error::Consumed));
         }
         let outcome = match self.look()? {
-            Ok(value) => Ok(value.clone()),
+            // The value's `Clone` is user code: a panic in it is this handle's `Panicked`.
+            Ok(value) => guarded(|| value.clone()),
             Err(error) => Err(error.clone()),
         };
         // A word stays, to be returned again by the next wait (the rule of `Held`).

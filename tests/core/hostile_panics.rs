@@ -5,7 +5,8 @@
 //! gets the value (a callback's panic is not the producer's) or `Panicked(..)`, later callbacks
 //! still run, and the value of a completed future is dropped once. Last, a waker that panics
 //! when woken (a broken executor) does not keep the other waiters of a shared future or of
-//! `Promise::cancelled` asleep.
+//! `Promise::cancelled` asleep, nor unwinds into another handle's wait; nor does a shared value
+//! whose `Clone` panics.
 
 use crate::common;
 
@@ -359,5 +360,72 @@ fn a_panicking_waker_does_not_keep_the_other_waiters_asleep() {
         let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(future)));
         assert!(dropped.is_err());
         assert!(waiter.join().unwrap());
+    });
+}
+
+/// A value whose `Clone` panics.
+#[derive(Debug)]
+struct CloneBomb;
+
+impl Clone for CloneBomb {
+    fn clone(&self) -> Self {
+        panic!("this value cannot be cloned")
+    }
+}
+
+#[test]
+fn a_shared_value_whose_clone_panics_gives_that_handle_panicked() {
+    let (producer, future) = promise::<CloneBomb, TestError>();
+    let mut blocking = future.into_shared();
+    let mut awaiting = blocking.clone();
+    producer.set_result(CloneBomb);
+    let blocked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| blocking.result(LONG)));
+    assert!(
+        matches!(blocked, Ok(Err(Error::Panicked(ref message))) if message.contains("cannot be cloned")),
+        "{blocked:?}"
+    );
+    assert!(matches!(blocking.result(LONG), Err(Error::Consumed)));
+    let awaited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures_lite::future::block_on(&mut awaiting)
+    }));
+    assert!(
+        matches!(awaited, Ok(Err(Error::Panicked(_)))),
+        "{awaited:?}"
+    );
+}
+
+#[test]
+fn another_handles_panicking_waker_does_not_unwind_into_the_handle_that_completes_the_group() {
+    within_30s(|| {
+        let (producer, future) = promise::<u32, TestError>();
+        let (polling, inside) = mpsc::channel();
+        let (go, wait_for_go) = mpsc::channel::<()>();
+        let wait_for_go = std::sync::Mutex::new(wait_for_go);
+        // The map's closure holds the first waiter in its poll of the source while the second
+        // handle registers its broken waker.
+        let shared = future
+            .map_value(move |value| {
+                polling.send(()).unwrap();
+                wait_for_go.lock().unwrap().recv().unwrap();
+                value
+            })
+            .into_shared();
+        producer.set_result(7);
+        let mut first = shared.clone();
+        let waiter = thread::spawn(move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| first.result(LONG)))
+        });
+        inside.recv().unwrap();
+        let mut broken = shared.clone();
+        let waker = panicking_waker();
+        assert!(
+            broken
+                .poll_ready(&mut std::task::Context::from_waker(&waker))
+                .is_pending()
+        );
+        go.send(()).unwrap();
+        let outcome = waiter.join().unwrap();
+        assert!(matches!(outcome, Ok(Ok(7))), "{outcome:?}");
+        assert_eq!(broken.result(LONG), Ok(7));
     });
 }
