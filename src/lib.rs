@@ -344,15 +344,15 @@
 //!   after [`background`](ApiFutureExt::background). [`RetryDecision::RetryAfter`] honours a
 //!   server's hint in both modes.
 //! - [`RetryPolicy::with_deadline`] counts the attempts' own time, not just the sleeps; no
-//!   sleep crosses it. Jitter only shortens a sleep, so none exceeds
-//!   [`with_max_delay`](RetryPolicy::with_max_delay).
+//!   sleep crosses it. Jitter only shortens a sleep, so no backoff exceeds
+//!   [`with_max_delay`](RetryPolicy::with_max_delay) (a server's hint may).
 //! - An attempt that runs past [`with_attempt_timeout`](RetryPolicy::with_attempt_timeout) is
 //!   cancelled (dropped) and retried; dropping or cancelling the retry cancels the attempt in
 //!   flight and starts no new one.
 //! - Polls run for hours, as the seed SDK's do: `max_attempts` bounds failed probes *in a row*
 //!   (an answer, `Pending` or `PendingFor`, resets the count and the backoff), a probe past the
-//!   attempt timeout is sent again at once without using an attempt, and `Pending` backs off
-//!   from the first delay.
+//!   attempt timeout is such an answer and is sent again at once, and `Pending` backs off from
+//!   the first delay.
 //! - Bad input is clamped, never a panic or an endless loop: zero attempts make one, a
 //!   multiplier below 1 (or NaN) keeps the delay constant, and attempts that are done at once
 //!   under a zero delay still let a wait see its timeout and an executor run its other tasks.

@@ -133,13 +133,13 @@ where
 /// | [`Progress::Pending`] | sleeps the policy's backoff from its first delay, growing with each `Pending` in a row |
 /// | [`Progress::PendingFor(d)`](Progress::PendingFor) | sleeps `d` (`ZERO`: probes again at once, as a long poll wants) |
 /// | an error | read as [`retry`] reads it; `max_attempts` bounds failures *in a row* |
-/// | no outcome within the attempt timeout | drops (cancels) the probe and sends the next at once, using no attempt (nor resetting the count: it is not an answer); a zero attempt timeout counts as a failure |
+/// | no outcome within the attempt timeout | drops (cancels) the probe and sends the next at once: a held long poll is an answer, `PendingFor(ZERO)`; a zero attempt timeout counts as a failure |
 ///
-/// An answer (`Pending`, `PendingFor`) shows the server is alive: it resets the failure count,
-/// the failure backoff, and the error the poll would end with, so a poll answered every time
-/// never runs out of attempts and only the deadline ends it (with `DeadlineExceeded`). With an
-/// attempt timeout, a server that holds every probe and never answers keeps the poll going
-/// until the policy's deadline: set one. A `PendingFor` (or `RetryAfter`) too long for
+/// An answer (`Pending`, `PendingFor`, a probe held past the attempt timeout) shows the server
+/// is alive: it resets the failure count, the failure backoff, and the error the poll would end
+/// with, so a poll answered every time never runs out of attempts and only the deadline ends it
+/// (with `DeadlineExceeded`). With an attempt timeout, a server that holds every probe keeps
+/// the poll going until the policy's deadline: set one. A `PendingFor` (or `RetryAfter`) too long for
 /// [`Instant`](std::time::Instant) ends the poll at once with `DeadlineExceeded` (or the last
 /// error): no probe would ever follow it.
 ///

@@ -85,8 +85,9 @@ fn from_nanos(nanos: u128) -> Duration {
 /// retry may take.
 ///
 /// Plain data: build it once with the `with_*` setters, clone it, compare it, reuse it across
-/// calls. The sleep before retry `n` (from 0) is `initial_delay * multiplier^n`, capped at
-/// `max_delay`, then shortened at random by the [`Jitter`], so no sleep exceeds `max_delay`.
+/// calls. The backoff before retry `n` (from 0) is `initial_delay * multiplier^n`, capped at
+/// `max_delay`, then shortened at random by the [`Jitter`], so none exceeds `max_delay`. `n`
+/// counts backoffs: a retry that sleeps a server's `RetryAfter` hint instead takes no step.
 /// [`delays`](RetryPolicy::delays) lists the schedule. Setters clamp what would not make sense
 /// rather than panic; each says how.
 ///
@@ -235,7 +236,8 @@ impl RetryPolicy {
     /// Sets the longest sleep between two attempts, jitter included.
     ///
     /// The cap is applied before the jitter, and jitter only shortens, so no sleep exceeds it;
-    /// a server's `RetryAfter` hint is the one thing allowed past it.
+    /// a server's hint (a retry's `RetryAfter`, a poll's `PendingFor`) is the one thing allowed
+    /// past it.
     ///
     /// # Examples
     ///
@@ -312,8 +314,9 @@ impl RetryPolicy {
     /// failure.
     ///
     /// A poll ([`poll_until_ready`](crate::poll_until_ready)) reads it as a long-poll limit: a
-    /// probe still unanswered then is cancelled and sent again at once, using no attempt, so only
-    /// a [deadline](RetryPolicy::with_deadline) ends a poll whose server never answers (give it
+    /// probe still held then is cancelled and sent again at once, as after a `PendingFor(ZERO)`
+    /// answer (which resets the failure count), so only a
+    /// [deadline](RetryPolicy::with_deadline) ends a poll whose server holds every probe (give it
     /// one). `Duration::ZERO` is kept: every attempt not ready at once times out, and counts as a
     /// failure in a poll too (re-sent at once, it would be a hot loop of requests).
     ///

@@ -399,9 +399,9 @@ impl<F: AttemptFn, V> Schedule<F, V> {
                     if self.deadline.is_some_and(|deadline| deadline <= wake_at) {
                         self.give_up();
                     } else if self.polling && !self.held_forever() {
-                        // A long poll still held is "no answer yet", not a failure: the probe
-                        // is dropped (cancelled) and re-sent at once, using no attempt.
-                        self.enter(Phase::Sleeping { until: wake_at });
+                        // A long poll still held is the server's "not yet", with no delay: the
+                        // probe is dropped (cancelled) and re-sent at once.
+                        self.on_outcome(Ok(Progress::PendingFor(Duration::ZERO)));
                     } else {
                         // The attempt timed out: dropping it cancels it; it counts as a failure.
                         self.failed(Error::Timeout);

@@ -1,6 +1,7 @@
 //! `poll_until_ready` as the seed's SDK polls: failures are counted in a row, an answer resets
-//! them and their backoff, a probe past the attempt timeout is sent again at once, `Pending`
-//! backs off from the first delay, and no schedule can keep a wait from its own timeout.
+//! them and their backoff, a probe past the attempt timeout is such an answer and is sent again
+//! at once, `Pending` backs off from the first delay, and no schedule can keep a wait from its
+//! own timeout.
 //! Every rule in both modes (a blocking wait and `.await` under two executors).
 
 use crate::common;
@@ -233,6 +234,59 @@ fn a_probe_past_the_attempt_timeout_is_sent_again_at_once_without_using_an_attem
             producers.iter().all(Promise::is_cancelled),
             "held probes are cancelled"
         );
+    }
+}
+
+#[test]
+fn a_probe_held_past_the_attempt_timeout_is_an_answer_that_resets_the_failures_in_a_row() {
+    for &mode in MODES {
+        let producers: Held = Arc::default();
+        let keep = Arc::clone(&producers);
+        // A 503, a probe the server holds past the attempt timeout, a 503, the value: with
+        // `max_attempts(2)` only an answer between the two failures lets the poll reach it.
+        let policy = exact(Duration::from_millis(1))
+            .with_max_attempts(2)
+            .with_attempt_timeout(Duration::from_millis(10));
+        let mut job = poll_until_ready(policy, move |n| -> Probe {
+            match n {
+                1 | 3 => failed("503"),
+                2 => {
+                    let (producer, probe) = promise();
+                    keep.lock().unwrap().push(producer);
+                    probe
+                }
+                _ => ready(Progress::Ready(n)),
+            }
+        });
+        assert_eq!(mode.wait(&mut job, LONG), Ok(4), "{mode:?}");
+        assert!(producers.lock().unwrap()[0].is_cancelled());
+    }
+}
+
+#[test]
+fn after_held_probes_the_deadline_says_deadline_exceeded_not_an_earlier_error() {
+    for &mode in MODES {
+        let producers: Held = Arc::default();
+        let keep = Arc::clone(&producers);
+        // A 503, then probes the server holds past the attempt timeout until the deadline:
+        // time ran out while the server was answering "not yet".
+        let policy = exact(Duration::from_millis(1))
+            .with_attempt_timeout(Duration::from_millis(10))
+            .with_deadline(Duration::from_millis(200));
+        let mut job = poll_until_ready(policy, move |n| -> Probe {
+            if n == 1 {
+                return failed("503");
+            }
+            let (producer, probe) = promise();
+            keep.lock().unwrap().push(producer);
+            probe
+        });
+        assert_eq!(
+            mode.wait(&mut job, LONG),
+            Err(Error::DeadlineExceeded),
+            "{mode:?}"
+        );
+        assert!(job.attempts() >= 3, "{mode:?}: held probes are sent again");
     }
 }
 

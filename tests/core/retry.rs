@@ -128,6 +128,31 @@ fn retry_after_is_waited_out_in_both_modes() {
 }
 
 #[test]
+fn a_retry_after_takes_no_step_of_the_backoff() {
+    both_modes(|mode| {
+        let ms = Duration::from_millis;
+        let delays: Arc<Mutex<Vec<Duration>>> = Arc::default();
+        let seen = Arc::clone(&delays);
+        let mut answers = [
+            RetryDecision::Retry,
+            RetryDecision::RetryAfter(ms(1)),
+            RetryDecision::Retry,
+        ]
+        .into_iter();
+        let policy = RetryPolicy::new()
+            .with_initial_delay(ms(1))
+            .with_multiplier(10.0)
+            .with_jitter(apifuture::Jitter::None);
+        let mut call = retry(policy, flaky(3))
+            .when(move |_| answers.next().unwrap())
+            .notify(move |_, delay| seen.lock().unwrap().push(delay));
+        assert_eq!(mode.wait(&mut call), Ok(4));
+        // Backoffs 0 and 1 (1 ms, 10 ms) around the hint, not backoff 2 (100 ms).
+        assert_eq!(*delays.lock().unwrap(), [ms(1), ms(1), ms(10)], "{mode:?}");
+    });
+}
+
+#[test]
 fn retry_after_past_the_deadline_ends_at_once_with_the_error() {
     let mut call = retry(fast().with_deadline(Duration::from_millis(50)), flaky(1))
         .when(|_| RetryDecision::RetryAfter(Duration::from_secs(60)));
