@@ -155,12 +155,17 @@ impl Set {
                 }
                 self.watched.end -= 1;
             }
-            if enough || self.pending == 0 {
+            // Enough, once the futures woken meanwhile (one completed by another's poll) are
+            // found too: a wait lists every future it saw done.
+            if self.pending == 0 || enough && !self.any_woken() {
                 return Poll::Ready(());
             }
-            if self.sleep_on(cx.waker()) {
+            if !enough && self.sleep_on(cx.waker()) {
                 return Poll::Pending;
             }
+        }
+        if enough {
+            return Poll::Ready(());
         }
         // Still woken: a member that wakes itself when polled (a retry that yields between
         // attempts done at once) would keep this poll going for ever. Give the thread back, as
@@ -293,6 +298,13 @@ impl Set {
             queue.queued[index].store(false, Ordering::Release);
         }
         woken
+    }
+
+    /// Whether some index was queued since the last [`take_woken`](Self::take_woken).
+    fn any_woken(&self) -> bool {
+        self.queue
+            .as_ref()
+            .is_some_and(|queue| !unpoisoned(queue.woken.lock()).ready.is_empty())
     }
 
     /// Registers `waiter` to be woken by the next index that is queued; false (and nothing

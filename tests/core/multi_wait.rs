@@ -535,10 +535,10 @@ fn a_lazy_future_waiting_on_a_later_one_does_not_hang_any_multi_wait() {
         let mut futures = pair();
         assert_eq!(wait(&mut futures, LONG, ReturnWhen::AllCompleted).0, [0, 1]);
         let mut futures = pair();
+        // The sender finishes first; the receiver it wakes as it does is found done with it.
         assert_eq!(
-            wait(&mut futures, LONG, ReturnWhen::FirstCompleted).0.len(),
-            1,
-            "the sender finishes first"
+            wait(&mut futures, LONG, ReturnWhen::FirstCompleted).0,
+            [0, 1]
         );
         assert_eq!(as_completed(pair(), LONG).count(), 2);
         let streamed = futures_lite::future::block_on(as_completed_async(pair(), LONG).count());
@@ -731,4 +731,34 @@ fn many_waits_see_their_timeout_over_futures_that_never_wait() {
         finished.recv_timeout(LONG).is_ok(),
         "a wait over many futures did not return at its timeout"
     );
+}
+
+/// Future 0 yields twice (past the set's first look and first poll), then completes future 1's
+/// promise and its own: when the wait for the first one returns, both are done and both are
+/// listed so.
+fn one_completes_the_other() -> Vec<BoxApiFuture<u32, TestError>> {
+    let (producer, second) = promise::<u32, TestError>();
+    let first = apifuture::from_future(async move {
+        futures_lite::future::yield_now().await;
+        futures_lite::future::yield_now().await;
+        producer.set_result(1);
+        Ok::<u32, TestError>(0)
+    });
+    vec![first.into_boxed(), second.into_boxed()]
+}
+
+#[test]
+fn a_wait_for_the_first_lists_a_future_completed_by_its_poll_as_done() {
+    for when in [ReturnWhen::FirstCompleted, ReturnWhen::FirstFailed] {
+        let mut futures = one_completes_the_other();
+        assert_eq!(
+            wait(&mut futures, LONG, when),
+            (vec![0, 1], vec![]),
+            "{when:?}"
+        );
+        let mut futures = one_completes_the_other();
+        let waited = futures_lite::future::block_on(wait_async(&mut futures, LONG, when));
+        assert_eq!(waited, (vec![0, 1], vec![]), "{when:?}");
+        assert_eq!(futures[1].result(LONG), Ok(1));
+    }
 }
