@@ -98,7 +98,7 @@ impl<T, E> ConcurrentFuture<T, E> {
             link.close();
             // Nobody waits any more: the producer must not keep a waker (a task's) until it
             // finishes, nor wake it then.
-            link.forget_waker();
+            drop(link.take_waker());
         }
     }
 
@@ -354,18 +354,21 @@ impl<T, E> ConcurrentFuture<T, E> {
         let relay = Arc::new(Relay::new(receiver, first));
         self.inbox = Inbox::Relayed(Arc::clone(&relay));
         // A future made complete has no producer: deliver at once.
-        let waker = Waker::from(Arc::clone(&relay));
-        let finished = match &self.link {
-            Some(link) => link
-                .poll_finished(&mut Context::from_waker(&waker), || relay.finished())
-                .is_ready(),
-            None => true,
+        let Some(link) = &self.link else {
+            return relay.deliver();
         };
-        if finished {
+        // The task that last polled the future keeps its wake-up: the relay wakes it once the
+        // callbacks ran.
+        if let Some(waiter) = link.take_waker() {
+            let _ = relay.poll_delivered(&mut Context::from_waker(&waiter));
+        }
+        let waker = Waker::from(Arc::clone(&relay));
+        if link
+            .poll_finished(&mut Context::from_waker(&waker), || relay.finished())
+            .is_ready()
+        {
             // The relay, and the outcome it delivers, must not stay in the link's slot.
-            if let Some(link) = &self.link {
-                link.forget_waker();
-            }
+            drop(link.take_waker());
             relay.deliver();
         }
     }

@@ -29,7 +29,7 @@
 //! allocation, not built on the stack and copied. Done callbacks need no bit: registering one
 //! puts the relay's waker in the consumer's slot (see `relay.rs`).
 
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use crate::sync::{AtomicUsize, AtomicWaker, OnceBox, Ordering, WakerList};
 
@@ -84,11 +84,12 @@ impl Link {
         }
     }
 
-    /// Called by the consumer when it needs no more wake-ups (it was cancelled, or found the
-    /// producer finished and delivered at once): drops the waker it left, which no producer
-    /// might take and which would otherwise live as long as the link (a `WhenCancelled` holds it).
-    pub(crate) fn forget_waker(&self) {
-        drop(self.waker.take());
+    /// Called by the consumer to take back the waker it left: to drop it when it needs no more
+    /// wake-ups (it was cancelled, or found the producer finished and delivered at once), as no
+    /// producer might take it and it would otherwise live as long as the link (a
+    /// `WhenCancelled` holds it); or to hand it to the relay that takes its place.
+    pub(crate) fn take_waker(&self) -> Option<Waker> {
+        self.waker.take()
     }
 
     /// Called by the consumer when it is cancelled or dropped while the outcome is still to

@@ -331,6 +331,36 @@ pub(crate) mod loom_models {
         });
     }
 
+    /// Delivery races a callback added by the task awaiting the future, after a poll that
+    /// found it pending: the task's wake-up moves into the relay, and it is woken.
+    #[test]
+    fn deliver_vs_a_callback_added_after_a_poll() {
+        check(
+            "relay: deliver vs a callback after a poll",
+            None,
+            move || {
+                let copies = Arc::new(Copies::default());
+                let log = Log::default();
+                let (mut future, producer) = sent(&copies);
+                let mut hooked = false;
+                let outcome = loom::future::block_on(std::future::poll_fn(|cx| {
+                    let polled = std::pin::Pin::new(&mut future).poll(cx);
+                    if polled.is_pending() && !hooked {
+                        hooked = true;
+                        future.add_done_callback(logging(&log, 1));
+                    }
+                    polled
+                }));
+                assert_eq!(seen(&outcome), Seen::Value(1));
+                let expected: &[(u8, Seen)] = if hooked { &[(1, Seen::Value(1))] } else { &[] };
+                assert_eq!(sorted(&log), expected);
+                drop((outcome, future));
+                producer.join().unwrap();
+                copies.assert_all_dropped();
+            },
+        );
+    }
+
     /// Delivery races a cancel: one of them wins, and the callbacks (queued before the cancel
     /// or added after it) and the waiter all see the winner's outcome.
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! The first [`add_done_callback`](crate::AwaitableConcurrentFuture::add_done_callback) moves
 //! the channel's receiver into a [`Relay`] and leaves the relay's waker in the async-waiter slot
-//! of [`Link`](crate::core::link::Link). The producer's usual wake-up then lands in the relay,
+//! of [`Link`](crate::core::link::Link), moving the waker it replaces (a task that polled the
+//! future) into the relay's. The producer's usual wake-up then lands in the relay,
 //! on the producer's thread: it takes the outcome out of the channel, runs the callbacks with it
 //! by reference, stores it, and only then wakes the waiter (a task or a parked thread). Futures
 //! without callbacks pay nothing: no bit, no branch on the producer's side, no memory.

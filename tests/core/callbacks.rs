@@ -1230,3 +1230,80 @@ fn a_callback_added_after_completion_leaves_nothing_behind_in_the_promises_state
     assert_eq!(drops.dropped(), 2, "the value outlived its future");
     drop(watch);
 }
+
+/// Counts its wake-ups.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_callback_added_after_an_async_poll_keeps_that_poll_s_wake_up() {
+    let (producer, mut future) = promise::<u32, TestError>();
+    let woken = Arc::new(CountingWaker::default());
+    let waker = Waker::from(Arc::clone(&woken));
+    assert!(
+        std::pin::Pin::new(&mut future)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    let log = Log::default();
+    future.add_done_callback(log.callback("callback"));
+    producer.set_result(7);
+    assert_eq!(log.seen(), pairs(&[("callback", "Ok(7)")]));
+    assert_eq!(
+        woken.0.load(Ordering::SeqCst),
+        1,
+        "the polling task was woken"
+    );
+    assert_eq!(future.result(Duration::ZERO), Ok(7));
+}
+
+/// Awaits a future and adds a done callback to it the first time it is pending, as a wrapper
+/// that logs or counts completions might.
+struct CallbackOnPending {
+    inner: AwaitableConcurrentFuture<u32, TestError>,
+    hooked: bool,
+}
+
+impl Future for CallbackOnPending {
+    type Output = Result<u32, Error<TestError>>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll(cx);
+        if polled.is_pending() && !self.hooked {
+            self.hooked = true;
+            self.inner.add_done_callback(|_| {});
+        }
+        polled
+    }
+}
+
+#[test]
+fn a_task_that_adds_a_callback_while_it_awaits_is_woken() {
+    let (producer, future) = promise::<u32, TestError>();
+    let (pending, is_pending) = mpsc::channel();
+    let task = SignalOnPending::new(
+        CallbackOnPending {
+            inner: future,
+            hooked: false,
+        },
+        pending,
+    );
+    let (done, finished) = mpsc::channel();
+    thread::spawn(move || done.send(futures_lite::future::block_on(task)));
+    is_pending.recv_timeout(GENEROUS).unwrap();
+    producer.set_result(5);
+    assert_eq!(
+        finished.recv_timeout(GENEROUS),
+        Ok(Ok(5)),
+        "the task was never woken"
+    );
+}
