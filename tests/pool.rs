@@ -209,3 +209,50 @@ fn raising_the_cap_starts_the_jobs_queued_behind_it() {
     release.send(()).unwrap();
     assert_eq!(holding.result(LONG), Ok(1));
 }
+
+/// Polls `condition` for up to 30 s.
+fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < LONG, "never: {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn a_job_for_an_idle_worker_runs_while_a_resumed_wait_puts_the_pool_over_its_cap() {
+    let _turn = turn();
+    pool::set_keep_alive(Duration::from_millis(1));
+    eventually("the earlier tests' workers retire", || {
+        pool::thread_count() == 0
+    });
+    pool::set_keep_alive(Duration::from_secs(120));
+    pool::set_max_threads(2);
+    // A parks in a wait of this crate, so two more workers start for B and C.
+    let (producer, mut awaited) = apifuture::promise::<u32, TestError>();
+    let (resumed, has_resumed) = std::sync::mpsc::channel::<()>();
+    let (release_a, gate_a) = std::sync::mpsc::channel::<()>();
+    let mut a = spawn(move || {
+        let value = awaited.result(None);
+        resumed.send(()).unwrap();
+        gate_a.recv().unwrap();
+        value
+    });
+    let (release_b, gate_b) = std::sync::mpsc::channel::<()>();
+    let (release_c, gate_c) = std::sync::mpsc::channel::<()>();
+    let mut b = spawn(move || Ok::<_, TestError>(gate_b.recv().unwrap()));
+    let mut c = spawn(move || Ok::<_, TestError>(gate_c.recv().unwrap()));
+    eventually("A parks and B and C run", || pool::thread_count() == 3);
+    release_b.send(()).unwrap();
+    release_c.send(()).unwrap();
+    assert_eq!((b.result(LONG), c.result(LONG)), (Ok(()), Ok(())));
+    // B's and C's workers go idle; A resumes and runs on: three workers under a cap of two.
+    thread::sleep(Duration::from_millis(50));
+    producer.set_result(1);
+    has_resumed.recv_timeout(LONG).unwrap();
+    // The idle worker woken for D leaves, the pool being over its cap: the other must run D.
+    let mut d = spawn(|| Ok::<_, TestError>(4));
+    assert_eq!(d.result(LONG), Ok(4));
+    release_a.send(()).unwrap();
+    assert_eq!(a.result(LONG), Ok(1));
+}

@@ -263,6 +263,10 @@ impl Pool {
             }
         }
         ledger.threads -= 1;
+        // Leaving in excess, this worker may have been woken for a queued job: another takes it.
+        if !ledger.queue.is_empty() {
+            self.work.notify_one();
+        }
     }
 }
 
