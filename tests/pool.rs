@@ -238,14 +238,14 @@ fn a_job_for_an_idle_worker_runs_while_a_resumed_wait_puts_the_pool_over_its_cap
         gate_a.recv().unwrap();
         value
     });
-    let (release_b, gate_b) = std::sync::mpsc::channel::<()>();
-    let (release_c, gate_c) = std::sync::mpsc::channel::<()>();
+    let (release_b, gate_b) = std::sync::mpsc::channel::<u32>();
+    let (release_c, gate_c) = std::sync::mpsc::channel::<u32>();
     let mut b = spawn(move || Ok::<_, TestError>(gate_b.recv().unwrap()));
     let mut c = spawn(move || Ok::<_, TestError>(gate_c.recv().unwrap()));
     eventually("A parks and B and C run", || pool::thread_count() == 3);
-    release_b.send(()).unwrap();
-    release_c.send(()).unwrap();
-    assert_eq!((b.result(LONG), c.result(LONG)), (Ok(()), Ok(())));
+    release_b.send(2).unwrap();
+    release_c.send(3).unwrap();
+    assert_eq!((b.result(LONG), c.result(LONG)), (Ok(2), Ok(3)));
     // B's and C's workers go idle; A resumes and runs on: three workers under a cap of two.
     thread::sleep(Duration::from_millis(50));
     producer.set_result(1);
