@@ -59,14 +59,16 @@ pub enum ApiError {
     Protocol(String),
     /// The server may have accepted the call, and run its job, but the answer that would tell
     /// was lost: the submission failed in a way that does not rule acceptance out (no answer,
-    /// a 5xx, a garbled answer, or a refusal after an attempt that got one of these), or the
-    /// polling of an accepted call failed. Submitting again could run the job twice:
+    /// a 5xx, a garbled answer, or a refusal after an attempt that got one of these), the
+    /// polling of an accepted call failed, or the call ran out of time once its submission
+    /// went out (the policy's deadline, or every attempt cut off by its attempt timeout). Submitting again could run the job twice:
     /// [`TrainingClient::recover`] fetches its result instead.
     OutcomeUnknown(Box<Unknown>),
 }
 
-/// What identifies a call whose outcome is unknown: see [`ApiError::OutcomeUnknown`].
-#[derive(Debug, Clone, PartialEq)]
+/// What identifies a call whose outcome is unknown: see [`ApiError::OutcomeUnknown`]. Its
+/// `Debug` shows the body's size, not the body (a batch can be megabytes).
+#[derive(Clone, PartialEq)]
 pub struct Unknown {
     /// `"forward_backward"` or `"optim_step"`.
     pub kind: &'static str,
@@ -81,6 +83,36 @@ pub struct Unknown {
     pub body: Value,
     /// The last error.
     pub cause: ApiError,
+}
+
+impl fmt::Debug for Unknown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Unknown")
+            .field("kind", &self.kind)
+            .field("seq", &self.seq)
+            .field("idempotency_key", &self.idempotency_key)
+            .field("request_id", &self.request_id)
+            .field("body_bytes", &json_len(&self.body))
+            .field("cause", &self.cause)
+            .finish()
+    }
+}
+
+/// How many bytes `value` takes as JSON, counted without building the text.
+fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 impl fmt::Display for ApiError {
@@ -325,6 +357,7 @@ impl TrainingClient {
             body,
             cause: ApiError::Transport(String::new()),
         };
+        let identity = Box::new(unknown.clone());
         let (client, seen) = (self.clone(), Arc::clone(&counts));
         // A turn never fails; the submission fails with the SDK's own error.
         let turn = turn.map_failure(|never| match never {});
@@ -341,6 +374,7 @@ impl TrainingClient {
         Call {
             inner,
             counts,
+            identity,
             terminated: false,
         }
     }
@@ -362,6 +396,7 @@ impl TrainingClient {
     /// # }
     /// ```
     pub fn recover(&self, unknown: &Unknown) -> Call {
+        let identity = Box::new(unknown.clone());
         let counts = Arc::new(Counts {
             kind: unknown.kind,
             seq: unknown.seq,
@@ -383,6 +418,7 @@ impl TrainingClient {
         Call {
             inner,
             counts,
+            identity,
             terminated: false,
         }
     }
@@ -572,14 +608,24 @@ impl Counts {
         }
         queue.1 = Some(Instant::now());
         drop(queue);
-        report(&QueueUpdate {
-            kind: self.kind,
-            seq: self.seq,
-            request_id: self.request_id.get().map_or("", String::as_str),
-            queue_state: state,
-            polls: self.polls.load(Ordering::Relaxed),
-            elapsed: self.started.elapsed(),
-        });
+        // The user's code runs on the pool: this poll runs on the one background executor
+        // thread every client's calls share, which a slow report would hold up.
+        let (report, kind, seq) = (Arc::clone(report), self.kind, self.seq);
+        let request_id = self.request_id.get().cloned().unwrap_or_default();
+        let (state, polls) = (state.to_owned(), self.polls.load(Ordering::Relaxed));
+        let elapsed = self.started.elapsed();
+        apifuture::spawn(move || {
+            report(&QueueUpdate {
+                kind,
+                seq,
+                request_id: &request_id,
+                queue_state: &state,
+                polls,
+                elapsed,
+            });
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .detach();
     }
 }
 
@@ -592,6 +638,8 @@ impl Counts {
 pub struct Call {
     inner: AwaitableConcurrentFuture<Value, ApiError>,
     counts: Arc<Counts>,
+    /// What identifies the call, for an outcome left unknown by a retry with no error to show.
+    identity: Box<Unknown>,
     /// A poll returned `Ready` (`FusedFuture`).
     terminated: bool,
 }
@@ -637,6 +685,27 @@ impl Call {
     pub fn elapsed(&self) -> Duration {
         self.counts.started.elapsed()
     }
+
+    /// The call's outcome as the SDK reports it. A retry or poll that ran out with no error to
+    /// show (every attempt cut off by the attempt timeout, or the policy's deadline reached)
+    /// ends with `DeadlineExceeded`; once a submission went out, the server may have accepted
+    /// it, so that is an unknown outcome too, which [`TrainingClient::recover`] can fetch. Like
+    /// the `DeadlineExceeded` it stands for, every wait returns it.
+    fn reported(&self, outcome: Result<Value, Error<ApiError>>) -> Result<Value, Error<ApiError>> {
+        let sent = self.submit_attempts() > 0 || self.request_id().is_some();
+        match outcome {
+            Err(Error::DeadlineExceeded) if sent => {
+                Err(Error::Failed(ApiError::OutcomeUnknown(Box::new(Unknown {
+                    request_id: self.request_id().map(str::to_owned),
+                    cause: ApiError::TimedOut(
+                        "no answer within the attempt timeout, or the deadline passed".to_owned(),
+                    ),
+                    ..(*self.identity).clone()
+                }))))
+            }
+            outcome => outcome,
+        }
+    }
 }
 
 impl ApiFuture for Call {
@@ -648,7 +717,8 @@ impl ApiFuture for Call {
     }
 
     fn try_result(&mut self) -> Option<Result<Value, Error<ApiError>>> {
-        self.inner.try_result()
+        let outcome = self.inner.try_result()?;
+        Some(self.reported(outcome))
     }
 
     fn peek_failed(&mut self) -> Option<bool> {
@@ -657,11 +727,13 @@ impl ApiFuture for Call {
 
     // The work runs in the background: a blocking wait only parks, as on any concurrent future.
     fn result(&mut self, timeout: impl Into<Option<Duration>>) -> Result<Value, Error<ApiError>> {
-        self.inner.result(timeout)
+        let outcome = self.inner.result(timeout);
+        self.reported(outcome)
     }
 
     fn result_deadline(&mut self, deadline: Instant) -> Result<Value, Error<ApiError>> {
-        self.inner.result_deadline(deadline)
+        let outcome = self.inner.result_deadline(deadline);
+        self.reported(outcome)
     }
 }
 
@@ -690,6 +762,7 @@ impl fmt::Debug for Call {
             .field("submit_attempts", &self.submit_attempts())
             .field("request_id", &self.request_id())
             .field("polls", &self.polls())
+            .field("future", &self.inner)
             .finish_non_exhaustive()
     }
 }

@@ -184,13 +184,47 @@ fn a_bad_request_is_not_retried() {
 }
 
 #[test]
-fn a_job_that_outlasts_the_deadline_gives_deadline_exceeded() {
+fn a_job_that_outlasts_the_deadline_is_an_unknown_outcome_to_recover() {
     let (server, client) = setup(policy().with_deadline(Duration::from_millis(300)));
     server.set_work_time(Duration::from_secs(5));
     let outcome = client.forward_backward(&[1.0]).result(LONG);
-    assert_eq!(outcome, Err(Error::DeadlineExceeded));
+    let Err(Error::Failed(ApiError::OutcomeUnknown(unknown))) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(unknown.request_id.is_some(), "{unknown:?}");
     let awaited = smol::block_on(async { client.optim_step(0.1).await });
-    assert_eq!(awaited, Err(Error::DeadlineExceeded));
+    assert!(
+        matches!(awaited, Err(Error::Failed(ApiError::OutcomeUnknown(_)))),
+        "{awaited:?}"
+    );
+    server.finish_all();
+    let flavor = super::flavors::Flavor::of_module(module_path!());
+    let patient = flavor.client(&server.base_url(), policy(), Duration::from_secs(5));
+    assert_eq!(patient.recover(&unknown).result(LONG).unwrap()["loss"], 1.0);
+    assert_eq!(
+        server.jobs_run("forward_backward"),
+        1,
+        "recovered, not run again"
+    );
+}
+
+#[test]
+fn a_submission_nobody_answers_is_an_unknown_outcome() {
+    let policy = policy()
+        .with_max_attempts(2)
+        .with_attempt_timeout(Duration::from_millis(100));
+    let (server, client) = setup(policy);
+    for _ in 0..2 {
+        server.inject(
+            FORWARD_BACKWARD,
+            server::Fault::Slow(Duration::from_secs(1)),
+        );
+    }
+    let outcome = client.forward_backward(&[1.0]).result(LONG);
+    let Err(Error::Failed(ApiError::OutcomeUnknown(unknown))) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(unknown.request_id, None);
 }
 
 #[test]
@@ -543,4 +577,48 @@ fn an_immediate_408_on_a_poll_is_backed_off_not_repeated_at_once() {
         "{} polls",
         server.retrieve_calls(id)
     );
+}
+
+#[test]
+fn a_slow_queue_report_holds_up_no_other_call() {
+    // The report blocks until the test lets it go, after another client's call has ended.
+    let gate = Arc::new(Mutex::new(()));
+    let held = gate.lock().unwrap();
+    let reported = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (in_report, seen) = (Arc::clone(&gate), Arc::clone(&reported));
+    let (server, client) = setup(policy());
+    let client = client.on_queue_state(Duration::from_secs(3600), move |_| {
+        seen.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(in_report.lock());
+    });
+    server.set_work_time(Duration::from_secs(3600));
+    server.set_long_poll(Duration::from_millis(20));
+    server.set_queue_state("paused_capacity");
+    let waiting = client.forward_backward(&[1.0]);
+    assert!(eventually(
+        || reported.load(std::sync::atomic::Ordering::SeqCst)
+    ));
+    let (_other_server, other_client) = setup(policy());
+    let mut other = other_client.forward_backward(&[2.0]);
+    assert_eq!(other.result(LONG).unwrap()["loss"], 4.0);
+    drop(held);
+    drop(waiting);
+}
+
+#[test]
+fn debug_shows_where_a_call_stands_and_no_body() {
+    let (server, client) = setup(policy().with_max_attempts(1));
+    server.inject(FORWARD_BACKWARD, server::Fault::Status(503));
+    let mut call = client.forward_backward(&vec![0.5; 100_000]);
+    let Err(Error::Failed(ApiError::OutcomeUnknown(unknown))) = call.result(LONG) else {
+        panic!("a 503 leaves the outcome unknown")
+    };
+    let shown = format!("{unknown:?}");
+    assert!(shown.len() < 1_000, "{} bytes", shown.len());
+    assert!(shown.contains("body_bytes"), "{shown}");
+    let shown = format!("{call:?}");
+    assert!(shown.contains("taken"), "{shown}");
+    let pending = client.forward_backward(&[1.0]);
+    server.set_work_time(Duration::from_secs(3600));
+    assert!(format!("{pending:?}").contains("pending"), "{pending:?}");
 }
