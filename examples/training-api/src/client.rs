@@ -247,6 +247,10 @@ impl TrainingClient {
     /// an attempt that gives up after `request_timeout`, or the policy's attempt timeout if it
     /// is shorter, closing its connection.
     ///
+    /// A poll held past that timeout is the server's "not yet" (a long poll), as in the seed's
+    /// SDK, so a server that accepted a call and then holds every poll keeps it polling until
+    /// the policy's deadline: give the policy one ([`RetryPolicy::with_deadline`]).
+    ///
     /// # Panics
     ///
     /// If `base` is not an `http://host:port` URL that resolves (this is an example).
