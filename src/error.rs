@@ -212,12 +212,14 @@ impl<E> Error<E> {
         self.state::<()>().is_some()
     }
 
-    /// A state's name, as `Debug` shows it.
+    /// A state's name, as `Debug` shows it; `taken` for `Consumed`, which the next wait gets as
+    /// it would after a wait took the outcome.
     pub(crate) fn state_name(&self) -> Option<&'static str> {
         match self {
             Error::Cancelled => Some("cancelled"),
             Error::Abandoned => Some("abandoned"),
             Error::DeadlineExceeded => Some("deadline exceeded"),
+            Error::Consumed => Some("taken"),
             _ => None,
         }
     }

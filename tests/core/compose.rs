@@ -134,6 +134,24 @@ fn a_map_says_taken_once_its_value_went_out_even_after_an_early_look() {
 }
 
 #[test]
+fn a_look_through_a_map_or_chain_at_a_taken_outcome_still_says_taken() {
+    // The inner future's value went out before it was wrapped: a look (`peek_failed`) finds
+    // `Consumed`, which the next wait gets too.
+    let mut taken = ready::<u32, TestError>(2);
+    assert_eq!(taken.result(None), Ok(2));
+    let mut mapped = taken.map_value(|v| v + 1);
+    assert_eq!(mapped.peek_failed(), Some(false));
+    assert_eq!(format!("{mapped:?}"), r#"MapValue { state: "taken", .. }"#);
+    assert_eq!(mapped.result(None), Err(Error::Consumed));
+    let mut taken = ready::<u32, TestError>(2);
+    assert_eq!(taken.result(None), Ok(2));
+    let mut chain = taken.then_call(ready::<u32, TestError>);
+    assert_eq!(chain.peek_failed(), Some(false));
+    assert_eq!(format!("{chain:?}"), r#"ThenCall { state: "taken", .. }"#);
+    assert_eq!(chain.result(None), Err(Error::Consumed));
+}
+
+#[test]
 fn map_err_transforms_only_the_operation_error() {
     let mut call = failed::<u32, u16>(503).map_failure(|code| code + 1);
     assert_eq!(call.result(None), Err(Error::Failed(504)));
