@@ -351,6 +351,8 @@ impl<T, E> ConcurrentFuture<T, E> {
         let Inbox::Channel(receiver) = mem::replace(&mut self.inbox, Inbox::Taken) else {
             return;
         };
+        // Only a future that stays awaitable has a waiter to keep; a detached one lets it go.
+        let keeps_waiter = first.is_some();
         let relay = Arc::new(Relay::new(receiver, first));
         self.inbox = Inbox::Relayed(Arc::clone(&relay));
         // A future made complete has no producer: deliver at once.
@@ -359,8 +361,11 @@ impl<T, E> ConcurrentFuture<T, E> {
         };
         // The task that last polled the future keeps its wake-up: the relay wakes it once the
         // callbacks ran.
-        if let Some(waiter) = link.take_waker() {
-            let _ = relay.poll_delivered(&mut Context::from_waker(&waiter));
+        match link.take_waker() {
+            Some(waiter) if keeps_waiter => {
+                let _ = relay.poll_delivered(&mut Context::from_waker(&waiter));
+            }
+            left => drop(left),
         }
         let waker = Waker::from(Arc::clone(&relay));
         if link

@@ -1307,3 +1307,25 @@ fn a_task_that_adds_a_callback_while_it_awaits_is_woken() {
         "the task was never woken"
     );
 }
+
+#[test]
+fn a_future_detached_after_an_async_poll_lets_that_poll_s_waker_go() {
+    let (producer, mut future) = promise::<u32, TestError>();
+    let woken = Arc::new(CountingWaker::default());
+    let waker = Waker::from(Arc::clone(&woken));
+    assert!(
+        std::pin::Pin::new(&mut future)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    drop(waker);
+    assert_eq!(
+        Arc::strong_count(&woken),
+        2,
+        "the future keeps the task's waker"
+    );
+    apifuture::ApiFutureExt::detach(future);
+    assert_eq!(Arc::strong_count(&woken), 1, "nobody waits: the waker goes");
+    producer.set_result(7);
+    assert_eq!(woken.0.load(Ordering::SeqCst), 0);
+}
