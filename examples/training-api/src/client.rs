@@ -289,8 +289,13 @@ impl TrainingClient {
     }
 
     /// Calls `report` with the server's queue state while a call waits for its result, at most
-    /// once per `every` for each call (the first time at its first "try again" answer).
-    /// It runs on a pool thread: keep it short.
+    /// once per `every` for each call (the first time at its first "try again" answer), in
+    /// order and before the call's outcome is there.
+    ///
+    /// It runs where the poll's answer is read: with the async transport, on apifuture's one
+    /// background executor thread, which every call of every client in the process shares;
+    /// with the blocking one, on a pool thread. Keep it short and never block in it: a slow
+    /// report holds up every other call. Hand slow work to a channel or a thread.
     pub fn on_queue_state(
         self,
         every: Duration,
@@ -379,6 +384,7 @@ impl TrainingClient {
             inner,
             counts,
             identity,
+            unknown_taken: false,
             terminated: false,
         }
     }
@@ -423,6 +429,7 @@ impl TrainingClient {
             inner,
             counts,
             identity,
+            unknown_taken: false,
             terminated: false,
         }
     }
@@ -612,24 +619,14 @@ impl Counts {
         }
         queue.1 = Some(Instant::now());
         drop(queue);
-        // The user's code runs on the pool: this poll runs on the one background executor
-        // thread every client's calls share, which a slow report would hold up.
-        let (report, kind, seq) = (Arc::clone(report), self.kind, self.seq);
-        let request_id = self.request_id.get().cloned().unwrap_or_default();
-        let (state, polls) = (state.to_owned(), self.polls.load(Ordering::Relaxed));
-        let elapsed = self.started.elapsed();
-        apifuture::spawn(move || {
-            report(&QueueUpdate {
-                kind,
-                seq,
-                request_id: &request_id,
-                queue_state: &state,
-                polls,
-                elapsed,
-            });
-            Ok::<(), std::convert::Infallible>(())
-        })
-        .detach();
+        report(&QueueUpdate {
+            kind: self.kind,
+            seq: self.seq,
+            request_id: self.request_id.get().map_or("", String::as_str),
+            queue_state: state,
+            polls: self.polls.load(Ordering::Relaxed),
+            elapsed: self.started.elapsed(),
+        });
     }
 }
 
@@ -644,6 +641,8 @@ pub struct Call {
     counts: Arc<Counts>,
     /// What identifies the call, for an outcome left unknown by a retry with no error to show.
     identity: Box<Unknown>,
+    /// That unknown outcome went out: later waits get `Consumed`, as after any `Failed`.
+    unknown_taken: bool,
     /// A poll returned `Ready` (`FusedFuture`).
     terminated: bool,
 }
@@ -693,12 +692,17 @@ impl Call {
     /// The call's outcome as the SDK reports it. A retry or poll that ran out with no error to
     /// show (every attempt cut off by the attempt timeout, or the policy's deadline reached)
     /// ends with `DeadlineExceeded`; once a submission went out, the server may have accepted
-    /// it, so that is an unknown outcome too, which [`TrainingClient::recover`] can fetch. Like
-    /// the `DeadlineExceeded` it stands for, every wait returns it.
-    fn reported(&self, outcome: Result<Value, Error<ApiError>>) -> Result<Value, Error<ApiError>> {
+    /// it, so that is an unknown outcome too, which [`TrainingClient::recover`] can fetch. A
+    /// `Failed` like any other: the first wait gets it, later ones `Consumed`.
+    fn reported(
+        &mut self,
+        outcome: Result<Value, Error<ApiError>>,
+    ) -> Result<Value, Error<ApiError>> {
         let sent = self.submit_attempts() > 0 || self.request_id().is_some();
         match outcome {
+            Err(Error::DeadlineExceeded) if sent && self.unknown_taken => Err(Error::Consumed),
             Err(Error::DeadlineExceeded) if sent => {
+                self.unknown_taken = true;
                 Err(Error::Failed(ApiError::OutcomeUnknown(Box::new(Unknown {
                     request_id: self.request_id().map(str::to_owned),
                     cause: ApiError::TimedOut(
@@ -726,6 +730,9 @@ impl ApiFuture for Call {
     }
 
     fn peek_failed(&mut self) -> Option<bool> {
+        if self.unknown_taken {
+            return Some(false);
+        }
         self.inner.peek_failed()
     }
 

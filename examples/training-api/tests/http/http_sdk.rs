@@ -220,11 +220,15 @@ fn a_submission_nobody_answers_is_an_unknown_outcome() {
             server::Fault::Slow(Duration::from_secs(1)),
         );
     }
-    let outcome = client.forward_backward(&[1.0]).result(LONG);
+    let mut call = client.forward_backward(&[1.0]);
+    let outcome = call.result(LONG);
     let Err(Error::Failed(ApiError::OutcomeUnknown(unknown))) = outcome else {
         panic!("{outcome:?}")
     };
     assert_eq!(unknown.request_id, None);
+    // A `Failed` like any other: handed out once.
+    assert_eq!(call.peek_failed(), Some(false));
+    assert_eq!(call.result(LONG), Err(Error::Consumed));
 }
 
 #[test]
@@ -577,32 +581,6 @@ fn an_immediate_408_on_a_poll_is_backed_off_not_repeated_at_once() {
         "{} polls",
         server.retrieve_calls(id)
     );
-}
-
-#[test]
-fn a_slow_queue_report_holds_up_no_other_call() {
-    // The report blocks until the test lets it go, after another client's call has ended.
-    let gate = Arc::new(Mutex::new(()));
-    let held = gate.lock().unwrap();
-    let reported = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (in_report, seen) = (Arc::clone(&gate), Arc::clone(&reported));
-    let (server, client) = setup(policy());
-    let client = client.on_queue_state(Duration::from_secs(3600), move |_| {
-        seen.store(true, std::sync::atomic::Ordering::SeqCst);
-        drop(in_report.lock());
-    });
-    server.set_work_time(Duration::from_secs(3600));
-    server.set_long_poll(Duration::from_millis(20));
-    server.set_queue_state("paused_capacity");
-    let waiting = client.forward_backward(&[1.0]);
-    assert!(eventually(
-        || reported.load(std::sync::atomic::Ordering::SeqCst)
-    ));
-    let (_other_server, other_client) = setup(policy());
-    let mut other = other_client.forward_backward(&[2.0]);
-    assert_eq!(other.result(LONG).unwrap()["loss"], 4.0);
-    drop(held);
-    drop(waiting);
 }
 
 #[test]
