@@ -43,8 +43,10 @@ use crate::sync::{AtomicUsize, Mutex, OnceLock, Ordering, WakerList, unpoisoned}
 /// - Dropping a handle leaves the others as they are, even mid-wait; dropping the last one
 ///   drops the source future, which cancels it.
 /// - A source that panics while polled gives every handle `Err(Error::Panicked(..))`; a value
-///   whose `Clone` panics gives it to the handle whose clone panicked. Another handle's waker
-///   that panics when woken (a broken executor) never unwinds into this handle's wait.
+///   whose `Clone` panics gives it to the handle whose clone panicked (a look that takes
+///   nothing, [`peek_failed`](ApiFuture::peek_failed) or `wait(.., FirstFailed)`, still sees a
+///   value). Another handle's waker that panics when woken (a broken executor) never unwinds
+///   into this handle's wait.
 ///
 /// # Examples
 ///
