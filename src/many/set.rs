@@ -98,10 +98,9 @@ impl Set {
     /// Finds the futures done since the last call, calling `found` once for each (its outcome
     /// is there to take). Ready once every future was found, or once `found` said one was
     /// enough and the wake-ups queued meanwhile were read (within the poll's rounds); otherwise
-    /// `Pending`, with `cx` registered to be
-    /// woken when a future that matters wakes (or woken already, to yield). The first round
-    /// looks at every future, in input order; the later ones at those that woke, in the order
-    /// they did.
+    /// `Pending`, with `cx` registered to be woken when a future that matters wakes (or woken
+    /// already, to yield). The first round looks at every future, in input order; the later
+    /// ones at those that woke, in the order they did.
     pub(crate) fn poll<M: Members + ?Sized>(
         &mut self,
         members: &mut M,
