@@ -1241,16 +1241,23 @@ impl std::task::Wake for CountingWaker {
     }
 }
 
-#[test]
-fn a_callback_added_after_an_async_poll_keeps_that_poll_s_wake_up() {
-    let (producer, mut future) = promise::<u32, TestError>();
+/// Polls `future` once as a task would, with a waker that counts its wake-ups, which it
+/// returns; the future is pending and keeps the waker.
+fn polled_pending(future: &mut AwaitableConcurrentFuture<u32, TestError>) -> Arc<CountingWaker> {
     let woken = Arc::new(CountingWaker::default());
     let waker = Waker::from(Arc::clone(&woken));
     assert!(
-        std::pin::Pin::new(&mut future)
+        std::pin::Pin::new(future)
             .poll(&mut Context::from_waker(&waker))
             .is_pending()
     );
+    woken
+}
+
+#[test]
+fn a_callback_added_after_an_async_poll_keeps_that_poll_s_wake_up() {
+    let (producer, mut future) = promise::<u32, TestError>();
+    let woken = polled_pending(&mut future);
     let log = Log::default();
     future.add_done_callback(log.callback("callback"));
     producer.set_result(7);
@@ -1311,14 +1318,7 @@ fn a_task_that_adds_a_callback_while_it_awaits_is_woken() {
 #[test]
 fn a_future_detached_after_an_async_poll_lets_that_poll_s_waker_go() {
     let (producer, mut future) = promise::<u32, TestError>();
-    let woken = Arc::new(CountingWaker::default());
-    let waker = Waker::from(Arc::clone(&woken));
-    assert!(
-        std::pin::Pin::new(&mut future)
-            .poll(&mut Context::from_waker(&waker))
-            .is_pending()
-    );
-    drop(waker);
+    let woken = polled_pending(&mut future);
     assert_eq!(
         Arc::strong_count(&woken),
         2,

@@ -22,6 +22,13 @@ type Held = Arc<Mutex<Vec<Promise<Progress<u32>, TestError>>>>;
 
 const LONG: Duration = Duration::from_secs(60);
 
+/// A probe the server holds: pending, its producer kept in `producers`.
+fn held_probe(producers: &Held) -> Probe {
+    let (producer, probe) = promise();
+    producers.lock().unwrap().push(producer);
+    probe
+}
+
 /// Short, exact delays: `initial` doubling, no jitter.
 fn exact(initial: Duration) -> RetryPolicy {
     RetryPolicy::new()
@@ -155,11 +162,7 @@ fn an_answer_forgets_the_earlier_error_so_the_deadline_says_deadline_exceeded() 
         let mut job = poll_until_ready(policy, move |n| match n {
             1 => failed("503"),
             2 => ready(Progress::Pending),
-            _ => {
-                let (producer, probe) = promise();
-                keep.lock().unwrap().push(producer);
-                probe
-            }
+            _ => held_probe(&keep),
         });
         assert_eq!(
             mode.wait(&mut job, LONG),
@@ -217,9 +220,7 @@ fn a_probe_past_the_attempt_timeout_is_sent_again_at_once_without_using_an_attem
             if n == 6 {
                 return ready(Progress::Ready(n));
             }
-            let (producer, probe) = promise();
-            keep.lock().unwrap().push(producer);
-            probe
+            held_probe(&keep)
         });
         let started = Instant::now();
         assert_eq!(mode.wait(&mut job, LONG), Ok(6), "{mode:?}");
@@ -250,11 +251,7 @@ fn a_probe_held_past_the_attempt_timeout_is_an_answer_that_resets_the_failures_i
         let mut job = poll_until_ready(policy, move |n| -> Probe {
             match n {
                 1 | 3 => failed("503"),
-                2 => {
-                    let (producer, probe) = promise();
-                    keep.lock().unwrap().push(producer);
-                    probe
-                }
+                2 => held_probe(&keep),
                 _ => ready(Progress::Ready(n)),
             }
         });
@@ -277,9 +274,7 @@ fn after_held_probes_the_deadline_says_deadline_exceeded_not_an_earlier_error() 
             if n == 1 {
                 return failed("503");
             }
-            let (producer, probe) = promise();
-            keep.lock().unwrap().push(producer);
-            probe
+            held_probe(&keep)
         });
         assert_eq!(
             mode.wait(&mut job, LONG),
@@ -432,11 +427,7 @@ fn a_zero_attempt_timeout_counts_as_a_failure_in_a_poll_too() {
     let policy = exact(Duration::from_micros(100))
         .with_max_attempts(3)
         .with_attempt_timeout(Duration::ZERO);
-    let mut job = poll_until_ready(policy, move |_| {
-        let (producer, probe) = promise();
-        keep.lock().unwrap().push(producer);
-        probe
-    });
+    let mut job = poll_until_ready(policy, move |_| held_probe(&keep));
     // Re-sent at once, these would be a hot loop that only a deadline ends.
     assert_eq!(job.result(LONG), Err(Error::DeadlineExceeded));
     assert_eq!(job.attempts(), 3);
