@@ -386,12 +386,15 @@ impl<T, E> ConcurrentFuture<T, E> {
         T: Send + 'static,
         E: Send + 'static,
     {
-        if let Inbox::Channel(receiver) = &self.inbox {
-            if !channel_finished(receiver) {
+        match &self.inbox {
+            Inbox::Channel(receiver) if !channel_finished(receiver) => {
                 // Dropping the receiver would read as a cancellation to the producer: a relay
                 // without callbacks keeps the channel open until the outcome comes.
                 self.relay(None);
             }
+            // Nobody waits any more: the relay must not keep, nor wake, the last waiter's waker.
+            Inbox::Relayed(relay) => relay.forget_waiter(),
+            _ => {}
         }
         // The relay (if any) stays with the producer's waker slot; nothing is cancelled.
         self.inbox = Inbox::Taken;

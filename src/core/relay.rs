@@ -219,19 +219,26 @@ impl<T, E> Relay<T, E> {
     }
 
     /// Where the relay stands, for `Debug`: `pending` (also while the callbacks run, or when
-    /// another thread holds the lock for an instant: `Debug` never waits for it), `ready`,
-    /// `abandoned` (as the consumer says of a channel whose producer went away), `taken` (or
-    /// cancelled: the consumer tells those apart).
+    /// another thread holds the lock for an instant: `Debug` never waits for it), `ready`, a
+    /// delivered state by its name (`abandoned`, as the consumer says of a channel whose
+    /// producer went away; `taken` for a `Consumed` the next wait gets), `taken` (or cancelled:
+    /// the consumer tells those apart).
     pub(crate) fn describe(&self) -> &'static str {
         let Ok(inner) = self.inner.try_lock() else {
             return "pending";
         };
         match &inner.delivery {
             Delivery::Waiting(_) | Delivery::Running => "pending",
-            Delivery::Done(Err(Error::Abandoned)) => "abandoned",
-            Delivery::Done(_) => "ready",
+            Delivery::Done(Err(error)) => error.state_name().unwrap_or("ready"),
+            Delivery::Done(Ok(_)) => "ready",
             Delivery::Closed => "taken",
         }
+    }
+
+    /// The consumer lets go without waiting any more (a detach): the waker of its last wait goes.
+    pub(crate) fn forget_waiter(&self) {
+        let waiter = unpoisoned(self.inner.lock()).waiter.take();
+        drop(waiter);
     }
 }
 

@@ -327,3 +327,21 @@ fn polling_after_the_outcome_was_taken_gives_consumed_for_every_type() {
         expected
     );
 }
+
+#[test]
+fn a_background_future_over_a_taken_outcome_says_taken() {
+    let mut taken = ready::<u32, TestError>(1);
+    assert_eq!(taken.result(None), Ok(1));
+    let mut background = taken.map_value(|v| v + 1).background();
+    // Delivered (the relay holds the `Consumed` the next wait gets) once a look finds it.
+    let started = std::time::Instant::now();
+    while background.peek_failed().is_none() {
+        assert!(started.elapsed() < WATCHDOG, "never delivered");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        format!("{background:?}").contains("taken"),
+        "{background:?}"
+    );
+    assert_eq!(background.result(LONG), Err(Error::Consumed));
+}

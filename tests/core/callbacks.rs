@@ -1329,3 +1329,29 @@ fn a_future_detached_after_an_async_poll_lets_that_poll_s_waker_go() {
     producer.set_result(7);
     assert_eq!(woken.0.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn a_future_with_callbacks_detached_after_a_poll_lets_that_poll_s_waker_go() {
+    // The callback first, then the poll (whose waker the relay keeps), or the other way round.
+    for callback_first in [true, false] {
+        let (producer, mut future) = promise::<u32, TestError>();
+        let log = Log::default();
+        if callback_first {
+            future.add_done_callback(log.callback("callback"));
+        }
+        let woken = polled_pending(&mut future);
+        if !callback_first {
+            future.add_done_callback(log.callback("callback"));
+        }
+        assert_eq!(Arc::strong_count(&woken), 2);
+        apifuture::ApiFutureExt::detach(future);
+        assert_eq!(Arc::strong_count(&woken), 1, "nobody waits: the waker goes");
+        producer.set_result(7);
+        assert_eq!(woken.0.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            log.seen(),
+            pairs(&[("callback", "Ok(7)")]),
+            "callbacks still run"
+        );
+    }
+}
