@@ -619,14 +619,17 @@ impl Counts {
         }
         queue.1 = Some(Instant::now());
         drop(queue);
-        report(&QueueUpdate {
+        let update = QueueUpdate {
             kind: self.kind,
             seq: self.seq,
             request_id: self.request_id.get().map_or("", String::as_str),
             queue_state: state,
             polls: self.polls.load(Ordering::Relaxed),
             elapsed: self.started.elapsed(),
-        });
+        };
+        // A report that panics is the user's bug, not the call's: the panic hook has shown it,
+        // and the poll goes on.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| report(&update)));
     }
 }
 
@@ -767,13 +770,19 @@ impl apifuture::FusedFuture for Call {
 
 impl fmt::Debug for Call {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Call")
+        let mut debug = f.debug_struct("Call");
+        debug
             .field("kind", &self.counts.kind)
             .field("seq", &self.seq())
             .field("submit_attempts", &self.submit_attempts())
             .field("request_id", &self.request_id())
-            .field("polls", &self.polls())
-            .field("future", &self.inner)
-            .finish_non_exhaustive()
+            .field("polls", &self.polls());
+        // The future still holds the `DeadlineExceeded` the unknown outcome stood for.
+        if self.unknown_taken {
+            debug.field("state", &"taken");
+        } else {
+            debug.field("future", &self.inner);
+        }
+        debug.finish_non_exhaustive()
     }
 }

@@ -229,6 +229,29 @@ fn a_submission_nobody_answers_is_an_unknown_outcome() {
     // A `Failed` like any other: handed out once.
     assert_eq!(call.peek_failed(), Some(false));
     assert_eq!(call.result(LONG), Err(Error::Consumed));
+    assert!(format!("{call:?}").contains("taken"), "{call:?}");
+}
+
+#[test]
+fn a_queue_report_that_panics_fails_no_call() {
+    let reports = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = Arc::clone(&reports);
+    let (server, client) = setup(policy());
+    // One report per call: each panic prints its message (the panic hook's), once.
+    let client = client.on_queue_state(Duration::from_secs(3600), move |_| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        panic!("a bug in the report")
+    });
+    server.set_long_poll(Duration::from_millis(20));
+    for round in 1..=2 {
+        server.set_queue_state("paused_capacity");
+        let mut call = client.forward_backward(&[2.0]);
+        assert!(eventually(|| reports
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= round));
+        server.set_queue_state("active");
+        assert_eq!(call.result(LONG).unwrap()["loss"], 4.0);
+    }
 }
 
 #[test]
