@@ -107,7 +107,15 @@ impl AsyncDeadline {
             *self = AsyncDeadline::Armed(Timer::at(at));
         }
         match self {
-            AsyncDeadline::Armed(timer) => Pin::new(timer).poll(cx).map(drop),
+            AsyncDeadline::Armed(timer) => {
+                if Pin::new(timer).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                // A timer that fired never fires again: a wait polled after its time was up
+                // (it returned `Timeout`, or its poll was cut short) only looks.
+                *self = AsyncDeadline::Unarmed(Deadline::After(Duration::ZERO));
+                Poll::Ready(())
+            }
             AsyncDeadline::Unarmed(_) => Poll::Pending,
         }
     }

@@ -250,3 +250,25 @@ fn a_timed_wait_is_a_borrow_and_one_timer() {
         size_of_val(&wait),
     );
 }
+
+#[test]
+#[cfg_attr(miri, ignore = "needs async-io's timers (epoll)")]
+fn a_timed_wait_polled_again_after_its_timeout_times_out_again_at_once() {
+    let (done, finished) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let (producer, mut future) = promise::<u32, TestError>();
+        let mut wait = future.result_async(Duration::from_millis(1));
+        let first = futures_lite::future::block_on(&mut wait);
+        // Polled again (a `select!` arm that lost, a hand-written loop): no second timer fires.
+        let second = futures_lite::future::block_on(&mut wait);
+        drop(wait);
+        producer.set_result(1);
+        let _ = done.send((first, second, future.result(Duration::ZERO)));
+    });
+    let waited = finished.recv_timeout(Duration::from_secs(30));
+    assert_eq!(
+        waited,
+        Ok((Err(Error::Timeout), Err(Error::Timeout), Ok(1))),
+        "the second poll never returned"
+    );
+}
