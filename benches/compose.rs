@@ -13,16 +13,17 @@
 //!   allocates nothing: the call alone. `map_err` is `ready(v).map_failure(g)`, `g` capturing a
 //!   `u64`; the value is `Ok`, so `g` is boxed and dropped but never called. `and_then` is
 //!   `ready(v).then_call(|v| ready(v + k))`: a second ready future besides the box and the call,
-//!   so set it against twice `ready`. In the blocking group `ready` takes
-//!   `AwaitableConcurrentFuture`'s own `result`, which looks at the channel and returns, while
-//!   the combinators take the trait's provided one, which clones the thread's waker before its
-//!   first poll: `ready_provided_result` is `ready(v)` behind a pass-through `ApiFuture` that
-//!   keeps the provided `result`, so `map` against it is the box and the call, and it against
-//!   `ready` is the provided wait's own cost. Peers: `futures_oneshot` is a
-//!   `futures::channel::oneshot` receiver sent to before the wait, and `futures_oneshot_map`
-//!   the same through `futures::FutureExt::map`, which stores its closure inline (no
-//!   allocation); blocked on, each pays a fresh `futures::executor::block_on`, as in
-//!   `benches/ready.rs`.
+//!   so set it against twice `ready`. In the blocking group `ready` and the combinators take
+//!   `AwaitableConcurrentFuture`'s own `result`, which looks at the channel and returns;
+//!   `ready_provided_result` is `ready(v)` behind a pass-through `ApiFuture` that keeps the
+//!   trait's provided `result` (which clones the thread's waker before its first poll), so
+//!   against `ready` it is the provided wait's own cost. `ready` skips the channel and the
+//!   shared word that a producer's future has: `completed` and `completed_map` are `ready` and
+//!   `map` over a promise's future completed before the wait, the rows to set against the
+//!   peers, which pay a channel too. Peers: `futures_oneshot` is a `futures::channel::oneshot`
+//!   receiver sent to before the wait, and `futures_oneshot_map` the same through
+//!   `futures::FutureExt::map`, which stores its closure inline (no allocation); blocked on,
+//!   each pays a fresh `futures::executor::block_on`, as in `benches/ready.rs`.
 //! - `shared/async_N`: a fresh pending future shared by N async waiters, all polled once while
 //!   pending, then completed from the same thread, which wakes every waiter. The whole cycle is
 //!   timed: create, share, N handles, first poll, complete, wake, N outcomes. apifuture's
@@ -131,6 +132,14 @@ fn ready(value: u64) -> AwaitableConcurrentFuture<u64, BoxError> {
     apifuture::ready(value)
 }
 
+/// A promise's future, already completed with `value`: a channel and the shared word, as a
+/// producer's future has (`ready` skips both).
+fn completed(value: u64) -> AwaitableConcurrentFuture<u64, BoxError> {
+    let (promise, future) = apifuture::promise();
+    promise.set_result(value);
+    future
+}
+
 /// `futures`' oneshot receiver, already sent `value`.
 fn sent(value: u64) -> oneshot::Receiver<u64> {
     let (sender, receiver) = oneshot::channel();
@@ -179,6 +188,16 @@ fn combinators_blocking(c: &mut Criterion) {
                     .then_call(move |v| ready(v + i))
                     .result(None)
                     .unwrap()
+            })
+        })
+    });
+    group.bench_function("completed", |b| {
+        b.iter_custom(|iters| blocking_loop(iters, |i| completed(i).result(None).unwrap()))
+    });
+    group.bench_function("completed_map", |b| {
+        b.iter_custom(|iters| {
+            blocking_loop(iters, |i| {
+                completed(i).map_value(move |v| v + i).result(None).unwrap()
             })
         })
     });
@@ -237,6 +256,22 @@ fn combinators_async(c: &mut Criterion) {
         b.iter_custom(|iters| {
             async_loop(iters, |i| {
                 let future = ready(i).then_call(move |v| ready(v + i));
+                async move { future.await.unwrap() }
+            })
+        })
+    });
+    group.bench_function("completed", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let future = completed(i);
+                async move { future.await.unwrap() }
+            })
+        })
+    });
+    group.bench_function("completed_map", |b| {
+        b.iter_custom(|iters| {
+            async_loop(iters, |i| {
+                let future = completed(i).map_value(move |v| v + i);
                 async move { future.await.unwrap() }
             })
         })

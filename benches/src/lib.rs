@@ -1,3 +1,2 @@
-//! Benches and the `scale` example only: `cargo bench -p apifuture-benches` (see README.md in
-//! this directory for what each measures), `cargo run --release -p apifuture-benches --example
-//! scale`.
+//! Benches only: `cargo bench -p apifuture-benches` (see README.md in this directory for what
+//! each measures); the million-future one is `cargo bench -p apifuture-benches --bench scale`.
