@@ -139,9 +139,9 @@ where
 /// is alive: it resets the failure count, the failure backoff, and the error the poll would end
 /// with, so a poll answered every time never runs out of attempts and only the deadline ends it
 /// (with `DeadlineExceeded`). With an attempt timeout, a server that holds every probe keeps
-/// the poll going until the policy's deadline: set one. A `PendingFor` (or `RetryAfter`) too long for
-/// [`Instant`](std::time::Instant) ends the poll at once with `DeadlineExceeded` (or the last
-/// error): no probe would ever follow it.
+/// the poll going until the policy's deadline: set one. A `PendingFor` (or `RetryAfter`) too
+/// long for [`Instant`](std::time::Instant) ends the poll at once with `DeadlineExceeded` (or
+/// the last error): no probe would ever follow it.
 ///
 /// A wait's own timeout holds whatever the probes do: a step starts at most a few dozen probes
 /// without sleeping, then gives the thread or the executor back. The first probe is sent now,
